@@ -1,0 +1,214 @@
+"""Operator actions: signed envelopes, verified against the operator keys, always audited.
+
+An envelope is ``{action, args, nonce, issued_at, operator_pubkey, signature}``; the
+signature is Ed25519 over the canonical JSON of every field but ``signature``. The nonce
+makes each action happen once, however often its message is delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import dramatiq
+import nacl.exceptions
+import nacl.signing
+import structlog
+
+from actors import RETRY_POLICY
+from actors.ledger import billing_for, post
+from actors.payments import retry_unmatched
+from models import Account, AdminAudit, Billing, UnmatchedItem, db, utcnow, write_transaction
+from models.address import canonical_address
+from models.errors import AdminRefused, InvalidAddress
+
+log = structlog.get_logger("hero.admin")
+
+#: Oldest envelope accepted, in seconds; older ones are refused as replays.
+MAX_ENVELOPE_AGE_S = 24 * 3600
+
+_operator_pubkeys: tuple[str, ...] = ()
+
+
+def configure(*, operator_pubkeys: tuple[str, ...]) -> None:
+    """Set the operator keys this process accepts (hex Ed25519 public keys)."""
+    global _operator_pubkeys
+    _operator_pubkeys = tuple(k.lower() for k in operator_pubkeys)
+
+
+def canonical_bytes(envelope: dict[str, Any]) -> bytes:
+    """The bytes an envelope's signature covers."""
+    signed = {k: v for k, v in envelope.items() if k != "signature"}
+    return json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
+
+
+def make_envelope(
+    action: str, args: dict[str, Any], *, signing_key: nacl.signing.SigningKey | None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Build an envelope for *action*, signed when a key is given."""
+    envelope: dict[str, Any] = {
+        "action": action,
+        "args": args,
+        "nonce": secrets.token_hex(16),
+        "issued_at": int(now if now is not None else time.time()),
+        "operator_pubkey": signing_key.verify_key.encode().hex() if signing_key else None,
+    }
+    envelope["signature"] = (
+        signing_key.sign(canonical_bytes(envelope)).signature.hex() if signing_key else None
+    )
+    return envelope
+
+
+def check_envelope(envelope: dict[str, Any], *, allowed: tuple[str, ...], now: float) -> None:
+    """Verify an envelope's signer and signature.
+
+    Raises:
+        AdminRefused: naming why.
+    """
+    pubkey = envelope.get("operator_pubkey")
+    signature = envelope.get("signature")
+    if not pubkey or not signature:
+        raise AdminRefused("unsigned: set HERO_OPERATOR_KEY to your operator key file")
+    if str(pubkey).lower() not in allowed:
+        raise AdminRefused(f"operator key {pubkey} is not in HERO_OPERATOR_PUBKEYS")
+    try:
+        nacl.signing.VerifyKey(bytes.fromhex(pubkey)).verify(
+            canonical_bytes(envelope), bytes.fromhex(signature)
+        )
+    except (ValueError, nacl.exceptions.BadSignatureError):
+        raise AdminRefused("signature does not verify") from None
+    age = now - int(envelope.get("issued_at", 0))
+    if age > MAX_ENVELOPE_AGE_S or age < -300:
+        raise AdminRefused(f"issued_at is {int(age)} s away from now; sign a fresh one")
+
+
+def _audit(envelope: dict[str, Any], outcome: str, reason: str, result: dict[str, Any]) -> bool:
+    return bool(
+        AdminAudit.insert(
+            nonce=envelope["nonce"], action=str(envelope.get("action"))[:32],
+            args=json.dumps(envelope.get("args", {}), sort_keys=True),
+            operator_pubkey=envelope.get("operator_pubkey"), outcome=outcome, reason=reason,
+            result=json.dumps(result, sort_keys=True, default=str), created_at=utcnow(),
+        )
+        .on_conflict(action="NOTHING", conflict_target=[AdminAudit.nonce])
+        .as_rowcount()
+        .execute()
+    )
+
+
+def stored_outcome(nonce: str) -> dict[str, Any] | None:
+    """The outcome recorded for *nonce*, or None when it has not been handled yet."""
+    row = AdminAudit.get_or_none(AdminAudit.nonce == nonce)
+    if row is None:
+        return None
+    return {"outcome": row.outcome, "reason": row.reason, **json.loads(row.result)}
+
+
+def _account(address: Any) -> Account:
+    try:
+        canonical = canonical_address(str(address or ""))
+    except InvalidAddress as exc:
+        raise AdminRefused(f"address: {exc}") from None
+    account = Account.get_or_none(Account.address == canonical)
+    if account is None:
+        raise AdminRefused(f"address: no account for {canonical}; add it with `user add`")
+    return account
+
+
+def _user_add(envelope: dict[str, Any]) -> dict[str, Any]:
+    args = envelope["args"]
+    try:
+        address = canonical_address(str(args.get("address") or ""))
+    except InvalidAddress as exc:
+        raise AdminRefused(f"address: {exc}") from None
+    account, created = Account.get_or_create(address=address, defaults={
+        "email": args.get("email"), "created_at": utcnow()})
+    billing_for(account)
+    return {"address": address, "created": created}
+
+
+def _balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
+    args = envelope["args"]
+    reason = str(args.get("reason") or "").strip()
+    if not reason:
+        raise AdminRefused("reason: every adjustment needs a reason")
+    account = _account(args.get("address"))
+    billing = billing_for(account)
+    if db.obj.for_update:
+        billing = Billing.select().where(Billing.id == billing.id).for_update().get()
+    if args.get("to_cents") is not None:
+        amount = int(args["to_cents"]) - billing.balance_cents
+    else:
+        amount = int(args.get("by_cents") or 0)
+    if amount == 0:
+        return {"address": account.address, "balance_cents": billing.balance_cents, "changed": 0}
+    posted = post(account, amount_cents=amount, kind="adjustment", ref=envelope["nonce"],
+                  details={"reason": reason, "operator": envelope.get("operator_pubkey")})
+    assert posted is not None
+    return {"address": account.address, "balance_cents": posted.balance_after_cents,
+            "changed": amount}
+
+
+def _unmatched_retry(envelope: dict[str, Any]) -> dict[str, Any]:
+    wanted = envelope["args"].get("item_ids")
+    query = UnmatchedItem.select().where(UnmatchedItem.resolved_at.is_null())
+    if wanted:
+        query = query.where(UnmatchedItem.id.in_([int(i) for i in wanted]))
+    results = {}
+    for item in query.order_by(UnmatchedItem.id):
+        results[str(item.id)] = retry_unmatched(item)
+    return {"results": results}
+
+
+#: What each action does, inside the transaction that audits it.
+ACTIONS = {
+    "user_add": _user_add,
+    "balance_adjust": _balance_adjust,
+    "unmatched_retry": _unmatched_retry,
+}
+#: Actions that run their own transactions (one per item) and are audited after.
+OWN_TRANSACTIONS = {"unmatched_retry"}
+
+
+def handle(envelope: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
+    """Verify and carry out one envelope, once; the refusal or result is audited."""
+    if not isinstance(envelope, dict) or not envelope.get("nonce"):
+        raise AdminRefused("envelope: missing nonce")
+    previous = stored_outcome(envelope["nonce"])
+    if previous is not None:
+        return previous
+    action = ACTIONS.get(str(envelope.get("action")))
+    try:
+        check_envelope(envelope, allowed=_operator_pubkeys,
+                       now=time.time() if now is None else now)
+        if action is None:
+            raise AdminRefused(f"action: unknown action {envelope.get('action')!r}")
+        if envelope["action"] in OWN_TRANSACTIONS:
+            result = action(envelope)
+            _audit(envelope, "applied", "", result)
+        else:
+            with write_transaction():
+                result = action(envelope)
+                if not _audit(envelope, "applied", "", result):
+                    raise _AlreadyDone
+    except _AlreadyDone:
+        return stored_outcome(envelope["nonce"]) or {}
+    except AdminRefused as exc:
+        log.warning("admin.refused", action=envelope.get("action"), reason=str(exc))
+        _audit(envelope, "refused", str(exc), {})
+        return stored_outcome(envelope["nonce"]) or {"outcome": "refused", "reason": str(exc)}
+    log.info("admin.applied", action=envelope["action"], nonce=envelope["nonce"])
+    return {"outcome": "applied", "reason": "", **result}
+
+
+class _AlreadyDone(Exception):
+    """Another delivery of the same envelope committed first; roll this one back."""
+
+
+@dramatiq.actor(queue_name="admin", **RETRY_POLICY)
+def admin_command(envelope: dict[str, Any]) -> dict[str, Any]:
+    """Carry out one signed operator action."""
+    return handle(envelope)

@@ -1,0 +1,69 @@
+"""Cross-cutting behaviour of every message: one log line and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dramatiq
+import structlog
+from prometheus_client import Counter, Histogram
+
+log = structlog.get_logger("hero.actors")
+
+#: Messages processed, by actor and outcome (ok, failed, skipped).
+MESSAGES = Counter("hero_messages_total", "Messages processed", ["actor", "outcome"])
+#: Wall time of processing one message.
+DURATION = Histogram("hero_message_seconds", "Time to process a message", ["actor"])
+
+
+class LogMessage(dramatiq.Middleware):
+    """Bind message context and write one structured line per processed message."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            message_id=message.message_id, actor_name=message.actor_name
+        )
+        message.options["_started"] = time.monotonic()
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: dramatiq.Message, *,
+        result: Any = None, exception: BaseException | None = None,
+    ) -> None:
+        elapsed_ms = (time.monotonic() - message.options.pop("_started", time.monotonic())) * 1e3
+        fields = {"duration_ms": round(elapsed_ms, 2), "retries": message.options.get("retries", 0)}
+        if exception is None:
+            log.info("message.processed", outcome="ok", result=_short(result), **fields)
+        else:
+            log.warning(
+                "message.processed", outcome="failed", error=repr(exception)[:500], **fields
+            )
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        log.warning("message.processed", outcome="skipped")
+
+
+class MessageMetrics(dramatiq.Middleware):
+    """Count and time messages per actor."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        message.options["_metrics_started"] = time.monotonic()
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: dramatiq.Message, *,
+        result: Any = None, exception: BaseException | None = None,
+    ) -> None:
+        started = message.options.pop("_metrics_started", None)
+        if started is not None:
+            DURATION.labels(message.actor_name).observe(time.monotonic() - started)
+        MESSAGES.labels(message.actor_name, "ok" if exception is None else "failed").inc()
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        MESSAGES.labels(message.actor_name, "skipped").inc()
+
+
+def _short(result: Any) -> Any:
+    if isinstance(result, dict):
+        return {k: v for k, v in result.items() if isinstance(v, str | int | bool | None)}
+    return result if isinstance(result, str | int | bool | None) else type(result).__name__

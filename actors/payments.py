@@ -1,0 +1,296 @@
+"""apply_payment and apply_refund: provider facts to ledger entries, each exactly once.
+
+Idempotency lives in the database: ``PaymentEvent`` is unique by (provider, kind, key)
+and ``LedgerEntry`` by (kind, ref), both written in the transaction that moves the
+balance. A message delivered any number of times, by any number of workers, credits once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import dramatiq
+import structlog
+
+from actors import RETRY_POLICY
+from actors.ledger import post
+from models import Account, PaymentEvent, TopUp, UnmatchedItem, utcnow, write_transaction
+from models.address import canonical_address
+from models.errors import InvalidAddress
+from models.money import CURRENCY
+
+log = structlog.get_logger("hero.payments")
+
+
+class PermanentPaymentError(Exception):
+    """A payment message that can never be applied as sent (retrying will not help)."""
+
+
+@dataclass(frozen=True)
+class PaymentFact:
+    """What a provider told us about one payment, in JSON primitives."""
+
+    provider: str
+    payment_key: str
+    address: str | None
+    amount_cents: int
+    currency: str
+    paid_at: int  # Unix seconds, the provider's own payment time
+    topup_id: str | None = None
+    event_id: str | None = None
+
+    def validate(self) -> None:
+        if not self.payment_key:
+            raise PermanentPaymentError("payment_key: empty")
+        if isinstance(self.amount_cents, bool) or not isinstance(self.amount_cents, int):
+            raise PermanentPaymentError(f"amount_cents: not an integer: {self.amount_cents!r}")
+        if self.amount_cents <= 0:
+            raise PermanentPaymentError(f"amount_cents: must be positive, not {self.amount_cents}")
+
+
+def _from_unix(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC).replace(tzinfo=None)
+
+
+def _find_account(address: str | None) -> tuple[Account | None, str | None, str]:
+    """The account of *address*, its canonical text, and why it is unmatched (if it is)."""
+    if not address:
+        return None, None, "no address on the payment"
+    try:
+        canonical = canonical_address(address)
+    except InvalidAddress as exc:
+        return None, address, f"address: {exc}"
+    account = Account.get_or_none(Account.address == canonical)
+    return account, canonical, "" if account else f"no account for address {canonical}"
+
+
+def _park(source: str, ref: str, address: str | None, reason: str, payload: dict[str, Any]) -> None:
+    UnmatchedItem.insert(
+        source=source, ref=ref, address=address, reason=reason,
+        payload=json.dumps(payload, sort_keys=True), created_at=utcnow(),
+    ).on_conflict(action="NOTHING", conflict_target=[UnmatchedItem.source, UnmatchedItem.ref]).execute()
+
+
+def credit_payment(fact: PaymentFact) -> str:
+    """Record *fact* and credit its account; the caller holds no transaction.
+
+    Returns:
+        ``"credited"``, ``"duplicate"`` or ``"unmatched"`` (parked for an operator).
+
+    Raises:
+        PermanentPaymentError: the fact can never be applied (bad amount or key).
+    """
+    fact.validate()
+    account, address, reason = _find_account(fact.address)
+    if account is not None and fact.currency.lower() != CURRENCY:
+        account, reason = None, f"currency: {fact.currency!r} is not {CURRENCY}"
+    paid_at = _from_unix(fact.paid_at)
+    with write_transaction():
+        inserted = (
+            PaymentEvent.insert(
+                provider=fact.provider, kind="payment", key=fact.payment_key, address=address,
+                account=account, amount_cents=fact.amount_cents, currency=fact.currency.lower(),
+                occurred_at=paid_at, status="applied" if account else "unmatched",
+                topup_public_id=fact.topup_id, event_id=fact.event_id, received_at=utcnow(),
+            )
+            .on_conflict(
+                action="NOTHING",
+                conflict_target=[PaymentEvent.provider, PaymentEvent.kind, PaymentEvent.key],
+            )
+            .as_rowcount()
+            .execute()
+        )
+        if not inserted:
+            return "duplicate"
+        if account is None:
+            _park("payment", f"{fact.provider}:{fact.payment_key}", address, reason, asdict(fact))
+            log.warning("payment.unmatched", key=fact.payment_key, reason=reason)
+            return "unmatched"
+        _credit(account, fact, paid_at)
+    return "credited"
+
+
+def _credit(account: Account, fact: PaymentFact, paid_at: dt.datetime) -> None:
+    posted = post(
+        account, amount_cents=fact.amount_cents, kind="payment",
+        ref=f"{fact.provider}:{fact.payment_key}",
+        details={"provider": fact.provider, "payment_key": fact.payment_key,
+                 "event_id": fact.event_id, "topup_id": fact.topup_id,
+                 "paid_at": paid_at.isoformat() + "Z"},
+        paid_cents=fact.amount_cents, paid_at=paid_at,
+    )
+    if fact.topup_id:
+        TopUp.update(status="paid", updated_at=utcnow()).where(
+            TopUp.public_id == fact.topup_id
+        ).execute()
+    if posted:
+        log.info("payment.credited", key=fact.payment_key, amount_cents=fact.amount_cents,
+                 balance_after_cents=posted.balance_after_cents)
+
+
+def retry_unmatched_payment(item_id: int) -> str:
+    """Apply a parked payment whose account now exists.
+
+    Returns:
+        ``"credited"``, ``"still_unmatched"`` or ``"already_resolved"``.
+    """
+    item = UnmatchedItem.get_by_id(item_id)
+    if item.resolved_at is not None:
+        return "already_resolved"
+    fact = PaymentFact(**json.loads(item.payload))
+    account, address, reason = _find_account(fact.address)
+    if account is None or fact.currency.lower() != CURRENCY:
+        UnmatchedItem.update(attempts=UnmatchedItem.attempts + 1).where(
+            UnmatchedItem.id == item.id).execute()
+        return "still_unmatched"
+    with write_transaction():
+        claimed = (
+            PaymentEvent.update(status="applied", account=account, address=address)
+            .where((PaymentEvent.provider == fact.provider) & (PaymentEvent.kind == "payment")
+                   & (PaymentEvent.key == fact.payment_key)
+                   & (PaymentEvent.status == "unmatched"))
+            .execute()
+        )
+        UnmatchedItem.update(resolved_at=utcnow(), attempts=UnmatchedItem.attempts + 1).where(
+            UnmatchedItem.id == item.id).execute()
+        if not claimed:
+            return "already_resolved"
+        _credit(account, fact, _from_unix(fact.paid_at))
+    return "credited"
+
+
+def debit_refund(
+    *, provider: str, payment_key: str, charge_id: str, amount_refunded_cents: int,
+    refunds: list[dict[str, Any]] | None, refunded_at: int, event_id: str | None = None,
+) -> str:
+    """Debit the refunds of one payment, each once.
+
+    With *refunds* (``[{"id", "amount_cents"}]``, Stripe's list) each refund id is debited
+    once. Without it, the charge's cumulative *amount_refunded_cents* is compared with what
+    was already debited and only the difference is taken, so replays and out-of-order
+    events never debit twice.
+
+    Returns:
+        ``"debited"``, ``"duplicate"`` or ``"unmatched"``.
+    """
+    with write_transaction():
+        payment_q = PaymentEvent.select().where(
+            (PaymentEvent.provider == provider) & (PaymentEvent.kind == "payment")
+            & (PaymentEvent.key == payment_key))
+        if PaymentEvent._meta.database.obj.for_update:
+            payment_q = payment_q.for_update()
+        payment = payment_q.first()
+        if payment is None or payment.account_id is None:
+            _park("refund", f"{provider}:{charge_id}:{amount_refunded_cents}", None,
+                  f"refund of unknown or unmatched payment {payment_key}",
+                  {"provider": provider, "payment_key": payment_key, "charge_id": charge_id,
+                   "amount_refunded_cents": amount_refunded_cents, "refunds": refunds,
+                   "refunded_at": refunded_at, "event_id": event_id})
+            return "unmatched"
+        if refunds is None:
+            already = sum(r.amount_cents for r in PaymentEvent.select(PaymentEvent.amount_cents)
+                          .where((PaymentEvent.kind == "refund")
+                                 & (PaymentEvent.payment_key == payment_key)
+                                 & (PaymentEvent.provider == provider)))
+            delta = amount_refunded_cents - already
+            todo = [{"id": f"{charge_id}:{amount_refunded_cents}", "amount_cents": delta}]
+            todo = [t for t in todo if delta > 0]
+        else:
+            todo = list(refunds)
+        debited = 0
+        for refund in todo:
+            amount = int(refund["amount_cents"])
+            inserted = (
+                PaymentEvent.insert(
+                    provider=provider, kind="refund", key=str(refund["id"]),
+                    address=payment.address, account=payment.account_id, amount_cents=amount,
+                    currency=payment.currency, payment_key=payment_key,
+                    occurred_at=_from_unix(refunded_at), status="applied", event_id=event_id,
+                    received_at=utcnow(),
+                )
+                .on_conflict(action="NOTHING", conflict_target=[
+                    PaymentEvent.provider, PaymentEvent.kind, PaymentEvent.key])
+                .as_rowcount().execute()
+            )
+            if inserted and post(
+                payment.account, amount_cents=-amount, kind="refund",
+                ref=f"{provider}:{refund['id']}", paid_cents=-amount,
+                details={"payment_key": payment_key, "charge_id": charge_id, "event_id": event_id},
+            ):
+                debited += 1
+    return "debited" if debited else "duplicate"
+
+
+def retry_unmatched(item: UnmatchedItem) -> str:
+    """Try once more to apply a parked item; its own transaction."""
+    if item.source == "payment":
+        return retry_unmatched_payment(item.id)
+    if item.source == "refund":
+        outcome = debit_refund(**json.loads(item.payload))
+        if outcome != "unmatched":
+            UnmatchedItem.update(resolved_at=utcnow()).where(UnmatchedItem.id == item.id).execute()
+        return outcome
+    return "unsupported"
+
+
+
+@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+def retry_parked_items() -> dict[str, str]:
+    """Apply every parked payment and refund whose account or payment now exists."""
+    items = UnmatchedItem.select().where(
+        UnmatchedItem.resolved_at.is_null() & UnmatchedItem.source.in_(["payment", "refund"]))
+    return {str(item.id): retry_unmatched(item) for item in items.order_by(UnmatchedItem.id)}
+
+
+@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
+def apply_payment(
+    provider: str, payment_key: str, address: str | None, amount_cents: int, currency: str,
+    paid_at: int, topup_id: str | None = None, event_id: str | None = None,
+) -> str:
+    """Credit one provider payment to its account, once."""
+    return credit_payment(PaymentFact(
+        provider=provider, payment_key=payment_key, address=address, amount_cents=amount_cents,
+        currency=currency, paid_at=paid_at, topup_id=topup_id, event_id=event_id,
+    ))
+
+
+@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+def apply_refund(
+    provider: str, payment_key: str, charge_id: str, amount_refunded_cents: int,
+    refunds: list[dict[str, Any]] | None, refunded_at: int, event_id: str | None = None,
+) -> str:
+    """Debit a provider refund from the account it was paid into, once."""
+    return debit_refund(
+        provider=provider, payment_key=payment_key, charge_id=charge_id,
+        amount_refunded_cents=amount_refunded_cents, refunds=refunds, refunded_at=refunded_at,
+        event_id=event_id,
+    )
+
+
+@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+def record_topup(
+    public_id: str, address: str, provider: str, amount_cents: int, provider_ref: str | None,
+) -> str:
+    """Remember a top-up a user started, so its webhook can be matched and shown."""
+    account = Account.get_or_none(Account.address == canonical_address(address))
+    if account is None:
+        raise PermanentPaymentError(f"address: no account for {address}")
+    inserted = TopUp.insert(
+        public_id=public_id, account=account, provider=provider, amount_cents=amount_cents,
+        provider_ref=provider_ref, created_at=utcnow(), updated_at=utcnow(),
+    ).on_conflict(action="NOTHING", conflict_target=[TopUp.public_id]).as_rowcount().execute()
+    return "recorded" if inserted else "duplicate"
+
+
+@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+def record_payment_failure(provider: str, topup_id: str | None, payment_key: str, reason: str) -> str:
+    """Mark a top-up failed; nothing is credited."""
+    log.info("payment.failed", provider=provider, key=payment_key, reason=reason)
+    if not topup_id:
+        return "ignored"
+    TopUp.update(status="failed", updated_at=utcnow()).where(
+        (TopUp.public_id == topup_id) & (TopUp.status == "started")).execute()
+    return "failed"

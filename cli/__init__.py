@@ -1,0 +1,1 @@
+"""Entry points: hero-onboarding, hero-admin (and later hero-node, hero-login)."""

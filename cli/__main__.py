@@ -1,0 +1,5 @@
+import sys
+
+from cli.onboarding import main
+
+sys.exit(main())

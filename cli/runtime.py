@@ -1,0 +1,111 @@
+"""The composition root: settings in, wired processes out (gateway, worker, scheduler)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import dramatiq
+import falcon
+import structlog
+
+import actors
+from adapters.payments import PaymentProvider
+from adapters.payments.sandbox import SandboxProvider
+from adapters.payments.stripe_provider import StripeProvider
+from gateway.app import create_app
+from models import init_database, ping
+from settings import Settings
+
+log = structlog.get_logger("hero.runtime")
+
+
+def payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
+    """The providers this configuration enables, by name."""
+    providers: dict[str, PaymentProvider] = {}
+    if settings.stripe_enabled:
+        assert settings.stripe_secret_key and settings.stripe_webhook_secret
+        providers["stripe"] = StripeProvider(
+            secret_key=settings.stripe_secret_key,
+            webhook_secret=settings.stripe_webhook_secret,
+            api_base=settings.stripe_api_base,
+        )
+    if settings.clickpesa_enabled:
+        from adapters.payments.clickpesa import ClickPesaProvider
+
+        providers["clickpesa"] = ClickPesaProvider.from_settings(settings)
+    if settings.sandbox_payments and settings.env != "prod" and settings.stripe_webhook_secret:
+        providers["sandbox"] = SandboxProvider(
+            public_url=settings.public_url, webhook_secret=settings.stripe_webhook_secret
+        )
+    return providers
+
+
+def wire_actors(settings: Settings) -> dramatiq.Broker:
+    """Bind the database and the broker, and hand actors their collaborators."""
+    init_database(settings.database_url)
+    broker = actors.configure_broker(settings.amqp_url)
+    from actors import admin
+
+    admin.configure(operator_pubkeys=settings.operator_pubkeys)
+    if settings.clickpesa_enabled:
+        from actors import clickpesa
+        from adapters.payments.clickpesa import ClickPesaProvider
+
+        clickpesa.configure(ClickPesaProvider.from_settings(settings))
+    return broker
+
+
+def build_gateway(settings: Settings) -> falcon.App:
+    """The gateway app for *settings* (database and broker already wired)."""
+    providers = payment_providers(settings)
+    webhook_providers = dict(providers)
+    if "sandbox" in providers and "stripe" not in providers:
+        # The sandbox posts Stripe-format webhooks to the Stripe route.
+        webhook_providers["stripe"] = providers["sandbox"]
+    checks: dict[str, Callable[[], None]] = {"database": ping}
+    if settings.amqp_url:
+        checks["broker"] = _amqp_check(settings.amqp_url)
+    return create_app(
+        providers=providers, send=actors.send, ready_checks=checks,
+        public_url=settings.public_url, webhook_providers=webhook_providers,
+    )
+
+
+def _amqp_check(url: str) -> Callable[[], None]:
+    import pika
+
+    params = pika.URLParameters(url)
+    params.socket_timeout = 2
+    params.connection_attempts = 1
+
+    def check() -> None:
+        pika.BlockingConnection(params).close()
+
+    return check
+
+
+def serve(app: falcon.App, settings: Settings, *, stop: threading.Event | None = None) -> None:
+    """Serve *app* with waitress on ``HERO_HTTP_ADDR`` until interrupted."""
+    import waitress
+
+    server = waitress.create_server(
+        app, host=settings.http_host, port=settings.http_port, threads=settings.http_threads,
+        max_request_body_size=1024 * 1024, ident="hero",
+    )
+    log.info("gateway.listening", url=f"http://{settings.http_host}:{settings.http_port}")
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True).start()
+    try:
+        server.run()
+    except (OSError, ValueError):
+        if stop is None or not stop.is_set():
+            raise
+
+
+def start_worker(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Worker:
+    """Start consuming every queue with ``HERO_WORKER_THREADS`` threads."""
+    worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=200)
+    worker.start()
+    log.info("worker.started", threads=settings.worker_threads, in_process=actors.is_in_process())
+    return worker

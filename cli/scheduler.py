@@ -1,0 +1,54 @@
+"""The scheduler: sends periodic messages. Pure planning, thin loop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("hero.scheduler")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A message sent every *every_ms* milliseconds."""
+
+    actor: str
+    every_ms: int
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+#: What runs on a schedule.
+JOBS: tuple[Job, ...] = (Job("retry_parked_items", 3_600_000),)
+
+
+def due_jobs(jobs: tuple[Job, ...], last_run_ms: dict[str, int], now_ms: int) -> list[Job]:
+    """The jobs to send at *now_ms*: never run, or run at least ``every_ms`` ago.
+
+    >>> job = Job("a", 1000)
+    >>> [j.actor for j in due_jobs((job,), {}, 5)], due_jobs((job,), {"a": 5}, 900)
+    (['a'], [])
+    """
+    return [j for j in jobs if now_ms - last_run_ms.get(j.actor, -j.every_ms) >= j.every_ms]
+
+
+def run_scheduler(
+    send: Callable[..., Any], *, stop: threading.Event, jobs: tuple[Job, ...] = JOBS,
+    clock_ms: Callable[[], int] = lambda: int(time.time() * 1000), tick_s: float = 5.0,
+) -> None:
+    """Send due jobs until *stop* is set; a failed send is tried again next tick."""
+    last_run: dict[str, int] = {}
+    while not stop.is_set():
+        now = clock_ms()
+        for job in due_jobs(jobs, last_run, now):
+            try:
+                send(job.actor, **dict(job.kwargs))
+                last_run[job.actor] = now
+                log.info("scheduler.sent", actor=job.actor)
+            except Exception as exc:  # noqa: BLE001 - keep scheduling; retried next tick
+                log.warning("scheduler.send_failed", actor=job.actor, error=repr(exc))
+        stop.wait(tick_s)

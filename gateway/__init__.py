@@ -1,0 +1,1 @@
+"""The Falcon gateway: pages, webhooks, health. Reads the database, sends messages."""

@@ -1,0 +1,75 @@
+"""``create_app``: the gateway, built from arguments only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import falcon
+
+from adapters.payments import PaymentProvider
+from adapters.payments.base import MAX_WEBHOOK_BYTES
+from adapters.payments.sandbox import SandboxProvider
+from gateway.errors import add_domain_error_handlers, make_serializer
+from gateway.middleware import BodyLimit, DatabaseConnection, RequestContext, SecurityHeaders
+from gateway.resources.health import Health, Metrics, Ready
+from gateway.resources.sandbox import SandboxCheckout
+from gateway.resources.topup import TopUpStart, TopUpStatus
+from gateway.resources.webhooks import Webhook
+from gateway.templates import Renderer
+
+
+def create_app(
+    *,
+    providers: Mapping[str, PaymentProvider],
+    send: Callable[..., Any],
+    ready_checks: dict[str, Callable[[], None]],
+    public_url: str,
+    webhook_providers: Mapping[str, PaymentProvider] | None = None,
+) -> falcon.App:
+    """Build the gateway.
+
+    Args:
+        providers: the providers a user may top up with, by name.
+        send: ``send(actor_name, **kwargs)``, returning once the broker confirmed.
+        ready_checks: name -> callable raising when that dependency is down.
+        public_url: where browsers and providers reach this gateway.
+        webhook_providers: who verifies ``/webhooks/{name}`` (default: *providers*).
+    """
+    renderer = Renderer()
+    app = falcon.App(
+        middleware=[
+            RequestContext(),
+            SecurityHeaders(),
+            BodyLimit(per_prefix={"/webhooks/": MAX_WEBHOOK_BYTES}),
+            DatabaseConnection(),
+        ]
+    )
+    app.set_error_serializer(make_serializer(renderer))
+    add_domain_error_handlers(app)
+
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Ready(checks=ready_checks))
+    app.add_route("/metrics", Metrics())
+    app.add_route(
+        "/webhooks/{provider}",
+        Webhook(providers=webhook_providers or providers, send=send),
+    )
+    app.add_route(
+        "/topup",
+        TopUpStart(providers=providers, send=send, renderer=renderer, public_url=public_url),
+    )
+    app.add_route("/topups/{topup_id}", TopUpStatus(renderer=renderer))
+    sandbox = providers.get("sandbox")
+    if isinstance(sandbox, SandboxProvider):
+        app.add_route(
+            "/sandbox/checkout/{topup_id}", SandboxCheckout(sandbox=sandbox, renderer=renderer)
+        )
+    app.add_static_route("/static", _static_dir())
+    return app
+
+
+def _static_dir() -> str:
+    from importlib.resources import files
+
+    return str(files("gateway") / "static")

@@ -1,0 +1,72 @@
+"""Errors as the client wants them: JSON on the API and webhooks, HTML on pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+import structlog
+
+from gateway.templates import Renderer
+from models.errors import (
+    AccountNotFound,
+    BrokerUnavailable,
+    InvalidAddress,
+    PaymentError,
+    ProviderUnavailable,
+)
+
+log = structlog.get_logger("hero.gateway")
+
+#: Paths answered in JSON whatever the client accepts.
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
+
+
+def wants_json(req: falcon.Request) -> bool:
+    if req.path.startswith(JSON_PREFIXES):
+        return True
+    return req.client_accepts_json and not req.client_accepts("text/html")
+
+
+def make_serializer(renderer: Renderer) -> Any:
+    def serialize(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
+        if wants_json(req):
+            resp.content_type = falcon.MEDIA_JSON
+            resp.media = {"title": exc.title, "description": exc.description}
+            return
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = renderer.render(
+            "error.html", title=exc.title, description=exc.description, status=exc.status
+        )
+
+    return serialize
+
+
+def add_domain_error_handlers(app: falcon.App) -> None:
+    """Map domain errors to HTTP errors, once for the whole app."""
+
+    def handle(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+        if isinstance(ex, BrokerUnavailable):
+            log.warning("broker.unavailable", error=str(ex))
+            raise falcon.HTTPServiceUnavailable(
+                title="Try again shortly",
+                description="The service could not queue your request; nothing was changed.",
+                retry_after=5,
+            )
+        if isinstance(ex, ProviderUnavailable):
+            raise falcon.HTTPBadGateway(
+                title="Payment provider unavailable",
+                description=f"{ex} Nothing was charged; please try again in a minute.",
+            )
+        if isinstance(ex, PaymentError):
+            raise falcon.HTTPBadGateway(title="Payment provider refused", description=str(ex))
+        if isinstance(ex, AccountNotFound):
+            raise falcon.HTTPNotFound(title="Unknown account", description=str(ex))
+        if isinstance(ex, InvalidAddress):
+            raise falcon.HTTPBadRequest(title="Invalid address", description=str(ex))
+        raise ex
+
+    app.add_error_handler(
+        (BrokerUnavailable, ProviderUnavailable, PaymentError, AccountNotFound, InvalidAddress),
+        handle,
+    )

@@ -1,0 +1,54 @@
+"""Payment webhooks: verify over the raw body, queue the message, then answer 200."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import falcon
+import structlog
+
+from adapters.payments import PaymentProvider, WebhookRejected
+from adapters.payments.base import MAX_WEBHOOK_BYTES
+from prometheus_client import Counter
+
+log = structlog.get_logger("hero.webhooks")
+
+#: Webhooks received, by provider and outcome.
+WEBHOOKS = Counter("hero_webhooks_total", "Payment webhooks received", ["provider", "outcome"])
+
+
+class Webhook:
+    """``POST /webhooks/{provider}``. 200 only after the broker confirmed every message."""
+
+    def __init__(
+        self, *, providers: Mapping[str, PaymentProvider],
+        send: Callable[..., Any],
+    ) -> None:
+        self._providers = providers
+        self._send = send
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, provider: str) -> None:
+        handler = self._providers.get(provider)
+        if handler is None:
+            raise falcon.HTTPNotFound(
+                title="Unknown provider", description=f"no webhook for {provider!r} here"
+            )
+        body = req.bounded_stream.read(MAX_WEBHOOK_BYTES + 1)
+        if len(body) > MAX_WEBHOOK_BYTES:
+            raise falcon.HTTPContentTooLarge(
+                title="Webhook body too large",
+                description=f"the limit is {MAX_WEBHOOK_BYTES} bytes",
+            )
+        headers = {k.lower(): v for k, v in req.headers.items()}
+        try:
+            messages = handler.parse_webhook(body, headers)
+        except WebhookRejected as exc:
+            WEBHOOKS.labels(provider, "rejected").inc()
+            log.warning("webhook.rejected", provider=provider, reason=str(exc))
+            raise falcon.HTTPBadRequest(title="Webhook rejected", description=str(exc)) from None
+        for message in messages:
+            self._send(message.actor, **message.kwargs)
+        WEBHOOKS.labels(provider, "accepted" if messages else "ignored").inc()
+        log.info("webhook.accepted", provider=provider, messages=[m.actor for m in messages])
+        resp.media = {"received": True, "queued": len(messages)}

@@ -1,0 +1,34 @@
+"""Login challenges and sessions: the only rows the gateway writes itself."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.accounts import Account, utcnow
+from models.db import BaseModel
+
+
+class LoginChallenge(BaseModel):
+    """A one-time code a browser asked for, to prove control of an address."""
+
+    public_id = peewee.CharField(max_length=40, unique=True)
+    address = peewee.CharField(max_length=64, index=True)
+    code = peewee.CharField(max_length=32, index=True)
+    #: sha256 of the asking browser's binding token.
+    browser_hash = peewee.CharField(max_length=64)
+    created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    proven_at = peewee.DateTimeField(null=True)
+    used_at = peewee.DateTimeField(null=True)
+    failed_attempts = peewee.IntegerField(default=0)
+
+
+class Session(BaseModel):
+    """A logged-in browser: the cookie holds a token, the row holds its hash."""
+
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    account = peewee.ForeignKeyField(Account, backref="sessions", on_delete="CASCADE")
+    csrf_token = peewee.CharField(max_length=64)
+    created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    ended_at = peewee.DateTimeField(null=True)

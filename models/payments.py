@@ -1,0 +1,46 @@
+"""Top-ups started by users and payment events reported by providers."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.accounts import Account, utcnow
+from models.db import BaseModel
+
+
+class TopUp(BaseModel):
+    """A top-up a user started: which provider, how much, and where it stands."""
+
+    public_id = peewee.CharField(max_length=40, unique=True)
+    account = peewee.ForeignKeyField(Account, backref="topups", on_delete="RESTRICT")
+    provider = peewee.CharField(max_length=16)
+    amount_cents = peewee.BigIntegerField()
+    currency = peewee.CharField(max_length=3, default="usd")
+    #: started -> paid | failed
+    status = peewee.CharField(max_length=16, default="started")
+    provider_ref = peewee.CharField(max_length=200, null=True, index=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class PaymentEvent(BaseModel):
+    """A payment or refund a provider reported, unique by (provider, kind, key)."""
+
+    provider = peewee.CharField(max_length=16)
+    kind = peewee.CharField(max_length=16)  # payment | refund
+    key = peewee.CharField(max_length=200)
+    address = peewee.CharField(max_length=64, null=True)
+    account = peewee.ForeignKeyField(Account, null=True, backref="payments", on_delete="RESTRICT")
+    amount_cents = peewee.BigIntegerField()
+    currency = peewee.CharField(max_length=3, default="usd")
+    #: For a refund: the payment key it refunds.
+    payment_key = peewee.CharField(max_length=200, null=True, index=True)
+    occurred_at = peewee.DateTimeField(null=True)
+    #: applied | unmatched
+    status = peewee.CharField(max_length=16)
+    topup_public_id = peewee.CharField(max_length=40, null=True)
+    event_id = peewee.CharField(max_length=200, null=True)
+    received_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("provider", "kind", "key"), True),)

@@ -1,0 +1,47 @@
+"""Usage reported by Hero hosts, the nodes that report it and their git cursors."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.accounts import Account, utcnow
+from models.db import BaseModel
+
+#: What a usage record measures.
+RESOURCE_KINDS = ("vm_hour", "llm_token", "hero_os_hour", "other")
+#: The pricing category a record is discounted under.
+CATEGORIES = ("hero_os_hourly", "llm", "vm")
+
+
+class Node(BaseModel):
+    """A Hero host that reports usage, with its signing key and Forge repo."""
+
+    name = peewee.CharField(max_length=64, unique=True)
+    repo_url = peewee.CharField(max_length=500)
+    pubkey_hex = peewee.CharField(max_length=64)
+    #: The last commit of the node's repo whose records were handed over.
+    cursor_commit = peewee.CharField(max_length=40, null=True)
+    cursor_updated_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class UsageRecord(BaseModel):
+    """One usage record, charged at most once: its key is unique."""
+
+    key = peewee.CharField(max_length=200, unique=True)
+    node = peewee.CharField(max_length=64, index=True)
+    address = peewee.CharField(max_length=64)
+    account = peewee.ForeignKeyField(Account, null=True, backref="usage", on_delete="RESTRICT")
+    resource_kind = peewee.CharField(max_length=16)
+    applies_to = peewee.CharField(max_length=16)
+    quantity = peewee.BigIntegerField()
+    amount_cents = peewee.BigIntegerField()
+    occurred_at = peewee.DateTimeField(index=True)
+    #: The ladder multiplier as a fraction of LADDER_DENOMINATOR (4 = x1, 2 = x0.5, 1 = x0.25).
+    multiplier_quarters = peewee.SmallIntegerField()
+    #: Whole cents this record moved out of the balance (exact over the account's records).
+    charged_cents = peewee.BigIntegerField()
+    #: applied | unmatched
+    status = peewee.CharField(max_length=16, default="applied")
+    via = peewee.CharField(max_length=8)  # nats | git | cli
+    received_at = peewee.DateTimeField(default=utcnow)

@@ -1,0 +1,261 @@
+"""The one home of configuration: ``Settings.from_env()``, called only in entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+#: Plans sold when ``HERO_PLANS_JSON`` is unset: id -> price, period and VM quota.
+DEFAULT_PLANS: dict[str, dict[str, int]] = {
+    "5vms": {"price_cents": 1000, "period_hours": 720, "vms": 5},
+    "10vms": {"price_cents": 2000, "period_hours": 720, "vms": 10},
+}
+
+#: Webhook secret the sandbox provider signs with when none is configured (dev only).
+SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_development_only"  # noqa: S105
+
+
+class ConfigError(ValueError):
+    """A ``HERO_*`` variable holds a value the program cannot run with."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A VM plan: a price, a period and a quota of VMs."""
+
+    plan_id: str
+    price_cents: int
+    period_hours: int
+    vms: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process needs to know about its environment, validated once."""
+
+    env: str = "dev"
+    database_url: str = "sqlite:///var/hero.db"
+    amqp_url: str | None = None
+    nats_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_base: str | None = None
+    clickpesa_client_id: str | None = None
+    clickpesa_api_key: str | None = field(default=None, repr=False)
+    clickpesa_checksum_key: str | None = field(default=None, repr=False)
+    clickpesa_api_base: str = "https://api.clickpesa.com/third-parties"
+    sandbox_payments: bool = True
+    plans: tuple[Plan, ...] = ()
+    mycelium_api: str = "http://127.0.0.1:8989/api/v1"
+    operator_key: str | None = None
+    operator_pubkeys: tuple[str, ...] = ()
+    worker_threads: int = 4
+    http_threads: int = 8
+    log_json: bool | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Build settings from ``HERO_*`` variables.
+
+        Raises:
+            ConfigError: naming the first variable whose value is unusable.
+        """
+        env = _choice(environ, "HERO_ENV", ("dev", "prod"), "dev")
+        host, port = _addr(environ, "HERO_HTTP_ADDR", "127.0.0.1:8080")
+        stripe_secret = environ.get("HERO_STRIPE_WEBHOOK_SECRET") or None
+        sandbox = _bool(environ, "HERO_SANDBOX_PAYMENTS", env == "dev")
+        if sandbox and stripe_secret is None and env == "dev":
+            stripe_secret = SANDBOX_WEBHOOK_SECRET
+        return cls(
+            env=env,
+            database_url=_database_url(environ),
+            amqp_url=_url(environ, "HERO_AMQP_URL", ("amqp", "amqps")),
+            nats_url=_url(environ, "HERO_NATS_URL", ("nats", "tls")),
+            http_host=host,
+            http_port=port,
+            public_url=(
+                _url(environ, "HERO_PUBLIC_URL", ("http", "https")) or f"http://{host}:{port}"
+            ).rstrip("/"),
+            stripe_secret_key=environ.get("HERO_STRIPE_SECRET_KEY") or None,
+            stripe_webhook_secret=stripe_secret,
+            stripe_api_base=_url(environ, "HERO_STRIPE_API_BASE", ("http", "https")),
+            clickpesa_client_id=environ.get("HERO_CLICKPESA_CLIENT_ID") or None,
+            clickpesa_api_key=environ.get("HERO_CLICKPESA_API_KEY") or None,
+            clickpesa_checksum_key=environ.get("HERO_CLICKPESA_CHECKSUM_KEY") or None,
+            clickpesa_api_base=(
+                _url(environ, "HERO_CLICKPESA_API_BASE", ("http", "https"))
+                or "https://api.clickpesa.com/third-parties"
+            ).rstrip("/"),
+            sandbox_payments=sandbox,
+            plans=_plans(environ),
+            mycelium_api=(
+                _url(environ, "HERO_MYCELIUM_API", ("http", "https"))
+                or "http://127.0.0.1:8989/api/v1"
+            ).rstrip("/"),
+            operator_key=environ.get("HERO_OPERATOR_KEY") or None,
+            operator_pubkeys=_pubkeys(environ, "HERO_OPERATOR_PUBKEYS"),
+            worker_threads=_int(environ, "HERO_WORKER_THREADS", 4, minimum=1),
+            http_threads=_int(environ, "HERO_HTTP_THREADS", 8, minimum=1),
+            log_json=_bool(environ, "HERO_LOG_JSON", None),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def stripe_enabled(self) -> bool:
+        return bool(self.stripe_secret_key and self.stripe_webhook_secret)
+
+    @property
+    def clickpesa_enabled(self) -> bool:
+        return bool(
+            self.clickpesa_client_id and self.clickpesa_api_key and self.clickpesa_checksum_key
+        )
+
+    def plan(self, plan_id: str) -> Plan | None:
+        return next((p for p in self.plans if p.plan_id == plan_id), None)
+
+    def production_problems(self) -> list[str]:
+        """What stops this configuration from running in production, one line each."""
+        problems: list[str] = []
+        if self.env != "prod":
+            return problems
+        if self.is_sqlite:
+            problems.append("HERO_DATABASE_URL: SQLite is for development; use postgresql://")
+        if self.sandbox_payments:
+            problems.append("HERO_SANDBOX_PAYMENTS: the sandbox provider must be off in prod")
+        if not self.amqp_url:
+            problems.append("HERO_AMQP_URL: missing; production needs RabbitMQ")
+        if not (self.stripe_enabled or self.clickpesa_enabled):
+            problems.append(
+                "HERO_STRIPE_SECRET_KEY/HERO_STRIPE_WEBHOOK_SECRET or HERO_CLICKPESA_*: "
+                "no payment provider is configured"
+            )
+        for name, value, partner in (
+            ("HERO_STRIPE_SECRET_KEY", self.stripe_secret_key, self.stripe_webhook_secret),
+            ("HERO_STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret, self.stripe_secret_key),
+        ):
+            if partner and not value:
+                problems.append(f"{name}: missing secret (its partner is set)")
+        clickpesa = {
+            "HERO_CLICKPESA_CLIENT_ID": self.clickpesa_client_id,
+            "HERO_CLICKPESA_API_KEY": self.clickpesa_api_key,
+            "HERO_CLICKPESA_CHECKSUM_KEY": self.clickpesa_checksum_key,
+        }
+        if any(clickpesa.values()):
+            problems.extend(f"{k}: missing secret" for k, v in clickpesa.items() if not v)
+        if not self.operator_pubkeys:
+            problems.append("HERO_OPERATOR_PUBKEYS: missing; no operator could sign a change")
+        if not self.public_url.startswith("https://"):
+            problems.append("HERO_PUBLIC_URL: must be an https:// URL in prod")
+        return problems
+
+
+def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = environ.get(name) or default
+    if value not in allowed:
+        raise ConfigError(name, f"must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, not {value}")
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool | None) -> Any:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"must be true or false, not {raw!r}")
+
+
+def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = environ.get(name)
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(name, f"must be a {'/'.join(schemes)} URL with a host, not {raw!r}")
+    return raw
+
+
+def _database_url(environ: Mapping[str, str]) -> str:
+    raw = environ.get("HERO_DATABASE_URL") or "sqlite:///var/hero.db"
+    scheme = raw.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(
+            "HERO_DATABASE_URL", f"must start with sqlite:/// or postgresql://, not {raw!r}"
+        )
+    if scheme == "sqlite" and not raw.startswith("sqlite:///"):
+        raise ConfigError("HERO_DATABASE_URL", "a SQLite URL looks like sqlite:///path/to/file.db")
+    return raw
+
+
+def _addr(environ: Mapping[str, str], name: str, default: str) -> tuple[str, int]:
+    raw = environ.get(name) or default
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(name, f"must be HOST:PORT, not {raw!r}")
+    return host.strip("[]"), int(port)
+
+
+def _pubkeys(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = environ.get(name) or ""
+    keys = tuple(k.strip().lower() for k in raw.replace(";", ",").split(",") if k.strip())
+    for key in keys:
+        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+            raise ConfigError(name, f"each key must be 64 hex characters, not {key!r}")
+    return keys
+
+
+def _plans(environ: Mapping[str, str]) -> tuple[Plan, ...]:
+    raw = environ.get("HERO_PLANS_JSON")
+    if not raw:
+        return tuple(Plan(plan_id=k, **v) for k, v in DEFAULT_PLANS.items())
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError("HERO_PLANS_JSON", f"is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not data:
+        raise ConfigError("HERO_PLANS_JSON", "must be an object of plan id -> plan")
+    plans = []
+    for plan_id, spec in data.items():
+        if not isinstance(spec, dict):
+            raise ConfigError("HERO_PLANS_JSON", f"plan {plan_id!r} must be an object")
+        values = {}
+        for key in ("price_cents", "period_hours", "vms"):
+            value = spec.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(
+                    "HERO_PLANS_JSON", f"plan {plan_id!r}: {key} must be a positive integer"
+                )
+            values[key] = value
+        plans.append(Plan(plan_id=str(plan_id), **values))
+    return tuple(plans)
