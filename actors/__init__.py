@@ -70,8 +70,7 @@ def configure_broker(amqp_url: str | None) -> dramatiq.Broker:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         new: dramatiq.Broker = RabbitmqBroker(
-            url=amqp_url, confirm_delivery=True, middleware=_middleware(),
-            heartbeat=30, connection_attempts=1, blocked_connection_timeout=10,
+            url=_with_defaults(amqp_url), confirm_delivery=True, middleware=_middleware()
         )
     else:
         new = _in_process_broker()
@@ -84,6 +83,13 @@ def configure_broker(amqp_url: str | None) -> dramatiq.Broker:
     broker = new
     dramatiq.set_broker(new)
     return new
+
+
+def _with_defaults(amqp_url: str) -> str:
+    """Add connection defaults (short connect, heartbeats) unless the URL sets its own."""
+    if "?" in amqp_url:
+        return amqp_url
+    return amqp_url + "?heartbeat=30&connection_attempts=1&blocked_connection_timeout=10"
 
 
 def is_in_process() -> bool:

@@ -29,3 +29,8 @@ def configure_logging(*, json_lines: bool | None = None, level: int = logging.IN
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # Actors return their outcome for direct calls and for the one log line per message;
+    # dramatiq warns about every such return when no Results backend is configured.
+    logging.getLogger("dramatiq.worker.WorkerThread").addFilter(
+        lambda record: "returned a value that is not None" not in record.getMessage()
+    )

@@ -68,9 +68,9 @@ def pg_db(postgres_url: str) -> Iterator[str]:
     database.close_all() if hasattr(database, "close_all") else database.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def amqp_url() -> Iterator[str]:
-    """A RabbitMQ vhost of this test run, deleted at the end."""
+    """A RabbitMQ vhost of this test alone (no message leaks into the next), deleted after."""
     need("RabbitMQ", amqp_reachable())
     vhost = f"hero_test_{uuid.uuid4().hex[:10]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)

@@ -53,6 +53,21 @@ class HeroProcess:
             time.sleep(0.05)
         raise TimeoutError(f"{needle!r} x{count} not in {self.role} log:\n{self.log_text[-3000:]}")
 
+    def count_lines(self, *needles: str) -> int:
+        """How many log lines contain every one of *needles*."""
+        return sum(all(n in line for n in needles) for line in self.log_text.splitlines())
+
+    def wait_lines(self, *needles: str, count: int = 1, timeout: float = 30) -> None:
+        """Wait until *count* log lines contain every one of *needles*."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count_lines(*needles) >= count:
+                return
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.role} exited {self.proc.returncode}:\n{self.log_text}")
+            time.sleep(0.05)
+        raise TimeoutError(f"{needles} x{count} not in {self.role} log:\n{self.log_text[-3000:]}")
+
     def wait_http(self, url: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -79,6 +94,12 @@ class HeroProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def hero_admin(*args: str, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run the real ``hero-admin`` CLI."""
+    return subprocess.run([str(BIN / "hero-admin"), *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
 
 
 def wait_until(predicate, *, timeout: float = 30, interval: float = 0.05, what: str = "condition"):

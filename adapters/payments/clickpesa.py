@@ -1,0 +1,285 @@
+"""ClickPesa: hosted checkout links in USD, checksummed webhooks, and payment queries.
+
+Credit never comes from a webhook body alone: a webhook whose checksum verifies only
+asks a worker to re-query ``GET /payments/{orderReference}`` (``actors.clickpesa``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+
+from adapters.payments.base import Checkout, WebhookMessage, WebhookRejected
+from models.errors import PaymentError, ProviderUnavailable
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+#: How long a token is reused, in seconds; ClickPesa's tokens live one hour.
+TOKEN_TTL_S = 55 * 60
+#: Connect and read timeouts of every call to ClickPesa, in seconds.
+TIMEOUT_S = (5.0, 30.0)
+#: Body fields a checksum never covers.
+UNSIGNED_FIELDS = ("checksum", "checksumMethod")
+#: Headers third-party SDKs carry the webhook checksum in, when the body has none.
+CHECKSUM_HEADERS = ("x-clickpesa-signature", "x-clickpesa-checksum")
+#: Webhook events that make a worker re-query the payment.
+PAYMENT_EVENTS = ("PAYMENT RECEIVED", "PAYMENT FAILED")
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    """*payload* minus the checksum fields, keys sorted at every level, compact, raw UTF-8.
+
+    >>> canonical_json({"b": {"y": 1, "x": "é"}, "a": [], "checksum": "ff"})
+    '{"a":[],"b":{"x":"é","y":1}}'
+    """
+    unsigned = {k: v for k, v in payload.items() if k not in UNSIGNED_FIELDS}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def clickpesa_checksum(payload: Mapping[str, Any], key: str) -> str:
+    """ClickPesa's checksum of *payload*: hex HMAC-SHA256 of its canonical JSON.
+
+    Args:
+        payload: a request or webhook body; ``checksum``/``checksumMethod`` are ignored.
+        key: the application's checksum key (not the API key).
+
+    >>> clickpesa_checksum({"orderReference": "HERO1", "totalPrice": "1.00"}, "k")
+    '6cafa7d206c5dc9e84b9ac0635069b05215f533a7739f9a563a63668107c9c72'
+    """
+    message = canonical_json(payload).encode("utf-8")
+    return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def format_price(amount_cents: int) -> str:
+    """*amount_cents* as ClickPesa's ``totalPrice`` string of dollars.
+
+    >>> format_price(1234), format_price(5), format_price(100_000)
+    ('12.34', '0.05', '1000.00')
+
+    Raises:
+        PaymentError: the amount is not a positive integer.
+    """
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+        raise PaymentError(f"amount_cents: must be a positive integer, not {amount_cents!r}")
+    dollars, cents = divmod(amount_cents, 100)
+    return f"{dollars}.{cents:02d}"
+
+
+def parse_clickpesa_webhook(
+    body: bytes, headers: Mapping[str, str], *, checksum_key: str
+) -> list[WebhookMessage]:
+    """Verify a ClickPesa webhook and say which messages it means.
+
+    The checksum is read from the body field ``checksum``, else from the
+    ``X-ClickPesa-Signature``/``X-ClickPesa-Checksum`` headers (*headers* lower-cased).
+
+    Returns:
+        One ``confirm_clickpesa_payment`` message for a payment event; none for others.
+
+    Raises:
+        WebhookRejected: naming the field: body not a JSON object, checksum missing or
+            wrong, ``event`` or ``data.orderReference`` missing.
+    """
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise WebhookRejected("body: not JSON") from None
+    if not isinstance(event, dict):
+        raise WebhookRejected("body: not a JSON object")
+    given = event.get("checksum") or next(
+        (headers[h] for h in CHECKSUM_HEADERS if headers.get(h)), None
+    )
+    if not isinstance(given, str) or not given:
+        raise WebhookRejected("checksum: missing (no body field, no X-ClickPesa-* header)")
+    expected = clickpesa_checksum(event, checksum_key)
+    if not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
+        method = event.get("checksumMethod")
+        raise WebhookRejected(
+            "checksum: does not match the body" + (f" (checksumMethod {method!r})" if method else "")
+        )
+    kind = event.get("event")
+    if not isinstance(kind, str) or not kind:
+        raise WebhookRejected("event: missing")
+    if kind not in PAYMENT_EVENTS:
+        return []
+    data = event.get("data")
+    reference = data.get("orderReference") if isinstance(data, dict) else None
+    if not isinstance(reference, str) or not reference.strip():
+        raise WebhookRejected("data.orderReference: missing")
+    return [WebhookMessage("confirm_clickpesa_payment",
+                           {"order_reference": reference.strip(), "webhook_event": kind})]
+
+
+class ClickPesaProvider:
+    """Payments through ClickPesa's hosted checkout (card and mobile money, in USD)."""
+
+    name = "clickpesa"
+
+    def __init__(
+        self, *, client_id: str, api_key: str, checksum_key: str,
+        api_base: str = "https://api.clickpesa.com/third-parties",
+        clock: Callable[[], float] = time.monotonic,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._client_id = client_id
+        self._api_key = api_key
+        self._checksum_key = checksum_key
+        self._api_base = api_base.rstrip("/")
+        self._clock = clock
+        self._http = session if session is not None else requests.Session()
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClickPesaProvider:
+        """The provider *settings* describe.
+
+        Raises:
+            ValueError: a ClickPesa credential is missing.
+        """
+        if not (settings.clickpesa_client_id and settings.clickpesa_api_key
+                and settings.clickpesa_checksum_key):
+            raise ValueError("HERO_CLICKPESA_CLIENT_ID/API_KEY/CHECKSUM_KEY: all three are needed")
+        return cls(
+            client_id=settings.clickpesa_client_id, api_key=settings.clickpesa_api_key,
+            checksum_key=settings.clickpesa_checksum_key, api_base=settings.clickpesa_api_base,
+        )
+
+    def start_checkout(
+        self, *, topup_id: str, address: str, amount_cents: int, return_url: str,
+        cancel_url: str,
+    ) -> Checkout:
+        """Create a checkout link for *amount_cents* USD; *topup_id* is the order reference.
+
+        The return URL is the one set on the Hosted application; ClickPesa takes none
+        per request, so *return_url* and *cancel_url* are not sent.
+
+        Raises:
+            ProviderUnavailable: ClickPesa could not be reached or answered 429/5xx.
+            PaymentError: ClickPesa refused (4xx), with its message.
+        """
+        payload: dict[str, Any] = {
+            "orderReference": topup_id,
+            "orderCurrency": "USD",
+            "totalPrice": format_price(amount_cents),
+            "description": "Hero credit",
+        }
+        payload["checksum"] = clickpesa_checksum(payload, self._checksum_key)
+        resp = self._call("POST", "/checkout-link/generate-checkout-url", json_body=payload)
+        _raise_for_status(resp, "the checkout link")
+        link = _json_object(resp).get("checkoutLink")
+        if not isinstance(link, str) or not link:
+            raise PaymentError("ClickPesa returned no checkoutLink")
+        return Checkout(redirect_url=link, provider_ref=topup_id)
+
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
+        return parse_clickpesa_webhook(body, headers, checksum_key=self._checksum_key)
+
+    def query_payment(self, order_reference: str) -> list[dict[str, Any]]:
+        """Every payment ClickPesa holds for *order_reference* (none when it knows none).
+
+        Returns:
+            ClickPesa's records as they come (``status``, ``collectedAmount`` string,
+            ``collectedCurrency``, ``createdAt`` ISO 8601, ``id``, ``orderReference``);
+            JSON numbers arrive as ``Decimal``, never float.
+
+        Raises:
+            ProviderUnavailable: ClickPesa could not be reached or answered 429/5xx.
+            PaymentError: ClickPesa refused (4xx other than 404) or answered nonsense.
+        """
+        resp = self._call("GET", f"/payments/{quote(order_reference, safe='')}")
+        if resp.status_code == 404:
+            return []
+        _raise_for_status(resp, f"payment {order_reference}")
+        records = _json(resp)
+        if isinstance(records, dict):  # tolerate a single object where a list is documented
+            records = [records]
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise PaymentError(f"ClickPesa answered a non-list for payment {order_reference}")
+        return records
+
+    def _call(
+        self, method: str, path: str, *, json_body: dict[str, Any] | None = None
+    ) -> requests.Response:
+        """Call ClickPesa with a cached token, fetching a new one once on 401."""
+        token = self._bearer()
+        resp = self._send(method, path, json_body, token)
+        if resp.status_code == 401:
+            resp = self._send(method, path, json_body, self._bearer(stale=token))
+        return resp
+
+    def _bearer(self, *, stale: str | None = None) -> str:
+        """The cached token, or a new one when it expired or is the *stale* one refused."""
+        with self._lock:
+            if self._token is None or self._token == stale or self._clock() >= self._token_expires:
+                self._token = None
+                resp = self._request("POST", "/generate-token", headers={
+                    "client-id": self._client_id, "api-key": self._api_key})
+                _raise_for_status(resp, "a token")
+                token = _json_object(resp).get("token")
+                if not isinstance(token, str) or not token:
+                    raise PaymentError("ClickPesa returned no token")
+                self._token, self._token_expires = token, self._clock() + TOKEN_TTL_S
+            return self._token
+
+    def _send(
+        self, method: str, path: str, json_body: dict[str, Any] | None, token: str
+    ) -> requests.Response:
+        return self._request(method, path, headers={"Authorization": token}, json_body=json_body)
+
+    def _request(
+        self, method: str, path: str, *, headers: dict[str, str],
+        json_body: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        try:
+            return self._http.request(
+                method, self._api_base + path, headers=headers, json=json_body, timeout=TIMEOUT_S
+            )
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"ClickPesa could not be reached: {exc}") from exc
+
+
+def _raise_for_status(resp: requests.Response, what: str) -> None:
+    if resp.status_code < 400:
+        return
+    message = _message(resp)
+    if resp.status_code == 429 or resp.status_code >= 500:
+        raise ProviderUnavailable(f"ClickPesa answered {resp.status_code} for {what}: {message}")
+    raise PaymentError(f"ClickPesa refused {what} ({resp.status_code}): {message}")
+
+
+def _message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])[:200]
+    return resp.text[:200]
+
+
+def _json(resp: requests.Response) -> Any:
+    try:
+        return resp.json(parse_float=Decimal)
+    except ValueError:
+        raise PaymentError(
+            f"ClickPesa answered {resp.status_code} with a body that is not JSON"
+        ) from None
+
+
+def _json_object(resp: requests.Response) -> dict[str, Any]:
+    body = _json(resp)
+    if not isinstance(body, dict):
+        raise PaymentError(f"ClickPesa answered {resp.status_code} with JSON that is not an object")
+    return body
