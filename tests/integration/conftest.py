@@ -51,13 +51,30 @@ class Stack:
         return env
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each stack test runs on PostgreSQL and again on SQLite (WAL, shared by processes)."""
+    fixture = "pg_db" if request.param == "postgresql" else "sqlite_db"
+    return str(request.getfixturevalue(fixture))
+
+
 @pytest.fixture
-def stack(pg_db: str, amqp_url: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(database_url: str, amqp_url: str, tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack(database_url, amqp_url, tmp_path)
+
+
+@pytest.fixture
+def pg_stack(pg_db: str, amqp_url: str, tmp_path: Path) -> Iterator[Stack]:
+    """A stack on PostgreSQL only, for tests that use its row locks."""
+    yield from _stack(pg_db, amqp_url, tmp_path)
+
+
+def _stack(database_url: str, amqp_url: str, tmp_path: Path) -> Iterator[Stack]:
     key = nacl.signing.SigningKey.generate()
     key_path = tmp_path / "operator.key"
     key_path.write_text(key.encode().hex())
     env = hero_env(
-        HERO_DATABASE_URL=pg_db,
+        HERO_DATABASE_URL=database_url,
         HERO_AMQP_URL=amqp_url,
         HERO_STRIPE_SECRET_KEY="sk_test_integration",
         HERO_STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,

@@ -141,8 +141,9 @@ def test_broker_down_answers_503_and_the_providers_retry_credits_once(stack: Sta
 
 
 def test_worker_killed_while_applying_a_payment_credits_once_after_restart(
-    stack: Stack, pg_db: str,
+    pg_stack: Stack, pg_db: str,
 ) -> None:
+    stack = pg_stack
     # Given a worker that will block inside apply_payment on the account's billing row
     account = make_account()
     url = stack.gateway()

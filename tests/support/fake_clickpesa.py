@@ -81,15 +81,23 @@ class FakeClickPesa:
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_base = f"{self.url}/third-parties"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._stopped = False
 
     def __enter__(self) -> FakeClickPesa:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop answering and free the port (idempotent)."""
+        if not self._stopped:
+            self._stopped = True
+            self._server.shutdown()
+            self._server.server_close()
 
     def set_payment(
         self, order_reference: str, *, status: str = "SUCCESS", amount: str = "25.00",
