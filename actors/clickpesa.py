@@ -41,6 +41,9 @@ PENDING_STATUSES = ("PROCESSING", "PENDING")
 #: Kept well inside what RETRY_POLICY's backoff covers (12 retries, at least ~10 min).
 TOPUP_GRACE_S = 300
 
+#: RETRY_POLICY as dramatiq's typed ``actor()`` overload accepts it (it is ``dict[str, int]``).
+_RETRY_OPTIONS: dict[str, Any] = dict(RETRY_POLICY)
+
 _provider: ClickPesaProvider | None = None
 _clock: Callable[[], float] = time.time
 
@@ -86,7 +89,9 @@ def decide(payments: Sequence[Mapping[str, Any]]) -> Credit | Failed | Wait:
 
     >>> decide([{"id": "P1", "status": "SUCCESS", "collectedAmount": "25.00",
     ...          "collectedCurrency": "USD", "createdAt": "2026-01-02T03:04:05Z"}])
-    Credit(amount_cents=2500, currency='USD', paid_at=1767323045, payment_id='P1', extra_payment_ids=())
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Credit(amount_cents=2500, currency='USD', paid_at=1767323045, payment_id='P1',
+           extra_payment_ids=())
     >>> decide([{"status": "FAILED"}, {"status": "PROCESSING"}])
     Wait(reason='status PROCESSING')
 
@@ -171,7 +176,7 @@ def _configured() -> ClickPesaProvider:
     return _provider
 
 
-@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
+@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **_RETRY_OPTIONS)
 def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
     """Re-query ClickPesa for *order_reference* and credit, fail or wait accordingly.
 
@@ -194,8 +199,10 @@ def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
     if isinstance(decision, Wait):
         raise dramatiq.Retry(f"payment {order_reference}: {decision.reason}")
     if isinstance(decision, Failed):
-        return record_payment_failure(provider="clickpesa", topup_id=order_reference,
-                                      payment_key=order_reference, reason=decision.reason)
+        failed: str = record_payment_failure(
+            provider="clickpesa", topup_id=order_reference, payment_key=order_reference,
+            reason=decision.reason)
+        return failed
     topup = TopUp.get_or_none(TopUp.public_id == order_reference)
     if topup is None and should_wait_for_topup(paid_at=decision.paid_at, now_s=_clock()):
         raise dramatiq.Retry(f"top-up {order_reference}: not recorded yet")

@@ -85,8 +85,12 @@ def _amqp_check(url: str) -> Callable[[], None]:
     return check
 
 
-def serve(app: falcon.App, settings: Settings, *, stop: threading.Event | None = None) -> None:
-    """Serve *app* with waitress on ``HERO_HTTP_ADDR`` until interrupted."""
+def serve(app: falcon.App, settings: Settings, *, stop: threading.Event) -> None:
+    """Serve *app* with waitress on ``HERO_HTTP_ADDR`` until *stop* is set.
+
+    waitress's loop has no stop of its own: it runs in a daemon thread, and on *stop*
+    the listening socket is closed and in-flight requests get a few seconds to finish.
+    """
     import waitress
 
     server = waitress.create_server(
@@ -94,13 +98,14 @@ def serve(app: falcon.App, settings: Settings, *, stop: threading.Event | None =
         max_request_body_size=1024 * 1024, ident="hero",
     )
     log.info("gateway.listening", url=f"http://{settings.http_host}:{settings.http_port}")
-    if stop is not None:
-        threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True).start()
-    try:
-        server.run()
-    except (OSError, ValueError):
-        if stop is None or not stop.is_set():
-            raise
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    while not stop.wait(0.5):
+        if not thread.is_alive():
+            raise RuntimeError("the HTTP server stopped unexpectedly")
+    server.close()
+    server.task_dispatcher.shutdown(timeout=5)
+    log.info("gateway.stopped")
 
 
 def start_worker(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Worker:

@@ -104,9 +104,8 @@ def parse_clickpesa_webhook(
     expected = clickpesa_checksum(event, checksum_key)
     if not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
         method = event.get("checksumMethod")
-        raise WebhookRejected(
-            "checksum: does not match the body" + (f" (checksumMethod {method!r})" if method else "")
-        )
+        suffix = f" (checksumMethod {method!r})" if method else ""
+        raise WebhookRejected(f"checksum: does not match the body{suffix}")
     kind = event.get("event")
     if not isinstance(kind, str) or not kind:
         raise WebhookRejected("event: missing")

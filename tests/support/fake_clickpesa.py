@@ -39,7 +39,7 @@ def checksum(payload: dict[str, Any], key: str) -> str:
 
 
 def signed_webhook(
-    event: str, data: dict[str, Any], key: str, *, in_header: bool = False,
+    event: str, data: Any, key: str, *, in_header: bool = False,
     checksum_method: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The body and headers ClickPesa would post for *event* about *data*.

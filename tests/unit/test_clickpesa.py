@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 import json
 from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
 
 import dramatiq
 import pytest
@@ -36,8 +38,8 @@ ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 
 @pytest.mark.parametrize("module", [adapters.payments.clickpesa, actors.clickpesa])
-def test_doctests_of_the_money_and_checksum_helpers_pass(module: object) -> None:
-    assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
+def test_doctests_of_the_money_and_checksum_helpers_pass(module: ModuleType) -> None:
+    assert doctest.testmod(module).failed == 0
 
 
 class TestChecksum:
@@ -117,7 +119,8 @@ class TestParseWebhook:
             parse(body, {})
 
     @pytest.mark.parametrize("data", [{"id": "x"}, {"orderReference": ""}, None])
-    def test_a_signed_payment_event_without_order_reference_is_rejected(self, data) -> None:
+    def test_a_signed_payment_event_without_order_reference_is_rejected(
+            self, data: dict[str, Any] | None) -> None:
         with pytest.raises(WebhookRejected, match=r"^data\.orderReference: missing"):
             parse(*signed_webhook("PAYMENT RECEIVED", data, KEY))
 
@@ -198,7 +201,8 @@ def provider(fake: FakeClickPesa, clock: FakeClock) -> ClickPesaProvider:
 class TestProvider:
     """The client speaks ClickPesa's API: tokens, checkout links, payment queries."""
 
-    def test_checkout_link_is_signed_and_in_usd(self, provider, fake) -> None:
+    def test_checkout_link_is_signed_and_in_usd(
+            self, provider: ClickPesaProvider, fake: FakeClickPesa) -> None:
         checkout = provider.start_checkout(topup_id="HERO1ABC", address=ADDRESS,
                                            amount_cents=1234, return_url="r", cancel_url="c")
         assert checkout.redirect_url == f"{fake.url}/checkout/HERO1ABC"
@@ -206,7 +210,8 @@ class TestProvider:
         order = fake.orders["HERO1ABC"]
         assert (order["orderCurrency"], order["totalPrice"]) == ("USD", "12.34")
 
-    def test_token_is_reused_for_55_minutes(self, provider, fake, clock) -> None:
+    def test_token_is_reused_for_55_minutes(
+            self, provider: ClickPesaProvider, fake: FakeClickPesa, clock: FakeClock) -> None:
         provider.query_payment("HERO1")
         clock.now += TOKEN_TTL_S - 1
         provider.query_payment("HERO1")
@@ -215,44 +220,50 @@ class TestProvider:
         provider.query_payment("HERO1")
         assert fake.calls["POST /generate-token"] == 2
 
-    def test_a_refused_token_is_replaced_once(self, provider, fake) -> None:
+    def test_a_refused_token_is_replaced_once(
+            self, provider: ClickPesaProvider, fake: FakeClickPesa) -> None:
         provider.query_payment("HERO1")
         fake.revoke_tokens()
         fake.set_payment("HERO1", status="PROCESSING")
         assert [p["status"] for p in provider.query_payment("HERO1")] == ["PROCESSING"]
         assert fake.calls["POST /generate-token"] == 2
 
-    def test_query_returns_every_record_and_nothing_for_unknown(self, provider, fake) -> None:
+    def test_query_returns_every_record_and_nothing_for_unknown(
+            self, provider: ClickPesaProvider, fake: FakeClickPesa) -> None:
         fake.set_payment("HERO1", status="FAILED")
         fake.set_payment("HERO1", status="SUCCESS", amount="25.00", append=True)
         assert [p["status"] for p in provider.query_payment("HERO1")] == ["FAILED", "SUCCESS"]
         assert provider.query_payment("HERO2") == []
 
-    def test_bad_credentials_are_a_payment_error(self, fake, clock) -> None:
+    def test_bad_credentials_are_a_payment_error(
+            self, fake: FakeClickPesa, clock: FakeClock) -> None:
         wrong = ClickPesaProvider(client_id="x", api_key="y", checksum_key=fake.checksum_key,
                                   api_base=fake.api_base, clock=clock)
         with pytest.raises(PaymentError, match="Invalid client-id") as caught:
             wrong.query_payment("HERO1")
         assert not isinstance(caught.value, ProviderUnavailable)
 
-    def test_a_refused_checkout_carries_the_providers_message(self, provider, fake) -> None:
+    def test_a_refused_checkout_carries_the_providers_message(
+            self, provider: ClickPesaProvider, fake: FakeClickPesa) -> None:
         with pytest.raises(PaymentError, match="letters and digits only"):
             provider.start_checkout(topup_id="HERO-1", address=ADDRESS, amount_cents=100,
                                     return_url="r", cancel_url="c")
 
-    def test_a_wrong_checksum_key_is_refused(self, fake, clock) -> None:
+    def test_a_wrong_checksum_key_is_refused(self, fake: FakeClickPesa, clock: FakeClock) -> None:
         wrong = ClickPesaProvider(client_id=fake.client_id, api_key=fake.api_key,
                                   checksum_key="wrong", api_base=fake.api_base, clock=clock)
         with pytest.raises(PaymentError, match="Invalid checksum"):
             wrong.start_checkout(topup_id="HERO1", address=ADDRESS, amount_cents=100,
                                  return_url="r", cancel_url="c")
 
-    def test_a_down_provider_is_unavailable(self, provider, fake) -> None:
+    def test_a_down_provider_is_unavailable(
+            self, provider: ClickPesaProvider, fake: FakeClickPesa) -> None:
         fake.down = True
         with pytest.raises(ProviderUnavailable, match="503"):
             provider.query_payment("HERO1")
 
-    def test_an_unreachable_provider_is_unavailable(self, fake, clock) -> None:
+    def test_an_unreachable_provider_is_unavailable(
+            self, fake: FakeClickPesa, clock: FakeClock) -> None:
         fake.stop()
         gone = ClickPesaProvider(client_id="a", api_key="b", checksum_key="c",
                                  api_base=fake.api_base, clock=clock)
@@ -282,26 +293,28 @@ SUCCESS_AT = "2026-01-02T03:04:05Z"
 class TestConfirmActor:
     """The actor credits only what the re-query says was collected, once."""
 
-    def test_success_is_credited_once(self, fake, topup) -> None:
+    def test_success_is_credited_once(self, fake: FakeClickPesa, topup: TopUp) -> None:
         fake.set_payment("HERO1", status="SUCCESS", amount="25.00", created_at=SUCCESS_AT)
         assert confirm_clickpesa_payment("HERO1", "PAYMENT RECEIVED") == "credited"
         assert confirm_clickpesa_payment("HERO1", "PAYMENT RECEIVED") == "duplicate"
         assert Billing.get().balance_cents == 2500
         assert TopUp.get().status == "paid"
 
-    def test_failed_marks_the_topup_failed_and_credits_nothing(self, fake, topup) -> None:
+    def test_failed_marks_the_topup_failed_and_credits_nothing(
+            self, fake: FakeClickPesa, topup: TopUp) -> None:
         fake.set_payment("HERO1", status="FAILED")
         assert confirm_clickpesa_payment("HERO1", "PAYMENT RECEIVED") == "failed"
         assert TopUp.get().status == "failed"
         assert PaymentEvent.select().count() == 0
 
-    def test_processing_is_retried(self, fake, topup) -> None:
+    def test_processing_is_retried(self, fake: FakeClickPesa, topup: TopUp) -> None:
         fake.set_payment("HERO1", status="PROCESSING")
         with pytest.raises(dramatiq.Retry):
             confirm_clickpesa_payment("HERO1", "PAYMENT RECEIVED")
         assert PaymentEvent.select().count() == 0
 
-    def test_a_missing_topup_is_waited_for_then_parked(self, fake, configured) -> None:
+    def test_a_missing_topup_is_waited_for_then_parked(
+            self, fake: FakeClickPesa, configured: FakeClock) -> None:
         fake.set_payment("HERO9", status="SUCCESS", created_at=SUCCESS_AT)
         with pytest.raises(dramatiq.Retry, match="not recorded yet"):
             confirm_clickpesa_payment("HERO9", "PAYMENT RECEIVED")
@@ -309,7 +322,8 @@ class TestConfirmActor:
         assert confirm_clickpesa_payment("HERO9", "PAYMENT RECEIVED") == "unmatched"
         assert UnmatchedItem.get().ref == "clickpesa:HERO9"
 
-    def test_an_unreachable_provider_raises_for_a_retry(self, fake, topup) -> None:
+    def test_an_unreachable_provider_raises_for_a_retry(
+            self, fake: FakeClickPesa, topup: TopUp) -> None:
         fake.down = True
         with pytest.raises(ProviderUnavailable):
             confirm_clickpesa_payment("HERO1", "PAYMENT RECEIVED")

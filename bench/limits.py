@@ -1,0 +1,148 @@
+"""Physical limits measured with the raw clients: confirmed pika publishes, psycopg2 commits.
+
+Both run in threads of the bench process, each thread with its own connection, released
+together by a barrier; the rate is the work done over the time until the last thread
+finished.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pika
+import psycopg2
+
+#: The scratch queue of the raw publish limit (deleted afterwards).
+RAW_QUEUE = "bench_raw_publish"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """*count* operations in *seconds* by *threads* threads."""
+
+    count: int
+    seconds: float
+    threads: int
+
+    @property
+    def per_s(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
+def shares(count: int, threads: int) -> list[int]:
+    """Split *count* operations over *threads* as evenly as possible.
+
+    >>> shares(10, 4)
+    [3, 3, 2, 2]
+    """
+    base, extra = divmod(count, threads)
+    return [base + (i < extra) for i in range(threads)]
+
+
+def run_threads(bodies: list[Callable[[threading.Barrier], None]]) -> float:
+    """Run each of *bodies* in a thread; each calls ``barrier.wait()`` once it is ready.
+
+    Returns:
+        Seconds from the barrier's release to the last thread's end.
+
+    Raises:
+        RuntimeError: a thread failed (its first error is the cause).
+    """
+    barrier = threading.Barrier(len(bodies) + 1)
+    errors: list[BaseException] = []
+
+    def guarded(body: Callable[[threading.Barrier], None]) -> None:
+        try:
+            body(barrier)
+        except BaseException as exc:  # reported to the caller below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=guarded, args=(b,), daemon=True) for b in bodies]
+    for thread in threads:
+        thread.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(bodies)} threads failed") from errors[0]
+    return seconds
+
+
+def confirmed_publishes(amqp_url: str, *, count: int, body_bytes: int, threads: int) -> Rate:
+    """Publish *count* persistent messages of *body_bytes* to a durable queue, each confirmed
+    before the next (pika ``BlockingConnection`` + ``confirm_delivery``), in *threads*."""
+    params = pika.URLParameters(amqp_url)
+    body = b"x" * body_bytes
+    admin = pika.BlockingConnection(params)
+    try:
+        admin.channel().queue_declare(RAW_QUEUE, durable=True)
+
+        def publisher(n: int) -> Callable[[threading.Barrier], None]:
+            def body_fn(barrier: threading.Barrier) -> None:
+                conn = pika.BlockingConnection(params)
+                try:
+                    channel = conn.channel()
+                    channel.confirm_delivery()
+                    props = pika.BasicProperties(delivery_mode=2)
+                    barrier.wait()
+                    for _ in range(n):
+                        channel.basic_publish("", RAW_QUEUE, body, props, mandatory=True)
+                finally:
+                    conn.close()
+            return body_fn
+
+        seconds = run_threads([publisher(n) for n in shares(count, threads)])
+        admin.channel().queue_delete(RAW_QUEUE)
+    finally:
+        admin.close()
+    return Rate(count=count, seconds=seconds, threads=threads)
+
+
+SCRATCH_SCHEMA = """
+CREATE TABLE bench_payment (key text PRIMARY KEY, account_id int NOT NULL,
+                            amount_cents bigint NOT NULL);
+CREATE TABLE bench_balance (id int PRIMARY KEY, balance_cents bigint NOT NULL DEFAULT 0);
+"""
+
+
+def sql_payments(database_url: str, *, count: int, accounts: int, threads: int) -> Rate:
+    """*count* payments, one psycopg2 transaction each: ``INSERT ... ON CONFLICT DO
+    NOTHING`` of the payment key into a scratch table, then (when inserted) ``UPDATE`` of
+    the account's balance row, in *threads* connections."""
+    with psycopg2.connect(database_url) as setup, setup.cursor() as cur:
+        cur.execute(SCRATCH_SCHEMA)
+        cur.execute("INSERT INTO bench_balance (id) SELECT generate_series(0, %s)", (accounts - 1,))
+    setup.close()
+    starts = [sum(shares(count, threads)[:i]) for i in range(threads)]
+
+    def payer(first: int, n: int) -> Callable[[threading.Barrier], None]:
+        def body_fn(barrier: threading.Barrier) -> None:
+            conn = psycopg2.connect(database_url)
+            try:
+                cur = conn.cursor()
+                barrier.wait()
+                for i in range(first, first + n):
+                    account, amount = i % accounts, 100 + i % 4900
+                    cur.execute(
+                        "INSERT INTO bench_payment (key, account_id, amount_cents) "
+                        "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                        (f"pi_bench_{i}", account, amount))
+                    if cur.rowcount:
+                        cur.execute("UPDATE bench_balance SET balance_cents = balance_cents + %s "
+                                    "WHERE id = %s", (amount, account))
+                    conn.commit()
+            finally:
+                conn.close()
+        return body_fn
+
+    seconds = run_threads([payer(s, n) for s, n in zip(starts, shares(count, threads))])
+    return Rate(count=count, seconds=seconds, threads=threads)

@@ -1,0 +1,180 @@
+"""ClickPesa end to end: a real gateway and worker on PostgreSQL and RabbitMQ, a local ClickPesa.
+
+Credit comes only after a verified webhook *and* a re-query that says SUCCESS, once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from models import Account, Billing, LedgerEntry, PaymentEvent, TopUp
+from tests.support.fake_clickpesa import FakeClickPesa, signed_webhook
+from tests.support.procs import HeroProcess, hero_env, wait_until
+from tests.support.services import free_port
+
+ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
+
+
+@dataclass
+class Running:
+    """One gateway and one worker, configured for the local ClickPesa."""
+
+    url: str
+    gateway: HeroProcess
+    worker: HeroProcess
+    fake: FakeClickPesa
+    account: Account
+
+    def start_topup(self, amount: str = "25.00") -> str:
+        """Start a top-up in the browser's way; return its id once the worker recorded it."""
+        resp = requests.post(f"{self.url}/topup", allow_redirects=False, timeout=30, data={
+            "address": ADDRESS, "provider": "clickpesa", "amount": amount})
+        assert resp.status_code == 303, resp.text
+        location = resp.headers["Location"]
+        assert location.startswith(f"{self.fake.url}/checkout/")
+        topup_id = location.rsplit("/", 1)[1]
+        wait_until(lambda: TopUp.get_or_none(TopUp.public_id == topup_id), what="TopUp row")
+        return topup_id
+
+    def post_webhook(self, body: bytes, headers: dict[str, str]) -> requests.Response:
+        return requests.post(f"{self.url}/webhooks/clickpesa", data=body, headers=headers,
+                             timeout=30)
+
+    def confirmations(self) -> list[dict[str, object]]:
+        """The worker's one line per finished ``confirm_clickpesa_payment`` message."""
+        lines = []
+        for line in self.worker.log_text.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if (entry.get("event") == "message.processed"
+                    and entry.get("actor_name") == "confirm_clickpesa_payment"):
+                lines.append(entry)
+        return lines
+
+
+def balance_cents(account: Account) -> int:
+    billing = Billing.get_or_none(Billing.account == account)
+    return billing.balance_cents if billing else 0
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeClickPesa]:
+    with FakeClickPesa(client_id="cp_it_client", api_key="cp_it_api_key",
+                       checksum_key="cp_it_checksum_key") as server:
+        yield server
+
+
+@pytest.fixture
+def running(pg_db: str, amqp_url: str, fake: FakeClickPesa, tmp_path: Path) -> Iterator[Running]:
+    port = free_port()
+    env = hero_env(
+        HERO_DATABASE_URL=pg_db,
+        HERO_AMQP_URL=amqp_url,
+        HERO_HTTP_ADDR=f"127.0.0.1:{port}",
+        HERO_CLICKPESA_CLIENT_ID=fake.client_id,
+        HERO_CLICKPESA_API_KEY=fake.api_key,
+        HERO_CLICKPESA_CHECKSUM_KEY=fake.checksum_key,
+        HERO_CLICKPESA_API_BASE=fake.api_base,
+        HERO_SANDBOX_PAYMENTS="false",
+    )
+    worker = HeroProcess("worker", env, tmp_path).start()
+    gateway = HeroProcess("gateway", env, tmp_path).start()
+    try:
+        worker.wait_for_log("worker.started")
+        url = f"http://127.0.0.1:{port}"
+        gateway.wait_http(f"{url}/healthz")
+        yield Running(url=url, gateway=gateway, worker=worker, fake=fake,
+                      account=Account.create(address=ADDRESS))
+    finally:
+        gateway.stop()
+        worker.stop()
+
+
+def test_topup_redirects_to_a_usd_checkout_link_for_its_order(running: Running) -> None:
+    topup_id = running.start_topup("25.00")
+    order = running.fake.orders[topup_id]
+    assert (order["orderCurrency"], order["totalPrice"]) == ("USD", "25.00")
+    assert topup_id.isalnum()
+
+
+def test_a_verified_payment_is_credited_once_when_the_webhook_comes_twice(
+    running: Running,
+) -> None:
+    # Given a top-up that ClickPesa says was paid
+    topup_id = running.start_topup()
+    running.fake.set_payment(topup_id, status="SUCCESS", amount="25.00", currency="USD")
+    body, headers = running.fake.webhook(topup_id, event="PAYMENT RECEIVED")
+    # When its webhook is delivered twice
+    assert running.post_webhook(body, headers).status_code == 200
+    assert running.post_webhook(body, headers).status_code == 200
+    # Then both messages are handled and the account is credited once
+    wait_until(lambda: len(running.confirmations()) >= 2, what="two confirmations")
+    assert sorted(str(c["result"]) for c in running.confirmations()) == [
+        "credited", "duplicate"]
+    assert balance_cents(running.account) == 2500
+    assert LedgerEntry.select().count() == 1
+    event = PaymentEvent.get()
+    assert (event.provider, event.key, event.amount_cents) == ("clickpesa", topup_id, 2500)
+    assert TopUp.get(TopUp.public_id == topup_id).status == "paid"
+
+
+def test_a_bad_checksum_is_refused_and_credits_nothing(running: Running) -> None:
+    # Given a paid top-up
+    topup_id = running.start_topup()
+    record = running.fake.set_payment(topup_id, status="SUCCESS", amount="25.00")
+    # When its webhook comes signed with the wrong key, or unsigned
+    forged = signed_webhook("PAYMENT RECEIVED", record, "not-the-checksum-key")
+    unsigned = (json.dumps({"event": "PAYMENT RECEIVED", "data": record}).encode(),
+                {"Content-Type": "application/json"})
+    for body, headers in (forged, unsigned):
+        resp = running.post_webhook(body, headers)
+        assert resp.status_code == 400
+        assert resp.json()["description"].startswith("checksum:")
+    # Then a later good webhook of another top-up is credited, and this one never was
+    other = running.start_topup("10.00")
+    running.fake.set_payment(other, status="SUCCESS", amount="10.00")
+    assert running.post_webhook(*running.fake.webhook(other)).status_code == 200
+    wait_until(lambda: balance_cents(running.account) == 1000, what="the other credit")
+    assert running.fake.queries(topup_id) == 0
+    assert not PaymentEvent.select().where(PaymentEvent.key == topup_id).exists()
+    assert TopUp.get(TopUp.public_id == topup_id).status == "started"
+
+
+def test_a_webhook_whose_requery_says_failed_credits_nothing(running: Running) -> None:
+    topup_id = running.start_topup()
+    running.fake.set_payment(topup_id, status="FAILED", amount="0")
+    body, headers = running.fake.webhook(topup_id, event="PAYMENT RECEIVED")
+    assert running.post_webhook(body, headers).status_code == 200
+    wait_until(lambda: TopUp.get(TopUp.public_id == topup_id).status == "failed",
+               what="top-up marked failed")
+    wait_until(running.confirmations, what="the confirmation line")
+    assert [c["result"] for c in running.confirmations()] == ["failed"]
+    assert PaymentEvent.select().count() == 0
+    assert balance_cents(running.account) == 0
+
+
+def test_a_processing_payment_is_credited_once_after_a_retry(running: Running) -> None:
+    # Given a payment ClickPesa still reports as PROCESSING when the webhook comes
+    topup_id = running.start_topup()
+    running.fake.set_payment(topup_id, status="PROCESSING", amount="25.00")
+    assert running.post_webhook(*running.fake.webhook(topup_id)).status_code == 200
+    wait_until(lambda: running.fake.queries(topup_id) >= 1, what="the first re-query")
+    assert balance_cents(running.account) == 0
+    # When ClickPesa later says SUCCESS
+    running.fake.set_payment(topup_id, status="SUCCESS", amount="25.00")
+    # Then a retry credits it, once
+    wait_until(lambda: balance_cents(running.account) == 2500, what="credit after retry")
+    wait_until(lambda: any(c.get("result") == "credited" for c in running.confirmations()),
+               what="the credited line")
+    outcomes = [c["outcome"] for c in running.confirmations()]
+    assert outcomes[0] == "failed" and outcomes[-1] == "ok"
+    assert running.fake.queries(topup_id) >= 2
+    assert LedgerEntry.select().count() == 1
