@@ -9,6 +9,7 @@ entry point before it sends or consumes: with a URL it moves every actor to Rabb
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -28,7 +29,7 @@ ACTOR_MODULES = ("actors.payments", "actors.admin", "actors.clickpesa")
 
 #: Retry policy shared by money actors: backoff stays far under RabbitMQ's 30 min
 #: consumer timeout, and a message that keeps failing lands in the dead-letter queue.
-RETRY_POLICY: dict[str, int] = {
+RETRY_POLICY: dict[str, Any] = {
     "max_retries": 12,
     "min_backoff": 1_000,
     "max_backoff": 300_000,
@@ -97,7 +98,7 @@ def is_in_process() -> bool:
     return isinstance(broker, StubBroker)
 
 
-def send(actor_name: str, /, **kwargs: object) -> dramatiq.Message:
+def send(actor_name: str, /, **kwargs: object) -> dramatiq.Message[Any]:
     """Send a message to *actor_name* and return once the broker has confirmed it.
 
     Raises:
@@ -120,4 +121,4 @@ def pika_errors() -> type[Exception]:
         from pika.exceptions import AMQPError
     except ImportError:  # pragma: no cover
         return type("NoPika", (Exception,), {})
-    return AMQPError
+    return AMQPError  # type: ignore[no-any-return]

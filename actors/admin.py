@@ -124,9 +124,12 @@ def _user_add(envelope: dict[str, Any]) -> dict[str, Any]:
         address = canonical_address(str(args.get("address") or ""))
     except InvalidAddress as exc:
         raise AdminRefused(f"address: {exc}") from None
-    account, created = Account.get_or_create(address=address, defaults={
-        "email": args.get("email"), "created_at": utcnow()})
-    billing_for(account)
+    created = bool(
+        Account.insert(address=address, email=args.get("email"), created_at=utcnow())
+        .on_conflict(action="NOTHING", conflict_target=[Account.address])
+        .as_rowcount().execute()
+    )
+    billing_for(Account.get(Account.address == address))
     return {"address": address, "created": created}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import dramatiq
 import structlog
+from dramatiq.broker import MessageProxy
 from prometheus_client import Counter, Histogram
 
 log = structlog.get_logger("hero.actors")
@@ -20,7 +21,7 @@ DURATION = Histogram("hero_message_seconds", "Time to process a message", ["acto
 class LogMessage(dramatiq.Middleware):
     """Bind message context and write one structured line per processed message."""
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             message_id=message.message_id, actor_name=message.actor_name
@@ -28,7 +29,7 @@ class LogMessage(dramatiq.Middleware):
         message.options["_started"] = time.monotonic()
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: dramatiq.Message, *,
+        self, broker: dramatiq.Broker, message: MessageProxy, *,
         result: Any = None, exception: BaseException | None = None,
     ) -> None:
         elapsed_ms = (time.monotonic() - message.options.pop("_started", time.monotonic())) * 1e3
@@ -40,18 +41,18 @@ class LogMessage(dramatiq.Middleware):
                 "message.processed", outcome="failed", error=repr(exception)[:500], **fields
             )
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         log.warning("message.processed", outcome="skipped")
 
 
 class MessageMetrics(dramatiq.Middleware):
     """Count and time messages per actor."""
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         message.options["_metrics_started"] = time.monotonic()
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: dramatiq.Message, *,
+        self, broker: dramatiq.Broker, message: MessageProxy, *,
         result: Any = None, exception: BaseException | None = None,
     ) -> None:
         started = message.options.pop("_metrics_started", None)
@@ -59,7 +60,7 @@ class MessageMetrics(dramatiq.Middleware):
             DURATION.labels(message.actor_name).observe(time.monotonic() - started)
         MESSAGES.labels(message.actor_name, "ok" if exception is None else "failed").inc()
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         MESSAGES.labels(message.actor_name, "skipped").inc()
 
 

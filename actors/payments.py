@@ -196,8 +196,10 @@ def debit_refund(
                                  & (PaymentEvent.payment_key == payment_key)
                                  & (PaymentEvent.provider == provider)))
             delta = amount_refunded_cents - already
-            todo = [{"id": f"{charge_id}:{amount_refunded_cents}", "amount_cents": delta}]
-            todo = [t for t in todo if delta > 0]
+            todo: list[dict[str, Any]] = (
+                [{"id": f"{charge_id}:{amount_refunded_cents}", "amount_cents": delta}]
+                if delta > 0 else []
+            )
         else:
             todo = list(refunds)
         debited = 0

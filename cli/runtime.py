@@ -56,7 +56,7 @@ def wire_actors(settings: Settings) -> dramatiq.Broker:
     return broker
 
 
-def build_gateway(settings: Settings) -> falcon.App:
+def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Response]:
     """The gateway app for *settings* (database and broker already wired)."""
     providers = payment_providers(settings)
     webhook_providers = dict(providers)
@@ -85,7 +85,7 @@ def _amqp_check(url: str) -> Callable[[], None]:
     return check
 
 
-def serve(app: falcon.App, settings: Settings, *, stop: threading.Event) -> None:
+def serve(app: falcon.App[falcon.Request, falcon.Response], settings: Settings, *, stop: threading.Event) -> None:
     """Serve *app* with waitress on ``HERO_HTTP_ADDR`` until *stop* is set.
 
     waitress's loop has no stop of its own: it runs in a daemon thread, and on *stop*

@@ -26,7 +26,7 @@ def create_app(
     ready_checks: dict[str, Callable[[], None]],
     public_url: str,
     webhook_providers: Mapping[str, PaymentProvider] | None = None,
-) -> falcon.App:
+) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the gateway.
 
     Args:
@@ -37,14 +37,13 @@ def create_app(
         webhook_providers: who verifies ``/webhooks/{name}`` (default: *providers*).
     """
     renderer = Renderer()
-    app = falcon.App(
-        middleware=[
-            RequestContext(),
-            SecurityHeaders(),
-            BodyLimit(per_prefix={"/webhooks/": MAX_WEBHOOK_BYTES}),
-            DatabaseConnection(),
-        ]
-    )
+    middleware: list[Any] = [
+        RequestContext(),
+        SecurityHeaders(),
+        BodyLimit(per_prefix={"/webhooks/": MAX_WEBHOOK_BYTES}),
+        DatabaseConnection(),
+    ]
+    app = falcon.App(middleware=middleware)
     app.set_error_serializer(make_serializer(renderer))
     add_domain_error_handlers(app)
 

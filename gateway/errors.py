@@ -42,10 +42,12 @@ def make_serializer(renderer: Renderer) -> Any:
     return serialize
 
 
-def add_domain_error_handlers(app: falcon.App) -> None:
+def add_domain_error_handlers(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     """Map domain errors to HTTP errors, once for the whole app."""
 
-    def handle(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    def handle(
+        req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
+    ) -> None:
         if isinstance(ex, BrokerUnavailable):
             log.warning("broker.unavailable", error=str(ex))
             raise falcon.HTTPServiceUnavailable(
@@ -66,7 +68,6 @@ def add_domain_error_handlers(app: falcon.App) -> None:
             raise falcon.HTTPBadRequest(title="Invalid address", description=str(ex))
         raise ex
 
-    app.add_error_handler(
-        (BrokerUnavailable, ProviderUnavailable, PaymentError, AccountNotFound, InvalidAddress),
-        handle,
-    )
+    for error in (BrokerUnavailable, ProviderUnavailable, PaymentError, AccountNotFound,
+                  InvalidAddress):
+        app.add_error_handler(error, handle)

@@ -30,7 +30,7 @@ class RequestContext:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
-        resp.set_header("X-Request-Id", req.context.get("request_id", ""))
+        resp.set_header("X-Request-Id", str(req.context.get("request_id", "")))
         started = req.context.get("started")
         if req.path in ("/healthz", "/metrics") or started is None:
             return

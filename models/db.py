@@ -25,6 +25,8 @@ SQLITE_PRAGMAS: dict[str, Any] = {
 
 
 class BaseModel(peewee.Model):
+    id = peewee.AutoField()
+
     class Meta:
         database = db
         legacy_table_names = False
@@ -49,7 +51,7 @@ def make_database(url: str) -> peewee.Database:
         )
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):
-        return PooledPostgresqlDatabase(
+        return PooledPostgresqlDatabase(  # type: ignore[no-any-return]
             unquote(parts.path.lstrip("/")),
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,

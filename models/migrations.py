@@ -67,7 +67,7 @@ LATEST_VERSION = MIGRATIONS[-1].version
 
 def current_version() -> int | None:
     """The schema version of the bound database, or None when it has no schema."""
-    if not SchemaVersion.table_exists():
+    if not db.table_exists(SchemaVersion._meta.table_name):
         return None
     row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
     return row.version if row else None
