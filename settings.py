@@ -64,6 +64,7 @@ class Settings:
     worker_threads: int = 4
     http_threads: int = 8
     log_json: bool | None = None
+    metrics_addr: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -109,6 +110,10 @@ class Settings:
             worker_threads=_int(environ, "HERO_WORKER_THREADS", 4, minimum=1),
             http_threads=_int(environ, "HERO_HTTP_THREADS", 8, minimum=1),
             log_json=_bool(environ, "HERO_LOG_JSON", None),
+            metrics_addr=(
+                _addr(environ, "HERO_METRICS_ADDR", "") if environ.get("HERO_METRICS_ADDR")
+                else None
+            ),
         )
 
     @property

@@ -31,6 +31,8 @@ class Figure:
     #: The figure ``limits-measured.md`` / ``mq-stack.md`` §8 quote for this limit, if any.
     reference: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    #: While measured: cores the product's process kept busy, share of the box busy.
+    cpu: dict[str, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -61,6 +63,7 @@ def render(figures: list[Figure], checks: list[Check], params: dict[str, Any],
     table.add_column("limit / baseline (same run)")
     table.add_column("limit", justify="right")
     table.add_column("ratio", justify="right")
+    table.add_column("cores used / box busy", justify="right")
     table.add_column("ref. (limits-measured.md)", justify="right", style="dim")
     section = None
     for fig in figures:
@@ -71,6 +74,7 @@ def render(figures: list[Figure], checks: list[Check], params: dict[str, Any],
         table.add_row(
             fig.name, _num(fig.value, fig.unit), fig.limit_name, _num(fig.limit_value, fig.unit),
             "-" if ratio is None else (f"{ratio:.2f}x" if fig.unit == "MiB" else f"{ratio:.0%}"),
+            f"{fig.cpu['process_cores']:.2f} / {fig.cpu['machine_busy']:.0%}" if fig.cpu else "",
             fig.reference,
         )
     console.print(table)

@@ -23,10 +23,10 @@ import pika
 
 from adapters.payments.stripe_provider import event_messages
 from bench.limits import Rate, confirmed_publishes
-from bench.memory import PeakRss
 from bench.procs import result_of, spawn, stop, wait_http
 from bench.report import Check, Figure
 from bench.scratch import create_accounts, mycelium_addresses, scratch_database, scratch_vhost
+from bench.watch import CpuWindow, PeakRss
 from tests.support.procs import HeroProcess, hero_env
 from tests.support.services import free_port
 from tests.support.stripe_events import checkout_completed, signed
@@ -53,6 +53,8 @@ class WebhookRun:
     gateway_rss_mib: float
     bare_rss_mib: float
     queued: int
+    gateway_cpu: dict[str, float]
+    bare_cpu: dict[str, float]
 
 
 def prepare_requests(path: Path, addresses: list[str], count: int) -> int:
@@ -116,7 +118,8 @@ def measure(count: int, log_dir: Path) -> WebhookRun:
         assert gateway.proc is not None
         with PeakRss(gateway.proc.pid) as gateway_rss:
             gateway.wait_http(f"http://127.0.0.1:{port}/healthz")
-            gateway_result = load(f"http://127.0.0.1:{port}", requests_path, log_dir)
+            with CpuWindow(gateway.proc.pid) as gateway_cpu:
+                gateway_result = load(f"http://127.0.0.1:{port}", requests_path, log_dir)
         gateway.stop()
         queued = queue_depth(amqp_url, "payments")
 
@@ -126,7 +129,8 @@ def measure(count: int, log_dir: Path) -> WebhookRun:
         stack.callback(stop, bare)
         with PeakRss(bare.pid) as bare_rss:
             wait_http(f"http://127.0.0.1:{port}/healthz", bare)
-            bare_result = load(f"http://127.0.0.1:{port}", requests_path, log_dir)
+            with CpuWindow(bare.pid) as bare_cpu:
+                bare_result = load(f"http://127.0.0.1:{port}", requests_path, log_dir)
         stop(bare)
 
         publish = confirmed_publishes(amqp_url, count=count, body_bytes=message_bytes,
@@ -136,7 +140,8 @@ def measure(count: int, log_dir: Path) -> WebhookRun:
     return WebhookRun(gateway=gateway_result, bare=bare_result, publish=publish,
                       publish_1=publish_1, message_bytes=message_bytes,
                       gateway_rss_mib=gateway_rss.peak_mib, bare_rss_mib=bare_rss.peak_mib,
-                      queued=queued)
+                      queued=queued, gateway_cpu=gateway_cpu.as_dict(),
+                      bare_cpu=bare_cpu.as_dict())
 
 
 def run(count: int, log_dir: Path) -> tuple[list[Figure], list[Check]]:
@@ -144,16 +149,18 @@ def run(count: int, log_dir: Path) -> tuple[list[Figure], list[Check]]:
     r = measure(count, log_dir)
     rate = r.gateway["rate_per_s"]
     details = {"gateway": r.gateway, "bare": r.bare, "message_bytes": r.message_bytes,
+               "gateway_cpu": r.gateway_cpu, "bare_cpu": r.bare_cpu,
                "raw_publish_8_threads_per_s": r.publish.per_s,
                "raw_publish_1_thread_per_s": r.publish_1.per_s}
     figures = [
         Figure("webhooks", f"webhooks/s, gateway ({THREADS} threads)", rate, "req/s",
                f"bare Falcon+waitress, {THREADS} thr", r.bare["rate_per_s"],
-               "6-7k (mq-stack §8)", details),
+               "6-7k (mq-stack §8)", details, cpu=r.gateway_cpu),
         Figure("webhooks", f"webhooks/s, gateway ({THREADS} threads)", rate, "req/s",
                f"raw confirmed publish, {THREADS} thr", r.publish.per_s,
                "1.9k (dramatiq send, 1 thr)",
-               {"message_bytes": r.message_bytes, "raw_publish_1_thread_per_s": r.publish_1.per_s}),
+               {"message_bytes": r.message_bytes, "raw_publish_1_thread_per_s": r.publish_1.per_s},
+               cpu=r.gateway_cpu),
         Figure("memory", "gateway peak RSS", r.gateway_rss_mib, "MiB",
                "bare Falcon+waitress peak RSS", r.bare_rss_mib),
     ]

@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     if command == "up":
         for line in migrate():
             print(line, file=sys.stderr)
+    if settings.metrics_addr and command in ("worker", "scheduler"):
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_addr[1], addr=settings.metrics_addr[0])
     worker = start_worker(broker, settings) if command in ("up", "worker") else None
     if command in ("up", "scheduler"):
         threading.Thread(
