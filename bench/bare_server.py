@@ -27,7 +27,7 @@ class Health:
         resp.media = {"ok": True}
 
 
-def create_app() -> falcon.App:
+def create_app() -> falcon.App[falcon.Request, falcon.Response]:
     app = falcon.App()
     app.add_route("/webhooks/{provider}", Sink())
     app.add_route("/healthz", Health())

@@ -7,6 +7,7 @@ finished.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,16 @@ def shares(count: int, threads: int) -> list[int]:
     return [base + (i < extra) for i in range(threads)]
 
 
+def slices(count: int, threads: int) -> list[tuple[int, int]]:
+    """``(first, n)`` of each thread's share of *count* operations.
+
+    >>> slices(10, 4)
+    [(0, 3), (3, 3), (6, 2), (8, 2)]
+    """
+    sizes = shares(count, threads)
+    return [(sum(sizes[:i]), n) for i, n in enumerate(sizes)]
+
+
 def run_threads(bodies: list[Callable[[threading.Barrier], None]]) -> float:
     """Run each of *bodies* in a thread; each calls ``barrier.wait()`` once it is ready.
 
@@ -64,10 +75,8 @@ def run_threads(bodies: list[Callable[[threading.Barrier], None]]) -> float:
     threads = [threading.Thread(target=guarded, args=(b,), daemon=True) for b in bodies]
     for thread in threads:
         thread.start()
-    try:
+    with contextlib.suppress(threading.BrokenBarrierError):  # a thread failed: see below
         barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
     began = time.perf_counter()
     for thread in threads:
         thread.join()
@@ -122,7 +131,6 @@ def sql_payments(database_url: str, *, count: int, accounts: int, threads: int) 
         cur.execute(SCRATCH_SCHEMA)
         cur.execute("INSERT INTO bench_balance (id) SELECT generate_series(0, %s)", (accounts - 1,))
     setup.close()
-    starts = [sum(shares(count, threads)[:i]) for i in range(threads)]
 
     def payer(first: int, n: int) -> Callable[[threading.Barrier], None]:
         def body_fn(barrier: threading.Barrier) -> None:
@@ -144,5 +152,5 @@ def sql_payments(database_url: str, *, count: int, accounts: int, threads: int) 
                 conn.close()
         return body_fn
 
-    seconds = run_threads([payer(s, n) for s, n in zip(starts, shares(count, threads))])
+    seconds = run_threads([payer(first, n) for first, n in slices(count, threads)])
     return Rate(count=count, seconds=seconds, threads=threads)

@@ -68,7 +68,9 @@ def drive(clients: list[Client], start: threading.Barrier) -> float:
     return time.perf_counter() - began
 
 
-def run(url: str, items: list[tuple[bytes, str]], *, threads: int, warmup: int) -> dict[str, object]:
+def run(
+    url: str, items: list[tuple[bytes, str]], *, threads: int, warmup: int
+) -> dict[str, object]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     warm, timed = items[:warmup], items[warmup:]

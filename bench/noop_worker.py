@@ -36,7 +36,7 @@ class Tally(dramatiq.Middleware):
         self._lock = threading.Lock()
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: dramatiq.Message, *,
+        self, broker: dramatiq.Broker, message: Any, *,
         result: Any = None, exception: BaseException | None = None,
     ) -> None:
         now = time.perf_counter()
@@ -55,7 +55,7 @@ def noop() -> None:
 def make_broker(url: str) -> tuple[RabbitmqBroker, dramatiq.Actor[Any, Any]]:
     broker = RabbitmqBroker(url=url, confirm_delivery=True)
     dramatiq.set_broker(broker)
-    return broker, dramatiq.actor(noop, actor_name="noop", queue_name=QUEUE, broker=broker)
+    return broker, dramatiq.actor(actor_name="noop", queue_name=QUEUE, broker=broker)(noop)
 
 
 def send(url: str, count: int) -> dict[str, Any]:

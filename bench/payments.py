@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from adapters.payments.stripe_provider import event_messages
-from bench.limits import Rate, run_threads, shares, sql_payments
+from bench.limits import Rate, run_threads, slices, sql_payments
 from bench.procs import result_of, run_module, spawn, stop
 from bench.report import Check, Figure
 from bench.scratch import create_accounts, mycelium_addresses, scratch_database, scratch_vhost
@@ -68,7 +69,7 @@ def enqueue(amqp_url: str, messages: list[dict[str, Any]]) -> Rate:
     import actors
 
     broker = actors.configure_broker(amqp_url)
-    starts = [sum(shares(len(messages), SEND_THREADS)[:i]) for i in range(SEND_THREADS)]
+    assert isinstance(broker, RabbitmqBroker)
 
     def sender(first: int, n: int) -> Any:
         def body(barrier: threading.Barrier) -> None:
@@ -79,8 +80,8 @@ def enqueue(amqp_url: str, messages: list[dict[str, Any]]) -> Rate:
         return body
 
     try:
-        seconds = run_threads([sender(s, n) for s, n in
-                               zip(starts, shares(len(messages), SEND_THREADS))])
+        seconds = run_threads([sender(first, n)
+                               for first, n in slices(len(messages), SEND_THREADS)])
     finally:
         broker.close()
         actors.configure_broker(None)

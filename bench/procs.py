@@ -15,7 +15,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 
 
-def spawn(module: str, *args: str | int, log_path: Path,
+def spawn(module: str, *args: object, log_path: Path,
           stdout: int | None = subprocess.DEVNULL) -> subprocess.Popen[str]:
     """Start ``python -m <module> <args>``, its stderr appended to *log_path*."""
     with open(log_path, "a", encoding="utf-8") as log:
@@ -46,14 +46,14 @@ def result_of(proc: subprocess.Popen[str], *, timeout_s: float) -> dict[str, Any
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         stop(proc)
-        raise RuntimeError(f"{proc.args} did not finish in {timeout_s:.0f} s") from None
+        raise RuntimeError(f"{proc.args!r} did not finish in {timeout_s:.0f} s") from None
     if proc.returncode != 0 or not out.strip():
-        raise RuntimeError(f"{proc.args} exited {proc.returncode}: {out[-2000:]!r}")
+        raise RuntimeError(f"{proc.args!r} exited {proc.returncode}: {out[-2000:]!r}")
     result: dict[str, Any] = json.loads(out)
     return result
 
 
-def run_module(module: str, *args: str | int, log_path: Path, timeout_s: float) -> dict[str, Any]:
+def run_module(module: str, *args: object, log_path: Path, timeout_s: float) -> dict[str, Any]:
     """Run ``python -m <module> <args>`` to its end and return the JSON it printed."""
     proc = spawn(module, *args, log_path=log_path, stdout=subprocess.PIPE)
     try:
@@ -71,7 +71,7 @@ def wait_http(url: str, proc: subprocess.Popen[str], *, timeout_s: float = 30) -
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited {proc.returncode} before serving {url}")
+            raise RuntimeError(f"{proc.args!r} exited {proc.returncode} before serving {url}")
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return

@@ -31,6 +31,8 @@ class Figure:
     #: The figure ``limits-measured.md`` / ``mq-stack.md`` §8 quote for this limit, if any.
     reference: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    #: Unit of the limit when it differs from the figure's (req/s beside msg/s).
+    limit_unit: str = ""
     #: While measured: cores the product's process kept busy, share of the box busy.
     cpu: dict[str, float] | None = None
 
@@ -70,11 +72,12 @@ def render(figures: list[Figure], checks: list[Check], params: dict[str, Any],
         if section is not None and fig.section != section:
             table.add_section()
         section = fig.section
-        ratio = fig.ratio
+        ratio, cpu = fig.ratio, fig.cpu
         table.add_row(
-            fig.name, _num(fig.value, fig.unit), fig.limit_name, _num(fig.limit_value, fig.unit),
+            fig.name, _num(fig.value, fig.unit), fig.limit_name,
+            _num(fig.limit_value, fig.limit_unit or fig.unit),
             "-" if ratio is None else (f"{ratio:.2f}x" if fig.unit == "MiB" else f"{ratio:.0%}"),
-            f"{fig.cpu['process_cores']:.2f} / {fig.cpu['machine_busy']:.0%}" if fig.cpu else "",
+            f"{cpu['process_cores']:.2f} / {cpu['machine_busy']:.0%}" if cpu else "",
             fig.reference,
         )
     console.print(table)

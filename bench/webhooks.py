@@ -72,7 +72,7 @@ def prepare_requests(path: Path, addresses: list[str], count: int) -> int:
             out.write(json.dumps({"body": body.decode(),
                                   "signature": headers["Stripe-Signature"]}) + "\n")
     kwargs = event_messages(event)[0].kwargs
-    message = dramatiq.Message(queue_name="payments", actor_name="apply_payment", args=(),
+    message: dramatiq.Message[Any] = dramatiq.Message(queue_name="payments", actor_name="apply_payment", args=(),
                                kwargs=kwargs, options={})
     return len(message.encode())
 
@@ -160,7 +160,7 @@ def run(count: int, log_dir: Path) -> tuple[list[Figure], list[Check]]:
                f"raw confirmed publish, {THREADS} thr", r.publish.per_s,
                "1.9k (dramatiq send, 1 thr)",
                {"message_bytes": r.message_bytes, "raw_publish_1_thread_per_s": r.publish_1.per_s},
-               cpu=r.gateway_cpu),
+               cpu=r.gateway_cpu, limit_unit="msg/s"),
         Figure("memory", "gateway peak RSS", r.gateway_rss_mib, "MiB",
                "bare Falcon+waitress peak RSS", r.bare_rss_mib),
     ]

@@ -15,6 +15,7 @@ import requests
 from models import Account, Billing, LedgerEntry, PaymentEvent
 from tests.integration.conftest import STRIPE_SECRET, Stack
 from tests.support.procs import wait_until
+from tests.support.services import free_port
 from tests.support.stripe_events import charge_refunded, checkout_completed, signed
 from tests.support.tcp_proxy import TcpProxy
 
@@ -42,7 +43,8 @@ def test_paid_checkout_delivered_three_times_through_two_gateways_credits_once(
     # Given an account, two gateways and a worker
     make_account()
     gateways = [stack.gateway("g1"), stack.gateway("g2")]
-    worker = stack.worker()
+    metrics_port = free_port()
+    worker = stack.worker(HERO_METRICS_ADDR=f"127.0.0.1:{metrics_port}")
     body, headers = signed(checkout_completed(address=ADDRESS, amount_cents=2500), STRIPE_SECRET)
 
     # When Stripe delivers the same event three times at once, across both gateways
@@ -55,6 +57,8 @@ def test_paid_checkout_delivered_three_times_through_two_gateways_credits_once(
     assert balance() == 2500
     assert PaymentEvent.select().count() == 1
     assert LedgerEntry.select().count() == 1
+    metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    assert 'hero_messages_total{actor="apply_payment",outcome="ok"} 3.0' in metrics
 
 
 def _tamper(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:

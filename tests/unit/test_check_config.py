@@ -1,0 +1,108 @@
+"""``hero-onboarding check-config``: exit codes and what it prints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from cli.onboarding import EXIT_CONFIG, EXIT_NOT_READY, EXIT_OK, main
+
+#: A configuration with nothing missing for production.
+PROD = {
+    "HERO_ENV": "prod",
+    "HERO_DATABASE_URL": "postgresql://hero@db.example:5432/hero",
+    "HERO_AMQP_URL": "amqp://hero@mq.example:5672/hero",
+    "HERO_STRIPE_SECRET_KEY": "sk_live_secret_key_value",
+    "HERO_STRIPE_WEBHOOK_SECRET": "whsec_live_webhook_value",
+    "HERO_OPERATOR_PUBKEYS": "ab" * 32,
+    "HERO_PUBLIC_URL": "https://hero.example",
+    "HERO_LOG_JSON": "true",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No HERO_* variable of the machine leaks in; logging config is put back after."""
+    for name in list(os.environ):
+        if name.startswith("HERO_"):
+            monkeypatch.delenv(name)
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.fixture
+def prod_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name, value in PROD.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_check_config_passes_a_complete_prod_config(prod_env: pytest.MonkeyPatch) -> None:
+    assert main(["check-config"]) == EXIT_OK
+
+
+def test_check_config_says_a_complete_prod_config_is_fine(
+    prod_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["check-config"])
+    assert "configuration is fine for HERO_ENV=prod" in capsys.readouterr().out
+
+
+def test_check_config_fails_on_a_missing_secret(prod_env: pytest.MonkeyPatch) -> None:
+    prod_env.delenv("HERO_STRIPE_WEBHOOK_SECRET")
+    assert main(["check-config"]) == EXIT_NOT_READY
+
+
+def test_check_config_prints_the_missing_secret(
+    prod_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod_env.delenv("HERO_STRIPE_WEBHOOK_SECRET")
+    main(["check-config"])
+    assert "problem: HERO_STRIPE_WEBHOOK_SECRET: missing secret" in capsys.readouterr().out
+
+
+def test_check_config_fails_with_sandbox_payments_on(prod_env: pytest.MonkeyPatch) -> None:
+    prod_env.setenv("HERO_SANDBOX_PAYMENTS", "true")
+    assert main(["check-config"]) == EXIT_NOT_READY
+
+
+def test_check_config_prints_sandbox_payments_on(
+    prod_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod_env.setenv("HERO_SANDBOX_PAYMENTS", "true")
+    main(["check-config"])
+    assert "problem: HERO_SANDBOX_PAYMENTS:" in capsys.readouterr().out
+
+
+def test_check_config_fails_with_sqlite(prod_env: pytest.MonkeyPatch) -> None:
+    prod_env.setenv("HERO_DATABASE_URL", "sqlite:///var/hero.db")
+    assert main(["check-config"]) == EXIT_NOT_READY
+
+
+def test_check_config_prints_sqlite(
+    prod_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod_env.setenv("HERO_DATABASE_URL", "sqlite:///var/hero.db")
+    main(["check-config"])
+    assert "problem: HERO_DATABASE_URL: SQLite" in capsys.readouterr().out
+
+
+def test_check_config_exits_2_on_a_bad_value(prod_env: pytest.MonkeyPatch) -> None:
+    prod_env.setenv("HERO_WORKER_THREADS", "0")
+    assert main(["check-config"]) == EXIT_CONFIG
+
+
+def test_check_config_names_the_variable_with_a_bad_value(
+    prod_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod_env.setenv("HERO_AMQP_URL", "http://x")
+    main(["check-config"])
+    assert "HERO_AMQP_URL" in capsys.readouterr().err
+
+
+def test_check_config_exit_codes_are_0_2_and_3() -> None:
+    assert (EXIT_OK, EXIT_CONFIG, EXIT_NOT_READY) == (0, 2, 3)
