@@ -25,7 +25,13 @@ from dramatiq.middleware import (
 from actors.middleware import LogMessage, MessageMetrics
 
 #: Actor modules, imported by ``configure_broker`` so every actor is declared.
-ACTOR_MODULES = ("actors.payments", "actors.admin", "actors.clickpesa")
+ACTOR_MODULES = (
+    "actors.payments",
+    "actors.clickpesa",
+    "actors.admin",
+    "actors.usage",
+    "actors.ladder",
+)
 
 #: Retry policy shared by money actors: backoff stays far under RabbitMQ's 30 min
 #: consumer timeout, and a message that keeps failing lands in the dead-letter queue.

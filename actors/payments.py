@@ -230,6 +230,10 @@ def retry_unmatched(item: UnmatchedItem) -> str:
     """Try once more to apply a parked item; its own transaction."""
     if item.source == "payment":
         return retry_unmatched_payment(item.id)
+    if item.source == "usage":
+        from actors.usage import apply_parked
+
+        return apply_parked([item])[str(item.id)]
     if item.source == "refund":
         outcome = debit_refund(**json.loads(item.payload))
         if outcome != "unmatched":
@@ -243,7 +247,7 @@ def retry_unmatched(item: UnmatchedItem) -> str:
 def retry_parked_items() -> dict[str, str]:
     """Apply every parked payment and refund whose account or payment now exists."""
     items = UnmatchedItem.select().where(
-        UnmatchedItem.resolved_at.is_null() & UnmatchedItem.source.in_(["payment", "refund"]))
+        UnmatchedItem.resolved_at.is_null() & UnmatchedItem.source.in_(["payment", "refund", "usage"]))
     return {str(item.id): retry_unmatched(item) for item in items.order_by(UnmatchedItem.id)}
 
 

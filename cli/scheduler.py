@@ -23,7 +23,10 @@ class Job:
 
 
 #: What runs on a schedule.
-JOBS: tuple[Job, ...] = (Job("retry_parked_items", 3_600_000),)
+JOBS: tuple[Job, ...] = (
+    Job("retry_parked_items", 3_600_000),
+    Job("refresh_tiers", 86_400_000),
+)
 
 
 def due_jobs(jobs: tuple[Job, ...], last_run_ms: dict[str, int], now_ms: int) -> list[Job]:

@@ -6,7 +6,7 @@ from models.accounts import Account, Billing, LedgerEntry, utcnow
 from models.auth import LoginChallenge, Session
 from models.db import db, init_database, is_sqlite, ping, write_transaction
 from models.migrations import ALL_MODELS, migrate
-from models.ops import AdminAudit, Alert, UnmatchedItem
+from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
 from models.plans import PlanSubscription, VmAllocation, VmPoolSlot
 from models.usage import Node, UsageRecord
@@ -20,6 +20,7 @@ __all__ = [
     "LedgerEntry",
     "LoginChallenge",
     "Node",
+    "Notification",
     "PaymentEvent",
     "PlanSubscription",
     "Session",

@@ -31,7 +31,7 @@ class Billing(BaseModel):
     first_paid_at = peewee.DateTimeField(null=True)
     discount_tier = peewee.CharField(max_length=16, default="none")
     overdrawn = peewee.BooleanField(default=False)
-    #: Undiscounted usage not yet charged, in 1/LADDER_DENOMINATOR cents (exact ladder maths).
+    #: Discounted usage not yet charged as a whole cent, in quarter-cents (0..3).
     usage_carry = peewee.BigIntegerField(default=0)
     updated_at = peewee.DateTimeField(default=utcnow)
 

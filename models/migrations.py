@@ -17,7 +17,7 @@ import peewee
 from models.accounts import Account, Billing, LedgerEntry
 from models.auth import LoginChallenge, Session
 from models.db import BaseModel, db
-from models.ops import AdminAudit, Alert, UnmatchedItem
+from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
 from models.plans import PlanSubscription, VmAllocation, VmPoolSlot
 from models.usage import Node, UsageRecord
@@ -39,6 +39,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     AdminAudit,
     Alert,
     UnmatchedItem,
+    Notification,
 )
 
 

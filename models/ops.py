@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from models.accounts import utcnow
+from models.accounts import Account, utcnow
 from models.db import BaseModel
 
 
@@ -47,3 +47,17 @@ class UnmatchedItem(BaseModel):
 
     class Meta:
         indexes = ((("source", "ref"), True),)
+
+
+class Notification(BaseModel):
+    """Something to tell a user (email), written once per (kind, key) and sent later."""
+
+    account = peewee.ForeignKeyField(Account, backref="notifications", on_delete="CASCADE")
+    kind = peewee.CharField(max_length=32)  # payment_credited | low_balance | tier_reached | ...
+    key = peewee.CharField(max_length=200)
+    payload = peewee.TextField(default="{}")
+    created_at = peewee.DateTimeField(default=utcnow)
+    sent_at = peewee.DateTimeField(null=True, index=True)
+
+    class Meta:
+        indexes = ((("kind", "key"), True),)

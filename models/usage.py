@@ -37,10 +37,12 @@ class UsageRecord(BaseModel):
     quantity = peewee.BigIntegerField()
     amount_cents = peewee.BigIntegerField()
     occurred_at = peewee.DateTimeField(index=True)
-    #: The ladder multiplier as a fraction of LADDER_DENOMINATOR (4 = x1, 2 = x0.5, 1 = x0.25).
+    #: The ladder multiplier in quarters (4 = x1, 2 = x0.5, 1 = x0.25).
     multiplier_quarters = peewee.SmallIntegerField()
-    #: Whole cents this record moved out of the balance (exact over the account's records).
-    charged_cents = peewee.BigIntegerField()
+    #: The discounted cost in quarter-cents (amount_cents x multiplier_quarters). The account
+    #: is charged whole cents and carries the remainder (``Billing.usage_carry``), so the
+    #: sum of these over an account is always 4 x its usage ledger + its carry.
+    charge_quarters = peewee.BigIntegerField()
     #: applied | unmatched
     status = peewee.CharField(max_length=16, default="applied")
     via = peewee.CharField(max_length=8)  # nats | git | cli

@@ -1,0 +1,109 @@
+"""The discount ladder: pure rules, and the daily actor that refreshes the tier users see.
+
+The multiplier of a usage record is decided by its own ``occurred_at`` against the
+account's ``first_paid_at``, so replaying history gives the same charges whenever it runs.
+Multipliers are whole quarters (4 = x1, 2 = x0.5, 1 = x0.25): charges stay exact integers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import dramatiq
+import structlog
+
+from actors import RETRY_POLICY
+from models import Billing, Notification, utcnow, write_transaction
+
+log = structlog.get_logger("hero.ladder")
+
+#: Multipliers are counted in 1/LADDER_DENOMINATOR.
+LADDER_DENOMINATOR = 4
+#: Paid tenure at which each tier starts, lowest first.
+TIERS: tuple[tuple[str, dt.timedelta], ...] = (
+    ("none", dt.timedelta(0)),
+    ("week", dt.timedelta(days=7)),
+    ("month", dt.timedelta(days=30)),
+)
+#: Multiplier (in quarters) by tier for the discounted categories; "vm" is always x1.
+DISCOUNTED_QUARTERS = {"none": 4, "week": 2, "month": 1}
+DISCOUNTED_CATEGORIES = frozenset({"hero_os_hourly", "llm"})
+
+
+def tier_at(first_paid_at: dt.datetime | None, moment: dt.datetime) -> str:
+    """The tier an account is in at *moment* (naive UTC datetimes).
+
+    >>> paid = dt.datetime(2026, 1, 1)
+    >>> [tier_at(paid, paid + dt.timedelta(days=d)) for d in (3, 8, 31)]
+    ['none', 'week', 'month']
+    >>> tier_at(None, paid)
+    'none'
+    """
+    if first_paid_at is None:
+        return "none"
+    tenure = moment - first_paid_at
+    current = "none"
+    for name, start in TIERS:
+        if tenure >= start:
+            current = name
+    return current
+
+
+def multiplier_quarters(tier: str, category: str) -> int:
+    """The multiplier of *category* usage in *tier*, in quarters.
+
+    >>> multiplier_quarters("month", "llm"), multiplier_quarters("month", "vm")
+    (1, 4)
+    """
+    if category not in DISCOUNTED_CATEGORIES:
+        return LADDER_DENOMINATOR
+    return DISCOUNTED_QUARTERS[tier]
+
+
+def next_tier(first_paid_at: dt.datetime | None, now: dt.datetime) -> tuple[str, int] | None:
+    """The next tier and the whole days left until it, or None at the top (or never paid).
+
+    >>> next_tier(dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 3))
+    ('week', 5)
+    """
+    if first_paid_at is None:
+        return None
+    for name, start in TIERS:
+        reached_at = first_paid_at + start
+        if reached_at > now:
+            seconds = (reached_at - now).total_seconds()
+            return name, int(-(-seconds // 86400))
+    return None
+
+
+def refresh(now: dt.datetime) -> dict[str, int]:
+    """Set every paying account's shown tier; notify each tier reached, once."""
+    changed = notified = 0
+    for billing in Billing.select().where(Billing.first_paid_at.is_null(False)):
+        tier = tier_at(billing.first_paid_at, now)
+        if tier == billing.discount_tier:
+            continue
+        with write_transaction():
+            Billing.update(discount_tier=tier, updated_at=utcnow()).where(
+                Billing.id == billing.id).execute()
+            changed += 1
+            if tier != "none":
+                notified += (
+                    Notification.insert(
+                        account=billing.account_id, kind="tier_reached",
+                        key=f"{billing.account_id}:{tier}",
+                        payload=json.dumps({"tier": tier}), created_at=utcnow(),
+                    )
+                    .on_conflict(action="NOTHING",
+                                 conflict_target=[Notification.kind, Notification.key])
+                    .as_rowcount().execute()
+                )
+    log.info("ladder.refreshed", changed=changed, notified=notified)
+    return {"changed": changed, "notified": notified}
+
+
+@dramatiq.actor(queue_name="usage", **RETRY_POLICY)
+def refresh_tiers() -> dict[str, int]:
+    """Daily: refresh the tier shown on dashboards and emit "tier reached" once per tier."""
+    return refresh(utcnow())

@@ -1,0 +1,218 @@
+"""apply_usage_batch: usage records to discounted charges, each record charged once.
+
+One transaction per batch. Records are inserted with ``ON CONFLICT (key) DO NOTHING``
+and only the ones this transaction inserted are charged, so a batch delivered twice, or
+a record arriving over NATS and again from git, costs once. Charges are exact: each
+record costs ``amount_cents x multiplier`` quarter-cents, the account pays whole cents
+and carries the remainder. One ledger entry per account per batch lists the keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import structlog
+from peewee import chunked
+
+from actors import RETRY_POLICY
+from actors.ladder import LADDER_DENOMINATOR, multiplier_quarters, tier_at
+from actors.ledger import billing_for, post
+from models import (
+    Account,
+    Alert,
+    Billing,
+    UnmatchedItem,
+    UsageRecord,
+    db,
+    utcnow,
+    write_transaction,
+)
+from models.otoml import RecordError, UsageIn, format_time, parse_record
+
+log = structlog.get_logger("hero.usage")
+
+#: Rows per INSERT statement.
+INSERT_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one batch did."""
+
+    inserted: int
+    duplicates: int
+    unmatched: int
+    rejected: int
+    charged_cents: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def validate(records: Iterable[dict[str, Any]], *, now: dt.datetime) -> tuple[list[UsageIn], list[str]]:
+    """Split raw records into valid ones and reasons for the others."""
+    good: list[UsageIn] = []
+    bad: list[str] = []
+    for raw in records:
+        try:
+            good.append(parse_record(raw, node=None, now=now))
+        except RecordError as exc:
+            bad.append(f"{raw.get('key') if isinstance(raw, dict) else raw!r}: {exc}")
+    return good, bad
+
+
+def charge_split(carry_quarters: int, new_quarters: int) -> tuple[int, int]:
+    """Whole cents to charge now and the quarter-cents carried after.
+
+    >>> charge_split(0, 4 * 1)      # four 1-cent llm records at x0.25
+    (1, 0)
+    >>> charge_split(3, 2)
+    (1, 1)
+    """
+    return divmod(carry_quarters + new_quarters, LADDER_DENOMINATOR)
+
+
+def apply_batch(records: list[dict[str, Any]], *, via: str, now: dt.datetime | None = None) -> BatchOutcome:
+    """Insert *records* and charge the new ones; one transaction.
+
+    Raises:
+        peewee.DatabaseError: the whole batch is retried (nothing was committed).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    good, bad = validate(records, now=now)
+    if bad:
+        _alert_rejected(bad, via)
+    if not good:
+        return BatchOutcome(0, 0, 0, len(bad), 0)
+    with write_transaction():
+        accounts = _lock_accounts({r.user for r in good})
+        rows = [_row(r, accounts.get(r.user), via) for r in good]
+        inserted: set[str] = set()
+        for chunk in chunked(rows, INSERT_CHUNK):
+            query = (UsageRecord.insert_many(chunk)
+                     .on_conflict(action="NOTHING", conflict_target=[UsageRecord.key])
+                     .returning(UsageRecord.key))
+            inserted.update(row.key for row in query.execute())
+        fresh = [row for row in rows if row["key"] in inserted]
+        charged = _charge([r for r in fresh if r["account"] is not None], via)
+        unmatched = [r for r in fresh if r["account"] is None]
+        _park(unmatched)
+    outcome = BatchOutcome(inserted=len(fresh), duplicates=len(good) - len(fresh),
+                           unmatched=len(unmatched), rejected=len(bad), charged_cents=charged)
+    log.info("usage.batch_applied", via=via, **outcome.as_dict())
+    return outcome
+
+
+def _lock_accounts(addresses: set[str]) -> dict[str, tuple[int, dt.datetime | None]]:
+    """Account id and first_paid_at by address; billing rows locked in id order."""
+    found = list(Account.select(Account.id, Account.address).where(Account.address.in_(addresses)))
+    for account in found:
+        billing_for(account)
+    query = (Billing.select(Billing.account, Billing.first_paid_at)
+             .where(Billing.account.in_([a.id for a in found])).order_by(Billing.id))
+    if db.obj.for_update:
+        query = query.for_update()
+    paid = {b.account_id: b.first_paid_at for b in query}
+    return {a.address: (a.id, paid.get(a.id)) for a in found}
+
+
+def _row(record: UsageIn, account: tuple[int, dt.datetime | None] | None, via: str) -> dict[str, Any]:
+    occurred = record.occurred_at.astimezone(dt.UTC).replace(tzinfo=None)
+    quarters = multiplier_quarters(tier_at(account[1] if account else None, occurred),
+                                   record.applies_to)
+    return {
+        "key": record.key, "node": record.node, "address": record.user,
+        "account": account[0] if account else None, "resource_kind": record.resource_kind,
+        "applies_to": record.applies_to, "quantity": record.quantity,
+        "amount_cents": record.amount_cents, "occurred_at": occurred,
+        "multiplier_quarters": quarters, "charge_quarters": record.amount_cents * quarters,
+        "status": "applied" if account else "unmatched", "via": via, "received_at": utcnow(),
+    }
+
+
+def _charge(rows: list[dict[str, Any]], via: str) -> int:
+    by_account: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_account[row["account"]].append(row)
+    total = 0
+    for account_id in sorted(by_account):
+        mine = by_account[account_id]
+        keys = sorted(r["key"] for r in mine)
+        quarters = sum(r["charge_quarters"] for r in mine)
+        carry = Billing.get(Billing.account == account_id).usage_carry
+        cents, carry_after = charge_split(carry, quarters)
+        post(
+            Account.get_by_id(account_id), amount_cents=-cents, kind="usage",
+            ref="usage:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40],
+            details={"via": via, "records": len(keys), "charge_quarters": quarters,
+                     "carry_before": carry, "carry_after": carry_after, "keys": keys},
+            extra={Billing.usage_carry: carry_after},
+        )
+        total += cents
+    return total
+
+
+def _park(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    items = [{
+        "source": "usage", "ref": r["key"], "address": r["address"],
+        "reason": f"no account for address {r['address']}",
+        "payload": json.dumps({**r, "occurred_at": format_time(r["occurred_at"].replace(
+            tzinfo=dt.UTC)), "received_at": None}, sort_keys=True),
+        "created_at": utcnow(),
+    } for r in rows]
+    for chunk in chunked(items, INSERT_CHUNK):
+        UnmatchedItem.insert_many(chunk).on_conflict(
+            action="NOTHING", conflict_target=[UnmatchedItem.source, UnmatchedItem.ref]).execute()
+
+
+def _alert_rejected(reasons: list[str], via: str) -> None:
+    log.warning("usage.records_rejected", via=via, count=len(reasons), first=reasons[0])
+    Alert.create(kind="usage_rejected", subject=via, message=f"{len(reasons)} usage records "
+                 f"rejected; first: {reasons[0]}", details=json.dumps(reasons[:100]))
+
+
+def apply_parked(items: list[UnmatchedItem]) -> dict[str, str]:
+    """Charge parked usage records whose account now exists (each once)."""
+    results: dict[str, str] = {}
+    for item in items:
+        account = Account.get_or_none(Account.address == item.address)
+        if account is None:
+            results[str(item.id)] = "still_unmatched"
+            continue
+        with write_transaction():
+            record = UsageRecord.get(UsageRecord.key == item.ref)
+            accounts = _lock_accounts({account.address})
+            row = _row(_as_usage_in(record), accounts[account.address], record.via)
+            claimed = (UsageRecord.update(status="applied", account=account,
+                                          multiplier_quarters=row["multiplier_quarters"],
+                                          charge_quarters=row["charge_quarters"])
+                       .where((UsageRecord.key == item.ref) & (UsageRecord.status == "unmatched"))
+                       .execute())
+            UnmatchedItem.update(resolved_at=utcnow(), attempts=UnmatchedItem.attempts + 1).where(
+                UnmatchedItem.id == item.id).execute()
+            if claimed:
+                _charge([row], f"{record.via}+retry")
+        results[str(item.id)] = "charged" if claimed else "already_resolved"
+    return results
+
+
+def _as_usage_in(record: UsageRecord) -> UsageIn:
+    return UsageIn(key=record.key, node=record.node, user=record.address,
+                   resource_kind=record.resource_kind, applies_to=record.applies_to,
+                   quantity=record.quantity, amount_cents=record.amount_cents,
+                   occurred_at=record.occurred_at.replace(tzinfo=dt.UTC))
+
+
+@dramatiq.actor(queue_name="usage", **RETRY_POLICY)
+def apply_usage_batch(records: list[dict[str, Any]], via: str) -> dict[str, int]:
+    """Charge a batch of usage records, each exactly once."""
+    return apply_batch(records, via=via).as_dict()

@@ -1,0 +1,92 @@
+"""apply_usage_batch on SQLite: each record charged once, discounted, exact, overdrawn."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from actors.ledger import audit_mismatches
+from actors.payments import retry_unmatched
+from actors.usage import apply_batch
+from models import Account, Alert, Billing, LedgerEntry, UnmatchedItem, UsageRecord
+
+USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+PAID = dt.datetime(2026, 10, 1)
+
+
+def rec(seq: int, *, cents: int = 1, category: str = "llm", user: str = USER,
+        at: dt.datetime = NOW - dt.timedelta(hours=1), node: str = "node-a") -> dict:
+    return {"key": f"{node}:{seq}", "node": node, "user": user, "resource_kind": "llm_token",
+            "applies_to": category, "quantity": 100, "amount_cents": cents,
+            "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+@pytest.fixture
+def account(sqlite_db: str) -> Account:
+    account = Account.create(address=USER)
+    Billing.create(account=account, balance_cents=1000, first_paid_at=PAID)
+    LedgerEntry.create(account=account, amount_cents=1000, kind="payment", ref="seed",
+                       balance_after_cents=1000)
+    return account
+
+
+def balance() -> int:
+    return Billing.get().balance_cents
+
+
+def test_four_one_cent_llm_records_at_a_quarter_cost_one_cent(account) -> None:
+    # tenure at occurred_at is 51 days: month tier, x0.25
+    apply_batch([rec(1), rec(2), rec(3)], via="git", now=NOW)
+    assert balance() == 1000 and Billing.get().usage_carry == 3
+    apply_batch([rec(4)], via="nats", now=NOW)
+    assert balance() == 999 and Billing.get().usage_carry == 0
+    assert not audit_mismatches()
+
+
+def test_a_batch_delivered_twice_is_charged_once(account) -> None:
+    batch = [rec(i, cents=10, category="vm") for i in range(5)]
+    first = apply_batch(batch, via="nats", now=NOW)
+    second = apply_batch(batch, via="git", now=NOW)
+    assert (first.inserted, second.inserted, second.duplicates) == (5, 0, 5)
+    assert balance() == 950
+    assert LedgerEntry.select().where(LedgerEntry.kind == "usage").count() == 1
+
+
+def test_the_multiplier_comes_from_the_records_own_time(account) -> None:
+    early = PAID + dt.timedelta(days=3)
+    week = PAID + dt.timedelta(days=8)
+    apply_batch([rec(1, cents=100, at=early), rec(2, cents=100, at=week),
+                 rec(3, cents=100, category="vm", at=week)], via="git", now=NOW)
+    assert balance() == 1000 - 100 - 50 - 100
+    assert [r.multiplier_quarters for r in UsageRecord.select().order_by(UsageRecord.key)] == [
+        4, 2, 4]
+
+
+def test_usage_is_charged_below_zero_and_flags_the_account_overdrawn(account) -> None:
+    apply_batch([rec(1, cents=1500, category="vm")], via="git", now=NOW)
+    billing = Billing.get()
+    assert billing.balance_cents == -500 and billing.overdrawn
+
+
+def test_usage_for_an_unknown_account_is_parked_then_charged_once_it_exists(sqlite_db) -> None:
+    outcome = apply_batch([rec(1, cents=40, category="vm")], via="git", now=NOW)
+    assert outcome.unmatched == 1
+    item = UnmatchedItem.get()
+    assert item.source == "usage" and item.ref == "node-a:1"
+    assert retry_unmatched(item) == "still_unmatched"
+    Account.create(address=USER)
+    assert retry_unmatched(UnmatchedItem.get()) == "charged"
+    assert retry_unmatched(UnmatchedItem.get()) == "already_resolved"
+    assert balance() == -40
+    assert not audit_mismatches()
+
+
+def test_bad_records_are_rejected_with_an_alert_and_the_rest_applied(account) -> None:
+    bad = rec(2, cents=5)
+    bad["amount_cents"] = -5
+    outcome = apply_batch([rec(1, cents=8, category="vm"), bad], via="nats", now=NOW)
+    assert (outcome.inserted, outcome.rejected) == (1, 1)
+    assert balance() == 992
+    assert "amount_cents" in Alert.get().message
