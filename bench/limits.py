@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import pika
 import psycopg2
 
+#: Each limit does this many times the product's work, so that its (faster) run still
+#: lasts a second or more and its rate is not dominated by start-up and scheduling noise.
+LIMIT_SCALE = 3
 #: The scratch queue of the raw publish limit (deleted afterwards).
 RAW_QUEUE = "bench_raw_publish"
 

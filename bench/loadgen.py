@@ -3,7 +3,8 @@
 Each thread holds one keep-alive ``http.client`` connection and posts its share of the
 prepared requests (one JSON line each: ``{"body": ..., "signature": ...}``) one after
 another. The first ``--warmup`` requests are sent untimed, so every server thread has
-opened its broker channel before the clock starts. Prints one JSON object on stdout.
+opened its broker channel before the clock starts; the rest are sent ``--repeat`` times
+(only a server that ignores the bodies should get repeats). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -69,11 +70,11 @@ def drive(clients: list[Client], start: threading.Barrier) -> float:
 
 
 def run(
-    url: str, items: list[tuple[bytes, str]], *, threads: int, warmup: int
+    url: str, items: list[tuple[bytes, str]], *, threads: int, warmup: int, repeat: int = 1
 ) -> dict[str, object]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    warm, timed = items[:warmup], items[warmup:]
+    warm, timed = items[:warmup], items[warmup:] * repeat
     conns: list[http.client.HTTPConnection | None] = [None] * threads
     if warm:
         barrier = threading.Barrier(threads + 1)
@@ -109,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", required=True, help="JSON lines: body, signature")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args(argv)
     with open(args.input, encoding="utf-8") as lines:
         items = [(row["body"].encode(), row["signature"]) for row in map(json.loads, lines)]
-    result = run(args.url, items, threads=args.threads, warmup=args.warmup)
+    result = run(args.url, items, threads=args.threads, warmup=args.warmup, repeat=args.repeat)
     json.dump(result, sys.stdout)
     return 0
 

@@ -18,6 +18,7 @@ from types import FrameType
 from rich.console import Console
 
 from bench import payments, webhooks
+from bench.limits import LIMIT_SCALE
 from bench.procs import REPO
 from bench.report import Check, Figure, render, write_json
 from tests.support.services import amqp_reachable, pg_reachable
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     message_count = _positive_int("BENCH_MESSAGES", 5000)
     params = {"webhooks": webhook_count, "messages": message_count,
               "http_threads": webhooks.THREADS, "worker_threads": payments.WORKER_THREADS,
-              "sql_threads": payments.SQL_THREADS}
+              "sql_threads": payments.SQL_THREADS, "limit_scale": LIMIT_SCALE}
     if not (pg_reachable() and amqp_reachable()):
         console.print("[red]bench needs PostgreSQL on 127.0.0.1:5432 and RabbitMQ on "
                       "127.0.0.1:5672[/red]")

@@ -59,14 +59,18 @@ def render(figures: list[Figure], checks: list[Check], params: dict[str, Any],
     """Print the table of *figures*, then the checks."""
     table = Table(title=f"hero_onboarding bench ({_machine()['cpus']} cores, shared by "
                         "client, servers and broker: quote the ratios)",
-                  title_justify="left", show_lines=False)
+                  title_justify="left", caption_justify="left", caption=(
+                      "ratio: measured / limit (memory: multiple of the baseline). "
+                      "cores / box: cores the product process kept busy / share of all cores "
+                      "busy, while measured.\nref.: the same limit in limits-measured.md or "
+                      "mq-stack.md §8 (another day, other load)."))
     table.add_column("figure")
     table.add_column("measured", justify="right")
-    table.add_column("limit / baseline (same run)")
+    table.add_column("limit (same run)")
     table.add_column("limit", justify="right")
     table.add_column("ratio", justify="right")
-    table.add_column("cores used / box busy", justify="right")
-    table.add_column("ref. (limits-measured.md)", justify="right", style="dim")
+    table.add_column("cores / box", justify="right")
+    table.add_column("ref.", justify="right", style="dim")
     section = None
     for fig in figures:
         if section is not None and fig.section != section:

@@ -26,6 +26,7 @@ class Billing(BaseModel):
     """The balance and billing facts of an account: a projection of its ledger."""
 
     account = peewee.ForeignKeyField(Account, unique=True, backref="billing", on_delete="CASCADE")
+    account_id: int  # peewee's id accessor of the foreign key, declared for type checkers
     balance_cents = peewee.BigIntegerField(default=0)
     lifetime_paid_cents = peewee.BigIntegerField(default=0)
     first_paid_at = peewee.DateTimeField(null=True)
