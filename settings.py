@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,10 @@ class Settings:
     http_threads: int = 8
     log_json: bool | None = None
     metrics_addr: tuple[str, int] | None = None
+    nats_stream: str = "HERO_USAGE"
+    nats_subject_prefix: str = "hero.usage"
+    #: Where the aggregator keeps its local mirrors of node repos.
+    mirror_dir: str = "var/mirrors"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -110,6 +115,9 @@ class Settings:
             worker_threads=_int(environ, "HERO_WORKER_THREADS", 4, minimum=1),
             http_threads=_int(environ, "HERO_HTTP_THREADS", 8, minimum=1),
             log_json=_bool(environ, "HERO_LOG_JSON", None),
+            nats_stream=_name(environ, "HERO_NATS_STREAM", "HERO_USAGE"),
+            nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", "hero.usage"),
+            mirror_dir=environ.get("HERO_MIRROR_DIR") or "var/mirrors",
             metrics_addr=(
                 _addr(environ, "HERO_METRICS_ADDR", "") if environ.get("HERO_METRICS_ADDR")
                 else None
@@ -167,6 +175,57 @@ class Settings:
         if not self.public_url.startswith("https://"):
             problems.append("HERO_PUBLIC_URL: must be an https:// URL in prod")
         return problems
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The node agent's configuration (``hero-node``), from ``HERO_NODE_*`` and NATS."""
+
+    name: str
+    key_path: str | None
+    journal_path: str
+    repo: str | None
+    repo_token: str | None = field(default=None, repr=False)
+    repo_user: str = "hero-node"
+    nats_url: str | None = None
+    nats_stream: str = "HERO_USAGE"
+    nats_subject_prefix: str = "hero.usage"
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 9931
+    #: Seconds between commit attempts of the hourly committer (it commits closed hours).
+    commit_interval_s: int = 60
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> NodeSettings:
+        """Raises: ConfigError naming the variable."""
+        name = environ.get("HERO_NODE_NAME") or ""
+        if not _NODE_NAME.match(name):
+            raise ConfigError("HERO_NODE_NAME", f"must be a node name like node-a, not {name!r}")
+        host, port = _addr(environ, "HERO_NODE_INTAKE_ADDR", "127.0.0.1:9931")
+        return cls(
+            name=name,
+            key_path=environ.get("HERO_NODE_KEY") or None,
+            journal_path=environ.get("HERO_NODE_JOURNAL") or f"var/node-{name}.journal.db",
+            repo=environ.get("HERO_NODE_REPO") or None,
+            repo_token=environ.get("HERO_NODE_REPO_TOKEN") or None,
+            repo_user=environ.get("HERO_NODE_REPO_USER") or "hero-node",
+            nats_url=_url(environ, "HERO_NATS_URL", ("nats", "tls")),
+            nats_stream=_name(environ, "HERO_NATS_STREAM", "HERO_USAGE"),
+            nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", "hero.usage"),
+            intake_host=host,
+            intake_port=port,
+            commit_interval_s=_int(environ, "HERO_NODE_COMMIT_INTERVAL_S", 60, minimum=1),
+        )
+
+
+_NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _name(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name) or default
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", value):
+        raise ConfigError(name, f"letters, digits, '.', '_' and '-' only, not {value!r}")
+    return value
 
 
 def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
