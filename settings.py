@@ -44,8 +44,8 @@ class Settings:
     """Everything a process needs to know about its environment, validated once."""
 
     env: str = "dev"
-    database_url: str = "sqlite:///var/hero.db"
-    amqp_url: str | None = None
+    database_url: str = field(default="sqlite:///var/hero.db", repr=False)
+    amqp_url: str | None = field(default=None, repr=False)
     nats_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -92,7 +92,8 @@ class Settings:
             http_host=host,
             http_port=port,
             public_url=(
-                _url(environ, "HERO_PUBLIC_URL", ("http", "https")) or f"http://{host}:{port}"
+                _url(environ, "HERO_PUBLIC_URL", ("http", "https"))
+                or f"http://{f'[{host}]' if ':' in host else host}:{port}"
             ).rstrip("/"),
             stripe_secret_key=environ.get("HERO_STRIPE_SECRET_KEY") or None,
             stripe_webhook_secret=stripe_secret,

@@ -142,10 +142,13 @@ def _balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
     billing = billing_for(account)
     if db.obj.for_update:
         billing = Billing.select().where(Billing.id == billing.id).for_update().get()
-    if args.get("to_cents") is not None:
-        amount = int(args["to_cents"]) - billing.balance_cents
-    else:
-        amount = int(args.get("by_cents") or 0)
+    to_cents, by_cents = args.get("to_cents"), args.get("by_cents")
+    for name, value in (("to_cents", to_cents), ("by_cents", by_cents)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise AdminRefused(f"{name}: must be a whole number of cents, not {value!r}")
+    if (to_cents is None) == (by_cents is None):
+        raise AdminRefused("give exactly one of to_cents and by_cents")
+    amount = to_cents - billing.balance_cents if to_cents is not None else by_cents
     if amount == 0:
         return {"address": account.address, "balance_cents": billing.balance_cents, "changed": 0}
     posted = post(account, amount_cents=amount, kind="adjustment", ref=envelope["nonce"],

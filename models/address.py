@@ -39,6 +39,8 @@ def parse_address(text: str) -> ipaddress.IPv6Address:
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidAddress("address is empty")
+    if "%" in text:
+        raise InvalidAddress(f"{text!r} has a zone index (%...); give the address alone")
     try:
         addr = ipaddress.ip_address(text.strip())
     except ValueError:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
 
 #: Currency of every balance, as a lowercase ISO 4217 code.
 CURRENCY = "usd"
 
 
 def parse_cents(text: str) -> int:
-    """Parse a dollar amount such as ``"12.34"`` into cents.
+    """Parse a dollar amount such as ``"12.34"``, ``"$1,234.50"`` or ``"-$0.05"`` into cents.
+
+    Exact for any size (integer arithmetic, no float, no rounding context). Thousands
+    separators must be in groups of three; a decimal comma is refused, not guessed.
 
     >>> parse_cents("12.34")
     1234
@@ -17,18 +20,24 @@ def parse_cents(text: str) -> int:
     -50
 
     Raises:
-        ValueError: not a number, or more than two decimal places.
+        ValueError: not an amount, or more than two decimal places.
     """
-    try:
-        value = Decimal(text.strip().replace(",", "").lstrip("$"))
-    except (InvalidOperation, AttributeError):
-        raise ValueError(f"not an amount: {text!r}") from None
-    if not value.is_finite():
+    if not isinstance(text, str):
         raise ValueError(f"not an amount: {text!r}")
-    cents = value * 100
-    if cents != cents.to_integral_value():
+    match = _AMOUNT.fullmatch(text.strip())
+    if match is None or not (match.group("whole") or match.group("fraction")):
+        raise ValueError(f"not an amount: {text!r}")
+    sign, whole, fraction = match.group("sign"), match.group("whole"), match.group("fraction")
+    fraction = (fraction or "").rstrip("0") if len(fraction or "") > 2 else (fraction or "")
+    if len(fraction) > 2:
         raise ValueError(f"more than 2 decimal places: {text!r}")
-    return int(cents)
+    cents = int(whole.replace(",", "") or "0") * 100 + int(fraction.ljust(2, "0"))
+    return -cents if sign == "-" else cents
+
+
+_AMOUNT = re.compile(
+    r"(?P<sign>[-+]?)\$?(?P<whole>\d{1,3}(?:,\d{3})+|\d*)(?:\.(?P<fraction>\d+))?"
+)
 
 
 def format_cents(cents: int) -> str:

@@ -132,28 +132,28 @@ def test_operator_pubkeys_are_split_on_commas_and_lowercased() -> None:
 
 
 def test_secrets_are_kept_out_of_repr() -> None:
-    settings = Settings.from_env({
-        "HERO_STRIPE_SECRET_KEY": "sk_test_topsecret1",
-        "HERO_STRIPE_WEBHOOK_SECRET": "whsec_topsecret2",
-        "HERO_CLICKPESA_CLIENT_ID": "client",
-        "HERO_CLICKPESA_API_KEY": "topsecret3",
-        "HERO_CLICKPESA_CHECKSUM_KEY": "topsecret4",
-    })
+    settings = Settings.from_env(
+        {
+            "HERO_STRIPE_SECRET_KEY": "sk_test_topsecret1",
+            "HERO_STRIPE_WEBHOOK_SECRET": "whsec_topsecret2",
+            "HERO_CLICKPESA_CLIENT_ID": "client",
+            "HERO_CLICKPESA_API_KEY": "topsecret3",
+            "HERO_CLICKPESA_CHECKSUM_KEY": "topsecret4",
+        }
+    )
     assert "topsecret" not in repr(settings)
 
 
-@pytest.mark.xfail(strict=True, reason="repr(Settings) shows the password inside "
-                   "HERO_DATABASE_URL and HERO_AMQP_URL")
 def test_passwords_in_service_urls_are_kept_out_of_repr() -> None:
-    settings = Settings.from_env({
-        "HERO_DATABASE_URL": "postgresql://hero:dbpassword1@db.example/hero",
-        "HERO_AMQP_URL": "amqp://hero:mqpassword2@mq.example/hero",
-    })
+    settings = Settings.from_env(
+        {
+            "HERO_DATABASE_URL": "postgresql://hero:dbpassword1@db.example/hero",
+            "HERO_AMQP_URL": "amqp://hero:mqpassword2@mq.example/hero",
+        }
+    )
     assert "password" not in repr(settings)
 
 
-@pytest.mark.xfail(strict=True, reason="an IPv6 HERO_HTTP_ADDR gives a default public URL "
-                   "without brackets (http://::1:8080), which is not a URL")
 def test_public_url_default_brackets_an_ipv6_host() -> None:
     settings = Settings.from_env({"HERO_HTTP_ADDR": "[::1]:8080"})
     assert settings.public_url == "http://[::1]:8080"
