@@ -120,7 +120,8 @@ class Settings:
             nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", "hero.usage"),
             mirror_dir=environ.get("HERO_MIRROR_DIR") or "var/mirrors",
             metrics_addr=(
-                _addr(environ, "HERO_METRICS_ADDR", "") if environ.get("HERO_METRICS_ADDR")
+                _addr(environ, "HERO_METRICS_ADDR", "")
+                if environ.get("HERO_METRICS_ADDR")
                 else None
             ),
         )

@@ -45,7 +45,10 @@ def canonical_bytes(envelope: dict[str, Any]) -> bytes:
 
 
 def make_envelope(
-    action: str, args: dict[str, Any], *, signing_key: nacl.signing.SigningKey | None,
+    action: str,
+    args: dict[str, Any],
+    *,
+    signing_key: nacl.signing.SigningKey | None,
     now: float | None = None,
 ) -> dict[str, Any]:
     """Build an envelope for *action*, signed when a key is given."""
@@ -88,10 +91,14 @@ def check_envelope(envelope: dict[str, Any], *, allowed: tuple[str, ...], now: f
 def _audit(envelope: dict[str, Any], outcome: str, reason: str, result: dict[str, Any]) -> bool:
     return bool(
         AdminAudit.insert(
-            nonce=envelope["nonce"], action=str(envelope.get("action"))[:32],
+            nonce=envelope["nonce"],
+            action=str(envelope.get("action"))[:32],
             args=json.dumps(envelope.get("args", {}), sort_keys=True),
-            operator_pubkey=envelope.get("operator_pubkey"), outcome=outcome, reason=reason,
-            result=json.dumps(result, sort_keys=True, default=str), created_at=utcnow(),
+            operator_pubkey=envelope.get("operator_pubkey"),
+            outcome=outcome,
+            reason=reason,
+            result=json.dumps(result, sort_keys=True, default=str),
+            created_at=utcnow(),
         )
         .on_conflict(action="NOTHING", conflict_target=[AdminAudit.nonce])
         .as_rowcount()
@@ -127,7 +134,8 @@ def _user_add(envelope: dict[str, Any]) -> dict[str, Any]:
     created = bool(
         Account.insert(address=address, email=args.get("email"), created_at=utcnow())
         .on_conflict(action="NOTHING", conflict_target=[Account.address])
-        .as_rowcount().execute()
+        .as_rowcount()
+        .execute()
     )
     billing_for(Account.get(Account.address == address))
     return {"address": address, "created": created}
@@ -151,11 +159,19 @@ def _balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
     amount = to_cents - billing.balance_cents if to_cents is not None else by_cents
     if amount == 0:
         return {"address": account.address, "balance_cents": billing.balance_cents, "changed": 0}
-    posted = post(account, amount_cents=amount, kind="adjustment", ref=envelope["nonce"],
-                  details={"reason": reason, "operator": envelope.get("operator_pubkey")})
+    posted = post(
+        account,
+        amount_cents=amount,
+        kind="adjustment",
+        ref=envelope["nonce"],
+        details={"reason": reason, "operator": envelope.get("operator_pubkey")},
+    )
     assert posted is not None
-    return {"address": account.address, "balance_cents": posted.balance_after_cents,
-            "changed": amount}
+    return {
+        "address": account.address,
+        "balance_cents": posted.balance_after_cents,
+        "changed": amount,
+    }
 
 
 def _unmatched_retry(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +204,7 @@ def handle(envelope: dict[str, Any], *, now: float | None = None) -> dict[str, A
         return previous
     action = ACTIONS.get(str(envelope.get("action")))
     try:
-        check_envelope(envelope, allowed=_operator_pubkeys,
-                       now=time.time() if now is None else now)
+        check_envelope(envelope, allowed=_operator_pubkeys, now=time.time() if now is None else now)
         if action is None:
             raise AdminRefused(f"action: unknown action {envelope.get('action')!r}")
         if envelope["action"] in OWN_TRANSACTIONS:

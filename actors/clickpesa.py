@@ -194,25 +194,40 @@ def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
         PermanentPaymentError: ClickPesa's record can never be credited (not retried).
     """
     decision = decide(_configured().query_payment(order_reference))
-    log.info("clickpesa.decided", order_reference=order_reference, webhook_event=webhook_event,
-             decision=type(decision).__name__.lower())
+    log.info(
+        "clickpesa.decided",
+        order_reference=order_reference,
+        webhook_event=webhook_event,
+        decision=type(decision).__name__.lower(),
+    )
     if isinstance(decision, Wait):
         raise dramatiq.Retry(f"payment {order_reference}: {decision.reason}")
     if isinstance(decision, Failed):
         failed: str = record_payment_failure(
-            provider="clickpesa", topup_id=order_reference, payment_key=order_reference,
-            reason=decision.reason)
+            provider="clickpesa",
+            topup_id=order_reference,
+            payment_key=order_reference,
+            reason=decision.reason,
+        )
         return failed
     topup = TopUp.get_or_none(TopUp.public_id == order_reference)
     if topup is None and should_wait_for_topup(paid_at=decision.paid_at, now_s=_clock()):
         raise dramatiq.Retry(f"top-up {order_reference}: not recorded yet")
     if decision.extra_payment_ids:
-        log.warning("clickpesa.extra_payments", order_reference=order_reference,
-                    payment_ids=list(decision.extra_payment_ids))
-    return credit_payment(PaymentFact(
-        provider="clickpesa", payment_key=order_reference,
-        address=topup.account.address if topup else None,
-        amount_cents=decision.amount_cents, currency=decision.currency,
-        paid_at=decision.paid_at, topup_id=order_reference if topup else None,
-        event_id=decision.payment_id or None,
-    ))
+        log.warning(
+            "clickpesa.extra_payments",
+            order_reference=order_reference,
+            payment_ids=list(decision.extra_payment_ids),
+        )
+    return credit_payment(
+        PaymentFact(
+            provider="clickpesa",
+            payment_key=order_reference,
+            address=topup.account.address if topup else None,
+            amount_cents=decision.amount_cents,
+            currency=decision.currency,
+            paid_at=decision.paid_at,
+            topup_id=order_reference if topup else None,
+            event_id=decision.payment_id or None,
+        )
+    )

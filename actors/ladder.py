@@ -86,18 +86,23 @@ def refresh(now: dt.datetime) -> dict[str, int]:
             continue
         with write_transaction():
             Billing.update(discount_tier=tier, updated_at=utcnow()).where(
-                Billing.id == billing.id).execute()
+                Billing.id == billing.id
+            ).execute()
             changed += 1
             if tier != "none":
                 notified += (
                     Notification.insert(
-                        account=billing.account_id, kind="tier_reached",
+                        account=billing.account_id,
+                        kind="tier_reached",
                         key=f"{billing.account_id}:{tier}",
-                        payload=json.dumps({"tier": tier}), created_at=utcnow(),
+                        payload=json.dumps({"tier": tier}),
+                        created_at=utcnow(),
                     )
-                    .on_conflict(action="NOTHING",
-                                 conflict_target=[Notification.kind, Notification.key])
-                    .as_rowcount().execute()
+                    .on_conflict(
+                        action="NOTHING", conflict_target=[Notification.kind, Notification.key]
+                    )
+                    .as_rowcount()
+                    .execute()
                 )
     log.info("ladder.refreshed", changed=changed, notified=notified)
     return {"changed": changed, "notified": notified}

@@ -64,8 +64,12 @@ def post(
         Billing.select(Billing.id).where(Billing.account == account).for_update().execute()
     placeholder = (
         LedgerEntry.insert(
-            account=account, amount_cents=amount_cents, kind=kind, ref=ref,
-            balance_after_cents=0, details=json.dumps(details or {}, sort_keys=True, default=str),
+            account=account,
+            amount_cents=amount_cents,
+            kind=kind,
+            ref=ref,
+            balance_after_cents=0,
+            details=json.dumps(details or {}, sort_keys=True, default=str),
             created_at=utcnow(),
         )
         .on_conflict(action="NOTHING", conflict_target=[LedgerEntry.kind, LedgerEntry.ref])

@@ -29,8 +29,12 @@ class LogMessage(dramatiq.Middleware):
         message.options["_started"] = time.monotonic()
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: MessageProxy, *,
-        result: Any = None, exception: BaseException | None = None,
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
     ) -> None:
         elapsed_ms = (time.monotonic() - message.options.pop("_started", time.monotonic())) * 1e3
         fields = {"duration_ms": round(elapsed_ms, 2), "retries": message.options.get("retries", 0)}
@@ -52,8 +56,12 @@ class MessageMetrics(dramatiq.Middleware):
         message.options["_metrics_started"] = time.monotonic()
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: MessageProxy, *,
-        result: Any = None, exception: BaseException | None = None,
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
     ) -> None:
         started = message.options.pop("_metrics_started", None)
         if started is not None:

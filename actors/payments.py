@@ -69,9 +69,15 @@ def _find_account(address: str | None) -> tuple[Account | None, str | None, str]
 
 def _park(source: str, ref: str, address: str | None, reason: str, payload: dict[str, Any]) -> None:
     UnmatchedItem.insert(
-        source=source, ref=ref, address=address, reason=reason,
-        payload=json.dumps(payload, sort_keys=True), created_at=utcnow(),
-    ).on_conflict(action="NOTHING", conflict_target=[UnmatchedItem.source, UnmatchedItem.ref]).execute()
+        source=source,
+        ref=ref,
+        address=address,
+        reason=reason,
+        payload=json.dumps(payload, sort_keys=True),
+        created_at=utcnow(),
+    ).on_conflict(
+        action="NOTHING", conflict_target=[UnmatchedItem.source, UnmatchedItem.ref]
+    ).execute()
 
 
 def credit_payment(fact: PaymentFact) -> str:
@@ -91,10 +97,18 @@ def credit_payment(fact: PaymentFact) -> str:
     with write_transaction():
         inserted = (
             PaymentEvent.insert(
-                provider=fact.provider, kind="payment", key=fact.payment_key, address=address,
-                account=account, amount_cents=fact.amount_cents, currency=fact.currency.lower(),
-                occurred_at=paid_at, status="applied" if account else "unmatched",
-                topup_public_id=fact.topup_id, event_id=fact.event_id, received_at=utcnow(),
+                provider=fact.provider,
+                kind="payment",
+                key=fact.payment_key,
+                address=address,
+                account=account,
+                amount_cents=fact.amount_cents,
+                currency=fact.currency.lower(),
+                occurred_at=paid_at,
+                status="applied" if account else "unmatched",
+                topup_public_id=fact.topup_id,
+                event_id=fact.event_id,
+                received_at=utcnow(),
             )
             .on_conflict(
                 action="NOTHING",
@@ -115,20 +129,31 @@ def credit_payment(fact: PaymentFact) -> str:
 
 def _credit(account: Account, fact: PaymentFact, paid_at: dt.datetime) -> None:
     posted = post(
-        account, amount_cents=fact.amount_cents, kind="payment",
+        account,
+        amount_cents=fact.amount_cents,
+        kind="payment",
         ref=f"{fact.provider}:{fact.payment_key}",
-        details={"provider": fact.provider, "payment_key": fact.payment_key,
-                 "event_id": fact.event_id, "topup_id": fact.topup_id,
-                 "paid_at": paid_at.isoformat() + "Z"},
-        paid_cents=fact.amount_cents, paid_at=paid_at,
+        details={
+            "provider": fact.provider,
+            "payment_key": fact.payment_key,
+            "event_id": fact.event_id,
+            "topup_id": fact.topup_id,
+            "paid_at": paid_at.isoformat() + "Z",
+        },
+        paid_cents=fact.amount_cents,
+        paid_at=paid_at,
     )
     if fact.topup_id:
         TopUp.update(status="paid", updated_at=utcnow()).where(
             TopUp.public_id == fact.topup_id
         ).execute()
     if posted:
-        log.info("payment.credited", key=fact.payment_key, amount_cents=fact.amount_cents,
-                 balance_after_cents=posted.balance_after_cents)
+        log.info(
+            "payment.credited",
+            key=fact.payment_key,
+            amount_cents=fact.amount_cents,
+            balance_after_cents=posted.balance_after_cents,
+        )
 
 
 def retry_unmatched_payment(item_id: int) -> str:
@@ -144,18 +169,23 @@ def retry_unmatched_payment(item_id: int) -> str:
     account, address, reason = _find_account(fact.address)
     if account is None or fact.currency.lower() != CURRENCY:
         UnmatchedItem.update(attempts=UnmatchedItem.attempts + 1).where(
-            UnmatchedItem.id == item.id).execute()
+            UnmatchedItem.id == item.id
+        ).execute()
         return "still_unmatched"
     with write_transaction():
         claimed = (
             PaymentEvent.update(status="applied", account=account, address=address)
-            .where((PaymentEvent.provider == fact.provider) & (PaymentEvent.kind == "payment")
-                   & (PaymentEvent.key == fact.payment_key)
-                   & (PaymentEvent.status == "unmatched"))
+            .where(
+                (PaymentEvent.provider == fact.provider)
+                & (PaymentEvent.kind == "payment")
+                & (PaymentEvent.key == fact.payment_key)
+                & (PaymentEvent.status == "unmatched")
+            )
             .execute()
         )
         UnmatchedItem.update(resolved_at=utcnow(), attempts=UnmatchedItem.attempts + 1).where(
-            UnmatchedItem.id == item.id).execute()
+            UnmatchedItem.id == item.id
+        ).execute()
         if not claimed:
             return "already_resolved"
         _credit(account, fact, _from_unix(fact.paid_at))
@@ -163,8 +193,14 @@ def retry_unmatched_payment(item_id: int) -> str:
 
 
 def debit_refund(
-    *, provider: str, payment_key: str, charge_id: str, amount_refunded_cents: int,
-    refunds: list[dict[str, Any]] | None, refunded_at: int, event_id: str | None = None,
+    *,
+    provider: str,
+    payment_key: str,
+    charge_id: str,
+    amount_refunded_cents: int,
+    refunds: list[dict[str, Any]] | None,
+    refunded_at: int,
+    event_id: str | None = None,
 ) -> str:
     """Debit the refunds of one payment, each once.
 
@@ -178,27 +214,44 @@ def debit_refund(
     """
     with write_transaction():
         payment_q = PaymentEvent.select().where(
-            (PaymentEvent.provider == provider) & (PaymentEvent.kind == "payment")
-            & (PaymentEvent.key == payment_key))
+            (PaymentEvent.provider == provider)
+            & (PaymentEvent.kind == "payment")
+            & (PaymentEvent.key == payment_key)
+        )
         if PaymentEvent._meta.database.obj.for_update:
             payment_q = payment_q.for_update()
         payment = payment_q.first()
         if payment is None or payment.account_id is None:
-            _park("refund", f"{provider}:{charge_id}:{amount_refunded_cents}", None,
-                  f"refund of unknown or unmatched payment {payment_key}",
-                  {"provider": provider, "payment_key": payment_key, "charge_id": charge_id,
-                   "amount_refunded_cents": amount_refunded_cents, "refunds": refunds,
-                   "refunded_at": refunded_at, "event_id": event_id})
+            _park(
+                "refund",
+                f"{provider}:{charge_id}:{amount_refunded_cents}",
+                None,
+                f"refund of unknown or unmatched payment {payment_key}",
+                {
+                    "provider": provider,
+                    "payment_key": payment_key,
+                    "charge_id": charge_id,
+                    "amount_refunded_cents": amount_refunded_cents,
+                    "refunds": refunds,
+                    "refunded_at": refunded_at,
+                    "event_id": event_id,
+                },
+            )
             return "unmatched"
         if refunds is None:
-            already = sum(r.amount_cents for r in PaymentEvent.select(PaymentEvent.amount_cents)
-                          .where((PaymentEvent.kind == "refund")
-                                 & (PaymentEvent.payment_key == payment_key)
-                                 & (PaymentEvent.provider == provider)))
+            already = sum(
+                r.amount_cents
+                for r in PaymentEvent.select(PaymentEvent.amount_cents).where(
+                    (PaymentEvent.kind == "refund")
+                    & (PaymentEvent.payment_key == payment_key)
+                    & (PaymentEvent.provider == provider)
+                )
+            )
             delta = amount_refunded_cents - already
             todo: list[dict[str, Any]] = (
                 [{"id": f"{charge_id}:{amount_refunded_cents}", "amount_cents": delta}]
-                if delta > 0 else []
+                if delta > 0
+                else []
             )
         else:
             todo = list(refunds)
@@ -207,19 +260,32 @@ def debit_refund(
             amount = int(refund["amount_cents"])
             inserted = (
                 PaymentEvent.insert(
-                    provider=provider, kind="refund", key=str(refund["id"]),
-                    address=payment.address, account=payment.account_id, amount_cents=amount,
-                    currency=payment.currency, payment_key=payment_key,
-                    occurred_at=_from_unix(refunded_at), status="applied", event_id=event_id,
+                    provider=provider,
+                    kind="refund",
+                    key=str(refund["id"]),
+                    address=payment.address,
+                    account=payment.account_id,
+                    amount_cents=amount,
+                    currency=payment.currency,
+                    payment_key=payment_key,
+                    occurred_at=_from_unix(refunded_at),
+                    status="applied",
+                    event_id=event_id,
                     received_at=utcnow(),
                 )
-                .on_conflict(action="NOTHING", conflict_target=[
-                    PaymentEvent.provider, PaymentEvent.kind, PaymentEvent.key])
-                .as_rowcount().execute()
+                .on_conflict(
+                    action="NOTHING",
+                    conflict_target=[PaymentEvent.provider, PaymentEvent.kind, PaymentEvent.key],
+                )
+                .as_rowcount()
+                .execute()
             )
             if inserted and post(
-                payment.account, amount_cents=-amount, kind="refund",
-                ref=f"{provider}:{refund['id']}", paid_cents=-amount,
+                payment.account,
+                amount_cents=-amount,
+                kind="refund",
+                ref=f"{provider}:{refund['id']}",
+                paid_cents=-amount,
                 details={"payment_key": payment_key, "charge_id": charge_id, "event_id": event_id},
             ):
                 debited += 1
@@ -242,61 +308,102 @@ def retry_unmatched(item: UnmatchedItem) -> str:
     return "unsupported"
 
 
-
 @dramatiq.actor(queue_name="payments", **RETRY_POLICY)
 def retry_parked_items() -> dict[str, str]:
     """Apply every parked payment and refund whose account or payment now exists."""
     items = UnmatchedItem.select().where(
-        UnmatchedItem.resolved_at.is_null() & UnmatchedItem.source.in_(["payment", "refund", "usage"]))
+        UnmatchedItem.resolved_at.is_null()
+        & UnmatchedItem.source.in_(["payment", "refund", "usage"])
+    )
     return {str(item.id): retry_unmatched(item) for item in items.order_by(UnmatchedItem.id)}
 
 
 @dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
 def apply_payment(
-    provider: str, payment_key: str, address: str | None, amount_cents: int, currency: str,
-    paid_at: int, topup_id: str | None = None, event_id: str | None = None,
+    provider: str,
+    payment_key: str,
+    address: str | None,
+    amount_cents: int,
+    currency: str,
+    paid_at: int,
+    topup_id: str | None = None,
+    event_id: str | None = None,
 ) -> str:
     """Credit one provider payment to its account, once."""
-    return credit_payment(PaymentFact(
-        provider=provider, payment_key=payment_key, address=address, amount_cents=amount_cents,
-        currency=currency, paid_at=paid_at, topup_id=topup_id, event_id=event_id,
-    ))
+    return credit_payment(
+        PaymentFact(
+            provider=provider,
+            payment_key=payment_key,
+            address=address,
+            amount_cents=amount_cents,
+            currency=currency,
+            paid_at=paid_at,
+            topup_id=topup_id,
+            event_id=event_id,
+        )
+    )
 
 
 @dramatiq.actor(queue_name="payments", **RETRY_POLICY)
 def apply_refund(
-    provider: str, payment_key: str, charge_id: str, amount_refunded_cents: int,
-    refunds: list[dict[str, Any]] | None, refunded_at: int, event_id: str | None = None,
+    provider: str,
+    payment_key: str,
+    charge_id: str,
+    amount_refunded_cents: int,
+    refunds: list[dict[str, Any]] | None,
+    refunded_at: int,
+    event_id: str | None = None,
 ) -> str:
     """Debit a provider refund from the account it was paid into, once."""
     return debit_refund(
-        provider=provider, payment_key=payment_key, charge_id=charge_id,
-        amount_refunded_cents=amount_refunded_cents, refunds=refunds, refunded_at=refunded_at,
+        provider=provider,
+        payment_key=payment_key,
+        charge_id=charge_id,
+        amount_refunded_cents=amount_refunded_cents,
+        refunds=refunds,
+        refunded_at=refunded_at,
         event_id=event_id,
     )
 
 
 @dramatiq.actor(queue_name="payments", **RETRY_POLICY)
 def record_topup(
-    public_id: str, address: str, provider: str, amount_cents: int, provider_ref: str | None,
+    public_id: str,
+    address: str,
+    provider: str,
+    amount_cents: int,
+    provider_ref: str | None,
 ) -> str:
     """Remember a top-up a user started, so its webhook can be matched and shown."""
     account = Account.get_or_none(Account.address == canonical_address(address))
     if account is None:
         raise PermanentPaymentError(f"address: no account for {address}")
-    inserted = TopUp.insert(
-        public_id=public_id, account=account, provider=provider, amount_cents=amount_cents,
-        provider_ref=provider_ref, created_at=utcnow(), updated_at=utcnow(),
-    ).on_conflict(action="NOTHING", conflict_target=[TopUp.public_id]).as_rowcount().execute()
+    inserted = (
+        TopUp.insert(
+            public_id=public_id,
+            account=account,
+            provider=provider,
+            amount_cents=amount_cents,
+            provider_ref=provider_ref,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        .on_conflict(action="NOTHING", conflict_target=[TopUp.public_id])
+        .as_rowcount()
+        .execute()
+    )
     return "recorded" if inserted else "duplicate"
 
 
 @dramatiq.actor(queue_name="payments", **RETRY_POLICY)
-def record_payment_failure(provider: str, topup_id: str | None, payment_key: str, reason: str) -> str:
+def record_payment_failure(
+    provider: str, topup_id: str | None, payment_key: str, reason: str
+) -> str:
     """Mark a top-up failed; nothing is credited."""
     log.info("payment.failed", provider=provider, key=payment_key, reason=reason)
     if not topup_id:
         return "ignored"
     TopUp.update(status="failed", updated_at=utcnow()).where(
-        (TopUp.public_id == topup_id) & (TopUp.status == "started")).execute()
+        (TopUp.public_id == topup_id) & (TopUp.status == "started")
+    ).execute()
     return "failed"

@@ -56,7 +56,9 @@ class BatchOutcome:
         return dict(self.__dict__)
 
 
-def validate(records: Iterable[dict[str, Any]], *, now: dt.datetime) -> tuple[list[UsageIn], list[str]]:
+def validate(
+    records: Iterable[dict[str, Any]], *, now: dt.datetime
+) -> tuple[list[UsageIn], list[str]]:
     """Split raw records into valid ones and reasons for the others."""
     good: list[UsageIn] = []
     bad: list[str] = []
@@ -79,7 +81,9 @@ def charge_split(carry_quarters: int, new_quarters: int) -> tuple[int, int]:
     return divmod(carry_quarters + new_quarters, LADDER_DENOMINATOR)
 
 
-def apply_batch(records: list[dict[str, Any]], *, via: str, now: dt.datetime | None = None) -> BatchOutcome:
+def apply_batch(
+    records: list[dict[str, Any]], *, via: str, now: dt.datetime | None = None
+) -> BatchOutcome:
     """Insert *records* and charge the new ones; one transaction.
 
     Raises:
@@ -96,16 +100,23 @@ def apply_batch(records: list[dict[str, Any]], *, via: str, now: dt.datetime | N
         rows = [_row(r, accounts.get(r.user), via) for r in good]
         inserted: set[str] = set()
         for chunk in chunked(rows, INSERT_CHUNK):
-            query = (UsageRecord.insert_many(chunk)
-                     .on_conflict(action="NOTHING", conflict_target=[UsageRecord.key])
-                     .returning(UsageRecord.key))
+            query = (
+                UsageRecord.insert_many(chunk)
+                .on_conflict(action="NOTHING", conflict_target=[UsageRecord.key])
+                .returning(UsageRecord.key)
+            )
             inserted.update(row.key for row in query.execute())
         fresh = [row for row in rows if row["key"] in inserted]
         charged = _charge([r for r in fresh if r["account"] is not None], via)
         unmatched = [r for r in fresh if r["account"] is None]
         _park(unmatched)
-    outcome = BatchOutcome(inserted=len(fresh), duplicates=len(good) - len(fresh),
-                           unmatched=len(unmatched), rejected=len(bad), charged_cents=charged)
+    outcome = BatchOutcome(
+        inserted=len(fresh),
+        duplicates=len(good) - len(fresh),
+        unmatched=len(unmatched),
+        rejected=len(bad),
+        charged_cents=charged,
+    )
     log.info("usage.batch_applied", via=via, **outcome.as_dict())
     return outcome
 
@@ -115,25 +126,39 @@ def _lock_accounts(addresses: set[str]) -> dict[str, tuple[int, dt.datetime | No
     found = list(Account.select(Account.id, Account.address).where(Account.address.in_(addresses)))
     for account in found:
         billing_for(account)
-    query = (Billing.select(Billing.account, Billing.first_paid_at)
-             .where(Billing.account.in_([a.id for a in found])).order_by(Billing.id))
+    query = (
+        Billing.select(Billing.account, Billing.first_paid_at)
+        .where(Billing.account.in_([a.id for a in found]))
+        .order_by(Billing.id)
+    )
     if db.obj.for_update:
         query = query.for_update()
     paid = {b.account_id: b.first_paid_at for b in query}
     return {a.address: (a.id, paid.get(a.id)) for a in found}
 
 
-def _row(record: UsageIn, account: tuple[int, dt.datetime | None] | None, via: str) -> dict[str, Any]:
+def _row(
+    record: UsageIn, account: tuple[int, dt.datetime | None] | None, via: str
+) -> dict[str, Any]:
     occurred = record.occurred_at.astimezone(dt.UTC).replace(tzinfo=None)
-    quarters = multiplier_quarters(tier_at(account[1] if account else None, occurred),
-                                   record.applies_to)
+    quarters = multiplier_quarters(
+        tier_at(account[1] if account else None, occurred), record.applies_to
+    )
     return {
-        "key": record.key, "node": record.node, "address": record.user,
-        "account": account[0] if account else None, "resource_kind": record.resource_kind,
-        "applies_to": record.applies_to, "quantity": record.quantity,
-        "amount_cents": record.amount_cents, "occurred_at": occurred,
-        "multiplier_quarters": quarters, "charge_quarters": record.amount_cents * quarters,
-        "status": "applied" if account else "unmatched", "via": via, "received_at": utcnow(),
+        "key": record.key,
+        "node": record.node,
+        "address": record.user,
+        "account": account[0] if account else None,
+        "resource_kind": record.resource_kind,
+        "applies_to": record.applies_to,
+        "quantity": record.quantity,
+        "amount_cents": record.amount_cents,
+        "occurred_at": occurred,
+        "multiplier_quarters": quarters,
+        "charge_quarters": record.amount_cents * quarters,
+        "status": "applied" if account else "unmatched",
+        "via": via,
+        "received_at": utcnow(),
     }
 
 
@@ -149,10 +174,18 @@ def _charge(rows: list[dict[str, Any]], via: str) -> int:
         carry = Billing.get(Billing.account == account_id).usage_carry
         cents, carry_after = charge_split(carry, quarters)
         post(
-            Account.get_by_id(account_id), amount_cents=-cents, kind="usage",
+            Account.get_by_id(account_id),
+            amount_cents=-cents,
+            kind="usage",
             ref="usage:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40],
-            details={"via": via, "records": len(keys), "charge_quarters": quarters,
-                     "carry_before": carry, "carry_after": carry_after, "keys": keys},
+            details={
+                "via": via,
+                "records": len(keys),
+                "charge_quarters": quarters,
+                "carry_before": carry,
+                "carry_after": carry_after,
+                "keys": keys,
+            },
             extra={Billing.usage_carry: carry_after},
         )
         total += cents
@@ -162,22 +195,38 @@ def _charge(rows: list[dict[str, Any]], via: str) -> int:
 def _park(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    items = [{
-        "source": "usage", "ref": r["key"], "address": r["address"],
-        "reason": f"no account for address {r['address']}",
-        "payload": json.dumps({**r, "occurred_at": format_time(r["occurred_at"].replace(
-            tzinfo=dt.UTC)), "received_at": None}, sort_keys=True),
-        "created_at": utcnow(),
-    } for r in rows]
+    items = [
+        {
+            "source": "usage",
+            "ref": r["key"],
+            "address": r["address"],
+            "reason": f"no account for address {r['address']}",
+            "payload": json.dumps(
+                {
+                    **r,
+                    "occurred_at": format_time(r["occurred_at"].replace(tzinfo=dt.UTC)),
+                    "received_at": None,
+                },
+                sort_keys=True,
+            ),
+            "created_at": utcnow(),
+        }
+        for r in rows
+    ]
     for chunk in chunked(items, INSERT_CHUNK):
         UnmatchedItem.insert_many(chunk).on_conflict(
-            action="NOTHING", conflict_target=[UnmatchedItem.source, UnmatchedItem.ref]).execute()
+            action="NOTHING", conflict_target=[UnmatchedItem.source, UnmatchedItem.ref]
+        ).execute()
 
 
 def _alert_rejected(reasons: list[str], via: str) -> None:
     log.warning("usage.records_rejected", via=via, count=len(reasons), first=reasons[0])
-    Alert.create(kind="usage_rejected", subject=via, message=f"{len(reasons)} usage records "
-                 f"rejected; first: {reasons[0]}", details=json.dumps(reasons[:100]))
+    Alert.create(
+        kind="usage_rejected",
+        subject=via,
+        message=f"{len(reasons)} usage records rejected; first: {reasons[0]}",
+        details=json.dumps(reasons[:100]),
+    )
 
 
 def apply_parked(items: list[UnmatchedItem]) -> dict[str, str]:
@@ -192,13 +241,19 @@ def apply_parked(items: list[UnmatchedItem]) -> dict[str, str]:
             record = UsageRecord.get(UsageRecord.key == item.ref)
             accounts = _lock_accounts({account.address})
             row = _row(_as_usage_in(record), accounts[account.address], record.via)
-            claimed = (UsageRecord.update(status="applied", account=account,
-                                          multiplier_quarters=row["multiplier_quarters"],
-                                          charge_quarters=row["charge_quarters"])
-                       .where((UsageRecord.key == item.ref) & (UsageRecord.status == "unmatched"))
-                       .execute())
+            claimed = (
+                UsageRecord.update(
+                    status="applied",
+                    account=account,
+                    multiplier_quarters=row["multiplier_quarters"],
+                    charge_quarters=row["charge_quarters"],
+                )
+                .where((UsageRecord.key == item.ref) & (UsageRecord.status == "unmatched"))
+                .execute()
+            )
             UnmatchedItem.update(resolved_at=utcnow(), attempts=UnmatchedItem.attempts + 1).where(
-                UnmatchedItem.id == item.id).execute()
+                UnmatchedItem.id == item.id
+            ).execute()
             if claimed:
                 _charge([row], f"{record.via}+retry")
         results[str(item.id)] = "charged" if claimed else "already_resolved"
@@ -206,10 +261,16 @@ def apply_parked(items: list[UnmatchedItem]) -> dict[str, str]:
 
 
 def _as_usage_in(record: UsageRecord) -> UsageIn:
-    return UsageIn(key=record.key, node=record.node, user=record.address,
-                   resource_kind=record.resource_kind, applies_to=record.applies_to,
-                   quantity=record.quantity, amount_cents=record.amount_cents,
-                   occurred_at=record.occurred_at.replace(tzinfo=dt.UTC))
+    return UsageIn(
+        key=record.key,
+        node=record.node,
+        user=record.address,
+        resource_kind=record.resource_kind,
+        applies_to=record.applies_to,
+        quantity=record.quantity,
+        amount_cents=record.amount_cents,
+        occurred_at=record.occurred_at.replace(tzinfo=dt.UTC),
+    )
 
 
 @dramatiq.actor(queue_name="usage", **RETRY_POLICY)

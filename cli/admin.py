@@ -123,11 +123,18 @@ def load_signing_key(path: str | None) -> nacl.signing.SigningKey | None:
         with open(path) as fh:
             return nacl.signing.SigningKey(bytes.fromhex(fh.read().strip()))
     except (OSError, ValueError) as exc:
-        raise SystemExit(f"hero-admin: HERO_OPERATOR_KEY: cannot read a key from {path}: {exc}")
+        raise SystemExit(
+            f"hero-admin: HERO_OPERATOR_KEY: cannot read a key from {path}: {exc}"
+        ) from None
 
 
-def submit(action: str, args: dict[str, Any], settings: Settings, *,
-           sleep: Callable[[float], None] = time.sleep) -> dict[str, Any] | None:
+def submit(
+    action: str,
+    args: dict[str, Any],
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any] | None:
     """Sign and carry out an operator action; None when no worker answered in time."""
     envelope = make_envelope(action, args, signing_key=load_signing_key(settings.operator_key))
     if actors.is_in_process():
@@ -144,8 +151,10 @@ def submit(action: str, args: dict[str, Any], settings: Settings, *,
 
 def _report(outcome: dict[str, Any] | None, console: Console) -> int:
     if outcome is None:
-        console.print(f"sent, but no worker handled it within {WAIT_S:.0f} s; "
-                      "check that `hero-onboarding worker` runs, then `hero-admin audit`")
+        console.print(
+            f"sent, but no worker handled it within {WAIT_S:.0f} s; "
+            "check that `hero-onboarding worker` runs, then `hero-admin audit`"
+        )
         return EXIT_TIMEOUT
     if outcome.get("outcome") != "applied":
         console.print(f"refused: {outcome.get('reason')}")
@@ -162,13 +171,19 @@ def _address(text: str) -> str:
 
 
 def _user_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    return _report(submit("user_add", {"address": _address(args.address), "email": args.email},
-                          settings), console)
+    return _report(
+        submit("user_add", {"address": _address(args.address), "email": args.email}, settings),
+        console,
+    )
 
 
 def _balance_adjust(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    payload = {"address": _address(args.address), "to_cents": args.to, "by_cents": args.by,
-               "reason": args.reason}
+    payload = {
+        "address": _address(args.address),
+        "to_cents": args.to,
+        "by_cents": args.by,
+        "reason": args.reason,
+    }
     return _report(submit("balance_adjust", payload, settings), console)
 
 
@@ -181,9 +196,12 @@ def user_summary(account: Account) -> dict[str, Any]:
     from models import PlanSubscription
 
     billing = Billing.get_or_none(Billing.account == account)
-    plan = (PlanSubscription.select()
-            .where((PlanSubscription.account == account) & (PlanSubscription.status == "active"))
-            .order_by(PlanSubscription.id.desc()).first())
+    plan = (
+        PlanSubscription.select()
+        .where((PlanSubscription.account == account) & (PlanSubscription.status == "active"))
+        .order_by(PlanSubscription.id.desc())
+        .first()
+    )
     return {
         "address": account.address,
         "email": account.email,
@@ -204,8 +222,9 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() + "Z" if value is not None else None
 
 
-def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_json: bool, console: Console,
-                title: str) -> None:
+def _print_rows(
+    rows: list[dict[str, Any]], columns: list[str], as_json: bool, console: Console, title: str
+) -> None:
     if as_json:
         console.print_json(json.dumps(rows, default=str)) if rows else console.print("[]")
         return
@@ -228,8 +247,13 @@ def _cell(column: str, value: Any) -> str:
 
 def _user_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     rows = [user_summary(a) for a in Account.select().order_by(Account.id)]
-    _print_rows(rows, ["address", "balance_cents", "discount_tier", "plan_id", "overdrawn"],
-                args.json, console, "accounts")
+    _print_rows(
+        rows,
+        ["address", "balance_cents", "discount_tier", "plan_id", "overdrawn"],
+        args.json,
+        console,
+        "accounts",
+    )
     return EXIT_OK
 
 
@@ -251,12 +275,27 @@ def _payments_list(args: argparse.Namespace, settings: Settings, console: Consol
     query = PaymentEvent.select().order_by(PaymentEvent.id.desc()).limit(args.limit)
     if args.address:
         query = query.where(PaymentEvent.address == _address(args.address))
-    rows = [{"id": p.id, "provider": p.provider, "kind": p.kind, "key": p.key,
-             "address": p.address, "amount_cents": p.amount_cents, "status": p.status,
-             "occurred_at": _iso(p.occurred_at), "received_at": _iso(p.received_at)}
-            for p in query]
-    _print_rows(rows, ["id", "provider", "kind", "key", "address", "amount_cents", "status",
-                       "occurred_at"], args.json, console, "payments")
+    rows = [
+        {
+            "id": p.id,
+            "provider": p.provider,
+            "kind": p.kind,
+            "key": p.key,
+            "address": p.address,
+            "amount_cents": p.amount_cents,
+            "status": p.status,
+            "occurred_at": _iso(p.occurred_at),
+            "received_at": _iso(p.received_at),
+        }
+        for p in query
+    ]
+    _print_rows(
+        rows,
+        ["id", "provider", "kind", "key", "address", "amount_cents", "status", "occurred_at"],
+        args.json,
+        console,
+        "payments",
+    )
     return EXIT_OK
 
 
@@ -264,12 +303,27 @@ def _unmatched_list(args: argparse.Namespace, settings: Settings, console: Conso
     query = UnmatchedItem.select().order_by(UnmatchedItem.id)
     if not args.all:
         query = query.where(UnmatchedItem.resolved_at.is_null())
-    rows = [{"id": u.id, "source": u.source, "ref": u.ref, "address": u.address,
-             "reason": u.reason, "attempts": u.attempts, "created_at": _iso(u.created_at),
-             "resolved_at": _iso(u.resolved_at), "payload": json.loads(u.payload)}
-            for u in query]
-    _print_rows(rows, ["id", "source", "ref", "address", "reason", "created_at"], args.json,
-                console, "unmatched items")
+    rows = [
+        {
+            "id": u.id,
+            "source": u.source,
+            "ref": u.ref,
+            "address": u.address,
+            "reason": u.reason,
+            "attempts": u.attempts,
+            "created_at": _iso(u.created_at),
+            "resolved_at": _iso(u.resolved_at),
+            "payload": json.loads(u.payload),
+        }
+        for u in query
+    ]
+    _print_rows(
+        rows,
+        ["id", "source", "ref", "address", "reason", "created_at"],
+        args.json,
+        console,
+        "unmatched items",
+    )
     return EXIT_OK
 
 
@@ -278,8 +332,13 @@ def _audit(args: argparse.Namespace, settings: Settings, console: Console) -> in
     if args.json:
         console.print_json(json.dumps({"ok": not problems, "mismatches": problems}))
     elif problems:
-        _print_rows(problems, ["address", "balance_cents", "ledger_sum_cents",
-                               "last_balance_after_cents"], False, console, "ledger mismatches")
+        _print_rows(
+            problems,
+            ["address", "balance_cents", "ledger_sum_cents", "last_balance_after_cents"],
+            False,
+            console,
+            "ledger mismatches",
+        )
     else:
         console.print(f"ok: every balance equals its ledger ({Billing.select().count()} accounts)")
     return EXIT_REFUSED if problems else EXIT_OK

@@ -48,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check-config":
         return _check_config(settings)
     if command == "gateway" and not settings.amqp_url:
-        print("hero-onboarding: HERO_AMQP_URL is unset, so a lone gateway would queue into "
-              "memory that no worker reads. Set it, or run `hero-onboarding up`.",
-              file=sys.stderr)
+        print(
+            "hero-onboarding: HERO_AMQP_URL is unset, so a lone gateway would queue into "
+            "memory that no worker reads. Set it, or run `hero-onboarding up`.",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     broker = wire_actors(settings)
     if command == "migrate":

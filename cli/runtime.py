@@ -67,8 +67,11 @@ def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
     if settings.amqp_url:
         checks["broker"] = _amqp_check(settings.amqp_url)
     return create_app(
-        providers=providers, send=actors.send, ready_checks=checks,
-        public_url=settings.public_url, webhook_providers=webhook_providers,
+        providers=providers,
+        send=actors.send,
+        ready_checks=checks,
+        public_url=settings.public_url,
+        webhook_providers=webhook_providers,
     )
 
 
@@ -85,7 +88,9 @@ def _amqp_check(url: str) -> Callable[[], None]:
     return check
 
 
-def serve(app: falcon.App[falcon.Request, falcon.Response], settings: Settings, *, stop: threading.Event) -> None:
+def serve(
+    app: falcon.App[falcon.Request, falcon.Response], settings: Settings, *, stop: threading.Event
+) -> None:
     """Serve *app* with waitress on ``HERO_HTTP_ADDR`` until *stop* is set.
 
     waitress's loop has no stop of its own: it runs in a daemon thread, and on *stop*
@@ -94,8 +99,12 @@ def serve(app: falcon.App[falcon.Request, falcon.Response], settings: Settings, 
     import waitress
 
     server = waitress.create_server(
-        app, host=settings.http_host, port=settings.http_port, threads=settings.http_threads,
-        max_request_body_size=1024 * 1024, ident="hero",
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        threads=settings.http_threads,
+        max_request_body_size=1024 * 1024,
+        ident="hero",
     )
     log.info("gateway.listening", url=f"http://{settings.http_host}:{settings.http_port}")
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)

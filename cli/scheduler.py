@@ -40,8 +40,12 @@ def due_jobs(jobs: tuple[Job, ...], last_run_ms: dict[str, int], now_ms: int) ->
 
 
 def run_scheduler(
-    send: Callable[..., Any], *, stop: threading.Event, jobs: tuple[Job, ...] = JOBS,
-    clock_ms: Callable[[], int] = lambda: int(time.time() * 1000), tick_s: float = 5.0,
+    send: Callable[..., Any],
+    *,
+    stop: threading.Event,
+    jobs: tuple[Job, ...] = JOBS,
+    clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    tick_s: float = 5.0,
 ) -> None:
     """Send due jobs until *stop* is set; a failed send is tried again next tick."""
     last_run: dict[str, int] = {}

@@ -68,6 +68,11 @@ def add_domain_error_handlers(app: falcon.App[falcon.Request, falcon.Response]) 
             raise falcon.HTTPBadRequest(title="Invalid address", description=str(ex))
         raise ex
 
-    for error in (BrokerUnavailable, ProviderUnavailable, PaymentError, AccountNotFound,
-                  InvalidAddress):
+    for error in (
+        BrokerUnavailable,
+        ProviderUnavailable,
+        PaymentError,
+        AccountNotFound,
+        InvalidAddress,
+    ):
         app.add_error_handler(error, handle)

@@ -35,7 +35,10 @@ class RequestContext:
         if req.path in ("/healthz", "/metrics") or started is None:
             return
         log.info(
-            "http.request", method=req.method, path=req.path, status=resp.status_code,
+            "http.request",
+            method=req.method,
+            path=req.path,
+            status=resp.status_code,
             duration_ms=round((time.monotonic() - started) * 1e3, 2),
         )
 
@@ -56,8 +59,9 @@ class DatabaseConnection:
 class BodyLimit:
     """Refuse bodies over the route's limit before anything reads them (413)."""
 
-    def __init__(self, *, default_bytes: int = MAX_BODY_BYTES,
-                 per_prefix: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, *, default_bytes: int = MAX_BODY_BYTES, per_prefix: dict[str, int] | None = None
+    ) -> None:
         self._default = default_bytes
         self._per_prefix = per_prefix or {}
 

@@ -46,7 +46,10 @@ def make_database(url: str) -> peewee.Database:
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return peewee.SqliteDatabase(
-            path, pragmas=SQLITE_PRAGMAS, timeout=30, returning_clause=True,
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            timeout=30,
+            returning_clause=True,
             check_same_thread=False,
         )
     parts = urlsplit(url)

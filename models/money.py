@@ -35,9 +35,7 @@ def parse_cents(text: str) -> int:
     return -cents if sign == "-" else cents
 
 
-_AMOUNT = re.compile(
-    r"(?P<sign>[-+]?)\$?(?P<whole>\d{1,3}(?:,\d{3})+|\d*)(?:\.(?P<fraction>\d+))?"
-)
+_AMOUNT = re.compile(r"(?P<sign>[-+]?)\$?(?P<whole>\d{1,3}(?:,\d{3})+|\d*)(?:\.(?P<fraction>\d+))?")
 
 
 def format_cents(cents: int) -> str:

@@ -69,9 +69,13 @@ class UsageIn:
     def to_json(self) -> dict[str, Any]:
         """JSON primitives, as sent over NATS and in messages."""
         return {
-            "key": self.key, "node": self.node, "user": self.user,
-            "resource_kind": self.resource_kind, "applies_to": self.applies_to,
-            "quantity": self.quantity, "amount_cents": self.amount_cents,
+            "key": self.key,
+            "node": self.node,
+            "user": self.user,
+            "resource_kind": self.resource_kind,
+            "applies_to": self.applies_to,
+            "quantity": self.quantity,
+            "amount_cents": self.amount_cents,
             "occurred_at": format_time(self.occurred_at),
         }
 
@@ -168,9 +172,16 @@ def parse_record(raw: Any, *, node: str | None, now: dt.datetime) -> UsageIn:
     occurred = parse_time(raw.get("occurred_at"), "occurred_at")
     if occurred - now > MAX_FUTURE:
         raise RecordError(f"occurred_at: {format_time(occurred)} is more than 10 minutes ahead")
-    return UsageIn(key=key, node=record_node, user=user, resource_kind=kind,
-                   applies_to=category, quantity=quantity, amount_cents=amount,
-                   occurred_at=occurred)
+    return UsageIn(
+        key=key,
+        node=record_node,
+        user=user,
+        resource_kind=kind,
+        applies_to=category,
+        quantity=quantity,
+        amount_cents=amount,
+        occurred_at=occurred,
+    )
 
 
 def _non_negative_int(value: Any, name: str) -> int:
@@ -215,13 +226,20 @@ def loads(data: bytes, *, now: dt.datetime, expect_node: str | None = None) -> B
         try:
             record = parse_record(raw, node=node, now=now)
             if hour_of(record.occurred_at) != hour:
-                raise RecordError(f"occurred_at: {format_time(record.occurred_at)} is not in "
-                                  f"the file's hour {format_time(hour)}")
+                raise RecordError(
+                    f"occurred_at: {format_time(record.occurred_at)} is not in "
+                    f"the file's hour {format_time(hour)}"
+                )
             if record.key in seen:
                 raise RecordError(f"key: {record.key} appears twice in this file")
         except RecordError as exc:
-            bad.append(Rejected(index=index, key=key if isinstance(key, str) else None,
-                                reason=f"records[{index}] ({key}): {exc}"))
+            bad.append(
+                Rejected(
+                    index=index,
+                    key=key if isinstance(key, str) else None,
+                    reason=f"records[{index}] ({key}): {exc}",
+                )
+            )
             continue
         seen.add(record.key)
         good.append(record)

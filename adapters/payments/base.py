@@ -35,7 +35,12 @@ class PaymentProvider(Protocol):
     name: str
 
     def start_checkout(
-        self, *, topup_id: str, address: str, amount_cents: int, return_url: str,
+        self,
+        *,
+        topup_id: str,
+        address: str,
+        amount_cents: int,
+        return_url: str,
         cancel_url: str,
     ) -> Checkout:
         """Create a hosted checkout for *amount_cents* USD and return where to redirect.

@@ -115,8 +115,12 @@ def parse_clickpesa_webhook(
     reference = data.get("orderReference") if isinstance(data, dict) else None
     if not isinstance(reference, str) or not reference.strip():
         raise WebhookRejected("data.orderReference: missing")
-    return [WebhookMessage("confirm_clickpesa_payment",
-                           {"order_reference": reference.strip(), "webhook_event": kind})]
+    return [
+        WebhookMessage(
+            "confirm_clickpesa_payment",
+            {"order_reference": reference.strip(), "webhook_event": kind},
+        )
+    ]
 
 
 class ClickPesaProvider:
@@ -125,7 +129,11 @@ class ClickPesaProvider:
     name = "clickpesa"
 
     def __init__(
-        self, *, client_id: str, api_key: str, checksum_key: str,
+        self,
+        *,
+        client_id: str,
+        api_key: str,
+        checksum_key: str,
         api_base: str = "https://api.clickpesa.com/third-parties",
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
@@ -147,16 +155,26 @@ class ClickPesaProvider:
         Raises:
             ValueError: a ClickPesa credential is missing.
         """
-        if not (settings.clickpesa_client_id and settings.clickpesa_api_key
-                and settings.clickpesa_checksum_key):
+        if not (
+            settings.clickpesa_client_id
+            and settings.clickpesa_api_key
+            and settings.clickpesa_checksum_key
+        ):
             raise ValueError("HERO_CLICKPESA_CLIENT_ID/API_KEY/CHECKSUM_KEY: all three are needed")
         return cls(
-            client_id=settings.clickpesa_client_id, api_key=settings.clickpesa_api_key,
-            checksum_key=settings.clickpesa_checksum_key, api_base=settings.clickpesa_api_base,
+            client_id=settings.clickpesa_client_id,
+            api_key=settings.clickpesa_api_key,
+            checksum_key=settings.clickpesa_checksum_key,
+            api_base=settings.clickpesa_api_base,
         )
 
     def start_checkout(
-        self, *, topup_id: str, address: str, amount_cents: int, return_url: str,
+        self,
+        *,
+        topup_id: str,
+        address: str,
+        amount_cents: int,
+        return_url: str,
         cancel_url: str,
     ) -> Checkout:
         """Create a checkout link for *amount_cents* USD; *topup_id* is the order reference.
@@ -223,8 +241,11 @@ class ClickPesaProvider:
         with self._lock:
             if self._token is None or self._token == stale or self._clock() >= self._token_expires:
                 self._token = None
-                resp = self._request("POST", "/generate-token", headers={
-                    "client-id": self._client_id, "api-key": self._api_key})
+                resp = self._request(
+                    "POST",
+                    "/generate-token",
+                    headers={"client-id": self._client_id, "api-key": self._api_key},
+                )
                 _raise_for_status(resp, "a token")
                 token = _json_object(resp).get("token")
                 if not isinstance(token, str) or not token:
@@ -238,7 +259,11 @@ class ClickPesaProvider:
         return self._request(method, path, headers={"Authorization": token}, json_body=json_body)
 
     def _request(
-        self, method: str, path: str, *, headers: dict[str, str],
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
         json_body: dict[str, Any] | None = None,
     ) -> requests.Response:
         try:

@@ -22,7 +22,11 @@ class SandboxProvider:
     name = "sandbox"
 
     def __init__(
-        self, *, public_url: str, webhook_secret: str, clock: Callable[[], float] = time.time,
+        self,
+        *,
+        public_url: str,
+        webhook_secret: str,
+        clock: Callable[[], float] = time.time,
         post: Callable[..., Any] = requests.post,
     ) -> None:
         self._public_url = public_url.rstrip("/")
@@ -31,7 +35,12 @@ class SandboxProvider:
         self._post = post
 
     def start_checkout(
-        self, *, topup_id: str, address: str, amount_cents: int, return_url: str,
+        self,
+        *,
+        topup_id: str,
+        address: str,
+        amount_cents: int,
+        return_url: str,
         cancel_url: str,
     ) -> Checkout:
         return Checkout(
@@ -54,22 +63,28 @@ class SandboxProvider:
             "object": "event",
             "type": "checkout.session.completed",
             "created": now,
-            "data": {"object": {
-                "id": f"cs_sandbox_{topup_id}",
-                "object": "checkout.session",
-                "payment_intent": f"pi_sandbox_{topup_id}",
-                "payment_status": "paid",
-                "amount_total": amount_cents,
-                "currency": "usd",
-                "client_reference_id": address,
-                "metadata": {"topup_id": topup_id, "address": address},
-            }},
+            "data": {
+                "object": {
+                    "id": f"cs_sandbox_{topup_id}",
+                    "object": "checkout.session",
+                    "payment_intent": f"pi_sandbox_{topup_id}",
+                    "payment_status": "paid",
+                    "amount_total": amount_cents,
+                    "currency": "usd",
+                    "client_reference_id": address,
+                    "metadata": {"topup_id": topup_id, "address": address},
+                }
+            },
         }
         body = json.dumps(event).encode()
         resp = self._post(
-            f"{self._public_url}/webhooks/stripe", data=body, timeout=30,
-            headers={"Content-Type": "application/json",
-                     "Stripe-Signature": sign_stripe_payload(body, self._webhook_secret, now)},
+            f"{self._public_url}/webhooks/stripe",
+            data=body,
+            timeout=30,
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": sign_stripe_payload(body, self._webhook_secret, now),
+            },
         )
         if resp.status_code != 200:
             raise ProviderUnavailable(

@@ -24,7 +24,11 @@ class StripeProvider:
     name = "stripe"
 
     def __init__(
-        self, *, secret_key: str, webhook_secret: str, api_base: str | None = None,
+        self,
+        *,
+        secret_key: str,
+        webhook_secret: str,
+        api_base: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         addresses: Any = {"api": api_base} if api_base else None
@@ -35,20 +39,27 @@ class StripeProvider:
         self._clock = clock
 
     def start_checkout(
-        self, *, topup_id: str, address: str, amount_cents: int, return_url: str,
+        self,
+        *,
+        topup_id: str,
+        address: str,
+        amount_cents: int,
+        return_url: str,
         cancel_url: str,
     ) -> Checkout:
         params: Any = {
             "mode": "payment",
             "client_reference_id": address,
-            "line_items": [{
-                "quantity": 1,
-                "price_data": {
-                    "currency": "usd",
-                    "unit_amount": amount_cents,
-                    "product_data": {"name": "Hero credit"},
-                },
-            }],
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": amount_cents,
+                        "product_data": {"name": "Hero credit"},
+                    },
+                }
+            ],
             "metadata": {"topup_id": topup_id, "address": address},
             "payment_intent_data": {"metadata": {"topup_id": topup_id, "address": address}},
             "success_url": return_url,
@@ -115,36 +126,54 @@ def event_messages(event: dict[str, Any]) -> list[WebhookMessage]:
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         if obj.get("payment_status") != "paid":
             return []
-        return [WebhookMessage("apply_payment", {
-            "provider": "stripe",
-            "payment_key": obj.get("payment_intent") or obj["id"],
-            "address": obj.get("client_reference_id"),
-            "amount_cents": int(obj["amount_total"]),
-            "currency": obj.get("currency") or "usd",
-            "paid_at": created,
-            "topup_id": (obj.get("metadata") or {}).get("topup_id"),
-            "event_id": event["id"],
-        })]
+        return [
+            WebhookMessage(
+                "apply_payment",
+                {
+                    "provider": "stripe",
+                    "payment_key": obj.get("payment_intent") or obj["id"],
+                    "address": obj.get("client_reference_id"),
+                    "amount_cents": int(obj["amount_total"]),
+                    "currency": obj.get("currency") or "usd",
+                    "paid_at": created,
+                    "topup_id": (obj.get("metadata") or {}).get("topup_id"),
+                    "event_id": event["id"],
+                },
+            )
+        ]
     if kind == "checkout.session.async_payment_failed":
-        return [WebhookMessage("record_payment_failure", {
-            "provider": "stripe",
-            "topup_id": (obj.get("metadata") or {}).get("topup_id"),
-            "payment_key": obj.get("payment_intent") or obj["id"],
-            "reason": "async payment failed",
-        })]
+        return [
+            WebhookMessage(
+                "record_payment_failure",
+                {
+                    "provider": "stripe",
+                    "topup_id": (obj.get("metadata") or {}).get("topup_id"),
+                    "payment_key": obj.get("payment_intent") or obj["id"],
+                    "reason": "async payment failed",
+                },
+            )
+        ]
     if kind == "charge.refunded":
         listed = (obj.get("refunds") or {}).get("data")
         refunds = None
         if listed:
-            refunds = [{"id": r["id"], "amount_cents": int(r["amount"])} for r in listed
-                       if r.get("status", "succeeded") in ("succeeded", "pending")]
-        return [WebhookMessage("apply_refund", {
-            "provider": "stripe",
-            "payment_key": obj.get("payment_intent") or obj["id"],
-            "charge_id": obj["id"],
-            "amount_refunded_cents": int(obj["amount_refunded"]),
-            "refunds": refunds,
-            "refunded_at": created,
-            "event_id": event["id"],
-        })]
+            refunds = [
+                {"id": r["id"], "amount_cents": int(r["amount"])}
+                for r in listed
+                if r.get("status", "succeeded") in ("succeeded", "pending")
+            ]
+        return [
+            WebhookMessage(
+                "apply_refund",
+                {
+                    "provider": "stripe",
+                    "payment_key": obj.get("payment_intent") or obj["id"],
+                    "charge_id": obj["id"],
+                    "amount_refunded_cents": int(obj["amount_refunded"]),
+                    "refunds": refunds,
+                    "refunded_at": created,
+                    "event_id": event["id"],
+                },
+            )
+        ]
     return []

@@ -20,7 +20,9 @@ class SandboxCheckout:
         topup = TopUp.get_or_none(TopUp.public_id == topup_id)
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
-            "sandbox_checkout.html", topup_id=topup_id, topup=topup,
+            "sandbox_checkout.html",
+            topup_id=topup_id,
+            topup=topup,
             address=topup.account.address if topup else None,
         )
 

@@ -49,8 +49,12 @@ class TopUpStart:
     """``GET /topup`` shows the form; ``POST /topup`` starts a checkout and redirects to it."""
 
     def __init__(
-        self, *, providers: Mapping[str, PaymentProvider], send: Callable[..., Any],
-        renderer: Renderer, public_url: str,
+        self,
+        *,
+        providers: Mapping[str, PaymentProvider],
+        send: Callable[..., Any],
+        renderer: Renderer,
+        public_url: str,
     ) -> None:
         self._providers = providers
         self._send = send
@@ -60,7 +64,9 @@ class TopUpStart:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
-            "topup.html", providers=sorted(self._providers), presets=PRESET_CENTS,
+            "topup.html",
+            providers=sorted(self._providers),
+            presets=PRESET_CENTS,
             address=req.get_param("address") or "",
         )
 
@@ -81,10 +87,18 @@ class TopUpStart:
         if not Account.select().where(Account.address == address).exists():
             raise AccountNotFound(f"no account for {address}: log in first to create it")
         topup_id = new_topup_id()
-        self._send("record_topup", public_id=topup_id, address=address,
-                   provider=provider_name, amount_cents=amount_cents, provider_ref=None)
+        self._send(
+            "record_topup",
+            public_id=topup_id,
+            address=address,
+            provider=provider_name,
+            amount_cents=amount_cents,
+            provider_ref=None,
+        )
         checkout = provider.start_checkout(
-            topup_id=topup_id, address=address, amount_cents=amount_cents,
+            topup_id=topup_id,
+            address=address,
+            amount_cents=amount_cents,
             return_url=f"{self._public_url}/topups/{topup_id}",
             cancel_url=f"{self._public_url}/topup?address={address}",
         )

@@ -7,10 +7,10 @@ from typing import Any
 
 import falcon
 import structlog
+from prometheus_client import Counter
 
 from adapters.payments import PaymentProvider, WebhookRejected
 from adapters.payments.base import MAX_WEBHOOK_BYTES
-from prometheus_client import Counter
 
 log = structlog.get_logger("hero.webhooks")
 
@@ -22,7 +22,9 @@ class Webhook:
     """``POST /webhooks/{provider}``. 200 only after the broker confirmed every message."""
 
     def __init__(
-        self, *, providers: Mapping[str, PaymentProvider],
+        self,
+        *,
+        providers: Mapping[str, PaymentProvider],
         send: Callable[..., Any],
     ) -> None:
         self._providers = providers

@@ -8,9 +8,9 @@ import nacl.signing
 
 from models import Account, AdminAudit, Billing, LedgerEntry, db
 from tests.integration.conftest import STRIPE_SECRET, Stack
+from tests.integration.test_stripe_webhooks import ADDRESS, PROCESSED, balance, make_account, post
 from tests.support.procs import hero_admin
 from tests.support.stripe_events import checkout_completed, signed
-from tests.integration.test_stripe_webhooks import ADDRESS, PROCESSED, balance, make_account, post
 
 STRANGER = "41f:9a01:3c22:7e10:aa55:1234:5678:9abc"
 
@@ -54,11 +54,16 @@ def test_audit_passes_on_the_ledger_and_fails_after_a_change_behind_its_back(
     make_account()
     url = stack.gateway()
     worker = stack.worker()
-    assert post(url, *signed(checkout_completed(address=ADDRESS, amount_cents=900),
-                             STRIPE_SECRET)).status_code == 200
+    assert (
+        post(
+            url, *signed(checkout_completed(address=ADDRESS, amount_cents=900), STRIPE_SECRET)
+        ).status_code
+        == 200
+    )
     worker.wait_lines(*PROCESSED, count=1)
-    adjusted = hero_admin("balance", "adjust", ADDRESS, "--by", "-150", "--reason", "goodwill",
-                          env=stack.admin_env())
+    adjusted = hero_admin(
+        "balance", "adjust", ADDRESS, "--by", "-150", "--reason", "goodwill", env=stack.admin_env()
+    )
     assert adjusted.returncode == 0, adjusted.stdout + adjusted.stderr
 
     ok = hero_admin("audit", "--json", env=stack.admin_env())
@@ -73,17 +78,34 @@ def test_audit_passes_on_the_ledger_and_fails_after_a_change_behind_its_back(
 
 
 def test_balance_adjust_without_a_key_or_with_an_unknown_key_is_refused_and_audited(
-    stack: Stack, tmp_path,
+    stack: Stack,
+    tmp_path,
 ) -> None:
     make_account()
     stack.worker()
     stranger_key = tmp_path / "stranger.key"
     stranger_key.write_text(nacl.signing.SigningKey.generate().encode().hex())
 
-    unsigned = hero_admin("balance", "adjust", ADDRESS, "--to", "100000", "--reason", "free money",
-                          env=stack.admin_env(with_key=False))
-    foreign = hero_admin("balance", "adjust", ADDRESS, "--by", "100000", "--reason", "free money",
-                         env={**stack.admin_env(), "HERO_OPERATOR_KEY": str(stranger_key)})
+    unsigned = hero_admin(
+        "balance",
+        "adjust",
+        ADDRESS,
+        "--to",
+        "100000",
+        "--reason",
+        "free money",
+        env=stack.admin_env(with_key=False),
+    )
+    foreign = hero_admin(
+        "balance",
+        "adjust",
+        ADDRESS,
+        "--by",
+        "100000",
+        "--reason",
+        "free money",
+        env={**stack.admin_env(), "HERO_OPERATOR_KEY": str(stranger_key)},
+    )
 
     assert unsigned.returncode == 1 and "unsigned" in unsigned.stdout
     assert foreign.returncode == 1 and "not in HERO_OPERATOR_PUBKEYS" in foreign.stdout
@@ -92,8 +114,9 @@ def test_balance_adjust_without_a_key_or_with_an_unknown_key_is_refused_and_audi
     assert len(refusals) == 2
     assert {r.action for r in refusals} == {"balance_adjust"}
 
-    allowed = hero_admin("balance", "adjust", ADDRESS, "--to", "500", "--reason", "promo",
-                         env=stack.admin_env())
+    allowed = hero_admin(
+        "balance", "adjust", ADDRESS, "--to", "500", "--reason", "promo", env=stack.admin_env()
+    )
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert Billing.get().balance_cents == 500
     entry = LedgerEntry.get()

@@ -33,8 +33,12 @@ class Running:
 
     def start_topup(self, amount: str = "25.00") -> str:
         """Start a top-up in the browser's way; return its id once the worker recorded it."""
-        resp = requests.post(f"{self.url}/topup", allow_redirects=False, timeout=30, data={
-            "address": ADDRESS, "provider": "clickpesa", "amount": amount})
+        resp = requests.post(
+            f"{self.url}/topup",
+            allow_redirects=False,
+            timeout=30,
+            data={"address": ADDRESS, "provider": "clickpesa", "amount": amount},
+        )
         assert resp.status_code == 303, resp.text
         location = resp.headers["Location"]
         assert location.startswith(f"{self.fake.url}/checkout/")
@@ -43,8 +47,9 @@ class Running:
         return topup_id
 
     def post_webhook(self, body: bytes, headers: dict[str, str]) -> requests.Response:
-        return requests.post(f"{self.url}/webhooks/clickpesa", data=body, headers=headers,
-                             timeout=30)
+        return requests.post(
+            f"{self.url}/webhooks/clickpesa", data=body, headers=headers, timeout=30
+        )
 
     def confirmations(self) -> list[dict[str, object]]:
         """The worker's one line per finished ``confirm_clickpesa_payment`` message."""
@@ -54,8 +59,10 @@ class Running:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if (entry.get("event") == "message.processed"
-                    and entry.get("actor_name") == "confirm_clickpesa_payment"):
+            if (
+                entry.get("event") == "message.processed"
+                and entry.get("actor_name") == "confirm_clickpesa_payment"
+            ):
                 lines.append(entry)
         return lines
 
@@ -67,8 +74,9 @@ def balance_cents(account: Account) -> int:
 
 @pytest.fixture
 def fake() -> Iterator[FakeClickPesa]:
-    with FakeClickPesa(client_id="cp_it_client", api_key="cp_it_api_key",
-                       checksum_key="cp_it_checksum_key") as server:
+    with FakeClickPesa(
+        client_id="cp_it_client", api_key="cp_it_api_key", checksum_key="cp_it_checksum_key"
+    ) as server:
         yield server
 
 
@@ -91,8 +99,13 @@ def running(pg_db: str, amqp_url: str, fake: FakeClickPesa, tmp_path: Path) -> I
         worker.wait_for_log("worker.started")
         url = f"http://127.0.0.1:{port}"
         gateway.wait_http(f"{url}/healthz")
-        yield Running(url=url, gateway=gateway, worker=worker, fake=fake,
-                      account=Account.create(address=ADDRESS))
+        yield Running(
+            url=url,
+            gateway=gateway,
+            worker=worker,
+            fake=fake,
+            account=Account.create(address=ADDRESS),
+        )
     finally:
         gateway.stop()
         worker.stop()
@@ -117,8 +130,7 @@ def test_a_verified_payment_is_credited_once_when_the_webhook_comes_twice(
     assert running.post_webhook(body, headers).status_code == 200
     # Then both messages are handled and the account is credited once
     wait_until(lambda: len(running.confirmations()) >= 2, what="two confirmations")
-    assert sorted(str(c["result"]) for c in running.confirmations()) == [
-        "credited", "duplicate"]
+    assert sorted(str(c["result"]) for c in running.confirmations()) == ["credited", "duplicate"]
     assert balance_cents(running.account) == 2500
     assert LedgerEntry.select().count() == 1
     event = PaymentEvent.get()
@@ -132,8 +144,10 @@ def test_a_bad_checksum_is_refused_and_credits_nothing(running: Running) -> None
     record = running.fake.set_payment(topup_id, status="SUCCESS", amount="25.00")
     # When its webhook comes signed with the wrong key, or unsigned
     forged = signed_webhook("PAYMENT RECEIVED", record, "not-the-checksum-key")
-    unsigned = (json.dumps({"event": "PAYMENT RECEIVED", "data": record}).encode(),
-                {"Content-Type": "application/json"})
+    unsigned = (
+        json.dumps({"event": "PAYMENT RECEIVED", "data": record}).encode(),
+        {"Content-Type": "application/json"},
+    )
     for body, headers in (forged, unsigned):
         resp = running.post_webhook(body, headers)
         assert resp.status_code == 400
@@ -153,8 +167,10 @@ def test_a_webhook_whose_requery_says_failed_credits_nothing(running: Running) -
     running.fake.set_payment(topup_id, status="FAILED", amount="0")
     body, headers = running.fake.webhook(topup_id, event="PAYMENT RECEIVED")
     assert running.post_webhook(body, headers).status_code == 200
-    wait_until(lambda: TopUp.get(TopUp.public_id == topup_id).status == "failed",
-               what="top-up marked failed")
+    wait_until(
+        lambda: TopUp.get(TopUp.public_id == topup_id).status == "failed",
+        what="top-up marked failed",
+    )
     wait_until(running.confirmations, what="the confirmation line")
     assert [c["result"] for c in running.confirmations()] == ["failed"]
     assert PaymentEvent.select().count() == 0
@@ -172,8 +188,10 @@ def test_a_processing_payment_is_credited_once_after_a_retry(running: Running) -
     running.fake.set_payment(topup_id, status="SUCCESS", amount="25.00")
     # Then a retry credits it, once
     wait_until(lambda: balance_cents(running.account) == 2500, what="credit after retry")
-    wait_until(lambda: any(c.get("result") == "credited" for c in running.confirmations()),
-               what="the credited line")
+    wait_until(
+        lambda: any(c.get("result") == "credited" for c in running.confirmations()),
+        what="the credited line",
+    )
     outcomes = [c["outcome"] for c in running.confirmations()]
     assert outcomes[0] == "failed" and outcomes[-1] == "ok"
     assert running.fake.queries(topup_id) >= 2

@@ -31,44 +31,77 @@ def clone(tmp_path: Path) -> Path:
 
 def test_make_run_on_a_fresh_clone_serves_a_sandbox_top_up(clone: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HERO_", "VIRTUAL_ENV", "PYTHONPATH"))}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if not p.startswith(str(Path(sys.executable).parent)))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HERO_", "VIRTUAL_ENV", "PYTHONPATH"))
+    }
+    env["PATH"] = os.pathsep.join(
+        p
+        for p in env.get("PATH", "").split(os.pathsep)
+        if not p.startswith(str(Path(sys.executable).parent))
+    )
     env["HERO_HTTP_ADDR"] = f"127.0.0.1:{port}"
     log = open(clone / "make-run.log", "wb")  # noqa: SIM115 - closed below
-    make = subprocess.Popen(["make", "run"], cwd=clone, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    make = subprocess.Popen(
+        ["make", "run"],
+        cwd=clone,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _healthy(base, make, clone), timeout=600, interval=1,
-                   what="make run to serve /healthz")
+        wait_until(
+            lambda: _healthy(base, make, clone),
+            timeout=600,
+            interval=1,
+            what="make run to serve /healthz",
+        )
 
         # An operator adds the account, in-process against the embedded SQLite database.
         key = nacl.signing.SigningKey.generate()
         (clone / "op.key").write_text(key.encode().hex())
-        admin_env = {**env, "HERO_OPERATOR_KEY": str(clone / "op.key"),
-                     "HERO_OPERATOR_PUBKEYS": key.verify_key.encode().hex()}
-        added = subprocess.run([str(clone / ".venv/bin/hero-admin"), "user", "add", ADDRESS],
-                               cwd=clone, env=admin_env, capture_output=True, text=True)
+        admin_env = {
+            **env,
+            "HERO_OPERATOR_KEY": str(clone / "op.key"),
+            "HERO_OPERATOR_PUBKEYS": key.verify_key.encode().hex(),
+        }
+        added = subprocess.run(
+            [str(clone / ".venv/bin/hero-admin"), "user", "add", ADDRESS],
+            cwd=clone,
+            env=admin_env,
+            capture_output=True,
+            text=True,
+        )
         assert added.returncode == 0, added.stdout + added.stderr
 
         # The user tops up with the sandbox provider and pays on its checkout page.
         session = requests.Session()
-        started = session.post(f"{base}/topup", data={"address": ADDRESS, "amount": "25.00",
-                                                      "provider": "sandbox"},
-                               allow_redirects=False, timeout=30)
+        started = session.post(
+            f"{base}/topup",
+            data={"address": ADDRESS, "amount": "25.00", "provider": "sandbox"},
+            allow_redirects=False,
+            timeout=30,
+        )
         assert started.status_code == 303, started.text
         checkout = started.headers["Location"]
         topup_id = re.search(r"/sandbox/checkout/(\w+)$", checkout).group(1)
-        wait_until(lambda: "Pay $25.00" in session.get(checkout, timeout=10).text, timeout=30,
-                   what="the sandbox checkout to be ready")
+        wait_until(
+            lambda: "Pay $25.00" in session.get(checkout, timeout=10).text,
+            timeout=30,
+            what="the sandbox checkout to be ready",
+        )
         paid = session.post(checkout, allow_redirects=False, timeout=30)
         assert paid.status_code == 303
 
         # The return page sees the webhook's credit.
-        status = wait_until(lambda: _paid(session, f"{base}/topups/{topup_id}"), timeout=30,
-                            what="the top-up to be credited")
+        status = wait_until(
+            lambda: _paid(session, f"{base}/topups/{topup_id}"),
+            timeout=30,
+            what="the top-up to be credited",
+        )
         assert status["balance_cents"] == 2500
         page = session.get(f"{base}/topups/{topup_id}", timeout=10).text
         assert "Payment received" in page and "$25.00" in page

@@ -19,9 +19,12 @@ def test_topup_creates_a_checkout_session_and_only_the_webhook_credits(stack: St
         url = stack.gateway(HERO_STRIPE_API_BASE=stripe_api.url)
         worker = stack.worker()
 
-        started = requests.post(f"{url}/topup", data={
-            "address": ADDRESS, "amount": "12.50", "provider": "stripe"},
-            allow_redirects=False, timeout=30)
+        started = requests.post(
+            f"{url}/topup",
+            data={"address": ADDRESS, "amount": "12.50", "provider": "stripe"},
+            allow_redirects=False,
+            timeout=30,
+        )
 
         assert started.status_code == 303, started.text
         assert started.headers["Location"].startswith("https://checkout.stripe.test/c/pay/cs_")
@@ -32,8 +35,9 @@ def test_topup_creates_a_checkout_session_and_only_the_webhook_credits(stack: St
         assert form["line_items[0][price_data][unit_amount]"] == "1250"
         assert form["line_items[0][price_data][currency]"] == "usd"
         topup_id = form["metadata[topup_id]"]
-        topup = wait_until(lambda: TopUp.get_or_none(TopUp.public_id == topup_id),
-                           what="the top-up to be recorded")
+        topup = wait_until(
+            lambda: TopUp.get_or_none(TopUp.public_id == topup_id), what="the top-up to be recorded"
+        )
         assert topup.status == "started" and balance() == 0
 
         event = checkout_completed(address=ADDRESS, amount_cents=1250, topup_id=topup_id)
@@ -41,19 +45,28 @@ def test_topup_creates_a_checkout_session_and_only_the_webhook_credits(stack: St
         worker.wait_lines(*PROCESSED, count=1)
         assert balance() == 1250
         assert TopUp.get(TopUp.public_id == topup_id).status == "paid"
-        status = requests.get(f"{url}/topups/{topup_id}",
-                              headers={"Accept": "application/json"}, timeout=10).json()
-        assert status == {"topup_id": topup_id, "status": "paid", "amount_cents": 1250,
-                          "balance_cents": 1250}
+        status = requests.get(
+            f"{url}/topups/{topup_id}", headers={"Accept": "application/json"}, timeout=10
+        ).json()
+        assert status == {
+            "topup_id": topup_id,
+            "status": "paid",
+            "amount_cents": 1250,
+            "balance_cents": 1250,
+        }
 
 
 def test_topup_when_stripe_refuses_shows_the_reason_and_charges_nothing(stack: Stack) -> None:
     make_account()
     with fake_stripe("sk_live_someone_else") as stripe_api:
         url = stack.gateway(HERO_STRIPE_API_BASE=stripe_api.url)
-        answer = requests.post(f"{url}/topup", data={
-            "address": ADDRESS, "amount": "5", "provider": "stripe"},
-            headers={"Accept": "text/html"}, allow_redirects=False, timeout=30)
+        answer = requests.post(
+            f"{url}/topup",
+            data={"address": ADDRESS, "amount": "5", "provider": "stripe"},
+            headers={"Accept": "text/html"},
+            allow_redirects=False,
+            timeout=30,
+        )
     assert answer.status_code == 502
     assert "Invalid API Key" in answer.text and "<html" in answer.text
     assert balance() == 0

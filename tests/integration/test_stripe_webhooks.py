@@ -84,13 +84,17 @@ def _future(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]
 def signed_again(body: bytes, secret: str, stamp: int) -> tuple[bytes, dict[str, str]]:
     from adapters.payments.stripe_provider import sign_stripe_payload
 
-    return body, {"Content-Type": "application/json",
-                  "Stripe-Signature": sign_stripe_payload(body, secret, stamp)}
+    return body, {
+        "Content-Type": "application/json",
+        "Stripe-Signature": sign_stripe_payload(body, secret, stamp),
+    }
 
 
-@pytest.mark.parametrize("spoil", [_tamper, _wrong_secret, _no_header, _stale, _future],
-                         ids=["tampered-body", "wrong-secret", "missing-header",
-                              "301s-old", "hour-in-future"])
+@pytest.mark.parametrize(
+    "spoil",
+    [_tamper, _wrong_secret, _no_header, _stale, _future],
+    ids=["tampered-body", "wrong-secret", "missing-header", "301s-old", "hour-in-future"],
+)
 def test_bad_signature_is_refused_and_nothing_is_sent(stack: Stack, spoil) -> None:
     make_account()
     url = stack.gateway()
@@ -102,8 +106,9 @@ def test_bad_signature_is_refused_and_nothing_is_sent(stack: Stack, spoil) -> No
     assert answer.status_code == 400
     assert "Stripe-Signature" in answer.json()["description"]
     # A good event afterwards is the only one the worker ever sees.
-    good, good_headers = signed(checkout_completed(address=ADDRESS, amount_cents=100),
-                                STRIPE_SECRET)
+    good, good_headers = signed(
+        checkout_completed(address=ADDRESS, amount_cents=100), STRIPE_SECRET
+    )
     assert post(url, good, good_headers).status_code == 200
     worker.wait_lines(*PROCESSED, count=1)
     time.sleep(0.5)
@@ -145,7 +150,8 @@ def test_broker_down_answers_503_and_the_providers_retry_credits_once(stack: Sta
 
 
 def test_worker_killed_while_applying_a_payment_credits_once_after_restart(
-    pg_stack: Stack, pg_db: str,
+    pg_stack: Stack,
+    pg_db: str,
 ) -> None:
     stack = pg_stack
     # Given a worker that will block inside apply_payment on the account's billing row
@@ -174,8 +180,10 @@ def test_worker_killed_while_applying_a_payment_credits_once_after_restart(
 
 def _waiting_on_lock(dsn: str) -> bool:
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'")
+        cur.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
         return bool(cur.fetchone()[0])
 
 
@@ -185,12 +193,14 @@ def test_charge_refunded_debits_once(stack: Stack) -> None:
     worker = stack.worker()
     paid, paid_headers = signed(
         checkout_completed(address=ADDRESS, amount_cents=3000, payment_intent="pi_refundme"),
-        STRIPE_SECRET)
+        STRIPE_SECRET,
+    )
     assert post(url, paid, paid_headers).status_code == 200
     worker.wait_lines(*PROCESSED, count=1)
 
-    event = charge_refunded(payment_intent="pi_refundme", amount_refunded_cents=1000,
-                            refunds=[("re_1", 1000)])
+    event = charge_refunded(
+        payment_intent="pi_refundme", amount_refunded_cents=1000, refunds=[("re_1", 1000)]
+    )
     for _ in range(2):
         assert post(url, *signed(event, STRIPE_SECRET)).status_code == 200
     worker.wait_lines("message.processed", '"actor_name": "apply_refund"', count=2)

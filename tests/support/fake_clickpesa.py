@@ -39,7 +39,11 @@ def checksum(payload: dict[str, Any], key: str) -> str:
 
 
 def signed_webhook(
-    event: str, data: Any, key: str, *, in_header: bool = False,
+    event: str,
+    data: Any,
+    key: str,
+    *,
+    in_header: bool = False,
     checksum_method: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The body and headers ClickPesa would post for *event* about *data*.
@@ -65,8 +69,13 @@ def now_iso() -> str:
 class FakeClickPesa:
     """ClickPesa's third-party API on a free local port; use as a context manager."""
 
-    def __init__(self, *, client_id: str = "cp_client", api_key: str = "cp_api_key",
-                 checksum_key: str = "cp_checksum_key") -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str = "cp_client",
+        api_key: str = "cp_api_key",
+        checksum_key: str = "cp_checksum_key",
+    ) -> None:
         self.client_id = client_id
         self.api_key = api_key
         self.checksum_key = checksum_key
@@ -82,7 +91,8 @@ class FakeClickPesa:
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_base = f"{self.url}/third-parties"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._stopped = False
 
     def __enter__(self) -> FakeClickPesa:
@@ -100,8 +110,14 @@ class FakeClickPesa:
             self._server.server_close()
 
     def set_payment(
-        self, order_reference: str, *, status: str = "SUCCESS", amount: str = "25.00",
-        currency: str = "USD", created_at: str | None = None, append: bool = False,
+        self,
+        order_reference: str,
+        *,
+        status: str = "SUCCESS",
+        amount: str = "25.00",
+        currency: str = "USD",
+        created_at: str | None = None,
+        append: bool = False,
     ) -> dict[str, Any]:
         """Make ``GET /payments/{order_reference}`` answer with this payment (or add it)."""
         record = {
@@ -114,8 +130,11 @@ class FakeClickPesa:
             "message": "success" if status in ("SUCCESS", "SETTLED") else status.lower(),
             "updatedAt": now_iso(),
             "createdAt": created_at or now_iso(),
-            "customer": {"customerName": "Test Payer", "customerEmail": "payer@example.com",
-                         "customerPhoneNumber": "255700000000"},
+            "customer": {
+                "customerName": "Test Payer",
+                "customerEmail": "payer@example.com",
+                "customerPhoneNumber": "255700000000",
+            },
             "clientId": self.client_id,
         }
         with self._lock:
@@ -123,8 +142,9 @@ class FakeClickPesa:
             self.payments[order_reference] = [*kept, record]
         return record
 
-    def webhook(self, order_reference: str, *, event: str = "PAYMENT RECEIVED",
-                **options: Any) -> tuple[bytes, dict[str, str]]:
+    def webhook(
+        self, order_reference: str, *, event: str = "PAYMENT RECEIVED", **options: Any
+    ) -> tuple[bytes, dict[str, str]]:
         """A correctly signed webhook about *order_reference*'s latest payment."""
         with self._lock:
             records = self.payments.get(order_reference) or [{"orderReference": order_reference}]
@@ -141,13 +161,14 @@ class FakeClickPesa:
 
     # The routes, called by the handler with the lock not held.
 
-    def route(self, method: str, path: str, headers: dict[str, str],
-              body: bytes) -> tuple[int, Any]:
+    def route(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
         if self.down:
             return 503, {"message": "Service Unavailable"}
         if not path.startswith("/third-parties/"):
             return 404, {"message": "Not Found"}
-        path = path[len("/third-parties"):]
+        path = path[len("/third-parties") :]
         with self._lock:
             self.calls[f"{method} {path}"] += 1
         if method == "POST" and path == "/generate-token":
@@ -160,13 +181,12 @@ class FakeClickPesa:
             return self._checkout_link(body)
         if method == "GET" and path.startswith("/payments/"):
             with self._lock:
-                records = self.payments.get(path[len("/payments/"):])
+                records = self.payments.get(path[len("/payments/") :])
             return (200, records) if records else (404, {"message": "Payment not found"})
         return 404, {"message": "Not Found"}
 
     def _generate_token(self, headers: dict[str, str]) -> tuple[int, Any]:
-        if (headers.get("client-id") != self.client_id
-                or headers.get("api-key") != self.api_key):
+        if headers.get("client-id") != self.client_id or headers.get("api-key") != self.api_key:
             return 401, {"message": "Invalid client-id or api-key"}
         token = f"Bearer {secrets.token_urlsafe(24)}"
         with self._lock:
@@ -191,8 +211,7 @@ class FakeClickPesa:
             if reference in self.orders:
                 return 409, {"message": "orderReference already used"}
             self.orders[reference] = payload
-        return 200, {"checkoutLink": f"{self.url}/checkout/{reference}",
-                     "clientId": self.client_id}
+        return 200, {"checkoutLink": f"{self.url}/checkout/{reference}", "clientId": self.client_id}
 
 
 def _handler(fake: FakeClickPesa) -> type[BaseHTTPRequestHandler]:

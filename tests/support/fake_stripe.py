@@ -24,8 +24,9 @@ class FakeStripe:
 
     def handle(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
         if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return 401, {"error": {"type": "invalid_request_error",
-                                   "message": "Invalid API Key provided"}}
+            return 401, {
+                "error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}
+            }
         if handler.path != "/v1/checkout/sessions":
             return 404, {"error": {"type": "invalid_request_error", "message": "Unrecognized"}}
         length = int(handler.headers.get("Content-Length") or 0)
@@ -36,16 +37,23 @@ class FakeStripe:
             return 200, self.sessions[key]
         for required in ("mode", "success_url", "line_items[0][price_data][unit_amount]"):
             if required not in form:
-                return 400, {"error": {"type": "invalid_request_error",
-                                       "message": f"Missing required param: {required}."}}
+                return 400, {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": f"Missing required param: {required}.",
+                    }
+                }
         session_id = f"cs_test_{secrets.token_hex(12)}"
         session = {
-            "id": session_id, "object": "checkout.session", "mode": form["mode"],
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": form["mode"],
             "url": f"https://checkout.stripe.test/c/pay/{session_id}",
             "client_reference_id": form.get("client_reference_id"),
             "amount_total": int(form["line_items[0][price_data][unit_amount]"]),
             "currency": form.get("line_items[0][price_data][currency]"),
-            "payment_status": "unpaid", "status": "open",
+            "payment_status": "unpaid",
+            "status": "open",
             "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
         }
         if key:

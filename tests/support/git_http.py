@@ -83,8 +83,9 @@ def git_http_server(root: Path, **kwargs: Any) -> Iterator[GitHttpServer]:
                 env["HTTP_" + name.upper().replace("-", "_")] = value
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            result = subprocess.run(["git", "http-backend"], input=body, env=env,
-                                    capture_output=True, check=False)
+            result = subprocess.run(
+                ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
+            )
             head, _, payload = result.stdout.partition(b"\r\n\r\n")
             if not _:
                 head, _, payload = result.stdout.partition(b"\n\n")

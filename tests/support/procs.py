@@ -34,7 +34,9 @@ class HeroProcess:
     def start(self) -> HeroProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [str(BIN / "hero-onboarding"), self.role], env=self.env, stdout=log,
+            [str(BIN / "hero-onboarding"), self.role],
+            env=self.env,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
         return self
@@ -96,10 +98,18 @@ class HeroProcess:
                 self.proc.wait()
 
 
-def hero_admin(*args: str, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def hero_admin(
+    *args: str, env: dict[str, str], timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``hero-admin`` CLI."""
-    return subprocess.run([str(BIN / "hero-admin"), *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [str(BIN / "hero-admin"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def wait_until(predicate, *, timeout: float = 30, interval: float = 0.05, what: str = "condition"):

@@ -26,9 +26,14 @@ def test_apply_payment_sent_in_process_is_applied(worker: dramatiq.Worker) -> No
 
     Account.create(address="520:c662:fd00:9e92:5d99:34ed:ab8:82ab")
     for _ in range(3):
-        apply_payment.send(provider="stripe", payment_key="pi_1",
-                           address="520:c662:fd00:9e92:5d99:34ed:ab8:82ab", amount_cents=300,
-                           currency="usd", paid_at=1_790_000_000)
+        apply_payment.send(
+            provider="stripe",
+            payment_key="pi_1",
+            address="520:c662:fd00:9e92:5d99:34ed:ab8:82ab",
+            amount_cents=300,
+            currency="usd",
+            paid_at=1_790_000_000,
+        )
     actors.broker.join("payments")
     assert Billing.get().balance_cents == 300
 
@@ -36,8 +41,14 @@ def test_apply_payment_sent_in_process_is_applied(worker: dramatiq.Worker) -> No
 def test_a_payment_that_can_never_apply_is_dead_lettered_at_once(worker: dramatiq.Worker) -> None:
     from actors.payments import apply_payment
 
-    apply_payment.send(provider="stripe", payment_key="pi_bad", address=None, amount_cents=0,
-                       currency="usd", paid_at=1)
+    apply_payment.send(
+        provider="stripe",
+        payment_key="pi_bad",
+        address=None,
+        amount_cents=0,
+        currency="usd",
+        paid_at=1,
+    )
     with pytest.raises(Exception, match="amount_cents"):
         actors.broker.join("payments")
     assert len(actors.broker.dead_letters) == 1

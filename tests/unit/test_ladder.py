@@ -12,10 +12,19 @@ from models import Account, Billing, Notification
 PAID = dt.datetime(2026, 1, 1)
 
 
-@pytest.mark.parametrize(("days", "tier", "quarters"), [
-    (3, "none", 4), (6.99, "none", 4), (7, "week", 2), (8, "week", 2), (29.9, "week", 2),
-    (30, "month", 1), (31, "month", 1), (400, "month", 1),
-])
+@pytest.mark.parametrize(
+    ("days", "tier", "quarters"),
+    [
+        (3, "none", 4),
+        (6.99, "none", 4),
+        (7, "week", 2),
+        (8, "week", 2),
+        (29.9, "week", 2),
+        (30, "month", 1),
+        (31, "month", 1),
+        (400, "month", 1),
+    ],
+)
 @pytest.mark.parametrize("category", ["hero_os_hourly", "llm"])
 def test_discounted_categories_follow_the_ladder(days, tier, quarters, category) -> None:
     moment = PAID + dt.timedelta(days=days)
@@ -52,4 +61,6 @@ def test_refresh_updates_the_shown_tier_and_notifies_each_tier_once(sqlite_db: s
     refresh(PAID + dt.timedelta(days=31))
     assert Billing.get().discount_tier == "month"
     assert [n.key.split(":")[1] for n in Notification.select().order_by(Notification.id)] == [
-        "week", "month"]
+        "week",
+        "month",
+    ]

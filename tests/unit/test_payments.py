@@ -18,8 +18,14 @@ ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 
 def fact(**overrides) -> PaymentFact:
-    values = dict(provider="stripe", payment_key="pi_1", address=ADDRESS, amount_cents=2500,
-                  currency="usd", paid_at=1_790_000_000)
+    values = dict(
+        provider="stripe",
+        payment_key="pi_1",
+        address=ADDRESS,
+        amount_cents=2500,
+        currency="usd",
+        paid_at=1_790_000_000,
+    )
     values.update(overrides)
     return PaymentFact(**values)
 
@@ -55,7 +61,9 @@ def test_ledger_entry_carries_the_balance_it_left(account: Account) -> None:
     credit_payment(fact())
     credit_payment(fact(payment_key="pi_2", amount_cents=100))
     assert [e.balance_after_cents for e in LedgerEntry.select().order_by(LedgerEntry.id)] == [
-        2500, 2600]
+        2500,
+        2600,
+    ]
 
 
 def test_unknown_account_is_parked_not_dropped(sqlite_db: str) -> None:
@@ -84,19 +92,35 @@ def test_payment_with_a_bad_amount_is_refused_permanently(account: Account, amou
 def test_refund_by_id_debits_each_refund_once(account: Account) -> None:
     credit_payment(fact())
     args = dict(provider="stripe", payment_key="pi_1", charge_id="ch_1", refunded_at=1_790_000_100)
-    assert debit_refund(amount_refunded_cents=500, refunds=[{"id": "re_1", "amount_cents": 500}],
-                        **args) == "debited"
-    assert debit_refund(amount_refunded_cents=500, refunds=[{"id": "re_1", "amount_cents": 500}],
-                        **args) == "duplicate"
-    assert debit_refund(amount_refunded_cents=800, refunds=[
-        {"id": "re_1", "amount_cents": 500}, {"id": "re_2", "amount_cents": 300}], **args) == "debited"
+    assert (
+        debit_refund(
+            amount_refunded_cents=500, refunds=[{"id": "re_1", "amount_cents": 500}], **args
+        )
+        == "debited"
+    )
+    assert (
+        debit_refund(
+            amount_refunded_cents=500, refunds=[{"id": "re_1", "amount_cents": 500}], **args
+        )
+        == "duplicate"
+    )
+    assert (
+        debit_refund(
+            amount_refunded_cents=800,
+            refunds=[{"id": "re_1", "amount_cents": 500}, {"id": "re_2", "amount_cents": 300}],
+            **args,
+        )
+        == "debited"
+    )
     assert balance() == 1700
     assert Billing.get().lifetime_paid_cents == 1700
 
 
 def test_cumulative_refunds_take_only_the_difference_in_any_order(account: Account) -> None:
     credit_payment(fact())
-    args = dict(provider="stripe", payment_key="pi_1", charge_id="ch_1", refunded_at=1, refunds=None)
+    args = dict(
+        provider="stripe", payment_key="pi_1", charge_id="ch_1", refunded_at=1, refunds=None
+    )
     assert debit_refund(amount_refunded_cents=800, **args) == "debited"
     assert debit_refund(amount_refunded_cents=500, **args) == "duplicate"
     assert debit_refund(amount_refunded_cents=800, **args) == "duplicate"
@@ -105,7 +129,13 @@ def test_cumulative_refunds_take_only_the_difference_in_any_order(account: Accou
 
 
 def test_refund_of_an_unknown_payment_is_parked(account: Account) -> None:
-    outcome = debit_refund(provider="stripe", payment_key="pi_x", charge_id="ch_x",
-                           amount_refunded_cents=100, refunds=None, refunded_at=1)
+    outcome = debit_refund(
+        provider="stripe",
+        payment_key="pi_x",
+        charge_id="ch_x",
+        amount_refunded_cents=100,
+        refunds=None,
+        refunded_at=1,
+    )
     assert outcome == "unmatched"
     assert UnmatchedItem.get().source == "refund"

@@ -16,19 +16,34 @@ NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 PAID = dt.datetime(2026, 10, 1)
 
 
-def rec(seq: int, *, cents: int = 1, category: str = "llm", user: str = USER,
-        at: dt.datetime = NOW - dt.timedelta(hours=1), node: str = "node-a") -> dict:
-    return {"key": f"{node}:{seq}", "node": node, "user": user, "resource_kind": "llm_token",
-            "applies_to": category, "quantity": 100, "amount_cents": cents,
-            "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+def rec(
+    seq: int,
+    *,
+    cents: int = 1,
+    category: str = "llm",
+    user: str = USER,
+    at: dt.datetime = NOW - dt.timedelta(hours=1),
+    node: str = "node-a",
+) -> dict:
+    return {
+        "key": f"{node}:{seq}",
+        "node": node,
+        "user": user,
+        "resource_kind": "llm_token",
+        "applies_to": category,
+        "quantity": 100,
+        "amount_cents": cents,
+        "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 @pytest.fixture
 def account(sqlite_db: str) -> Account:
     account = Account.create(address=USER)
     Billing.create(account=account, balance_cents=1000, first_paid_at=PAID)
-    LedgerEntry.create(account=account, amount_cents=1000, kind="payment", ref="seed",
-                       balance_after_cents=1000)
+    LedgerEntry.create(
+        account=account, amount_cents=1000, kind="payment", ref="seed", balance_after_cents=1000
+    )
     return account
 
 
@@ -57,11 +72,21 @@ def test_a_batch_delivered_twice_is_charged_once(account) -> None:
 def test_the_multiplier_comes_from_the_records_own_time(account) -> None:
     early = PAID + dt.timedelta(days=3)
     week = PAID + dt.timedelta(days=8)
-    apply_batch([rec(1, cents=100, at=early), rec(2, cents=100, at=week),
-                 rec(3, cents=100, category="vm", at=week)], via="git", now=NOW)
+    apply_batch(
+        [
+            rec(1, cents=100, at=early),
+            rec(2, cents=100, at=week),
+            rec(3, cents=100, category="vm", at=week),
+        ],
+        via="git",
+        now=NOW,
+    )
     assert balance() == 1000 - 100 - 50 - 100
     assert [r.multiplier_quarters for r in UsageRecord.select().order_by(UsageRecord.key)] == [
-        4, 2, 4]
+        4,
+        2,
+        4,
+    ]
 
 
 def test_usage_is_charged_below_zero_and_flags_the_account_overdrawn(account) -> None:
