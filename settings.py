@@ -70,6 +70,8 @@ class Settings:
     nats_subject_prefix: str = "hero.usage"
     #: Where the aggregator keeps its local mirrors of node repos.
     mirror_dir: str = "var/mirrors"
+    forge_user: str | None = None
+    forge_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -119,6 +121,8 @@ class Settings:
             nats_stream=_name(environ, "HERO_NATS_STREAM", "HERO_USAGE"),
             nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", "hero.usage"),
             mirror_dir=environ.get("HERO_MIRROR_DIR") or "var/mirrors",
+            forge_user=environ.get("HERO_FORGE_USER") or None,
+            forge_token=environ.get("HERO_FORGE_TOKEN") or None,
             metrics_addr=(
                 _addr(environ, "HERO_METRICS_ADDR", "")
                 if environ.get("HERO_METRICS_ADDR")

@@ -31,6 +31,7 @@ ACTOR_MODULES = (
     "actors.admin",
     "actors.usage",
     "actors.ladder",
+    "actors.aggregator",
 )
 
 #: Retry policy shared by money actors: backoff stays far under RabbitMQ's 30 min

@@ -20,9 +20,19 @@ import structlog
 from actors import RETRY_POLICY
 from actors.ledger import billing_for, post
 from actors.payments import retry_unmatched
-from models import Account, AdminAudit, Billing, UnmatchedItem, db, utcnow, write_transaction
+from models import (
+    Account,
+    AdminAudit,
+    Billing,
+    Node,
+    UnmatchedItem,
+    db,
+    utcnow,
+    write_transaction,
+)
 from models.address import canonical_address
 from models.errors import AdminRefused, InvalidAddress
+from models.otoml import NODE_NAME
 
 log = structlog.get_logger("hero.admin")
 
@@ -185,11 +195,36 @@ def _unmatched_retry(envelope: dict[str, Any]) -> dict[str, Any]:
     return {"results": results}
 
 
+def _node_add(envelope: dict[str, Any]) -> dict[str, Any]:
+    args = envelope["args"]
+    name = str(args.get("name") or "")
+    if not NODE_NAME.match(name):
+        raise AdminRefused(f"name: {name!r} is not a node name (a-z, 0-9, '-', '_')")
+    pubkey = str(args.get("pubkey") or "").lower()
+    try:
+        nacl.signing.VerifyKey(bytes.fromhex(pubkey))
+    except (ValueError, nacl.exceptions.CryptoError):
+        raise AdminRefused("pubkey: must be the node's Ed25519 public key, 64 hex") from None
+    repo = str(args.get("repo") or "")
+    if not repo:
+        raise AdminRefused("repo: give the node's git URL or path")
+    created = bool(
+        Node.insert(name=name, repo_url=repo, pubkey_hex=pubkey, created_at=utcnow())
+        .on_conflict(action="NOTHING", conflict_target=[Node.name])
+        .as_rowcount()
+        .execute()
+    )
+    if not created:
+        Node.update(repo_url=repo, pubkey_hex=pubkey).where(Node.name == name).execute()
+    return {"name": name, "created": created}
+
+
 #: What each action does, inside the transaction that audits it.
 ACTIONS = {
     "user_add": _user_add,
     "balance_adjust": _balance_adjust,
     "unmatched_retry": _unmatched_retry,
+    "node_add": _node_add,
 }
 #: Actions that run their own transactions (one per item) and are audited after.
 OWN_TRANSACTIONS = {"unmatched_retry"}

@@ -34,7 +34,7 @@ def billing_for(account: Account) -> Billing:
 
 
 def post(
-    account: Account,
+    account: Account | int,
     *,
     amount_cents: int,
     kind: str,
@@ -57,48 +57,51 @@ def post(
     Returns:
         What was posted, or None when (kind, ref) was already in the ledger.
     """
-    billing_for(account)
-    # Lock the billing row first: every poster of this account serialises here, so
-    # balance_after_cents is always the true running balance.
-    if db.obj.for_update:
-        Billing.select(Billing.id).where(Billing.account == account).for_update().execute()
-    placeholder = (
-        LedgerEntry.insert(
-            account=account,
-            amount_cents=amount_cents,
-            kind=kind,
-            ref=ref,
-            balance_after_cents=0,
-            details=json.dumps(details or {}, sort_keys=True, default=str),
-            created_at=utcnow(),
-        )
-        .on_conflict(action="NOTHING", conflict_target=[LedgerEntry.kind, LedgerEntry.ref])
-        .as_rowcount()
-        .execute()
-    )
-    if placeholder == 0:
-        return None
+    account_id = account if isinstance(account, int) else int(account.id)
+    entry = _insert_entry(account_id, amount_cents, kind, ref, details)
+    if entry is None:
+        if LedgerEntry.select().where((LedgerEntry.kind == kind) & (LedgerEntry.ref == ref)).exists():
+            return None
+        billing_for(Account.get_by_id(account_id) if isinstance(account, int) else account)
+        entry = _insert_entry(account_id, amount_cents, kind, ref, details)
+        assert entry is not None, "billing row exists and the ref is new"
+    entry_id, balance_after = entry
     changes: dict[peewee.Field, Any] = {
         Billing.balance_cents: Billing.balance_cents + amount_cents,
-        Billing.lifetime_paid_cents: Billing.lifetime_paid_cents + paid_cents,
         Billing.overdrawn: (Billing.balance_cents + amount_cents) < 0,
         Billing.updated_at: utcnow(),
     }
+    if paid_cents:
+        changes[Billing.lifetime_paid_cents] = Billing.lifetime_paid_cents + paid_cents
     if paid_at is not None:
         changes[Billing.first_paid_at] = peewee.fn.COALESCE(Billing.first_paid_at, paid_at)
     changes.update(extra or {})
-    row = (
-        Billing.update(changes)
-        .where(Billing.account == account)
-        .returning(Billing.balance_cents)
-        .execute()
+    Billing.update(changes).where(Billing.account == account_id).execute()
+    return Posted(entry_id=entry_id, amount_cents=amount_cents, balance_after_cents=balance_after)
+
+
+def _insert_entry(
+    account_id: int, amount_cents: int, kind: str, ref: str, details: dict[str, Any] | None
+) -> tuple[int, int] | None:
+    """Insert the ledger entry with the balance it leaves, computed from the billing row,
+    which PostgreSQL locks here (SQLite's write transaction already holds the only lock).
+
+    Returns:
+        (entry id, balance after), or None when (kind, ref) exists or there is no billing row.
+    """
+    p = db.obj.param
+    lock = " FOR UPDATE" if db.obj.for_update else ""
+    cursor = db.execute_sql(
+        "INSERT INTO ledger_entry "
+        "(account_id, amount_cents, kind, ref, balance_after_cents, created_at, details) "
+        f"SELECT account_id, {p}, {p}, {p}, balance_cents + {p}, {p}, {p} "
+        f"FROM billing WHERE account_id = {p}{lock} "
+        "ON CONFLICT (kind, ref) DO NOTHING RETURNING id, balance_after_cents",
+        (amount_cents, kind, ref, amount_cents, utcnow(),
+         json.dumps(details or {}, sort_keys=True, default=str), account_id),
     )
-    balance_after = next(iter(row)).balance_cents
-    entry = LedgerEntry.get((LedgerEntry.kind == kind) & (LedgerEntry.ref == ref))
-    LedgerEntry.update(balance_after_cents=balance_after).where(
-        LedgerEntry.id == entry.id
-    ).execute()
-    return Posted(entry_id=entry.id, amount_cents=amount_cents, balance_after_cents=balance_after)
+    row = cursor.fetchone()
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def audit_mismatches() -> list[dict[str, Any]]:

@@ -40,6 +40,8 @@ log = structlog.get_logger("hero.usage")
 
 #: Rows per INSERT statement.
 INSERT_CHUNK = 500
+#: The column recording when a record was seen on each path.
+SEEN_COLUMNS = {"nats": UsageRecord.seen_nats_at, "git": UsageRecord.seen_git_at}
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def apply_batch(
             )
             inserted.update(row.key for row in query.execute())
         fresh = [row for row in rows if row["key"] in inserted]
+        _mark_seen([row["key"] for row in rows if row["key"] not in inserted], via)
         charged = _charge([r for r in fresh if r["account"] is not None], via)
         unmatched = [r for r in fresh if r["account"] is None]
         _park(unmatched)
@@ -119,6 +122,17 @@ def apply_batch(
     )
     log.info("usage.batch_applied", via=via, **outcome.as_dict())
     return outcome
+
+
+def _mark_seen(keys: list[str], via: str) -> None:
+    """Note that records already known were also seen on path *via*."""
+    column = SEEN_COLUMNS.get(via)
+    if column is None or not keys:
+        return
+    for chunk in chunked(keys, INSERT_CHUNK):
+        UsageRecord.update({column: utcnow()}).where(
+            UsageRecord.key.in_(chunk) & column.is_null()
+        ).execute()
 
 
 def _lock_accounts(addresses: set[str]) -> dict[str, tuple[int, dt.datetime | None]]:
@@ -141,6 +155,7 @@ def _row(
     record: UsageIn, account: tuple[int, dt.datetime | None] | None, via: str
 ) -> dict[str, Any]:
     occurred = record.occurred_at.astimezone(dt.UTC).replace(tzinfo=None)
+    now = utcnow()
     quarters = multiplier_quarters(
         tier_at(account[1] if account else None, occurred), record.applies_to
     )
@@ -158,7 +173,9 @@ def _row(
         "charge_quarters": record.amount_cents * quarters,
         "status": "applied" if account else "unmatched",
         "via": via,
-        "received_at": utcnow(),
+        "received_at": now,
+        "seen_nats_at": now if via == "nats" else None,
+        "seen_git_at": now if via == "git" else None,
     }
 
 
@@ -174,7 +191,7 @@ def _charge(rows: list[dict[str, Any]], via: str) -> int:
         carry = Billing.get(Billing.account == account_id).usage_carry
         cents, carry_after = charge_split(carry, quarters)
         post(
-            Account.get_by_id(account_id),
+            account_id,
             amount_cents=-cents,
             kind="usage",
             ref="usage:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40],
@@ -206,6 +223,8 @@ def _park(rows: list[dict[str, Any]]) -> None:
                     **r,
                     "occurred_at": format_time(r["occurred_at"].replace(tzinfo=dt.UTC)),
                     "received_at": None,
+                    "seen_nats_at": None,
+                    "seen_git_at": None,
                 },
                 sort_keys=True,
             ),

@@ -29,9 +29,9 @@ JSON_PATH = Path("var") / "bench.json"
 LOG_DIR = Path("var") / "bench-logs"
 #: Sections in the order they appear in the table.
 SECTIONS = ("webhooks", "payments", "memory")
-#: Exit codes: all figures measured and every check passed / a check failed or the
-#: run broke / a service the bench needs is not running.
-EXIT_OK, EXIT_FAILED, EXIT_NO_SERVICES = 0, 1, 2
+#: Exit codes: all figures measured and every check passed / a check failed or a section
+#: broke / a service the bench needs is not running / interrupted (Ctrl-C).
+EXIT_OK, EXIT_FAILED, EXIT_NO_SERVICES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             found, checked = section(webhook_count if title == "webhooks" else message_count,
                                      log_dir)
+        except KeyboardInterrupt:  # the section has already removed what it made
+            console.print("[red]bench: interrupted; its processes, vhosts and databases "
+                          "are gone[/red]")
+            return EXIT_INTERRUPTED
         except Exception as exc:  # the other section still runs; the run is marked failed
             traceback.print_exc()
             checks.append(Check(f"{title} section ran to completion", False, repr(exc)[:300]))

@@ -17,6 +17,7 @@ from rich.table import Table
 import actors
 from actors.admin import handle, make_envelope, stored_outcome
 from actors.ledger import audit_mismatches
+from cli import admin_usage
 from cli.logs import configure_logging
 from cli.runtime import wire_actors
 from models import Account, Billing, PaymentEvent, UnmatchedItem
@@ -73,6 +74,7 @@ def make_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", type=int, help="item ids (default: all open items)")
 
     _with_json(sub.add_parser("audit", help="check every balance against its ledger"))
+    admin_usage.add_parsers(sub, _with_json)
     return parser
 
 
@@ -344,7 +346,40 @@ def _audit(args: argparse.Namespace, settings: Settings, console: Console) -> in
     return EXIT_REFUSED if problems else EXIT_OK
 
 
+def _node_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    payload = {"name": args.name, "repo": args.repo, "pubkey": args.pubkey}
+    return _report(submit("node_add", payload, settings), console)
+
+
+def _node_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    _print_rows(admin_usage.node_rows(), ["name", "repo", "cursor", "cursor_updated_at"],
+                args.json, console, "nodes")
+    return EXIT_OK
+
+
+def _alerts(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    _print_rows(admin_usage.alert_rows(args.all), ["id", "kind", "subject", "message",
+                                                    "created_at"], args.json, console, "alerts")
+    return EXIT_OK
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    found = admin_usage.reconcile_rows(args.grace_minutes)
+    if args.json:
+        console.print_json(json.dumps(found))
+    else:
+        for name, keys in found.items():
+            console.print(f"{name}: {len(keys)}" + (f" ({', '.join(keys[:20])}"
+                          f"{' ...' if len(keys) > 20 else ''})" if keys else ""))
+    return EXIT_REFUSED if any(found.values()) else EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {
+    "node add": _node_add,
+    "node list": _node_list,
+    "aggregate": admin_usage.aggregate,
+    "alerts": _alerts,
+    "reconcile": _reconcile,
     "user add": _user_add,
     "user list": _user_list,
     "user show": _user_show,

@@ -48,6 +48,12 @@ def wire_actors(settings: Settings) -> dramatiq.Broker:
     from actors import admin
 
     admin.configure(operator_pubkeys=settings.operator_pubkeys)
+    from actors import aggregator
+
+    aggregator.configure(aggregator.ForgeAccess(
+        mirror_dir=settings.mirror_dir, username=settings.forge_user,
+        password=settings.forge_token,
+    ))
     if settings.clickpesa_enabled:
         from actors import clickpesa
         from adapters.payments.clickpesa import ClickPesaProvider

@@ -26,6 +26,7 @@ class Job:
 JOBS: tuple[Job, ...] = (
     Job("retry_parked_items", 3_600_000),
     Job("refresh_tiers", 86_400_000),
+    Job("pull_all", 3_600_000),
 )
 
 

@@ -44,10 +44,11 @@ class RequestContext:
 
 
 class DatabaseConnection:
-    """Open a connection for each request and give it back afterwards."""
+    """Give a request's database connection back when it is done.
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        db.connect(reuse_if_open=True)
+    Connections open lazily, on a request's first query, so routes that never read the
+    database (health, webhooks) neither wait for it nor fail when it is down.
+    """
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool

@@ -45,5 +45,8 @@ class UsageRecord(BaseModel):
     charge_quarters = peewee.BigIntegerField()
     #: applied | unmatched
     status = peewee.CharField(max_length=16, default="applied")
-    via = peewee.CharField(max_length=8)  # nats | git | cli
+    via = peewee.CharField(max_length=16)  # the path it first arrived by: nats | git
     received_at = peewee.DateTimeField(default=utcnow)
+    #: When the record was first seen on each path (``hero-admin reconcile`` compares them).
+    seen_nats_at = peewee.DateTimeField(null=True)
+    seen_git_at = peewee.DateTimeField(null=True)

@@ -1,0 +1,110 @@
+"""``hero-admin`` commands of the usage pipeline: nodes, aggregate, alerts, reconcile."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from actors.aggregator import default_deliver, pull
+from adapters.forge import ForgeUnavailable
+from models import Alert, Node, UsageRecord, utcnow
+from settings import Settings
+
+#: Default grace before a key seen on one path only is reported, in minutes.
+RECONCILE_GRACE_MIN = 120
+
+
+def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -> None:
+    node = sub.add_parser("node", help="Hero hosts that report usage").add_subparsers(
+        dest="verb", required=True
+    )
+    add = node.add_parser("add", help="register a node (or change its repo or key)")
+    add.add_argument("name")
+    add.add_argument("--repo", required=True, help="git smart-HTTP URL or local path")
+    add.add_argument("--pubkey", required=True, help="the node's Ed25519 public key (hex)")
+    with_json(node.add_parser("list", help="registered nodes and their cursors"))
+
+    aggregate = sub.add_parser("aggregate", help="pull node repos now (all, or one)")
+    aggregate.add_argument("node", nargs="?")
+    aggregate.add_argument("--json", action="store_true", help="print JSON")
+
+    alerts = with_json(sub.add_parser("alerts", help="open alerts (force-push, quarantine...)"))
+    alerts.add_argument("--all", action="store_true", help="include resolved alerts")
+
+    reconcile = with_json(sub.add_parser("reconcile", help="keys seen on one path only"))
+    reconcile.add_argument("--grace-minutes", type=int, default=RECONCILE_GRACE_MIN)
+
+
+def node_rows() -> list[dict[str, Any]]:
+    return [{"name": n.name, "repo": n.repo_url, "pubkey": n.pubkey_hex,
+             "cursor": n.cursor_commit, "cursor_updated_at": _iso(n.cursor_updated_at)}
+            for n in Node.select().order_by(Node.name)]
+
+
+def aggregate(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    query = Node.select().order_by(Node.name)
+    if args.node:
+        query = query.where(Node.name == args.node)
+    nodes = list(query)
+    if args.node and not nodes:
+        console.print(f"no node {args.node!r}; register it with `hero-admin node add`")
+        return 1
+    reports, failed = [], 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[records]} records"), TimeElapsedColumn(),
+                  console=console, disable=args.json, transient=False) as bar:
+        for node in nodes:
+            task = bar.add_task(f"{node.name} commits", total=None, records=0)
+
+            def show(done: int, total: int, records: int, task: Any = task) -> None:
+                bar.update(task, completed=done, total=total, records=records)
+
+            try:
+                report = pull(node, deliver=default_deliver, progress=show)
+                reports.append(report.as_dict())
+            except ForgeUnavailable as exc:
+                failed += 1
+                reports.append({"node": node.name, "error": str(exc)})
+    if args.json:
+        console.print_json(json.dumps(reports))
+    else:
+        for r in reports:
+            if "error" in r:
+                console.print(f"{r['node']}: could not fetch: {r['error']}")
+                continue
+            console.print(
+                f"{r['node']}: {r['commits']} commits, {r['files']} files, {r['records']} "
+                f"records handed over, {r['quarantined']} quarantined, {r['rejected']} rejected"
+                + (f"; HISTORY REWRITTEN, {len(r['vanished'])} keys vanished"
+                   if r["force_push"] else "")
+            )
+    return 1 if failed else 0
+
+
+def alert_rows(include_resolved: bool) -> list[dict[str, Any]]:
+    query = Alert.select().order_by(Alert.id)
+    if not include_resolved:
+        query = query.where(Alert.resolved_at.is_null())
+    return [{"id": a.id, "kind": a.kind, "subject": a.subject, "message": a.message,
+             "created_at": _iso(a.created_at), "details": json.loads(a.details)} for a in query]
+
+
+def reconcile_rows(grace_minutes: int, now: dt.datetime | None = None) -> dict[str, list[str]]:
+    """Keys seen over NATS but not in git after the grace period, and the other way round."""
+    cutoff = (now or utcnow()) - dt.timedelta(minutes=grace_minutes)
+    nats_only = UsageRecord.select(UsageRecord.key).where(
+        UsageRecord.seen_git_at.is_null() & (UsageRecord.seen_nats_at < cutoff))
+    git_only = UsageRecord.select(UsageRecord.key).where(
+        UsageRecord.seen_nats_at.is_null() & (UsageRecord.seen_git_at < cutoff))
+    return {"nats_not_in_git": [r.key for r in nats_only.order_by(UsageRecord.key)],
+            "git_not_in_nats": [r.key for r in git_only.order_by(UsageRecord.key)]}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() + "Z" if value is not None else None
