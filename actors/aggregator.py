@@ -24,6 +24,7 @@ import structlog
 import actors
 from actors import RETRY_POLICY
 from actors.alerts import raise_alert
+from actors.usage import deliver_usage
 from adapters.forge import BatchFile, ForgeMirror, ForgeUnavailable
 from models import Node, UsageRecord, db, is_sqlite, utcnow
 from models.otoml import OtomlError, loads
@@ -209,13 +210,8 @@ def node_lock(node: Node) -> Any:
 
 
 def default_deliver(records: list[dict[str, Any]]) -> None:
-    """Hand records to apply_usage_batch: in this process without a broker, else a message."""
-    if actors.is_in_process():
-        from actors.usage import apply_batch
-
-        apply_batch(records, via="git")
-    else:
-        actors.send("apply_usage_batch", records=records, via="git")
+    """Hand records from git to apply_usage_batch."""
+    deliver_usage(records, "git")
 
 
 @dramatiq.actor(queue_name="usage", **{**RETRY_POLICY, "time_limit": 25 * 60_000})

@@ -292,6 +292,21 @@ def _as_usage_in(record: UsageRecord) -> UsageIn:
     )
 
 
+def deliver_usage(records: list[dict[str, Any]], via: str) -> None:
+    """Hand records to apply_usage_batch: applied here without a broker, else a confirmed
+    message.
+
+    Raises:
+        BrokerUnavailable: the broker did not confirm.
+    """
+    import actors
+
+    if actors.is_in_process():
+        apply_batch(records, via=via)
+    else:
+        actors.send("apply_usage_batch", records=records, via=via)
+
+
 @dramatiq.actor(queue_name="usage", **RETRY_POLICY)
 def apply_usage_batch(records: list[dict[str, Any]], via: str) -> dict[str, int]:
     """Charge a batch of usage records, each exactly once."""

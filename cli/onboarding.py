@@ -31,6 +31,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser("gateway", help="serve the web gateway (needs HERO_AMQP_URL)")
     sub.add_parser("worker", help="consume messages and apply them (the only writer of money)")
     sub.add_parser("scheduler", help="send periodic messages")
+    sub.add_parser("bridge", help="NATS usage messages to the workers (needs HERO_NATS_URL)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("check-config", help="validate the configuration for production")
     return parser
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    if command == "bridge" and not settings.nats_url:
+        print("hero-onboarding: HERO_NATS_URL is unset; the bridge has nothing to read.",
+              file=sys.stderr)
+        return EXIT_CONFIG
     broker = wire_actors(settings)
     if command == "migrate":
         for line in migrate():
@@ -74,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(
             target=run_scheduler, args=(actors.send,), kwargs={"stop": stop}, daemon=True
         ).start()
+    if command == "bridge" or (command == "up" and settings.nats_url):
+        from cli.bridge import bridge_forever
+
+        threading.Thread(target=bridge_forever, args=(settings, stop), daemon=True).start()
     try:
         if command in ("up", "gateway"):
             serve(build_gateway(settings), settings, stop=stop)

@@ -1,0 +1,147 @@
+"""The bridge on real NATS JetStream, RabbitMQ and PostgreSQL/SQLite: signed records are
+charged once, bad signatures are terminated with an alert, acks wait for the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import nacl.signing
+import pytest
+
+from models import Account, Alert, Billing, Node, UsageRecord
+from tests.conftest import need
+from tests.integration.conftest import Stack
+from tests.support.nats_helpers import NATS_URL, TestStream, delete_stream
+from tests.support.procs import wait_until
+from tests.support.services import nats_reachable
+from tests.support.tcp_proxy import TcpProxy
+
+USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
+NODE_KEY = nacl.signing.SigningKey.generate()
+
+
+@pytest.fixture
+def stream() -> Iterator[TestStream]:
+    need("NATS", nats_reachable())
+    names = TestStream.fresh()
+    yield names
+    delete_stream(names.name)
+
+
+def record(seq: int, cents: int = 10, node: str = "node-a") -> dict:
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    return {"key": f"{node}:{seq}", "node": node, "user": USER, "resource_kind": "vm_hour",
+            "applies_to": "vm", "quantity": 1, "amount_cents": cents,
+            "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def publish(stream: TestStream, records: list[dict], *, key: nacl.signing.SigningKey = NODE_KEY,
+            url: str = NATS_URL) -> None:
+    async def go() -> None:
+        import nats
+        from nats.js.errors import NotFoundError
+
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        try:
+            await js.stream_info(stream.name)
+        except NotFoundError:
+            await js.add_stream(name=stream.name, subjects=[f"{stream.prefix}.>"])
+        for rec in records:
+            body = json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
+            await js.publish(f"{stream.prefix}.{rec['node']}", body, headers={
+                "Nats-Msg-Id": rec["key"], "Hero-Signature": key.sign(body).signature.hex()})
+        await nc.close()
+
+    asyncio.run(go())
+
+
+def setup_account_and_node() -> None:
+    account = Account.create(address=USER)
+    Billing.create(account=account)
+    Node.create(name="node-a", repo_url="unused", pubkey_hex=NODE_KEY.verify_key.encode().hex())
+
+
+def bridge_env(stream: TestStream, **extra: str) -> dict[str, str]:
+    return {"HERO_NATS_URL": NATS_URL, "HERO_NATS_STREAM": stream.name,
+            "HERO_NATS_SUBJECT_PREFIX": stream.prefix, **extra}
+
+
+def start_bridge(stack: Stack, stream: TestStream, name: str = "bridge", **extra: str):
+    from tests.support.procs import HeroProcess
+
+    proc = HeroProcess("bridge", {**stack.env, **bridge_env(stream, **extra)}, stack.log_dir,
+                       name=name).start()
+    stack.processes.append(proc)
+    proc.wait_for_log("bridge.started")
+    return proc
+
+
+def balance() -> int:
+    return Billing.get().balance_cents
+
+
+def test_signed_records_are_charged_once_even_when_published_twice(stack: Stack, stream) -> None:
+    setup_account_and_node()
+    stack.worker()
+    start_bridge(stack, stream)
+    records = [record(i) for i in range(1, 201)]
+    publish(stream, records)
+    publish(stream, records[:50])  # a republish inside the dedup window
+    wait_until(lambda: UsageRecord.select().count() == 200, timeout=60, what="200 records")
+    wait_until(lambda: balance() == -2000, timeout=30, what="the charges")
+    assert all(r.seen_nats_at is not None for r in UsageRecord.select())
+
+
+def test_a_bad_signature_is_terminated_with_an_alert_and_charges_nothing(stack: Stack,
+                                                                         stream) -> None:
+    setup_account_and_node()
+    stack.worker()
+    bridge = start_bridge(stack, stream)
+    publish(stream, [record(1, cents=999)], key=nacl.signing.SigningKey.generate())
+    publish(stream, [record(2, cents=7)])
+    wait_until(lambda: balance() == -7, timeout=60, what="the good record's charge")
+    alert = wait_until(lambda: Alert.get_or_none(Alert.kind == "bad_signature"), timeout=30,
+                       what="the alert")
+    assert alert.subject == "node-a" and "Hero-Signature" in alert.message
+    assert UsageRecord.select().count() == 1
+    bridge.wait_lines("bridge.message_terminated")
+
+
+def test_nats_down_for_a_while_then_everything_is_charged_once(stack: Stack, stream) -> None:
+    setup_account_and_node()
+    stack.worker()
+    proxy = TcpProxy(("127.0.0.1", 4222)).up()
+    publish(stream, [record(i, cents=1) for i in range(1, 51)])
+    start_bridge(stack, stream, HERO_NATS_URL=f"nats://127.0.0.1:{proxy.port}")
+    wait_until(lambda: balance() == -50, timeout=60, what="the first charges")
+    proxy.down()
+    publish(stream, [record(i, cents=1) for i in range(51, 101)])
+    import time
+
+    time.sleep(2)
+    proxy.up()
+    wait_until(lambda: balance() == -100, timeout=90, what="charges after NATS is back")
+    assert UsageRecord.select().count() == 100
+    proxy.down()
+
+
+def test_broker_down_leaves_messages_unacked_until_it_is_back(pg_stack: Stack, stream) -> None:
+    stack = pg_stack
+    setup_account_and_node()
+    stack.worker()
+    proxy = TcpProxy(("127.0.0.1", 5672)).up()
+    vhost = stack.env["HERO_AMQP_URL"].rsplit("/", 1)[1]
+    proxy.down()
+    start_bridge(stack, stream, HERO_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}")
+    publish(stream, [record(i, cents=3) for i in range(1, 11)])
+    import time
+
+    time.sleep(3)
+    assert UsageRecord.select().count() == 0
+    proxy.up()
+    wait_until(lambda: balance() == -30, timeout=90, what="charges after the broker is back")
+    proxy.down()
