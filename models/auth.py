@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from models.accounts import Account, utcnow
+from models.accounts import utcnow
 from models.db import BaseModel
 
 
@@ -21,13 +21,21 @@ class LoginChallenge(BaseModel):
     proven_at = peewee.DateTimeField(null=True)
     used_at = peewee.DateTimeField(null=True)
     failed_attempts = peewee.IntegerField(default=0)
+    #: Where the asking browser came from (rate limits count challenges per client).
+    client_ip = peewee.CharField(max_length=64, default="", index=True)
+    #: How it was proven: "message" (Mycelium message) or "key" (key proof).
+    proven_by = peewee.CharField(max_length=16, null=True)
 
 
 class Session(BaseModel):
-    """A logged-in browser: the cookie holds a token, the row holds its hash."""
+    """A logged-in browser: the cookie holds a token, the row holds its hash.
+
+    It names the proven address, not the account row: the account is created by an actor
+    (``ensure_account``) when a new address first logs in.
+    """
 
     token_hash = peewee.CharField(max_length=64, unique=True)
-    account = peewee.ForeignKeyField(Account, backref="sessions", on_delete="CASCADE")
+    address = peewee.CharField(max_length=64, index=True)
     csrf_token = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
     expires_at = peewee.DateTimeField()
