@@ -32,6 +32,7 @@ ACTOR_MODULES = (
     "actors.usage",
     "actors.ladder",
     "actors.aggregator",
+    "actors.plans",
 )
 
 #: Retry policy shared by money actors: backoff stays far under RabbitMQ's 30 min

@@ -7,6 +7,7 @@ makes each action happen once, however often its message is delivered.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 import time
@@ -26,6 +27,7 @@ from models import (
     Billing,
     Node,
     UnmatchedItem,
+    VmPoolSlot,
     db,
     utcnow,
     write_transaction,
@@ -219,12 +221,37 @@ def _node_add(envelope: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "created": created}
 
 
+def _pool_add(envelope: dict[str, Any]) -> dict[str, Any]:
+    args = envelope["args"]
+    vm_ids = [str(v).strip() for v in args.get("vm_ids") or [] if str(v).strip()]
+    if not vm_ids:
+        raise AdminRefused("vm_ids: give at least one VM id")
+    address = args.get("address")
+    if address:
+        try:
+            address = str(ipaddress.ip_address(str(address)))
+        except ValueError:
+            raise AdminRefused(f"address: {address!r} is not an IP address") from None
+    if address and len(vm_ids) > 1:
+        raise AdminRefused("address: give one VM id when you give its address")
+    added = 0
+    for vm_id in vm_ids:
+        added += (
+            VmPoolSlot.insert(vm_id=vm_id, address=address, created_at=utcnow())
+            .on_conflict(action="NOTHING", conflict_target=[VmPoolSlot.vm_id])
+            .as_rowcount()
+            .execute()
+        )
+    return {"added": added, "already_there": len(vm_ids) - added}
+
+
 #: What each action does, inside the transaction that audits it.
 ACTIONS = {
     "user_add": _user_add,
     "balance_adjust": _balance_adjust,
     "unmatched_retry": _unmatched_retry,
     "node_add": _node_add,
+    "pool_add": _pool_add,
 }
 #: Actions that run their own transactions (one per item) and are audited after.
 OWN_TRANSACTIONS = {"unmatched_retry"}

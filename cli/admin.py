@@ -374,7 +374,20 @@ def _reconcile(args: argparse.Namespace, settings: Settings, console: Console) -
     return EXIT_REFUSED if any(found.values()) else EXIT_OK
 
 
+def _pool_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    payload = {"vm_ids": args.vm_ids, "address": args.address}
+    return _report(submit("pool_add", payload, settings), console)
+
+
+def _pool_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    _print_rows(admin_usage.pool_rows(), ["vm_id", "address", "status", "held_by"], args.json,
+                console, "VM pool")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {
+    "pool add": _pool_add,
+    "pool list": _pool_list,
     "node add": _node_add,
     "node list": _node_list,
     "aggregate": admin_usage.aggregate,

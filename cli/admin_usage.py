@@ -37,6 +37,14 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
     alerts = with_json(sub.add_parser("alerts", help="open alerts (force-push, quarantine...)"))
     alerts.add_argument("--all", action="store_true", help="include resolved alerts")
 
+    pool = sub.add_parser("pool", help="pre-deployed VMs users are given").add_subparsers(
+        dest="verb", required=True
+    )
+    pool_add = pool.add_parser("add", help="register free VMs")
+    pool_add.add_argument("vm_ids", nargs="+", metavar="VM_ID")
+    pool_add.add_argument("--address", help="the VM's IP address (with one VM id)")
+    with_json(pool.add_parser("list", help="the pool and who has each VM"))
+
     reconcile = with_json(sub.add_parser("reconcile", help="keys seen on one path only"))
     reconcile.add_argument("--grace-minutes", type=int, default=RECONCILE_GRACE_MIN)
 
@@ -104,6 +112,18 @@ def reconcile_rows(grace_minutes: int, now: dt.datetime | None = None) -> dict[s
         UsageRecord.seen_nats_at.is_null() & (UsageRecord.seen_git_at < cutoff))
     return {"nats_not_in_git": [r.key for r in nats_only.order_by(UsageRecord.key)],
             "git_not_in_nats": [r.key for r in git_only.order_by(UsageRecord.key)]}
+
+
+def pool_rows() -> list[dict[str, Any]]:
+    from models import Account, VmAllocation, VmPoolSlot
+
+    holders = {
+        a.slot_id: a.account.address
+        for a in VmAllocation.select(VmAllocation, Account).join(Account)
+        .where(VmAllocation.released_at.is_null())
+    }
+    return [{"vm_id": s.vm_id, "address": s.address, "status": s.status,
+             "held_by": holders.get(s.id)} for s in VmPoolSlot.select().order_by(VmPoolSlot.id)]
 
 
 def _iso(value: Any) -> str | None:

@@ -48,8 +48,9 @@ def wire_actors(settings: Settings) -> dramatiq.Broker:
     from actors import admin
 
     admin.configure(operator_pubkeys=settings.operator_pubkeys)
-    from actors import aggregator
+    from actors import aggregator, plans
 
+    plans.configure(settings.plans)
     aggregator.configure(aggregator.ForgeAccess(
         mirror_dir=settings.mirror_dir, username=settings.forge_user,
         password=settings.forge_token,

@@ -27,6 +27,7 @@ JOBS: tuple[Job, ...] = (
     Job("retry_parked_items", 3_600_000),
     Job("refresh_tiers", 86_400_000),
     Job("pull_all", 3_600_000),
+    Job("expire_plans", 300_000),
 )
 
 

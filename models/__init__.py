@@ -8,11 +8,12 @@ from models.db import db, init_database, is_sqlite, ping, write_transaction
 from models.migrations import ALL_MODELS, migrate
 from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
-from models.plans import PlanSubscription, VmAllocation, VmPoolSlot
+from models.plans import ActionRequest, PlanSubscription, VmAllocation, VmPoolSlot
 from models.usage import Node, UsageRecord
 
 __all__ = [
     "ALL_MODELS",
+    "ActionRequest",
     "Account",
     "AdminAudit",
     "Alert",

@@ -19,7 +19,7 @@ from models.auth import LoginChallenge, Session
 from models.db import BaseModel, db
 from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
-from models.plans import PlanSubscription, VmAllocation, VmPoolSlot
+from models.plans import ActionRequest, PlanSubscription, VmAllocation, VmPoolSlot
 from models.usage import Node, UsageRecord
 
 #: Every table, in creation order (foreign keys after their targets).
@@ -40,6 +40,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Alert,
     UnmatchedItem,
     Notification,
+    ActionRequest,
 )
 
 

@@ -13,6 +13,7 @@ class PlanSubscription(BaseModel):
 
     request_id = peewee.CharField(max_length=100, unique=True)
     account = peewee.ForeignKeyField(Account, backref="plans", on_delete="RESTRICT")
+    account_id: int
     plan_id = peewee.CharField(max_length=32)
     price_cents = peewee.BigIntegerField()
     vm_quota_total = peewee.IntegerField()
@@ -41,5 +42,23 @@ class VmAllocation(BaseModel):
     account = peewee.ForeignKeyField(Account, backref="vms", on_delete="RESTRICT")
     subscription = peewee.ForeignKeyField(PlanSubscription, backref="allocations")
     slot = peewee.ForeignKeyField(VmPoolSlot, backref="allocations")
+    slot_id: int
     created_at = peewee.DateTimeField(default=utcnow)
     released_at = peewee.DateTimeField(null=True)
+
+
+class ActionRequest(BaseModel):
+    """The outcome of a user's request (buy a plan, spin up a VM), unique by request id.
+
+    Written by the actor that carries the request out, in the same transaction, so a
+    request delivered twice acts once and the page that sent it can show what happened.
+    """
+
+    request_id = peewee.CharField(max_length=100, unique=True)
+    address = peewee.CharField(max_length=64, index=True)
+    kind = peewee.CharField(max_length=16)  # buy_plan | allocate_vm
+    #: ok | refused
+    outcome = peewee.CharField(max_length=16)
+    message = peewee.TextField(default="")
+    result = peewee.TextField(default="{}")
+    created_at = peewee.DateTimeField(default=utcnow)

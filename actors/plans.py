@@ -1,0 +1,220 @@
+"""Plans and VMs: buy_plan and allocate_vm, idempotent by request id; expiry.
+
+Buying a plan needs enough balance and no active plan; it debits the price (never
+discounted) and grants a quota of VMs until the period ends. A VM is allocated one at a
+time from the quota through a ``Provisioner``; with no VM to give, the request fails with
+a clear message and consumes no quota. Every request's outcome is an ``ActionRequest``
+row written in the transaction that carries it out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Protocol
+
+import dramatiq
+import peewee
+import structlog
+
+from actors import RETRY_POLICY
+from actors.ledger import post
+from models import (
+    Account,
+    ActionRequest,
+    Billing,
+    Notification,
+    PlanSubscription,
+    VmAllocation,
+    VmPoolSlot,
+    db,
+    utcnow,
+    write_transaction,
+)
+from models.money import format_cents
+from settings import DEFAULT_PLANS, Plan
+
+log = structlog.get_logger("hero.plans")
+
+#: How long before a plan ends its owner is told, in hours.
+EXPIRY_NOTICE_HOURS = 24
+
+_plans: tuple[Plan, ...] = tuple(Plan(plan_id=k, **v) for k, v in DEFAULT_PLANS.items())
+
+
+def configure(plans: tuple[Plan, ...]) -> None:
+    global _plans
+    _plans = plans
+
+
+class Refused(Exception):
+    """A request that cannot be carried out; the message is shown to the user as is."""
+
+
+class Provisioner(Protocol):
+    """Gives an account a VM under a plan, inside the caller's transaction."""
+
+    def provision(self, account: Account, subscription: PlanSubscription) -> VmPoolSlot:
+        """Raises: Refused when there is no VM to give."""
+        ...
+
+
+class PoolAssignmentProvisioner:
+    """Assigns a free pre-deployed VM from the pool operators registered."""
+
+    def provision(self, account: Account, subscription: PlanSubscription) -> VmPoolSlot:
+        query = VmPoolSlot.select().where(VmPoolSlot.status == "free").order_by(VmPoolSlot.id)
+        if db.obj.for_update:
+            query = query.for_update(skip_locked=True)
+        slot = query.first()
+        if slot is None:
+            raise Refused("No VM is free right now, so none was started and your quota is "
+                          "untouched. Please try again later.")
+        VmPoolSlot.update(status="assigned").where(VmPoolSlot.id == slot.id).execute()
+        assert isinstance(slot, VmPoolSlot)
+        return slot
+
+
+def active_plan(account: Account | int, now: dt.datetime) -> PlanSubscription | None:
+    """The account's plan whose period has not ended, if any."""
+    plan: PlanSubscription | None = (
+        PlanSubscription.select()
+        .where((PlanSubscription.account == account) & (PlanSubscription.status == "active")
+               & (PlanSubscription.period_end > now))
+        .order_by(PlanSubscription.id.desc()).first())
+    return plan
+
+
+def _account(address: str) -> Account:
+    account = Account.get_or_none(Account.address == address)
+    if account is None:
+        raise Refused("Your account is still being set up; try again in a moment.")
+    return account
+
+
+def buy(request_id: str, address: str, plan_id: str, *, now: dt.datetime) -> dict[str, Any]:
+    """Buy *plan_id* for *address*, once per *request_id* (caller holds the transaction)."""
+    plan = next((p for p in _plans if p.plan_id == plan_id), None)
+    if plan is None:
+        raise Refused(f"There is no plan called {plan_id!r}.")
+    account = _account(address)
+    current = active_plan(account, now)
+    if current is not None:
+        raise Refused(f"You already have the {current.plan_id} plan until "
+                      f"{current.period_end:%Y-%m-%d %H:%M} UTC.")
+    balance = Billing.get_or_none(Billing.account == account)
+    if balance is None or balance.balance_cents < plan.price_cents:
+        have = balance.balance_cents if balance else 0
+        raise Refused(f"The {plan.plan_id} plan costs {format_cents(plan.price_cents)} and your "
+                      f"balance is {format_cents(have)}. Top up first; nothing was charged.")
+    posted = post(account, amount_cents=-plan.price_cents, kind="plan_purchase", ref=request_id,
+                  details={"plan_id": plan.plan_id, "vms": plan.vms,
+                           "period_hours": plan.period_hours})
+    if posted is None:  # a twin delivery already charged this request
+        raise peewee.IntegrityError(f"plan_purchase {request_id} already posted")
+    period_end = now + dt.timedelta(hours=plan.period_hours)
+    PlanSubscription.create(request_id=request_id, account=account, plan_id=plan.plan_id,
+                            price_cents=plan.price_cents, vm_quota_total=plan.vms,
+                            started_at=now, period_end=period_end)
+    return {"plan_id": plan.plan_id, "period_end": period_end.isoformat() + "Z",
+            "balance_after_cents": posted.balance_after_cents}
+
+
+def allocate(request_id: str, address: str, *, now: dt.datetime,
+             provisioner: Provisioner) -> dict[str, Any]:
+    """Give *address* one VM from its plan's quota (caller holds the transaction)."""
+    account = _account(address)
+    plan = active_plan(account, now)
+    if plan is None:
+        raise Refused("You need an active plan to start a VM. Buy one on the Plans page.")
+    if plan.vm_quota_used >= plan.vm_quota_total:
+        raise Refused(f"Your {plan.plan_id} plan's {plan.vm_quota_total} VMs are all in use.")
+    slot = provisioner.provision(account, plan)
+    taken = (PlanSubscription.update(vm_quota_used=PlanSubscription.vm_quota_used + 1)
+             .where((PlanSubscription.id == plan.id)
+                    & (PlanSubscription.vm_quota_used < PlanSubscription.vm_quota_total))
+             .execute())
+    if not taken:
+        raise Refused(f"Your {plan.plan_id} plan's {plan.vm_quota_total} VMs are all in use.")
+    VmAllocation.create(request_id=request_id, account=account, subscription=plan, slot=slot,
+                        created_at=now)
+    return {"vm_id": slot.vm_id, "vm_address": slot.address, "plan_id": plan.plan_id}
+
+
+def carry_out(kind: str, request_id: str, address: str, action: Any) -> dict[str, Any]:
+    """Run *action* once per *request_id*, recording its outcome (ok or refused)."""
+    try:
+        with write_transaction():
+            if not _done(request_id):
+                result = action()
+                ActionRequest.create(request_id=request_id, address=address, kind=kind,
+                                     outcome="ok", result=json.dumps(result), created_at=utcnow())
+    except Refused as exc:
+        ActionRequest.insert(request_id=request_id, address=address, kind=kind,
+                             outcome="refused", message=str(exc), created_at=utcnow()
+                             ).on_conflict(action="NOTHING",
+                                           conflict_target=[ActionRequest.request_id]).execute()
+    except peewee.IntegrityError:
+        pass  # a twin delivery of the same request committed first; its outcome stands
+    row = ActionRequest.get(ActionRequest.request_id == request_id)
+    log.info("plans.request", kind=kind, request_id=request_id, outcome=row.outcome)
+    return outcome_of(row)
+
+
+def _done(request_id: str) -> bool:
+    return bool(ActionRequest.select().where(ActionRequest.request_id == request_id).exists())
+
+
+def outcome_of(row: ActionRequest) -> dict[str, Any]:
+    return {"request_id": row.request_id, "outcome": row.outcome, "message": row.message,
+            **json.loads(row.result)}
+
+
+def expire(now: dt.datetime) -> dict[str, int]:
+    """End plans whose period is over and return their VMs to the pool; warn owners of
+    plans ending within ``EXPIRY_NOTICE_HOURS``, once per plan."""
+    expired = 0
+    for plan in PlanSubscription.select().where(
+            (PlanSubscription.status == "active") & (PlanSubscription.period_end <= now)):
+        with write_transaction():
+            slots = [a.slot_id for a in VmAllocation.select(VmAllocation.slot).where(
+                (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null())]
+            VmAllocation.update(released_at=now).where(
+                (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()).execute()
+            if slots:
+                VmPoolSlot.update(status="free").where(VmPoolSlot.id.in_(slots)).execute()
+            expired += PlanSubscription.update(status="expired").where(
+                (PlanSubscription.id == plan.id) & (PlanSubscription.status == "active")).execute()
+    soon = now + dt.timedelta(hours=EXPIRY_NOTICE_HOURS)
+    warned = 0
+    for plan in PlanSubscription.select().where(
+            (PlanSubscription.status == "active") & (PlanSubscription.period_end <= soon)):
+        warned += Notification.insert(
+            account=plan.account_id, kind="plan_expiring", key=str(plan.id),
+            payload=json.dumps({"plan_id": plan.plan_id,
+                                "period_end": plan.period_end.isoformat() + "Z"}),
+            created_at=utcnow(),
+        ).on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key]
+                      ).as_rowcount().execute()
+    return {"expired": expired, "warned": warned}
+
+
+@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+def buy_plan(request_id: str, address: str, plan_id: str) -> dict[str, Any]:
+    """Buy a plan for an account, once per request id."""
+    return carry_out("buy_plan", request_id, address,
+                     lambda: buy(request_id, address, plan_id, now=utcnow()))
+
+
+@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+def allocate_vm(request_id: str, address: str) -> dict[str, Any]:
+    """Start one VM from the account's plan quota, once per request id."""
+    return carry_out("allocate_vm", request_id, address,
+                     lambda: allocate(request_id, address, now=utcnow(),
+                                      provisioner=PoolAssignmentProvisioner()))
+
+
+@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+def expire_plans() -> dict[str, int]:
+    """Periodic: end plans whose period is over and give their VMs back to the pool."""
+    return expire(utcnow())
