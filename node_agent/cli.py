@@ -1,0 +1,168 @@
+"""``hero-node``: the node agent's CLI (keygen, record, serve, flush, status)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from cli.logs import configure_logging
+from models.otoml import RecordError
+from node_agent.journal import JournalError
+from node_agent.keys import NodeKeyError, generate_key_file, load_key
+from node_agent.records import cli_report
+from node_agent.service import build_committer, open_journal, record_report, serve
+from settings import ConfigError, NodeSettings
+
+log = structlog.get_logger("hero.node")
+
+#: Done as asked.
+EXIT_OK = 0
+#: Not done yet, will be retried: flush could not commit or push everything.
+EXIT_PENDING = 1
+#: Bad usage, configuration or input (the message names the field or variable).
+EXIT_USAGE = 2
+#: The journal could not be opened or written (nothing was recorded).
+EXIT_JOURNAL = 3
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hero-node", description="Record, publish and commit this host's usage."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    keygen = sub.add_parser("keygen", help="make the node's Ed25519 signing key")
+    keygen.add_argument("--out", required=True, help="file to write the hex seed to (0600)")
+
+    record = sub.add_parser("record", help="journal one usage record and print its key")
+    record.add_argument("--user", required=True, help="the user's Mycelium address")
+    record.add_argument("--kind", required=True, help="vm_hour, llm_token, hero_os_hour, other")
+    record.add_argument("--quantity", required=True, help="units consumed (integer)")
+    record.add_argument("--amount-cents", required=True, help="undiscounted cost in cents")
+    record.add_argument("--applies-to", help="hero_os_hourly (default), llm or vm")
+    record.add_argument("--at", help="when it happened, RFC 3339 (default: now)")
+
+    sub.add_parser("serve", help="intake endpoint, NATS publisher and hourly committer")
+    sub.add_parser("flush", help="commit every uncommitted record now and push")
+
+    status = sub.add_parser("status", help="how far the journal's records have got")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    if args.command == "keygen":
+        return _keygen(args.out)
+    try:
+        settings = NodeSettings.from_env()
+    except ConfigError as exc:
+        print(f"hero-node: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging()
+    try:
+        handler = {"record": _record, "serve": _serve, "flush": _flush, "status": _status}
+        return handler[args.command](args, settings)
+    except (JournalError, sqlite3.Error) as exc:
+        print(f"hero-node: journal {settings.journal_path}: {exc}", file=sys.stderr)
+        return EXIT_JOURNAL
+    except NodeKeyError as exc:
+        print(f"hero-node: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def _keygen(path: str) -> int:
+    try:
+        key = generate_key_file(path)
+    except FileExistsError:
+        print(f"hero-node: {path} exists; choose another --out", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"hero-node: cannot write {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote the node's private key to {path} (HERO_NODE_KEY); its public key, "
+          "for `hero-admin node add --pubkey`:")
+    print(key.verify_key.encode().hex())
+    return EXIT_OK
+
+
+def _record(args: argparse.Namespace, settings: NodeSettings) -> int:
+    report = cli_report(user=args.user, kind=args.kind, quantity=args.quantity,
+                        amount_cents=args.amount_cents, applies_to=args.applies_to,
+                        at=args.at)
+    with open_journal(settings) as journal:
+        try:
+            record = record_report(journal, report)
+        except RecordError as exc:
+            print(f"hero-node: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    print(record.key)
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, settings: NodeSettings) -> int:
+    key = load_key(settings.key_path)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("node.stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        serve(settings, key, stop=stop)
+    except OSError as exc:
+        print(f"hero-node: cannot serve on {settings.intake_host}:{settings.intake_port}: "
+              f"{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _flush(args: argparse.Namespace, settings: NodeSettings) -> int:
+    if not settings.repo:
+        print("hero-node: configuration error: HERO_NODE_REPO: not set; nowhere to push",
+              file=sys.stderr)
+        return EXIT_USAGE
+    key = load_key(settings.key_path)
+    committer = build_committer(settings, key)
+    with open_journal(settings) as journal:
+        outcome = committer.run(journal, include_open=True)
+        counts = journal.counts()
+    print(f"{len(outcome.commits)} commit(s); {counts.committed}/{counts.journalled} "
+          f"committed, {counts.pushed} pushed")
+    if outcome.failed_hours or not outcome.pushed:
+        print("hero-node: not everything reached the remote; it is retried by the next "
+              "flush or by serve", file=sys.stderr)
+        return EXIT_PENDING
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, settings: NodeSettings) -> int:
+    with open_journal(settings) as journal:
+        counts = journal.counts()
+    report: dict[str, Any] = {"node": settings.name, **counts.as_dict()}
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+        return EXIT_OK
+    print(f"node {settings.name}: {counts.journalled} journalled, {counts.published} "
+          f"published, {counts.committed} committed, {counts.pushed} pushed")
+    for stage in ("oldest_unpublished", "oldest_unpushed"):
+        oldest = report[stage]
+        if oldest:
+            print(f"{stage.replace('_', ' ')}: {oldest['key']} "
+                  f"(recorded {oldest['recorded_at']})")
+    return EXIT_OK

@@ -1,0 +1,263 @@
+"""The node's usage journal: a SQLite file that holds every record until it is pushed.
+
+A record is durable before ``Journal.append`` returns (WAL, ``synchronous=FULL``, one
+committed transaction). Its sequence number comes from an ``AUTOINCREMENT`` primary key,
+so a number is never handed out twice, not even after rows are deleted or the file is
+reopened; the key is ``<node>:<seq>``. Rows are never deleted by the agent: they move
+through ``published_at`` (NATS PubAck seen), ``committed_at``/``commit_id`` (in the local
+git repo) and ``pushed_at`` (on the Forge remote). Several processes may share the file
+(``hero-node record`` next to ``hero-node serve``): SQLite serialises writers and
+``busy_timeout`` waits for the lock instead of failing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models.otoml import UsageIn, format_time, hour_of, parse_record
+
+#: A "now" that no record lies 10 minutes ahead of: for re-reading records already accepted.
+FAR_FUTURE = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+#: How long a writer waits for another process's lock before failing, in milliseconds.
+BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    published_at TEXT,
+    committed_at TEXT,
+    commit_id TEXT,
+    pushed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS records_unpublished ON records (seq) WHERE published_at IS NULL;
+CREATE INDEX IF NOT EXISTS records_uncommitted ON records (seq) WHERE committed_at IS NULL;
+CREATE INDEX IF NOT EXISTS records_unpushed ON records (seq) WHERE pushed_at IS NULL;
+"""
+
+
+class JournalError(Exception):
+    """The journal file cannot be used (another node's journal, unreadable file)."""
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    """One journalled record and how far along the pipeline it is."""
+
+    seq: int
+    key: str
+    #: The exact NATS message body: compact JSON of ``UsageIn.to_json()``, sorted keys.
+    body: bytes
+    record: UsageIn
+    recorded_at: str
+    published_at: str | None = None
+    committed_at: str | None = None
+    commit_id: str | None = None
+    pushed_at: str | None = None
+
+    @property
+    def hour(self) -> dt.datetime:
+        return hour_of(self.record.occurred_at)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many records reached each stage, and the oldest that has not."""
+
+    journalled: int
+    published: int
+    committed: int
+    pushed: int
+    oldest_unpublished: dict[str, str] | None
+    oldest_unpushed: dict[str, str] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def encode_body(record: UsageIn) -> bytes:
+    """The wire body of *record*: compact JSON, sorted keys, UTF-8."""
+    return json.dumps(record.to_json(), sort_keys=True, separators=(",", ":")).encode()
+
+
+class Journal:
+    """The SQLite journal of one node; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: str | Path, *, node: str) -> None:
+        """Open (creating if needed) the journal at *path* for *node*.
+
+        Raises:
+            JournalError: the file belongs to another node or is not a journal.
+        """
+        self.node = node
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.executescript(_SCHEMA)
+            self._claim(node)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: {exc}") from exc
+
+    def _claim(self, node: str) -> None:
+        with self._tx():
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('node', ?)", (node,))
+            (owner,) = self._db.execute("SELECT value FROM meta WHERE name = 'node'").fetchone()
+        if owner != node:
+            raise JournalError(f"{self.path} is the journal of node {owner!r}, not {node!r}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def append(self, draft: UsageIn, *, now: dt.datetime) -> UsageIn:
+        """Give *draft* the next key and store it durably; returns the keyed record.
+
+        Raises:
+            sqlite3.Error: the record could not be stored (nothing was stored).
+        """
+        with self._lock, self._tx():
+            # Under BEGIN IMMEDIATE no other writer runs, so the next number is ours.
+            (last,) = self._db.execute(
+                "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0),"
+                " COALESCE((SELECT max(seq) FROM records), 0))"
+            ).fetchone()
+            seq = int(last) + 1
+            record = dataclasses.replace(draft, key=f"{self.node}:{seq}", node=self.node)
+            self._db.execute(
+                "INSERT INTO records (seq, key, body, hour, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                (seq, record.key, encode_body(record).decode(),
+                 format_time(hour_of(record.occurred_at)), format_time(now)),
+            )
+        return record
+
+    def unpublished(self, *, limit: int) -> list[JournalRow]:
+        """Records with no PubAck yet, oldest first."""
+        return self._select("published_at IS NULL", limit=limit)
+
+    def uncommitted(self, *, hours_before: dt.datetime | None = None) -> list[JournalRow]:
+        """Records not yet in a local commit, oldest first.
+
+        Args:
+            hours_before: only records of hours that start before this one (so the busy
+                open hour is not read every round); None for all.
+        """
+        if hours_before is None:
+            return self._select("committed_at IS NULL", limit=-1)
+        return self._select("committed_at IS NULL AND hour < ?", limit=-1,
+                            args=(format_time(hour_of(hours_before)),))
+
+    def committed_unpushed(self) -> int:
+        """How many records are committed locally but not yet on the remote."""
+        with self._lock:
+            (count,) = self._db.execute(
+                "SELECT count(*) FROM records WHERE pushed_at IS NULL AND committed_at IS NOT NULL"
+            ).fetchone()
+        return int(count)
+
+    def mark_published(self, seqs: Iterable[int], *, now: dt.datetime) -> None:
+        self._mark("published_at = ?", (format_time(now),), "published_at IS NULL", seqs)
+
+    def mark_committed(self, seqs: Iterable[int], *, commit_id: str, now: dt.datetime) -> None:
+        self._mark("committed_at = ?, commit_id = ?", (format_time(now), commit_id),
+                   "committed_at IS NULL", seqs)
+
+    def mark_pushed(self, *, now: dt.datetime) -> int:
+        """Mark every committed record pushed (the caller pushed the head holding them)."""
+        with self._lock, self._tx():
+            cur = self._db.execute(
+                "UPDATE records SET pushed_at = ? "
+                "WHERE pushed_at IS NULL AND committed_at IS NOT NULL", (format_time(now),)
+            )
+        return cur.rowcount
+
+    def counts(self) -> Counts:
+        """Totals per stage and the oldest record still waiting for NATS or the remote."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*), count(published_at), count(committed_at), count(pushed_at) "
+                "FROM records"
+            ).fetchone()
+            oldest = [
+                self._db.execute(
+                    f"SELECT key, recorded_at FROM records WHERE {column} IS NULL "  # noqa: S608
+                    "ORDER BY seq LIMIT 1"
+                ).fetchone()
+                for column in ("published_at", "pushed_at")
+            ]
+        first, second = (
+            {"key": o[0], "recorded_at": o[1]} if o else None for o in oldest
+        )
+        return Counts(journalled=row[0], published=row[1], committed=row[2], pushed=row[3],
+                      oldest_unpublished=first, oldest_unpushed=second)
+
+    def _select(self, where: str, *, limit: int, args: tuple[str, ...] = ()) -> list[JournalRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, key, body, recorded_at, published_at, committed_at, commit_id,"
+                f" pushed_at FROM records WHERE {where} ORDER BY seq LIMIT ?",  # noqa: S608
+                (*args, limit),
+            ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def _row(self, r: Sequence[Any]) -> JournalRow:
+        body = r[2].encode()
+        # Re-validated against the far future only; the record was checked when journalled.
+        record = parse_record(json.loads(body), node=self.node, now=FAR_FUTURE)
+        return JournalRow(seq=r[0], key=r[1], body=body, record=record, recorded_at=r[3],
+                          published_at=r[4], committed_at=r[5], commit_id=r[6],
+                          pushed_at=r[7])
+
+    def _mark(self, assign: str, values: tuple[str, ...], unless: str,
+              seqs: Iterable[int]) -> None:
+        chosen = [(*values, s) for s in seqs]
+        if not chosen:
+            return
+        with self._lock, self._tx():
+            self._db.executemany(
+                f"UPDATE records SET {assign} WHERE seq = ? AND {unless}",  # noqa: S608
+                chosen,
+            )
+
+
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on an exception)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
