@@ -81,8 +81,8 @@ def git_http_server(root: Path, **kwargs: Any) -> Iterator[GitHttpServer]:
             }
             for name, value in self.headers.items():
                 env["HTTP_" + name.upper().replace("-", "_")] = value
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self._body()
+            env["CONTENT_LENGTH"] = str(len(body))
             result = subprocess.run(
                 ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
             )
@@ -103,6 +103,19 @@ def git_http_server(root: Path, **kwargs: Any) -> Iterator[GitHttpServer]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _body(self) -> bytes:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
 
         def _answer(self, status: int, body: bytes) -> None:
             self.send_response(status)
