@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -60,6 +61,13 @@ class Settings:
     sandbox_payments: bool = True
     plans: tuple[Plan, ...] = ()
     mycelium_api: str = "http://127.0.0.1:8989/api/v1"
+    #: File with the service's X25519 private key (32 raw bytes, its node's priv_key.bin).
+    mycelium_key: str | None = None
+    #: Seconds a login challenge lives, and a session.
+    login_ttl_s: int = 300
+    session_ttl_s: int = 7 * 24 * 3600
+    #: Reverse proxies whose X-Forwarded-For names the client (for login rate limits).
+    trusted_proxies: tuple[str, ...] = ()
     operator_key: str | None = None
     operator_pubkeys: tuple[str, ...] = ()
     worker_threads: int = 4
@@ -70,6 +78,10 @@ class Settings:
     nats_subject_prefix: str = "hero.usage"
     #: Where the aggregator keeps its local mirrors of node repos.
     mirror_dir: str = "var/mirrors"
+    sendgrid_api_key: str | None = field(default=None, repr=False)
+    sendgrid_api_base: str = "https://api.sendgrid.com"
+    email_from: str = "billing@hero.localhost"
+    outbox_dir: str = "var/outbox"
     forge_user: str | None = None
     forge_token: str | None = field(default=None, repr=False)
 
@@ -113,6 +125,10 @@ class Settings:
                 _url(environ, "HERO_MYCELIUM_API", ("http", "https"))
                 or "http://127.0.0.1:8989/api/v1"
             ).rstrip("/"),
+            mycelium_key=environ.get("HERO_MYCELIUM_KEY") or None,
+            login_ttl_s=_int(environ, "HERO_LOGIN_TTL_S", 300, minimum=1),
+            session_ttl_s=_int(environ, "HERO_SESSION_TTL_S", 7 * 24 * 3600, minimum=60),
+            trusted_proxies=_ips(environ, "HERO_TRUSTED_PROXIES"),
             operator_key=environ.get("HERO_OPERATOR_KEY") or None,
             operator_pubkeys=_pubkeys(environ, "HERO_OPERATOR_PUBKEYS"),
             worker_threads=_int(environ, "HERO_WORKER_THREADS", 4, minimum=1),
@@ -121,6 +137,13 @@ class Settings:
             nats_stream=_name(environ, "HERO_NATS_STREAM", "HERO_USAGE"),
             nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", "hero.usage"),
             mirror_dir=environ.get("HERO_MIRROR_DIR") or "var/mirrors",
+            sendgrid_api_key=environ.get("HERO_SENDGRID_API_KEY") or None,
+            sendgrid_api_base=(
+                _url(environ, "HERO_SENDGRID_API_BASE", ("http", "https"))
+                or "https://api.sendgrid.com"
+            ),
+            email_from=environ.get("HERO_EMAIL_FROM") or "billing@hero.localhost",
+            outbox_dir=environ.get("HERO_OUTBOX_DIR") or "var/outbox",
             forge_user=environ.get("HERO_FORGE_USER") or None,
             forge_token=environ.get("HERO_FORGE_TOKEN") or None,
             metrics_addr=(
@@ -133,6 +156,16 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether cookies carry the Secure flag (production is served over https)."""
+        return self.env == "prod"
+
+    @property
+    def mycelium_key_path(self) -> str:
+        """The service key file: ``HERO_MYCELIUM_KEY``, or a generated one under var/ in dev."""
+        return self.mycelium_key or "var/mycelium_service.key"
 
     @property
     def stripe_enabled(self) -> bool:
@@ -176,6 +209,13 @@ class Settings:
         }
         if any(clickpesa.values()):
             problems.extend(f"{k}: missing secret" for k, v in clickpesa.items() if not v)
+        if not self.mycelium_key:
+            problems.append(
+                "HERO_MYCELIUM_KEY: missing; point it at the service node's priv_key.bin"
+            )
+        if not self.sendgrid_api_key:
+            problems.append("HERO_SENDGRID_API_KEY: missing; emails would only be written to "
+                            "HERO_OUTBOX_DIR")
         if not self.operator_pubkeys:
             problems.append("HERO_OPERATOR_PUBKEYS: missing; no operator could sign a change")
         if not self.public_url.startswith("https://"):
@@ -303,6 +343,17 @@ def _pubkeys(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ConfigError(name, f"each key must be 64 hex characters, not {key!r}")
     return keys
+
+
+def _ips(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = environ.get(name) or ""
+    ips = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ConfigError(name, f"each entry must be an IP address, not {ip!r}") from None
+    return tuple(str(ipaddress.ip_address(ip)) for ip in ips)
 
 
 def _plans(environ: Mapping[str, str]) -> tuple[Plan, ...]:

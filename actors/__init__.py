@@ -33,6 +33,7 @@ ACTOR_MODULES = (
     "actors.ladder",
     "actors.aggregator",
     "actors.plans",
+    "actors.notify",
 )
 
 #: Retry policy shared by money actors: backoff stays far under RabbitMQ's 30 min

@@ -13,7 +13,10 @@ from typing import Any
 
 import peewee
 
-from models import Account, Billing, LedgerEntry, db, utcnow
+from models import Account, Billing, LedgerEntry, Notification, db, utcnow
+
+#: A debit that takes the balance below this (from at or above it) notifies the user.
+LOW_BALANCE_CENTS = 500
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,12 @@ def post(
         changes[Billing.first_paid_at] = peewee.fn.COALESCE(Billing.first_paid_at, paid_at)
     changes.update(extra or {})
     Billing.update(changes).where(Billing.account == account_id).execute()
+    if amount_cents < 0 and balance_after < LOW_BALANCE_CENTS <= balance_after - amount_cents:
+        Notification.insert(
+            account=account_id, kind="low_balance", key=f"{account_id}:{entry_id}",
+            payload=json.dumps({"balance_cents": balance_after}), created_at=utcnow(),
+        ).on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key]
+                      ).execute()
     return Posted(entry_id=entry_id, amount_cents=amount_cents, balance_after_cents=balance_after)
 
 

@@ -17,7 +17,15 @@ import structlog
 
 from actors import RETRY_POLICY
 from actors.ledger import post
-from models import Account, PaymentEvent, TopUp, UnmatchedItem, utcnow, write_transaction
+from models import (
+    Account,
+    Notification,
+    PaymentEvent,
+    TopUp,
+    UnmatchedItem,
+    utcnow,
+    write_transaction,
+)
 from models.address import canonical_address
 from models.errors import InvalidAddress
 from models.money import CURRENCY
@@ -148,6 +156,13 @@ def _credit(account: Account, fact: PaymentFact, paid_at: dt.datetime) -> None:
             TopUp.public_id == fact.topup_id
         ).execute()
     if posted:
+        Notification.insert(
+            account=account, kind="payment_credited", key=f"{fact.provider}:{fact.payment_key}",
+            payload=json.dumps({"amount_cents": fact.amount_cents,
+                                "balance_after_cents": posted.balance_after_cents}),
+            created_at=utcnow(),
+        ).on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key]
+                      ).execute()
         log.info(
             "payment.credited",
             key=fact.payment_key,

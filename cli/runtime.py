@@ -51,6 +51,15 @@ def wire_actors(settings: Settings) -> dramatiq.Broker:
     from actors import aggregator, plans
 
     plans.configure(settings.plans)
+    from actors import notify
+    from adapters.email import FolderSender, SendGridSender
+
+    notify.configure(
+        SendGridSender(api_key=settings.sendgrid_api_key, sender=settings.email_from,
+                       api_base=settings.sendgrid_api_base)
+        if settings.sendgrid_api_key
+        else FolderSender(folder=settings.outbox_dir, sender=settings.email_from)
+    )
     aggregator.configure(aggregator.ForgeAccess(
         mirror_dir=settings.mirror_dir, username=settings.forge_user,
         password=settings.forge_token,

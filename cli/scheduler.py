@@ -28,6 +28,7 @@ JOBS: tuple[Job, ...] = (
     Job("refresh_tiers", 86_400_000),
     Job("pull_all", 3_600_000),
     Job("expire_plans", 300_000),
+    Job("send_notifications", 60_000),
 )
 
 

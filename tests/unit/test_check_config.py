@@ -17,6 +17,7 @@ PROD = {
     "HERO_AMQP_URL": "amqp://hero@mq.example:5672/hero",
     "HERO_STRIPE_SECRET_KEY": "sk_live_secret_key_value",
     "HERO_STRIPE_WEBHOOK_SECRET": "whsec_live_webhook_value",
+    "HERO_SENDGRID_API_KEY": "SG.live_key_value",
     "HERO_OPERATOR_PUBKEYS": "ab" * 32,
     "HERO_PUBLIC_URL": "https://hero.example",
     "HERO_LOG_JSON": "true",

@@ -1,0 +1,84 @@
+"""Notifications: written once per (kind, key) where things happen, emailed later.
+
+Payment credited, balance running low, tier reached, plan about to end. An account
+without an email address gets its notifications marked as skipped. Sending is
+at-least-once: an email is marked sent after the provider accepted it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dramatiq
+import structlog
+
+from actors import RETRY_POLICY
+from adapters.email import EmailError, EmailSender, FolderSender
+from models import Account, Notification, utcnow
+from models.money import format_cents
+
+log = structlog.get_logger("hero.notify")
+
+#: Notifications sent per run of the actor.
+BATCH = 200
+
+_sender: EmailSender = FolderSender(folder="var/outbox", sender="billing@hero.localhost")
+
+
+def configure(sender: EmailSender) -> None:
+    global _sender
+    _sender = sender
+
+
+def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
+    """Subject and text of a notification.
+
+    >>> render("payment_credited", {"amount_cents": 2500})[0]
+    'Your Hero credit: $25.00 received'
+    """
+    if kind == "payment_credited":
+        return (f"Your Hero credit: {format_cents(payload['amount_cents'])} received",
+                f"We received your payment of {format_cents(payload['amount_cents'])}. "
+                f"Your balance is now {format_cents(payload.get('balance_after_cents', 0))}.")
+    if kind == "low_balance":
+        return ("Your Hero credit is running low",
+                f"Your balance is {format_cents(payload['balance_cents'])}. Top up to keep your "
+                "VMs and services running; usage is charged even below zero.")
+    if kind == "tier_reached":
+        share = {"week": "half", "month": "a quarter"}.get(payload["tier"], "less")
+        return (f"You reached the {payload['tier']} discount tier",
+                f"From now on Hero OS and LLM usage costs {share} of the list price.")
+    if kind == "plan_expiring":
+        return (f"Your {payload['plan_id']} plan ends soon",
+                f"Your plan ends at {payload['period_end']}. Its VMs go back to the pool then; "
+                "buy a new plan to keep going.")
+    return (f"Hero: {kind}", json.dumps(payload, indent=2))
+
+
+def send_pending(sender: EmailSender | None = None) -> dict[str, int]:
+    """Email every notification not sent yet (up to ``BATCH``)."""
+    sender = sender or _sender
+    sent = skipped = failed = 0
+    query = (Notification.select(Notification, Account).join(Account)
+             .where(Notification.sent_at.is_null()).order_by(Notification.id).limit(BATCH))
+    for note in query:
+        if not note.account.email:
+            skipped += Notification.update(sent_at=utcnow()).where(
+                Notification.id == note.id).execute()
+            continue
+        subject, text = render(note.kind, json.loads(note.payload))
+        try:
+            sender.send(to=note.account.email, subject=subject, text=text)
+        except EmailError as exc:
+            failed += 1
+            log.warning("notify.failed", notification=note.id, error=str(exc))
+            continue
+        sent += Notification.update(sent_at=utcnow()).where(Notification.id == note.id).execute()
+    return {"sent": sent, "skipped": skipped, "failed": failed}
+
+
+@dramatiq.actor(queue_name="notify", **RETRY_POLICY)
+def send_notifications() -> dict[str, int]:
+    """Periodic: email pending notifications."""
+    return send_pending()
