@@ -27,7 +27,9 @@ def make_parser() -> argparse.ArgumentParser:
         prog="hero-onboarding", description="Onboarding website and billing backend for Hero hosts."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="gateway + in-process worker + scheduler in one process")
+    up = sub.add_parser("up", help="gateway + in-process worker + scheduler in one process")
+    up.add_argument("--demo", action="store_true",
+                    help="also run a local node agent reporting usage for logged-in users")
     sub.add_parser("gateway", help="serve the web gateway (needs HERO_AMQP_URL)")
     sub.add_parser("worker", help="consume messages and apply them (the only writer of money)")
     sub.add_parser("scheduler", help="send periodic messages")
@@ -79,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(
             target=run_scheduler, args=(actors.send,), kwargs={"stop": stop}, daemon=True
         ).start()
+    if command == "up" and args.demo:
+        from cli.demo import run_demo
+
+        threading.Thread(target=run_demo, args=("var/demo", stop), daemon=True).start()
     if command == "bridge" or (command == "up" and settings.nats_url):
         from cli.bridge import bridge_forever
 
