@@ -27,6 +27,8 @@ from actors.middleware import LogMessage, MessageMetrics
 #: Actor modules, imported by ``configure_broker`` so every actor is declared.
 ACTOR_MODULES = (
     "actors.payments",
+    "actors.refunds",
+    "actors.parked",
     "actors.clickpesa",
     "actors.admin",
     "actors.usage",
@@ -34,6 +36,7 @@ ACTOR_MODULES = (
     "actors.aggregator",
     "actors.plans",
     "actors.notify",
+    "actors.accounts",
 )
 
 #: Retry policy shared by money actors: backoff stays far under RabbitMQ's 30 min

@@ -20,7 +20,7 @@ import structlog
 
 from actors import RETRY_POLICY
 from actors.ledger import billing_for, post
-from actors.payments import retry_unmatched
+from actors.parked import retry_unmatched
 from models import (
     Account,
     AdminAudit,

@@ -63,7 +63,8 @@ def post(
     account_id = account if isinstance(account, int) else int(account.id)
     entry = _insert_entry(account_id, amount_cents, kind, ref, details)
     if entry is None:
-        if LedgerEntry.select().where((LedgerEntry.kind == kind) & (LedgerEntry.ref == ref)).exists():
+        known = LedgerEntry.select().where((LedgerEntry.kind == kind) & (LedgerEntry.ref == ref))
+        if known.exists():
             return None
         billing_for(Account.get_by_id(account_id) if isinstance(account, int) else account)
         entry = _insert_entry(account_id, amount_cents, kind, ref, details)

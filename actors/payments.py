@@ -157,12 +157,19 @@ def _credit(account: Account, fact: PaymentFact, paid_at: dt.datetime) -> None:
         ).execute()
     if posted:
         Notification.insert(
-            account=account, kind="payment_credited", key=f"{fact.provider}:{fact.payment_key}",
-            payload=json.dumps({"amount_cents": fact.amount_cents,
-                                "balance_after_cents": posted.balance_after_cents}),
+            account=account,
+            kind="payment_credited",
+            key=f"{fact.provider}:{fact.payment_key}",
+            payload=json.dumps(
+                {
+                    "amount_cents": fact.amount_cents,
+                    "balance_after_cents": posted.balance_after_cents,
+                }
+            ),
             created_at=utcnow(),
-        ).on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key]
-                      ).execute()
+        ).on_conflict(
+            action="NOTHING", conflict_target=[Notification.kind, Notification.key]
+        ).execute()
         log.info(
             "payment.credited",
             key=fact.payment_key,
@@ -207,132 +214,6 @@ def retry_unmatched_payment(item_id: int) -> str:
     return "credited"
 
 
-def debit_refund(
-    *,
-    provider: str,
-    payment_key: str,
-    charge_id: str,
-    amount_refunded_cents: int,
-    refunds: list[dict[str, Any]] | None,
-    refunded_at: int,
-    event_id: str | None = None,
-) -> str:
-    """Debit the refunds of one payment, each once.
-
-    With *refunds* (``[{"id", "amount_cents"}]``, Stripe's list) each refund id is debited
-    once. Without it, the charge's cumulative *amount_refunded_cents* is compared with what
-    was already debited and only the difference is taken, so replays and out-of-order
-    events never debit twice.
-
-    Returns:
-        ``"debited"``, ``"duplicate"`` or ``"unmatched"``.
-    """
-    with write_transaction():
-        payment_q = PaymentEvent.select().where(
-            (PaymentEvent.provider == provider)
-            & (PaymentEvent.kind == "payment")
-            & (PaymentEvent.key == payment_key)
-        )
-        if PaymentEvent._meta.database.obj.for_update:
-            payment_q = payment_q.for_update()
-        payment = payment_q.first()
-        if payment is None or payment.account_id is None:
-            _park(
-                "refund",
-                f"{provider}:{charge_id}:{amount_refunded_cents}",
-                None,
-                f"refund of unknown or unmatched payment {payment_key}",
-                {
-                    "provider": provider,
-                    "payment_key": payment_key,
-                    "charge_id": charge_id,
-                    "amount_refunded_cents": amount_refunded_cents,
-                    "refunds": refunds,
-                    "refunded_at": refunded_at,
-                    "event_id": event_id,
-                },
-            )
-            return "unmatched"
-        if refunds is None:
-            already = sum(
-                r.amount_cents
-                for r in PaymentEvent.select(PaymentEvent.amount_cents).where(
-                    (PaymentEvent.kind == "refund")
-                    & (PaymentEvent.payment_key == payment_key)
-                    & (PaymentEvent.provider == provider)
-                )
-            )
-            delta = amount_refunded_cents - already
-            todo: list[dict[str, Any]] = (
-                [{"id": f"{charge_id}:{amount_refunded_cents}", "amount_cents": delta}]
-                if delta > 0
-                else []
-            )
-        else:
-            todo = list(refunds)
-        debited = 0
-        for refund in todo:
-            amount = int(refund["amount_cents"])
-            inserted = (
-                PaymentEvent.insert(
-                    provider=provider,
-                    kind="refund",
-                    key=str(refund["id"]),
-                    address=payment.address,
-                    account=payment.account_id,
-                    amount_cents=amount,
-                    currency=payment.currency,
-                    payment_key=payment_key,
-                    occurred_at=_from_unix(refunded_at),
-                    status="applied",
-                    event_id=event_id,
-                    received_at=utcnow(),
-                )
-                .on_conflict(
-                    action="NOTHING",
-                    conflict_target=[PaymentEvent.provider, PaymentEvent.kind, PaymentEvent.key],
-                )
-                .as_rowcount()
-                .execute()
-            )
-            if inserted and post(
-                payment.account,
-                amount_cents=-amount,
-                kind="refund",
-                ref=f"{provider}:{refund['id']}",
-                paid_cents=-amount,
-                details={"payment_key": payment_key, "charge_id": charge_id, "event_id": event_id},
-            ):
-                debited += 1
-    return "debited" if debited else "duplicate"
-
-
-def retry_unmatched(item: UnmatchedItem) -> str:
-    """Try once more to apply a parked item; its own transaction."""
-    if item.source == "payment":
-        return retry_unmatched_payment(item.id)
-    if item.source == "usage":
-        from actors.usage import apply_parked
-
-        return apply_parked([item])[str(item.id)]
-    if item.source == "refund":
-        outcome = debit_refund(**json.loads(item.payload))
-        if outcome != "unmatched":
-            UnmatchedItem.update(resolved_at=utcnow()).where(UnmatchedItem.id == item.id).execute()
-        return outcome
-    return "unsupported"
-
-
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
-def retry_parked_items() -> dict[str, str]:
-    """Apply every parked payment and refund whose account or payment now exists."""
-    items = UnmatchedItem.select().where(
-        UnmatchedItem.resolved_at.is_null()
-        & UnmatchedItem.source.in_(["payment", "refund", "usage"])
-    )
-    return {str(item.id): retry_unmatched(item) for item in items.order_by(UnmatchedItem.id)}
-
-
 @dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
 def apply_payment(
     provider: str,
@@ -356,28 +237,6 @@ def apply_payment(
             topup_id=topup_id,
             event_id=event_id,
         )
-    )
-
-
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
-def apply_refund(
-    provider: str,
-    payment_key: str,
-    charge_id: str,
-    amount_refunded_cents: int,
-    refunds: list[dict[str, Any]] | None,
-    refunded_at: int,
-    event_id: str | None = None,
-) -> str:
-    """Debit a provider refund from the account it was paid into, once."""
-    return debit_refund(
-        provider=provider,
-        payment_key=payment_key,
-        charge_id=charge_id,
-        amount_refunded_cents=amount_refunded_cents,
-        refunds=refunds,
-        refunded_at=refunded_at,
-        event_id=event_id,
     )
 
 

@@ -9,9 +9,9 @@ from actors.payments import (
     PaymentFact,
     PermanentPaymentError,
     credit_payment,
-    debit_refund,
     retry_unmatched_payment,
 )
+from actors.refunds import debit_refund
 from models import Account, Billing, LedgerEntry, PaymentEvent, UnmatchedItem
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

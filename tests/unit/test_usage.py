@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from actors.ledger import audit_mismatches
-from actors.payments import retry_unmatched
+from actors.parked import retry_unmatched
 from actors.usage import apply_batch
 from models import Account, Alert, Billing, LedgerEntry, UnmatchedItem, UsageRecord
 

@@ -1,0 +1,42 @@
+"""Accounts: created by a worker the first time an address logs in."""
+
+from __future__ import annotations
+
+import dramatiq
+import structlog
+
+from actors import RETRY_POLICY
+from actors.ledger import billing_for
+from models import Account, utcnow, write_transaction
+from models.address import canonical_address
+
+log = structlog.get_logger("hero.accounts")
+
+
+def create_account(address: str) -> bool:
+    """Create the account and its billing row for *address* unless they exist.
+
+    Returns:
+        Whether the account is new.
+
+    Raises:
+        InvalidAddress: *address* is not a Mycelium address.
+    """
+    canonical = canonical_address(address)
+    created = bool(
+        Account.insert(address=canonical, created_at=utcnow())
+        .on_conflict(action="NOTHING", conflict_target=[Account.address])
+        .as_rowcount()
+        .execute()
+    )
+    billing_for(Account.get(Account.address == canonical))
+    return created
+
+
+@dramatiq.actor(queue_name="accounts", **RETRY_POLICY)
+def ensure_account(address: str) -> str:
+    """Make sure *address* has an account (sent by the gateway at every login)."""
+    with write_transaction():
+        created = create_account(address)
+    log.info("account.ensured", address=address, created=created)
+    return "created" if created else "exists"

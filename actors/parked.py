@@ -1,0 +1,39 @@
+"""Parked items: payments, refunds and usage for accounts (or payments) not known yet,
+applied once they are, by an operator (``hero-admin unmatched retry``) or hourly."""
+
+from __future__ import annotations
+
+import json
+
+import dramatiq
+
+from actors import RETRY_POLICY
+from actors.payments import retry_unmatched_payment
+from actors.refunds import debit_refund
+from models import UnmatchedItem, utcnow
+
+
+def retry_unmatched(item: UnmatchedItem) -> str:
+    """Try once more to apply a parked item; its own transaction."""
+    if item.source == "payment":
+        return retry_unmatched_payment(item.id)
+    if item.source == "usage":
+        from actors.usage import apply_parked
+
+        return apply_parked([item])[str(item.id)]
+    if item.source == "refund":
+        outcome = debit_refund(**json.loads(item.payload))
+        if outcome != "unmatched":
+            UnmatchedItem.update(resolved_at=utcnow()).where(UnmatchedItem.id == item.id).execute()
+        return outcome
+    return "unsupported"
+
+
+@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+def retry_parked_items() -> dict[str, str]:
+    """Apply every parked payment and refund whose account or payment now exists."""
+    items = UnmatchedItem.select().where(
+        UnmatchedItem.resolved_at.is_null()
+        & UnmatchedItem.source.in_(["payment", "refund", "usage"])
+    )
+    return {str(item.id): retry_unmatched(item) for item in items.order_by(UnmatchedItem.id)}
