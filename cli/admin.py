@@ -12,28 +12,14 @@ from typing import Any
 
 import nacl.signing
 from rich.console import Console
-from rich.table import Table
 
 import actors
 from actors.admin import handle, make_envelope, stored_outcome
-from actors.ledger import audit_mismatches
-from cli import admin_usage
+from cli import admin_usage, admin_views
+from cli.admin_common import EXIT_OK, EXIT_REFUSED, EXIT_TIMEOUT, EXIT_USAGE, parse_address_arg
 from cli.logs import configure_logging
 from cli.runtime import wire_actors
-from models import Account, Billing, PaymentEvent, UnmatchedItem
-from models.address import canonical_address
-from models.errors import InvalidAddress
-from models.money import format_cents
 from settings import ConfigError, Settings
-
-#: Done as asked.
-EXIT_OK = 0
-#: Refused, or the audit found a mismatch.
-EXIT_REFUSED = 1
-#: Bad usage or configuration.
-EXIT_USAGE = 2
-#: A change was sent but no worker handled it in time.
-EXIT_TIMEOUT = 3
 
 #: How long a change sent to RabbitMQ is waited for, in seconds.
 WAIT_S = 60.0
@@ -165,23 +151,18 @@ def _report(outcome: dict[str, Any] | None, console: Console) -> int:
     return EXIT_OK
 
 
-def _address(text: str) -> str:
-    try:
-        return canonical_address(text)
-    except InvalidAddress as exc:
-        raise SystemExit(f"hero-admin: address: {exc}") from None
-
-
 def _user_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     return _report(
-        submit("user_add", {"address": _address(args.address), "email": args.email}, settings),
+        submit(
+            "user_add", {"address": parse_address_arg(args.address), "email": args.email}, settings
+        ),
         console,
     )
 
 
 def _balance_adjust(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     payload = {
-        "address": _address(args.address),
+        "address": parse_address_arg(args.address),
         "to_cents": args.to,
         "by_cents": args.by,
         "reason": args.reason,
@@ -193,185 +174,9 @@ def _unmatched_retry(args: argparse.Namespace, settings: Settings, console: Cons
     return _report(submit("unmatched_retry", {"item_ids": args.ids}, settings), console)
 
 
-def user_summary(account: Account) -> dict[str, Any]:
-    """What ``user show --json`` prints for *account*."""
-    from models import PlanSubscription
-
-    billing = Billing.get_or_none(Billing.account == account)
-    plan = (
-        PlanSubscription.select()
-        .where((PlanSubscription.account == account) & (PlanSubscription.status == "active"))
-        .order_by(PlanSubscription.id.desc())
-        .first()
-    )
-    return {
-        "address": account.address,
-        "email": account.email,
-        "balance_cents": billing.balance_cents if billing else 0,
-        "lifetime_paid_cents": billing.lifetime_paid_cents if billing else 0,
-        "first_paid_at": _iso(billing.first_paid_at) if billing else None,
-        "discount_tier": billing.discount_tier if billing else "none",
-        "overdrawn": bool(billing.overdrawn) if billing else False,
-        "plan_id": plan.plan_id if plan else None,
-        "plan_period_end": _iso(plan.period_end) if plan else None,
-        "vm_quota_total": plan.vm_quota_total if plan else 0,
-        "vm_quota_used": plan.vm_quota_used if plan else 0,
-        "created_at": _iso(account.created_at),
-    }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
-
-
-def _print_rows(
-    rows: list[dict[str, Any]], columns: list[str], as_json: bool, console: Console, title: str
-) -> None:
-    if as_json:
-        console.print_json(json.dumps(rows, default=str)) if rows else console.print("[]")
-        return
-    if not rows:
-        console.print(f"no {title}")
-        return
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[_cell(column, row.get(column)) for column in columns])
-    console.print(table)
-
-
-def _cell(column: str, value: Any) -> str:
-    if column.endswith("_cents") and isinstance(value, int):
-        return format_cents(value)
-    return "" if value is None else str(value)
-
-
-def _user_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    rows = [user_summary(a) for a in Account.select().order_by(Account.id)]
-    _print_rows(
-        rows,
-        ["address", "balance_cents", "discount_tier", "plan_id", "overdrawn"],
-        args.json,
-        console,
-        "accounts",
-    )
-    return EXIT_OK
-
-
-def _user_show(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    account = Account.get_or_none(Account.address == _address(args.address))
-    if account is None:
-        console.print(f"no account for {args.address}; create it with `hero-admin user add`")
-        return EXIT_REFUSED
-    summary = user_summary(account)
-    if args.json:
-        console.print_json(json.dumps(summary))
-    else:
-        for key, value in summary.items():
-            console.print(f"{key:>20}  {_cell(key, value)}")
-    return EXIT_OK
-
-
-def _payments_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    query = PaymentEvent.select().order_by(PaymentEvent.id.desc()).limit(args.limit)
-    if args.address:
-        query = query.where(PaymentEvent.address == _address(args.address))
-    rows = [
-        {
-            "id": p.id,
-            "provider": p.provider,
-            "kind": p.kind,
-            "key": p.key,
-            "address": p.address,
-            "amount_cents": p.amount_cents,
-            "status": p.status,
-            "occurred_at": _iso(p.occurred_at),
-            "received_at": _iso(p.received_at),
-        }
-        for p in query
-    ]
-    _print_rows(
-        rows,
-        ["id", "provider", "kind", "key", "address", "amount_cents", "status", "occurred_at"],
-        args.json,
-        console,
-        "payments",
-    )
-    return EXIT_OK
-
-
-def _unmatched_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    query = UnmatchedItem.select().order_by(UnmatchedItem.id)
-    if not args.all:
-        query = query.where(UnmatchedItem.resolved_at.is_null())
-    rows = [
-        {
-            "id": u.id,
-            "source": u.source,
-            "ref": u.ref,
-            "address": u.address,
-            "reason": u.reason,
-            "attempts": u.attempts,
-            "created_at": _iso(u.created_at),
-            "resolved_at": _iso(u.resolved_at),
-            "payload": json.loads(u.payload),
-        }
-        for u in query
-    ]
-    _print_rows(
-        rows,
-        ["id", "source", "ref", "address", "reason", "created_at"],
-        args.json,
-        console,
-        "unmatched items",
-    )
-    return EXIT_OK
-
-
-def _audit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    problems = audit_mismatches()
-    if args.json:
-        console.print_json(json.dumps({"ok": not problems, "mismatches": problems}))
-    elif problems:
-        _print_rows(
-            problems,
-            ["address", "balance_cents", "ledger_sum_cents", "last_balance_after_cents"],
-            False,
-            console,
-            "ledger mismatches",
-        )
-    else:
-        console.print(f"ok: every balance equals its ledger ({Billing.select().count()} accounts)")
-    return EXIT_REFUSED if problems else EXIT_OK
-
-
 def _node_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     payload = {"name": args.name, "repo": args.repo, "pubkey": args.pubkey}
     return _report(submit("node_add", payload, settings), console)
-
-
-def _node_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    _print_rows(admin_usage.node_rows(), ["name", "repo", "cursor", "cursor_updated_at"],
-                args.json, console, "nodes")
-    return EXIT_OK
-
-
-def _alerts(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    _print_rows(admin_usage.alert_rows(args.all), ["id", "kind", "subject", "message",
-                                                    "created_at"], args.json, console, "alerts")
-    return EXIT_OK
-
-
-def _reconcile(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    found = admin_usage.reconcile_rows(args.grace_minutes)
-    if args.json:
-        console.print_json(json.dumps(found))
-    else:
-        for name, keys in found.items():
-            console.print(f"{name}: {len(keys)}" + (f" ({', '.join(keys[:20])}"
-                          f"{' ...' if len(keys) > 20 else ''})" if keys else ""))
-    return EXIT_REFUSED if any(found.values()) else EXIT_OK
 
 
 def _pool_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -379,28 +184,22 @@ def _pool_add(args: argparse.Namespace, settings: Settings, console: Console) ->
     return _report(submit("pool_add", payload, settings), console)
 
 
-def _pool_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    _print_rows(admin_usage.pool_rows(), ["vm_id", "address", "status", "held_by"], args.json,
-                console, "VM pool")
-    return EXIT_OK
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {
     "pool add": _pool_add,
-    "pool list": _pool_list,
+    "pool list": admin_views.pool_list,
     "node add": _node_add,
-    "node list": _node_list,
+    "node list": admin_views.node_list,
     "aggregate": admin_usage.aggregate,
-    "alerts": _alerts,
-    "reconcile": _reconcile,
+    "alerts": admin_views.alerts,
+    "reconcile": admin_views.reconcile,
     "user add": _user_add,
-    "user list": _user_list,
-    "user show": _user_show,
+    "user list": admin_views.user_list,
+    "user show": admin_views.user_show,
     "balance adjust": _balance_adjust,
-    "payments list": _payments_list,
-    "unmatched list": _unmatched_list,
+    "payments list": admin_views.payments_list,
+    "unmatched list": admin_views.unmatched_list,
     "unmatched retry": _unmatched_retry,
-    "audit": _audit,
+    "audit": admin_views.audit,
 }
 
 

@@ -50,9 +50,16 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
 
 
 def node_rows() -> list[dict[str, Any]]:
-    return [{"name": n.name, "repo": n.repo_url, "pubkey": n.pubkey_hex,
-             "cursor": n.cursor_commit, "cursor_updated_at": _iso(n.cursor_updated_at)}
-            for n in Node.select().order_by(Node.name)]
+    return [
+        {
+            "name": n.name,
+            "repo": n.repo_url,
+            "pubkey": n.pubkey_hex,
+            "cursor": n.cursor_commit,
+            "cursor_updated_at": _iso(n.cursor_updated_at),
+        }
+        for n in Node.select().order_by(Node.name)
+    ]
 
 
 def aggregate(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -64,9 +71,16 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
         console.print(f"no node {args.node!r}; register it with `hero-admin node add`")
         return 1
     reports, failed = [], 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[records]} records"), TimeElapsedColumn(),
-                  console=console, disable=args.json, transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[records]} records"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.json,
+        transient=False,
+    ) as bar:
         for node in nodes:
             task = bar.add_task(f"{node.name} commits", total=None, records=0)
 
@@ -89,8 +103,11 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
             console.print(
                 f"{r['node']}: {r['commits']} commits, {r['files']} files, {r['records']} "
                 f"records handed over, {r['quarantined']} quarantined, {r['rejected']} rejected"
-                + (f"; HISTORY REWRITTEN, {len(r['vanished'])} keys vanished"
-                   if r["force_push"] else "")
+                + (
+                    f"; HISTORY REWRITTEN, {len(r['vanished'])} keys vanished"
+                    if r["force_push"]
+                    else ""
+                )
             )
     return 1 if failed else 0
 
@@ -99,19 +116,32 @@ def alert_rows(include_resolved: bool) -> list[dict[str, Any]]:
     query = Alert.select().order_by(Alert.id)
     if not include_resolved:
         query = query.where(Alert.resolved_at.is_null())
-    return [{"id": a.id, "kind": a.kind, "subject": a.subject, "message": a.message,
-             "created_at": _iso(a.created_at), "details": json.loads(a.details)} for a in query]
+    return [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "subject": a.subject,
+            "message": a.message,
+            "created_at": _iso(a.created_at),
+            "details": json.loads(a.details),
+        }
+        for a in query
+    ]
 
 
 def reconcile_rows(grace_minutes: int, now: dt.datetime | None = None) -> dict[str, list[str]]:
     """Keys seen over NATS but not in git after the grace period, and the other way round."""
     cutoff = (now or utcnow()) - dt.timedelta(minutes=grace_minutes)
     nats_only = UsageRecord.select(UsageRecord.key).where(
-        UsageRecord.seen_git_at.is_null() & (UsageRecord.seen_nats_at < cutoff))
+        UsageRecord.seen_git_at.is_null() & (UsageRecord.seen_nats_at < cutoff)
+    )
     git_only = UsageRecord.select(UsageRecord.key).where(
-        UsageRecord.seen_nats_at.is_null() & (UsageRecord.seen_git_at < cutoff))
-    return {"nats_not_in_git": [r.key for r in nats_only.order_by(UsageRecord.key)],
-            "git_not_in_nats": [r.key for r in git_only.order_by(UsageRecord.key)]}
+        UsageRecord.seen_nats_at.is_null() & (UsageRecord.seen_git_at < cutoff)
+    )
+    return {
+        "nats_not_in_git": [r.key for r in nats_only.order_by(UsageRecord.key)],
+        "git_not_in_nats": [r.key for r in git_only.order_by(UsageRecord.key)],
+    }
 
 
 def pool_rows() -> list[dict[str, Any]]:
@@ -119,11 +149,14 @@ def pool_rows() -> list[dict[str, Any]]:
 
     holders = {
         a.slot_id: a.account.address
-        for a in VmAllocation.select(VmAllocation, Account).join(Account)
+        for a in VmAllocation.select(VmAllocation, Account)
+        .join(Account)
         .where(VmAllocation.released_at.is_null())
     }
-    return [{"vm_id": s.vm_id, "address": s.address, "status": s.status,
-             "held_by": holders.get(s.id)} for s in VmPoolSlot.select().order_by(VmPoolSlot.id)]
+    return [
+        {"vm_id": s.vm_id, "address": s.address, "status": s.status, "held_by": holders.get(s.id)}
+        for s in VmPoolSlot.select().order_by(VmPoolSlot.id)
+    ]
 
 
 def _iso(value: Any) -> str | None:

@@ -1,0 +1,194 @@
+"""hero-admin's read-only commands: they read the database directly, never a message."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+
+from actors.ledger import audit_mismatches
+from cli import admin_usage
+from cli.admin_common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    cell,
+    iso,
+    parse_address_arg,
+    print_rows,
+)
+from models import Account, Billing, PaymentEvent, UnmatchedItem
+from settings import Settings
+
+
+def user_summary(account: Account) -> dict[str, Any]:
+    """What ``user show --json`` prints for *account*."""
+    from models import PlanSubscription
+
+    billing = Billing.get_or_none(Billing.account == account)
+    plan = (
+        PlanSubscription.select()
+        .where((PlanSubscription.account == account) & (PlanSubscription.status == "active"))
+        .order_by(PlanSubscription.id.desc())
+        .first()
+    )
+    return {
+        "address": account.address,
+        "email": account.email,
+        "balance_cents": billing.balance_cents if billing else 0,
+        "lifetime_paid_cents": billing.lifetime_paid_cents if billing else 0,
+        "first_paid_at": iso(billing.first_paid_at) if billing else None,
+        "discount_tier": billing.discount_tier if billing else "none",
+        "overdrawn": bool(billing.overdrawn) if billing else False,
+        "plan_id": plan.plan_id if plan else None,
+        "plan_period_end": iso(plan.period_end) if plan else None,
+        "vm_quota_total": plan.vm_quota_total if plan else 0,
+        "vm_quota_used": plan.vm_quota_used if plan else 0,
+        "created_at": iso(account.created_at),
+    }
+
+
+def user_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    rows = [user_summary(a) for a in Account.select().order_by(Account.id)]
+    print_rows(
+        rows,
+        ["address", "balance_cents", "discount_tier", "plan_id", "overdrawn"],
+        args.json,
+        console,
+        "accounts",
+    )
+    return EXIT_OK
+
+
+def user_show(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    account = Account.get_or_none(Account.address == parse_address_arg(args.address))
+    if account is None:
+        console.print(f"no account for {args.address}; create it with `hero-admin user add`")
+        return EXIT_REFUSED
+    summary = user_summary(account)
+    if args.json:
+        console.print_json(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            console.print(f"{key:>20}  {cell(key, value)}")
+    return EXIT_OK
+
+
+def payments_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    query = PaymentEvent.select().order_by(PaymentEvent.id.desc()).limit(args.limit)
+    if args.address:
+        query = query.where(PaymentEvent.address == parse_address_arg(args.address))
+    rows = [
+        {
+            "id": p.id,
+            "provider": p.provider,
+            "kind": p.kind,
+            "key": p.key,
+            "address": p.address,
+            "amount_cents": p.amount_cents,
+            "status": p.status,
+            "occurred_at": iso(p.occurred_at),
+            "received_at": iso(p.received_at),
+        }
+        for p in query
+    ]
+    print_rows(
+        rows,
+        ["id", "provider", "kind", "key", "address", "amount_cents", "status", "occurred_at"],
+        args.json,
+        console,
+        "payments",
+    )
+    return EXIT_OK
+
+
+def unmatched_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    query = UnmatchedItem.select().order_by(UnmatchedItem.id)
+    if not args.all:
+        query = query.where(UnmatchedItem.resolved_at.is_null())
+    rows = [
+        {
+            "id": u.id,
+            "source": u.source,
+            "ref": u.ref,
+            "address": u.address,
+            "reason": u.reason,
+            "attempts": u.attempts,
+            "created_at": iso(u.created_at),
+            "resolved_at": iso(u.resolved_at),
+            "payload": json.loads(u.payload),
+        }
+        for u in query
+    ]
+    print_rows(
+        rows,
+        ["id", "source", "ref", "address", "reason", "created_at"],
+        args.json,
+        console,
+        "unmatched items",
+    )
+    return EXIT_OK
+
+
+def audit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    problems = audit_mismatches()
+    if args.json:
+        console.print_json(json.dumps({"ok": not problems, "mismatches": problems}))
+    elif problems:
+        print_rows(
+            problems,
+            ["address", "balance_cents", "ledger_sum_cents", "last_balance_after_cents"],
+            False,
+            console,
+            "ledger mismatches",
+        )
+    else:
+        console.print(f"ok: every balance equals its ledger ({Billing.select().count()} accounts)")
+    return EXIT_REFUSED if problems else EXIT_OK
+
+
+def node_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    print_rows(
+        admin_usage.node_rows(),
+        ["name", "repo", "cursor", "cursor_updated_at"],
+        args.json,
+        console,
+        "nodes",
+    )
+    return EXIT_OK
+
+
+def alerts(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    print_rows(
+        admin_usage.alert_rows(args.all),
+        ["id", "kind", "subject", "message", "created_at"],
+        args.json,
+        console,
+        "alerts",
+    )
+    return EXIT_OK
+
+
+def reconcile(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    found = admin_usage.reconcile_rows(args.grace_minutes)
+    if args.json:
+        console.print_json(json.dumps(found))
+    else:
+        for name, keys in found.items():
+            console.print(
+                f"{name}: {len(keys)}"
+                + (f" ({', '.join(keys[:20])}{' ...' if len(keys) > 20 else ''})" if keys else "")
+            )
+    return EXIT_REFUSED if any(found.values()) else EXIT_OK
+
+
+def pool_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    print_rows(
+        admin_usage.pool_rows(),
+        ["vm_id", "address", "status", "held_by"],
+        args.json,
+        console,
+        "VM pool",
+    )
+    return EXIT_OK
