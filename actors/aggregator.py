@@ -89,8 +89,14 @@ def verify_file(file: BatchFile, key: nacl.signing.VerifyKey) -> str | None:
     return None
 
 
-def pull(node: Node, *, deliver: Deliver, access: ForgeAccess | None = None,
-         now: dt.datetime | None = None, progress: Progress | None = None) -> PullReport:
+def pull(
+    node: Node,
+    *,
+    deliver: Deliver,
+    access: ForgeAccess | None = None,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> PullReport:
     """Pull one node's new commits and deliver their records.
 
     Raises:
@@ -99,10 +105,16 @@ def pull(node: Node, *, deliver: Deliver, access: ForgeAccess | None = None,
     access = access or _access
     now = now or dt.datetime.now(dt.UTC)
     report = PullReport(node=node.name)
-    with node_lock(node) as locked, ForgeMirror(
-        mirror_dir=access.mirror_dir, node=node.name, url=node.repo_url,
-        username=access.username, password=access.password,
-    ) as mirror:
+    with (
+        node_lock(node) as locked,
+        ForgeMirror(
+            mirror_dir=access.mirror_dir,
+            node=node.name,
+            url=node.repo_url,
+            username=access.username,
+            password=access.password,
+        ) as mirror,
+    ):
         if not locked:
             report.skipped = "another pull of this node is running"
             return report
@@ -114,19 +126,35 @@ def pull(node: Node, *, deliver: Deliver, access: ForgeAccess | None = None,
         if cursor is not None and not mirror.is_ancestor(cursor, head):
             report.force_push = True
             report.vanished = _vanished(mirror, cursor, head, now)
-            raise_alert("force_push", node.name,
-                        f"history rewritten: cursor {cursor[:12]} is not in head {head[:12]}",
-                        {"cursor": cursor, "head": head, "vanished_keys": report.vanished[:1000]})
+            raise_alert(
+                "force_push",
+                node.name,
+                f"history rewritten: cursor {cursor[:12]} is not in head {head[:12]}",
+                {"cursor": cursor, "head": head, "vanished_keys": report.vanished[:1000]},
+            )
             cursor = None
-        _walk(mirror, node, cursor, head, deliver=deliver, report=report, now=now,
-              progress=progress)
-    log.info("aggregator.pulled", **{k: v for k, v in report.as_dict().items() if k != "vanished"},
-             vanished=len(report.vanished))
+        _walk(
+            mirror, node, cursor, head, deliver=deliver, report=report, now=now, progress=progress
+        )
+    log.info(
+        "aggregator.pulled",
+        **{k: v for k, v in report.as_dict().items() if k != "vanished"},
+        vanished=len(report.vanished),
+    )
     return report
 
 
-def _walk(mirror: ForgeMirror, node: Node, cursor: str | None, head: str, *, deliver: Deliver,
-          report: PullReport, now: dt.datetime, progress: Progress | None) -> None:
+def _walk(
+    mirror: ForgeMirror,
+    node: Node,
+    cursor: str | None,
+    head: str,
+    *,
+    deliver: Deliver,
+    report: PullReport,
+    now: dt.datetime,
+    progress: Progress | None,
+) -> None:
     key = nacl.signing.VerifyKey(bytes.fromhex(node.pubkey_hex))
     commits = mirror.new_commits(cursor, head)
     pending: list[dict[str, Any]] = []
@@ -147,8 +175,9 @@ def _walk(mirror: ForgeMirror, node: Node, cursor: str | None, head: str, *, del
             progress(done, len(commits), report.records)
 
 
-def _records(file: BatchFile, node: str, key: nacl.signing.VerifyKey, report: PullReport,
-             now: dt.datetime) -> list[dict[str, Any]]:
+def _records(
+    file: BatchFile, node: str, key: nacl.signing.VerifyKey, report: PullReport, now: dt.datetime
+) -> list[dict[str, Any]]:
     where = f"{file.commit[:12]} {file.path}"
     reason = verify_file(file, key)
     if reason is None:
@@ -158,14 +187,25 @@ def _records(file: BatchFile, node: str, key: nacl.signing.VerifyKey, report: Pu
             reason = str(exc)
     if reason is not None:
         report.quarantined += 1
-        raise_alert("quarantine", node, f"{where}: {reason}",
-                    {"commit": file.commit, "path": file.path, "reason": reason})
+        raise_alert(
+            "quarantine",
+            node,
+            f"{where}: {reason}",
+            {"commit": file.commit, "path": file.path, "reason": reason},
+        )
         return []
     if batch.rejected:
         report.rejected += len(batch.rejected)
-        raise_alert("records_rejected", node, f"{where}: {len(batch.rejected)} records rejected",
-                    {"commit": file.commit, "path": file.path,
-                     "reasons": [r.reason for r in batch.rejected]})
+        raise_alert(
+            "records_rejected",
+            node,
+            f"{where}: {len(batch.rejected)} records rejected",
+            {
+                "commit": file.commit,
+                "path": file.path,
+                "reasons": [r.reason for r in batch.rejected],
+            },
+        )
     report.records += len(batch.records)
     return [record.to_json() for record in batch.records]
 

@@ -83,10 +83,14 @@ def post(
     Billing.update(changes).where(Billing.account == account_id).execute()
     if amount_cents < 0 and balance_after < LOW_BALANCE_CENTS <= balance_after - amount_cents:
         Notification.insert(
-            account=account_id, kind="low_balance", key=f"{account_id}:{entry_id}",
-            payload=json.dumps({"balance_cents": balance_after}), created_at=utcnow(),
-        ).on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key]
-                      ).execute()
+            account=account_id,
+            kind="low_balance",
+            key=f"{account_id}:{entry_id}",
+            payload=json.dumps({"balance_cents": balance_after}),
+            created_at=utcnow(),
+        ).on_conflict(
+            action="NOTHING", conflict_target=[Notification.kind, Notification.key]
+        ).execute()
     return Posted(entry_id=entry_id, amount_cents=amount_cents, balance_after_cents=balance_after)
 
 
@@ -107,8 +111,15 @@ def _insert_entry(
         f"SELECT account_id, {p}, {p}, {p}, balance_cents + {p}, {p}, {p} "
         f"FROM billing WHERE account_id = {p}{lock} "
         "ON CONFLICT (kind, ref) DO NOTHING RETURNING id, balance_after_cents",
-        (amount_cents, kind, ref, amount_cents, utcnow(),
-         json.dumps(details or {}, sort_keys=True, default=str), account_id),
+        (
+            amount_cents,
+            kind,
+            ref,
+            amount_cents,
+            utcnow(),
+            json.dumps(details or {}, sort_keys=True, default=str),
+            account_id,
+        ),
     )
     row = cursor.fetchone()
     return (int(row[0]), int(row[1])) if row else None

@@ -38,21 +38,29 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
     'Your Hero credit: $25.00 received'
     """
     if kind == "payment_credited":
-        return (f"Your Hero credit: {format_cents(payload['amount_cents'])} received",
-                f"We received your payment of {format_cents(payload['amount_cents'])}. "
-                f"Your balance is now {format_cents(payload.get('balance_after_cents', 0))}.")
+        return (
+            f"Your Hero credit: {format_cents(payload['amount_cents'])} received",
+            f"We received your payment of {format_cents(payload['amount_cents'])}. "
+            f"Your balance is now {format_cents(payload.get('balance_after_cents', 0))}.",
+        )
     if kind == "low_balance":
-        return ("Your Hero credit is running low",
-                f"Your balance is {format_cents(payload['balance_cents'])}. Top up to keep your "
-                "VMs and services running; usage is charged even below zero.")
+        return (
+            "Your Hero credit is running low",
+            f"Your balance is {format_cents(payload['balance_cents'])}. Top up to keep your "
+            "VMs and services running; usage is charged even below zero.",
+        )
     if kind == "tier_reached":
         share = {"week": "half", "month": "a quarter"}.get(payload["tier"], "less")
-        return (f"You reached the {payload['tier']} discount tier",
-                f"From now on Hero OS and LLM usage costs {share} of the list price.")
+        return (
+            f"You reached the {payload['tier']} discount tier",
+            f"From now on Hero OS and LLM usage costs {share} of the list price.",
+        )
     if kind == "plan_expiring":
-        return (f"Your {payload['plan_id']} plan ends soon",
-                f"Your plan ends at {payload['period_end']}. Its VMs go back to the pool then; "
-                "buy a new plan to keep going.")
+        return (
+            f"Your {payload['plan_id']} plan ends soon",
+            f"Your plan ends at {payload['period_end']}. Its VMs go back to the pool then; "
+            "buy a new plan to keep going.",
+        )
     return (f"Hero: {kind}", json.dumps(payload, indent=2))
 
 
@@ -60,12 +68,18 @@ def send_pending(sender: EmailSender | None = None) -> dict[str, int]:
     """Email every notification not sent yet (up to ``BATCH``)."""
     sender = sender or _sender
     sent = skipped = failed = 0
-    query = (Notification.select(Notification, Account).join(Account)
-             .where(Notification.sent_at.is_null()).order_by(Notification.id).limit(BATCH))
+    query = (
+        Notification.select(Notification, Account)
+        .join(Account)
+        .where(Notification.sent_at.is_null())
+        .order_by(Notification.id)
+        .limit(BATCH)
+    )
     for note in query:
         if not note.account.email:
-            skipped += Notification.update(sent_at=utcnow()).where(
-                Notification.id == note.id).execute()
+            skipped += (
+                Notification.update(sent_at=utcnow()).where(Notification.id == note.id).execute()
+            )
             continue
         subject, text = render(note.kind, json.loads(note.payload))
         try:

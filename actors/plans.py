@@ -68,8 +68,10 @@ class PoolAssignmentProvisioner:
             query = query.for_update(skip_locked=True)
         slot = query.first()
         if slot is None:
-            raise Refused("No VM is free right now, so none was started and your quota is "
-                          "untouched. Please try again later.")
+            raise Refused(
+                "No VM is free right now, so none was started and your quota is "
+                "untouched. Please try again later."
+            )
         VmPoolSlot.update(status="assigned").where(VmPoolSlot.id == slot.id).execute()
         assert isinstance(slot, VmPoolSlot)
         return slot
@@ -79,9 +81,14 @@ def active_plan(account: Account | int, now: dt.datetime) -> PlanSubscription | 
     """The account's plan whose period has not ended, if any."""
     plan: PlanSubscription | None = (
         PlanSubscription.select()
-        .where((PlanSubscription.account == account) & (PlanSubscription.status == "active")
-               & (PlanSubscription.period_end > now))
-        .order_by(PlanSubscription.id.desc()).first())
+        .where(
+            (PlanSubscription.account == account)
+            & (PlanSubscription.status == "active")
+            & (PlanSubscription.period_end > now)
+        )
+        .order_by(PlanSubscription.id.desc())
+        .first()
+    )
     return plan
 
 
@@ -100,28 +107,46 @@ def buy(request_id: str, address: str, plan_id: str, *, now: dt.datetime) -> dic
     account = _account(address)
     current = active_plan(account, now)
     if current is not None:
-        raise Refused(f"You already have the {current.plan_id} plan until "
-                      f"{current.period_end:%Y-%m-%d %H:%M} UTC.")
+        raise Refused(
+            f"You already have the {current.plan_id} plan until "
+            f"{current.period_end:%Y-%m-%d %H:%M} UTC."
+        )
     balance = Billing.get_or_none(Billing.account == account)
     if balance is None or balance.balance_cents < plan.price_cents:
         have = balance.balance_cents if balance else 0
-        raise Refused(f"The {plan.plan_id} plan costs {format_cents(plan.price_cents)} and your "
-                      f"balance is {format_cents(have)}. Top up first; nothing was charged.")
-    posted = post(account, amount_cents=-plan.price_cents, kind="plan_purchase", ref=request_id,
-                  details={"plan_id": plan.plan_id, "vms": plan.vms,
-                           "period_hours": plan.period_hours})
+        raise Refused(
+            f"The {plan.plan_id} plan costs {format_cents(plan.price_cents)} and your "
+            f"balance is {format_cents(have)}. Top up first; nothing was charged."
+        )
+    posted = post(
+        account,
+        amount_cents=-plan.price_cents,
+        kind="plan_purchase",
+        ref=request_id,
+        details={"plan_id": plan.plan_id, "vms": plan.vms, "period_hours": plan.period_hours},
+    )
     if posted is None:  # a twin delivery already charged this request
         raise peewee.IntegrityError(f"plan_purchase {request_id} already posted")
     period_end = now + dt.timedelta(hours=plan.period_hours)
-    PlanSubscription.create(request_id=request_id, account=account, plan_id=plan.plan_id,
-                            price_cents=plan.price_cents, vm_quota_total=plan.vms,
-                            started_at=now, period_end=period_end)
-    return {"plan_id": plan.plan_id, "period_end": period_end.isoformat() + "Z",
-            "balance_after_cents": posted.balance_after_cents}
+    PlanSubscription.create(
+        request_id=request_id,
+        account=account,
+        plan_id=plan.plan_id,
+        price_cents=plan.price_cents,
+        vm_quota_total=plan.vms,
+        started_at=now,
+        period_end=period_end,
+    )
+    return {
+        "plan_id": plan.plan_id,
+        "period_end": period_end.isoformat() + "Z",
+        "balance_after_cents": posted.balance_after_cents,
+    }
 
 
-def allocate(request_id: str, address: str, *, now: dt.datetime,
-             provisioner: Provisioner) -> dict[str, Any]:
+def allocate(
+    request_id: str, address: str, *, now: dt.datetime, provisioner: Provisioner
+) -> dict[str, Any]:
     """Give *address* one VM from its plan's quota (caller holds the transaction)."""
     account = _account(address)
     plan = active_plan(account, now)
@@ -130,14 +155,19 @@ def allocate(request_id: str, address: str, *, now: dt.datetime,
     if plan.vm_quota_used >= plan.vm_quota_total:
         raise Refused(f"Your {plan.plan_id} plan's {plan.vm_quota_total} VMs are all in use.")
     slot = provisioner.provision(account, plan)
-    taken = (PlanSubscription.update(vm_quota_used=PlanSubscription.vm_quota_used + 1)
-             .where((PlanSubscription.id == plan.id)
-                    & (PlanSubscription.vm_quota_used < PlanSubscription.vm_quota_total))
-             .execute())
+    taken = (
+        PlanSubscription.update(vm_quota_used=PlanSubscription.vm_quota_used + 1)
+        .where(
+            (PlanSubscription.id == plan.id)
+            & (PlanSubscription.vm_quota_used < PlanSubscription.vm_quota_total)
+        )
+        .execute()
+    )
     if not taken:
         raise Refused(f"Your {plan.plan_id} plan's {plan.vm_quota_total} VMs are all in use.")
-    VmAllocation.create(request_id=request_id, account=account, subscription=plan, slot=slot,
-                        created_at=now)
+    VmAllocation.create(
+        request_id=request_id, account=account, subscription=plan, slot=slot, created_at=now
+    )
     return {"vm_id": slot.vm_id, "vm_address": slot.address, "plan_id": plan.plan_id}
 
 
@@ -147,13 +177,23 @@ def carry_out(kind: str, request_id: str, address: str, action: Any) -> dict[str
         with write_transaction():
             if not _done(request_id):
                 result = action()
-                ActionRequest.create(request_id=request_id, address=address, kind=kind,
-                                     outcome="ok", result=json.dumps(result), created_at=utcnow())
+                ActionRequest.create(
+                    request_id=request_id,
+                    address=address,
+                    kind=kind,
+                    outcome="ok",
+                    result=json.dumps(result),
+                    created_at=utcnow(),
+                )
     except Refused as exc:
-        ActionRequest.insert(request_id=request_id, address=address, kind=kind,
-                             outcome="refused", message=str(exc), created_at=utcnow()
-                             ).on_conflict(action="NOTHING",
-                                           conflict_target=[ActionRequest.request_id]).execute()
+        ActionRequest.insert(
+            request_id=request_id,
+            address=address,
+            kind=kind,
+            outcome="refused",
+            message=str(exc),
+            created_at=utcnow(),
+        ).on_conflict(action="NOTHING", conflict_target=[ActionRequest.request_id]).execute()
     except peewee.IntegrityError:
         pass  # a twin delivery of the same request committed first; its outcome stands
     row = ActionRequest.get(ActionRequest.request_id == request_id)
@@ -166,8 +206,12 @@ def _done(request_id: str) -> bool:
 
 
 def outcome_of(row: ActionRequest) -> dict[str, Any]:
-    return {"request_id": row.request_id, "outcome": row.outcome, "message": row.message,
-            **json.loads(row.result)}
+    return {
+        "request_id": row.request_id,
+        "outcome": row.outcome,
+        "message": row.message,
+        **json.loads(row.result),
+    }
 
 
 def expire(now: dt.datetime) -> dict[str, int]:
@@ -175,43 +219,66 @@ def expire(now: dt.datetime) -> dict[str, int]:
     plans ending within ``EXPIRY_NOTICE_HOURS``, once per plan."""
     expired = 0
     for plan in PlanSubscription.select().where(
-            (PlanSubscription.status == "active") & (PlanSubscription.period_end <= now)):
+        (PlanSubscription.status == "active") & (PlanSubscription.period_end <= now)
+    ):
         with write_transaction():
-            slots = [a.slot_id for a in VmAllocation.select(VmAllocation.slot).where(
-                (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null())]
+            slots = [
+                a.slot_id
+                for a in VmAllocation.select(VmAllocation.slot).where(
+                    (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()
+                )
+            ]
             VmAllocation.update(released_at=now).where(
-                (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()).execute()
+                (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()
+            ).execute()
             if slots:
                 VmPoolSlot.update(status="free").where(VmPoolSlot.id.in_(slots)).execute()
-            expired += PlanSubscription.update(status="expired").where(
-                (PlanSubscription.id == plan.id) & (PlanSubscription.status == "active")).execute()
+            expired += (
+                PlanSubscription.update(status="expired")
+                .where((PlanSubscription.id == plan.id) & (PlanSubscription.status == "active"))
+                .execute()
+            )
     soon = now + dt.timedelta(hours=EXPIRY_NOTICE_HOURS)
     warned = 0
     for plan in PlanSubscription.select().where(
-            (PlanSubscription.status == "active") & (PlanSubscription.period_end <= soon)):
-        warned += Notification.insert(
-            account=plan.account_id, kind="plan_expiring", key=str(plan.id),
-            payload=json.dumps({"plan_id": plan.plan_id,
-                                "period_end": plan.period_end.isoformat() + "Z"}),
-            created_at=utcnow(),
-        ).on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key]
-                      ).as_rowcount().execute()
+        (PlanSubscription.status == "active") & (PlanSubscription.period_end <= soon)
+    ):
+        warned += (
+            Notification.insert(
+                account=plan.account_id,
+                kind="plan_expiring",
+                key=str(plan.id),
+                payload=json.dumps(
+                    {"plan_id": plan.plan_id, "period_end": plan.period_end.isoformat() + "Z"}
+                ),
+                created_at=utcnow(),
+            )
+            .on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key])
+            .as_rowcount()
+            .execute()
+        )
     return {"expired": expired, "warned": warned}
 
 
 @dramatiq.actor(queue_name="plans", **RETRY_POLICY)
 def buy_plan(request_id: str, address: str, plan_id: str) -> dict[str, Any]:
     """Buy a plan for an account, once per request id."""
-    return carry_out("buy_plan", request_id, address,
-                     lambda: buy(request_id, address, plan_id, now=utcnow()))
+    return carry_out(
+        "buy_plan", request_id, address, lambda: buy(request_id, address, plan_id, now=utcnow())
+    )
 
 
 @dramatiq.actor(queue_name="plans", **RETRY_POLICY)
 def allocate_vm(request_id: str, address: str) -> dict[str, Any]:
     """Start one VM from the account's plan quota, once per request id."""
-    return carry_out("allocate_vm", request_id, address,
-                     lambda: allocate(request_id, address, now=utcnow(),
-                                      provisioner=PoolAssignmentProvisioner()))
+    return carry_out(
+        "allocate_vm",
+        request_id,
+        address,
+        lambda: allocate(
+            request_id, address, now=utcnow(), provisioner=PoolAssignmentProvisioner()
+        ),
+    )
 
 
 @dramatiq.actor(queue_name="plans", **RETRY_POLICY)

@@ -28,8 +28,14 @@ class EmailSender(Protocol):
 class SendGridSender:
     """``POST /v3/mail/send`` with a bearer API key; 202 means accepted."""
 
-    def __init__(self, *, api_key: str, sender: str, api_base: str = "https://api.sendgrid.com",
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        sender: str,
+        api_base: str = "https://api.sendgrid.com",
+        session: requests.Session | None = None,
+    ) -> None:
         self._api_key = api_key
         self._sender = sender
         self._url = api_base.rstrip("/") + "/v3/mail/send"
@@ -43,8 +49,12 @@ class SendGridSender:
             "content": [{"type": "text/plain", "value": text}],
         }
         try:
-            resp = self._http.post(self._url, json=body, timeout=15,
-                                   headers={"Authorization": f"Bearer {self._api_key}"})
+            resp = self._http.post(
+                self._url,
+                json=body,
+                timeout=15,
+                headers={"Authorization": f"Bearer {self._api_key}"},
+            )
         except requests.RequestException as exc:
             raise EmailError(f"SendGrid could not be reached: {exc}") from None
         if resp.status_code != 202:

@@ -60,7 +60,12 @@ class ForgeMirror:
     """The local bare mirror of one node's repository."""
 
     def __init__(
-        self, *, mirror_dir: str, node: str, url: str, username: str | None = None,
+        self,
+        *,
+        mirror_dir: str,
+        node: str,
+        url: str,
+        username: str | None = None,
         password: str | None = None,
     ) -> None:
         self.node = node
@@ -89,8 +94,13 @@ class ForgeMirror:
         """
         try:
             result = porcelain.fetch(
-                self._repo, self.url, username=self._username, password=self._password,
-                outstream=io.StringIO(), errstream=io.BytesIO(), quiet=True,
+                self._repo,
+                self.url,
+                username=self._username,
+                password=self._password,
+                outstream=io.StringIO(),
+                errstream=io.BytesIO(),
+                quiet=True,
             )
         except (GitProtocolError, HangupException, NotGitRepository, OSError) as exc:
             raise ForgeUnavailable(f"fetching {self.url}: {exc}") from None
@@ -113,8 +123,13 @@ class ForgeMirror:
     def new_commits(self, cursor: str | None, head: str) -> list[str]:
         """Commits after *cursor* up to *head*, oldest first (all of them without a cursor)."""
         exclude = [_oid(cursor)] if cursor and self.has_commit(cursor) else []
-        walker = Walker(self._repo.object_store, include=[_oid(head)], exclude=exclude,
-                        order=ORDER_TOPO, reverse=True)
+        walker = Walker(
+            self._repo.object_store,
+            include=[_oid(head)],
+            exclude=exclude,
+            order=ORDER_TOPO,
+            reverse=True,
+        )
         return [entry.commit.id.decode() for entry in walker]
 
     def changed_files(self, sha: str) -> list[BatchFile]:
@@ -147,9 +162,12 @@ class ForgeMirror:
                 yield self._file(commit, path)
 
     def _file(self, commit: Commit, path: str) -> BatchFile:
-        return BatchFile(commit=commit.id.decode(), path=path,
-                         data=self._blob(commit.tree, path) or b"",
-                         signature=self._blob(commit.tree, path + ".sig"))
+        return BatchFile(
+            commit=commit.id.decode(),
+            path=path,
+            data=self._blob(commit.tree, path) or b"",
+            signature=self._blob(commit.tree, path + ".sig"),
+        )
 
     def _blob(self, tree_id: bytes, path: str) -> bytes | None:
         try:

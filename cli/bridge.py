@@ -50,10 +50,17 @@ class Verdict:
     node: str = ""
 
 
-def check_message(subject: str, data: bytes, headers: dict[str, str] | None, *, prefix: str,
-                  keys: dict[str, str], now: Any) -> Verdict:
+def check_message(
+    subject: str,
+    data: bytes,
+    headers: dict[str, str] | None,
+    *,
+    prefix: str,
+    keys: dict[str, str],
+    now: Any,
+) -> Verdict:
     """Decide a message's fate from its subject, body, headers and the node keys (pure)."""
-    node = subject[len(prefix) + 1:] if subject.startswith(prefix + ".") else ""
+    node = subject[len(prefix) + 1 :] if subject.startswith(prefix + ".") else ""
     if not node:
         return Verdict("term", f"subject {subject!r} is not {prefix}.<node>")
     pubkey = keys.get(node)
@@ -89,8 +96,12 @@ class NodeKeys:
         return self._keys
 
 
-async def run_bridge(settings: Settings, *, stop: threading.Event,
-                     deliver: Callable[[list[dict[str, Any]], str], Any] = deliver_usage) -> None:
+async def run_bridge(
+    settings: Settings,
+    *,
+    stop: threading.Event,
+    deliver: Callable[[list[dict[str, Any]], str], Any] = deliver_usage,
+) -> None:
     """Consume until *stop* is set; reconnects to NATS by itself."""
     import datetime as dt
 
@@ -108,9 +119,12 @@ async def run_bridge(settings: Settings, *, stop: threading.Event,
     except NotFoundError:
         await js.add_stream(name=stream, subjects=[f"{prefix}.>"])
     sub = await js.pull_subscribe(
-        f"{prefix}.>", durable=DURABLE, stream=stream,
-        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=120,
-                              max_ack_pending=20 * FETCH_BATCH),
+        f"{prefix}.>",
+        durable=DURABLE,
+        stream=stream,
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=120, max_ack_pending=20 * FETCH_BATCH
+        ),
     )
     keys = NodeKeys()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-send")
@@ -124,12 +138,16 @@ async def run_bridge(settings: Settings, *, stop: threading.Event,
                 continue
             now = dt.datetime.now(dt.UTC)
             known = await loop.run_in_executor(executor, keys.get)
-            verdicts = [check_message(m.subject, m.data, m.headers, prefix=prefix, keys=known,
-                                      now=now) for m in msgs]
+            verdicts = [
+                check_message(m.subject, m.data, m.headers, prefix=prefix, keys=known, now=now)
+                for m in msgs
+            ]
             if any(v.action == "later" for v in verdicts):
                 known = await loop.run_in_executor(executor, lambda: keys.get(force=True))
-                verdicts = [check_message(m.subject, m.data, m.headers, prefix=prefix,
-                                          keys=known, now=now) for m in msgs]
+                verdicts = [
+                    check_message(m.subject, m.data, m.headers, prefix=prefix, keys=known, now=now)
+                    for m in msgs
+                ]
             records = [v.record for v in verdicts if v.action == "apply" and v.record]
             try:
                 if records:
@@ -152,15 +170,26 @@ async def _settle(msg: Any, verdict: Verdict, loop: Any, executor: ThreadPoolExe
         return
     if verdict.action == "later":
         await msg.nak(delay=UNKNOWN_NODE_DELAY_S)
-        await loop.run_in_executor(executor, lambda: raise_alert(
-            "unknown_node", verdict.node, verdict.reason + "; register it with hero-admin node add"))
+        await loop.run_in_executor(
+            executor,
+            lambda: raise_alert(
+                "unknown_node",
+                verdict.node,
+                verdict.reason + "; register it with hero-admin node add",
+            ),
+        )
         return
     await msg.term()
     log.warning("bridge.message_terminated", node=verdict.node, reason=verdict.reason)
-    await loop.run_in_executor(executor, lambda: raise_alert(
-        "bad_signature" if "Signature" in verdict.reason else "records_rejected",
-        verdict.node or "?", verdict.reason,
-        {"subject": msg.subject, "msg_id": (msg.headers or {}).get("Nats-Msg-Id")}))
+    await loop.run_in_executor(
+        executor,
+        lambda: raise_alert(
+            "bad_signature" if "Signature" in verdict.reason else "records_rejected",
+            verdict.node or "?",
+            verdict.reason,
+            {"subject": msg.subject, "msg_id": (msg.headers or {}).get("Nats-Msg-Id")},
+        ),
+    )
 
 
 def bridge_forever(settings: Settings, stop: threading.Event) -> None:

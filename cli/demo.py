@@ -57,14 +57,21 @@ def run_demo(folder: str, stop: threading.Event, *, seed: int | None = None) -> 
     if not os.path.isdir(forge):
         os.makedirs(os.path.dirname(forge), exist_ok=True)
         Repo.init_bare(forge, mkdir=True).close()
-    Node.insert(name=DEMO_NODE, repo_url=os.path.abspath(forge),
-                pubkey_hex=key.verify_key.encode().hex(), created_at=utcnow()).on_conflict(
-        action="NOTHING", conflict_target=[Node.name]).execute()
+    Node.insert(
+        name=DEMO_NODE,
+        repo_url=os.path.abspath(forge),
+        pubkey_hex=key.verify_key.encode().hex(),
+        created_at=utcnow(),
+    ).on_conflict(action="NOTHING", conflict_target=[Node.name]).execute()
     journal_path = os.path.join(folder, f"node-{DEMO_NODE}.journal.db")
     journal = Journal(journal_path, node=DEMO_NODE)
-    committer = Committer(repo_path_for(journal_path), node=DEMO_NODE, key=key,
-                          remote=Remote(os.path.abspath(forge)),
-                          clock=lambda: dt.datetime.now(dt.UTC))
+    committer = Committer(
+        repo_path_for(journal_path),
+        node=DEMO_NODE,
+        key=key,
+        remote=Remote(os.path.abspath(forge)),
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
     rng = random.Random(seed)
     log.info("demo.started", node=DEMO_NODE, every_s=ROUND_S)
     try:
@@ -79,14 +86,27 @@ def run_demo(folder: str, stop: threading.Event, *, seed: int | None = None) -> 
 
 def _round(journal: Journal, committer: Committer, rng: random.Random) -> None:
     now = dt.datetime.now(dt.UTC)
-    users = sorted({s.address for s in Session.select(Session.address).where(
-        Session.ended_at.is_null() & (Session.expires_at > utcnow()))})
+    users = sorted(
+        {
+            s.address
+            for s in Session.select(Session.address).where(
+                Session.ended_at.is_null() & (Session.expires_at > utcnow())
+            )
+        }
+    )
     for address in users:
         for usage in synthetic_usage(rng):
-            record_report(journal, {"user": address, "resource_kind": usage.resource_kind,
-                                    "applies_to": usage.applies_to, "quantity": usage.quantity,
-                                    "amount_cents": usage.amount_cents},
-                          clock=lambda: now)
+            record_report(
+                journal,
+                {
+                    "user": address,
+                    "resource_kind": usage.resource_kind,
+                    "applies_to": usage.applies_to,
+                    "quantity": usage.quantity,
+                    "amount_cents": usage.amount_cents,
+                },
+                clock=lambda: now,
+            )
     if users:
         committer.run(journal, include_open=True)
         pull(Node.get(Node.name == DEMO_NODE), deliver=lambda r: deliver_usage(r, "git"))
