@@ -9,6 +9,7 @@ from actors import RETRY_POLICY
 from actors.ledger import billing_for
 from models import Account, utcnow, write_transaction
 from models.address import canonical_address
+from models.errors import InvalidAddress
 
 log = structlog.get_logger("hero.accounts")
 
@@ -33,7 +34,7 @@ def create_account(address: str) -> bool:
     return created
 
 
-@dramatiq.actor(queue_name="accounts", **RETRY_POLICY)
+@dramatiq.actor(queue_name="accounts", throws=(InvalidAddress,), **RETRY_POLICY)
 def ensure_account(address: str) -> str:
     """Make sure *address* has an account (sent by the gateway at every login)."""
     with write_transaction():

@@ -9,7 +9,7 @@ import threading
 
 import actors
 from cli.logs import configure_logging
-from cli.runtime import build_gateway, serve, start_worker, wire_actors
+from cli.runtime import build_gateway, serve, start_login_watcher, start_worker, wire_actors
 from cli.scheduler import run_scheduler
 from models import migrate
 from settings import ConfigError, Settings
@@ -28,8 +28,11 @@ def make_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="gateway + in-process worker + scheduler in one process")
-    up.add_argument("--demo", action="store_true",
-                    help="also run a local node agent reporting usage for logged-in users")
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run a local node agent reporting usage for logged-in users",
+    )
     sub.add_parser("gateway", help="serve the web gateway (needs HERO_AMQP_URL)")
     sub.add_parser("worker", help="consume messages and apply them (the only writer of money)")
     sub.add_parser("scheduler", help="send periodic messages")
@@ -58,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_CONFIG
     if command == "bridge" and not settings.nats_url:
-        print("hero-onboarding: HERO_NATS_URL is unset; the bridge has nothing to read.",
-              file=sys.stderr)
+        print(
+            "hero-onboarding: HERO_NATS_URL is unset; the bridge has nothing to read.",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     broker = wire_actors(settings)
     if command == "migrate":
@@ -91,7 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=bridge_forever, args=(settings, stop), daemon=True).start()
     try:
         if command in ("up", "gateway"):
-            serve(build_gateway(settings), settings, stop=stop)
+            try:
+                app = build_gateway(settings)
+            except ConfigError as exc:
+                print(f"hero-onboarding: configuration error: {exc}", file=sys.stderr)
+                return EXIT_CONFIG
+            start_login_watcher(settings, stop)
+            serve(app, settings, stop=stop)
         else:
             stop.wait()
     finally:
@@ -104,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check_config(settings: Settings) -> int:
     problems = settings.production_problems()
+    if settings.mycelium_key:
+        from adapters.mycelium import KeyFileError, read_key_file
+
+        try:
+            read_key_file(settings.mycelium_key)
+        except KeyFileError as exc:
+            problems.append(f"HERO_MYCELIUM_KEY: {exc}")
     for problem in problems:
         print(f"problem: {problem}")
     if problems:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import dramatiq
 import falcon
+import nacl.public
 import structlog
 
 import actors
@@ -14,8 +15,9 @@ from adapters.payments import PaymentProvider
 from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider
 from gateway.app import create_app
+from gateway.auth.options import LoginOptions
 from models import init_database, ping
-from settings import Settings
+from settings import ConfigError, Settings
 
 log = structlog.get_logger("hero.runtime")
 
@@ -55,15 +57,21 @@ def wire_actors(settings: Settings) -> dramatiq.Broker:
     from adapters.email import FolderSender, SendGridSender
 
     notify.configure(
-        SendGridSender(api_key=settings.sendgrid_api_key, sender=settings.email_from,
-                       api_base=settings.sendgrid_api_base)
+        SendGridSender(
+            api_key=settings.sendgrid_api_key,
+            sender=settings.email_from,
+            api_base=settings.sendgrid_api_base,
+        )
         if settings.sendgrid_api_key
         else FolderSender(folder=settings.outbox_dir, sender=settings.email_from)
     )
-    aggregator.configure(aggregator.ForgeAccess(
-        mirror_dir=settings.mirror_dir, username=settings.forge_user,
-        password=settings.forge_token,
-    ))
+    aggregator.configure(
+        aggregator.ForgeAccess(
+            mirror_dir=settings.mirror_dir,
+            username=settings.forge_user,
+            password=settings.forge_token,
+        )
+    )
     if settings.clickpesa_enabled:
         from actors import clickpesa
         from adapters.payments.clickpesa import ClickPesaProvider
@@ -87,8 +95,52 @@ def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
         send=actors.send,
         ready_checks=checks,
         public_url=settings.public_url,
+        login=LoginOptions(
+            service_key=service_key(settings),
+            challenge_ttl_s=settings.login_ttl_s,
+            session_ttl_s=settings.session_ttl_s,
+            secure_cookies=settings.cookies_secure,
+            trusted_proxies=settings.trusted_proxies,
+        ),
         webhook_providers=webhook_providers,
     )
+
+
+def service_key(settings: Settings) -> nacl.public.PrivateKey:
+    """The service's X25519 key from ``HERO_MYCELIUM_KEY``.
+
+    In development with the variable unset, a key is generated once under ``var/``
+    (every process of the checkout shares it).
+
+    Raises:
+        ConfigError: naming HERO_MYCELIUM_KEY when the file is missing or not a key.
+    """
+    from adapters.mycelium import KeyFileError, read_key_file, write_key_file
+
+    path = settings.mycelium_key_path
+    if settings.mycelium_key is None and settings.env != "prod":
+        try:
+            write_key_file(path, bytes(nacl.public.PrivateKey.generate()))
+            log.info("mycelium.key_generated", path=path)
+        except KeyFileError:
+            pass  # already there (or another process just wrote it)
+    try:
+        return nacl.public.PrivateKey(read_key_file(path))
+    except KeyFileError as exc:
+        raise ConfigError("HERO_MYCELIUM_KEY", str(exc)) from None
+
+
+def start_login_watcher(settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Read login messages from the service's Mycelium node in a daemon thread."""
+    from adapters.mycelium import MyceliumClient
+    from gateway.auth.watcher import LoginWatcher, start_watcher
+
+    watcher = LoginWatcher(
+        MyceliumClient(settings.mycelium_api),
+        service_pubkey=bytes(service_key(settings).public_key).hex(),
+    )
+    log.info("login.watcher_started", api=settings.mycelium_api)
+    return start_watcher(watcher, stop)
 
 
 def _amqp_check(url: str) -> Callable[[], None]:

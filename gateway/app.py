@@ -10,9 +10,20 @@ import falcon
 from adapters.payments import PaymentProvider
 from adapters.payments.base import MAX_WEBHOOK_BYTES
 from adapters.payments.sandbox import SandboxProvider
+from gateway.auth.middleware import CsrfProtection, Sessions
+from gateway.auth.options import LoginOptions
 from gateway.errors import add_domain_error_handlers, make_serializer
 from gateway.middleware import BodyLimit, DatabaseConnection, RequestContext, SecurityHeaders
+from gateway.resources.auth import (
+    ChallengeProof,
+    Challenges,
+    ChallengeStatus,
+    Logout,
+    ServiceKey,
+    SessionInfo,
+)
 from gateway.resources.health import Health, Metrics, Ready
+from gateway.resources.login import Home, LoginPage
 from gateway.resources.sandbox import SandboxCheckout
 from gateway.resources.topup import TopUpStart, TopUpStatus
 from gateway.resources.webhooks import Webhook
@@ -25,6 +36,7 @@ def create_app(
     send: Callable[..., Any],
     ready_checks: dict[str, Callable[[], None]],
     public_url: str,
+    login: LoginOptions,
     webhook_providers: Mapping[str, PaymentProvider] | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the gateway.
@@ -34,6 +46,7 @@ def create_app(
         send: ``send(actor_name, **kwargs)``, returning once the broker confirmed.
         ready_checks: name -> callable raising when that dependency is down.
         public_url: where browsers and providers reach this gateway.
+        login: the service key, lifetimes and cookie flags of logins and sessions.
         webhook_providers: who verifies ``/webhooks/{name}`` (default: *providers*).
     """
     renderer = Renderer()
@@ -42,6 +55,8 @@ def create_app(
         SecurityHeaders(),
         BodyLimit(per_prefix={"/webhooks/": MAX_WEBHOOK_BYTES}),
         DatabaseConnection(),
+        Sessions(clock=login.clock),
+        CsrfProtection(exempt_prefixes=("/webhooks/",)),
     ]
     app = falcon.App(middleware=middleware)
     app.set_error_serializer(make_serializer(renderer))
@@ -54,6 +69,17 @@ def create_app(
         "/webhooks/{provider}",
         Webhook(providers=webhook_providers or providers, send=send),
     )
+    app.add_route("/", Home(renderer=renderer))
+    app.add_route("/login", LoginPage(login=login, renderer=renderer))
+    app.add_route("/logout", Logout(login=login))
+    app.add_route("/auth/service", ServiceKey(login=login))
+    app.add_route("/auth/session", SessionInfo())
+    app.add_route("/auth/challenges", Challenges(login=login))
+    app.add_route(
+        "/auth/challenges/{challenge_id}",
+        ChallengeStatus(login=login, send=send, renderer=renderer, public_url=public_url),
+    )
+    app.add_route("/auth/challenges/{challenge_id}/proof", ChallengeProof(login=login))
     app.add_route(
         "/topup",
         TopUpStart(providers=providers, send=send, renderer=renderer, public_url=public_url),

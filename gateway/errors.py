@@ -7,6 +7,13 @@ from typing import Any
 import falcon
 import structlog
 
+from gateway.auth.proofs import (
+    ChallengeClosed,
+    ChallengeNotFound,
+    LoginError,
+    ProofRefused,
+    RateLimited,
+)
 from gateway.templates import Renderer
 from models.errors import (
     AccountNotFound,
@@ -66,6 +73,8 @@ def add_domain_error_handlers(app: falcon.App[falcon.Request, falcon.Response]) 
             raise falcon.HTTPNotFound(title="Unknown account", description=str(ex))
         if isinstance(ex, InvalidAddress):
             raise falcon.HTTPBadRequest(title="Invalid address", description=str(ex))
+        if isinstance(ex, LoginError):
+            raise _login_error(ex)
         raise ex
 
     for error in (
@@ -74,5 +83,20 @@ def add_domain_error_handlers(app: falcon.App[falcon.Request, falcon.Response]) 
         PaymentError,
         AccountNotFound,
         InvalidAddress,
+        LoginError,
     ):
         app.add_error_handler(error, handle)
+
+
+def _login_error(ex: LoginError) -> falcon.HTTPError:
+    if isinstance(ex, RateLimited):
+        return falcon.HTTPTooManyRequests(
+            title="Too many attempts", description=str(ex), retry_after=ex.retry_after_s
+        )
+    if isinstance(ex, ChallengeNotFound):
+        return falcon.HTTPNotFound(title="Login not found", description=str(ex))
+    if isinstance(ex, ProofRefused):
+        return falcon.HTTPForbidden(title="Proof refused", description=str(ex))
+    if isinstance(ex, ChallengeClosed):
+        return falcon.HTTPConflict(title="This login is closed", description=str(ex))
+    return falcon.HTTPBadRequest(title="Login refused", description=str(ex))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from cli.runtime import build_gateway, wire_actors
+import threading
+
+from cli.runtime import build_gateway, start_login_watcher, wire_actors
 from settings import Settings
 
 _settings = Settings.from_env()
 wire_actors(_settings)
 application = build_gateway(_settings)
+# The Mycelium login watcher runs beside the app for the life of the process.
+start_login_watcher(_settings, threading.Event())

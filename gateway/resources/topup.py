@@ -9,11 +9,10 @@ from typing import Any
 import falcon
 
 from adapters.payments import PaymentProvider
+from gateway.auth.middleware import require_login, viewer
 from gateway.errors import wants_json
 from gateway.templates import Renderer
 from models import Account, Billing, TopUp
-from models.address import canonical_address
-from models.errors import AccountNotFound, InvalidAddress
 from models.money import format_cents, parse_cents
 
 #: Smallest and largest top-up accepted, in cents.
@@ -45,8 +44,20 @@ def parse_topup_amount(raw: str | None) -> int:
     return cents
 
 
+def account_being_set_up() -> falcon.HTTPConflict:
+    """The answer for a logged-in address whose account the workers have not created yet."""
+    return falcon.HTTPConflict(
+        title="Your account is being set up",
+        description="Your login worked; your account is still being created. "
+        "Try again in a moment.",
+    )
+
+
 class TopUpStart:
-    """``GET /topup`` shows the form; ``POST /topup`` starts a checkout and redirects to it."""
+    """``GET /topup`` shows the form; ``POST /topup`` starts a checkout and redirects to it.
+
+    Both need a session: the top-up is for the logged-in address, never a form field.
+    """
 
     def __init__(
         self,
@@ -61,15 +72,18 @@ class TopUpStart:
         self._renderer = renderer
         self._public_url = public_url
 
+    @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
             "topup.html",
+            viewer=viewer(req),
+            account_ready=Account.select().where(Account.address == req.context.address).exists(),
             providers=sorted(self._providers),
             presets=PRESET_CENTS,
-            address=req.get_param("address") or "",
         )
 
+    @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = req.get_media(default_when_empty={}) or {}
         provider_name = form.get("provider") or ""
@@ -80,12 +94,9 @@ class TopUpStart:
                 description=f"provider: choose one of {', '.join(sorted(self._providers))}",
             )
         amount_cents = parse_topup_amount(form.get("amount"))
-        try:
-            address = canonical_address(form.get("address") or "")
-        except InvalidAddress as exc:
-            raise InvalidAddress(f"address: {exc}") from None
+        address: str = req.context.address
         if not Account.select().where(Account.address == address).exists():
-            raise AccountNotFound(f"no account for {address}: log in first to create it")
+            raise account_being_set_up()
         topup_id = new_topup_id()
         self._send(
             "record_topup",
@@ -100,7 +111,7 @@ class TopUpStart:
             address=address,
             amount_cents=amount_cents,
             return_url=f"{self._public_url}/topups/{topup_id}",
-            cancel_url=f"{self._public_url}/topup?address={address}",
+            cancel_url=f"{self._public_url}/topup",
         )
         if wants_json(req):
             resp.status = falcon.HTTP_201
@@ -109,14 +120,35 @@ class TopUpStart:
         raise falcon.HTTPSeeOther(checkout.redirect_url)
 
 
+def owned_topup(req: falcon.Request, topup_id: str) -> TopUp | None:
+    """The top-up *topup_id* when it belongs to the session's address; None while unrecorded.
+
+    An id not recorded (yet) reads as pending, since ``record_topup`` may still be on its
+    way; ids are 80 random bits, so that tells a guesser nothing usable.
+
+    Raises:
+        falcon.HTTPNotFound: it is someone else's.
+    """
+    topup: TopUp | None = TopUp.get_or_none(TopUp.public_id == topup_id)
+    if topup is not None and topup.account.address != req.context.address:
+        raise falcon.HTTPNotFound(
+            title="Top-up not found", description="None of your top-ups has this reference."
+        )
+    return topup
+
+
 class TopUpStatus:
-    """``GET /topups/{topup_id}``: the return page, refreshing until the webhook credited."""
+    """``GET /topups/{topup_id}``: the return page, refreshing until the webhook credited.
+
+    Only the owner's session sees a top-up.
+    """
 
     def __init__(self, *, renderer: Renderer) -> None:
         self._renderer = renderer
 
+    @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response, topup_id: str) -> None:
-        topup = TopUp.get_or_none(TopUp.public_id == topup_id)
+        topup = owned_topup(req, topup_id)
         billing = Billing.get_or_none(Billing.account == topup.account) if topup else None
         state = {
             "topup_id": topup_id,
@@ -128,4 +160,4 @@ class TopUpStatus:
             resp.media = state
             return
         resp.content_type = falcon.MEDIA_HTML
-        resp.text = self._renderer.render("topup_status.html", **state)
+        resp.text = self._renderer.render("topup_status.html", viewer=viewer(req), **state)

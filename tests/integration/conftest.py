@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nacl.public
 import nacl.signing
 import pytest
 
@@ -73,6 +74,10 @@ def _stack(database_url: str, amqp_url: str, tmp_path: Path) -> Iterator[Stack]:
     key = nacl.signing.SigningKey.generate()
     key_path = tmp_path / "operator.key"
     key_path.write_text(key.encode().hex())
+    # The service's Mycelium key, shared by every gateway of the stack; no node unless a
+    # test starts one (HERO_MYCELIUM_API then points at it).
+    mycelium_key = tmp_path / "mycelium_service.key"
+    mycelium_key.write_bytes(bytes(nacl.public.PrivateKey.generate()))
     env = hero_env(
         HERO_DATABASE_URL=database_url,
         HERO_AMQP_URL=amqp_url,
@@ -81,6 +86,8 @@ def _stack(database_url: str, amqp_url: str, tmp_path: Path) -> Iterator[Stack]:
         HERO_SANDBOX_PAYMENTS="false",
         HERO_OPERATOR_PUBKEYS=key.verify_key.encode().hex(),
         HERO_WORKER_THREADS="4",
+        HERO_MYCELIUM_KEY=str(mycelium_key),
+        HERO_MYCELIUM_API=f"http://127.0.0.1:{free_port()}/api/v1",
     )
     running = Stack(env=env, log_dir=tmp_path, operator_key_path=key_path)
     yield running

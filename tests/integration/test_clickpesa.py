@@ -15,6 +15,7 @@ import requests
 
 from models import Account, Billing, LedgerEntry, PaymentEvent, TopUp
 from tests.support.fake_clickpesa import FakeClickPesa, signed_webhook
+from tests.support.login import LoggedIn, login
 from tests.support.procs import HeroProcess, hero_env, wait_until
 from tests.support.services import free_port
 
@@ -30,14 +31,16 @@ class Running:
     worker: HeroProcess
     fake: FakeClickPesa
     account: Account
+    browser: requests.Session
+    user: LoggedIn
 
     def start_topup(self, amount: str = "25.00") -> str:
         """Start a top-up in the browser's way; return its id once the worker recorded it."""
-        resp = requests.post(
+        resp = self.browser.post(
             f"{self.url}/topup",
             allow_redirects=False,
             timeout=30,
-            data={"address": ADDRESS, "provider": "clickpesa", "amount": amount},
+            data={"provider": "clickpesa", "amount": amount, "csrf_token": self.user.csrf_token},
         )
         assert resp.status_code == 303, resp.text
         location = resp.headers["Location"]
@@ -83,6 +86,8 @@ def fake() -> Iterator[FakeClickPesa]:
 @pytest.fixture
 def running(pg_db: str, amqp_url: str, fake: FakeClickPesa, tmp_path: Path) -> Iterator[Running]:
     port = free_port()
+    mycelium_key = tmp_path / "mycelium_service.key"
+    mycelium_key.write_bytes(bytes(range(32)))
     env = hero_env(
         HERO_DATABASE_URL=pg_db,
         HERO_AMQP_URL=amqp_url,
@@ -92,6 +97,8 @@ def running(pg_db: str, amqp_url: str, fake: FakeClickPesa, tmp_path: Path) -> I
         HERO_CLICKPESA_CHECKSUM_KEY=fake.checksum_key,
         HERO_CLICKPESA_API_BASE=fake.api_base,
         HERO_SANDBOX_PAYMENTS="false",
+        HERO_MYCELIUM_KEY=str(mycelium_key),
+        HERO_MYCELIUM_API=f"http://127.0.0.1:{free_port()}/api/v1",
     )
     worker = HeroProcess("worker", env, tmp_path).start()
     gateway = HeroProcess("gateway", env, tmp_path).start()
@@ -99,12 +106,16 @@ def running(pg_db: str, amqp_url: str, fake: FakeClickPesa, tmp_path: Path) -> I
         worker.wait_for_log("worker.started")
         url = f"http://127.0.0.1:{port}"
         gateway.wait_http(f"{url}/healthz")
+        account = Account.create(address=ADDRESS)
+        browser = requests.Session()
         yield Running(
             url=url,
             gateway=gateway,
             worker=worker,
             fake=fake,
-            account=Account.create(address=ADDRESS),
+            account=account,
+            browser=browser,
+            user=login(browser, url),
         )
     finally:
         gateway.stop()

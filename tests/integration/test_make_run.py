@@ -13,6 +13,7 @@ import nacl.signing
 import pytest
 import requests
 
+from tests.support.login import login
 from tests.support.procs import wait_until
 from tests.support.services import free_port
 
@@ -77,11 +78,14 @@ def test_make_run_on_a_fresh_clone_serves_a_sandbox_top_up(clone: Path) -> None:
         )
         assert added.returncode == 0, added.stdout + added.stderr
 
-        # The user tops up with the sandbox provider and pays on its checkout page.
+        # The user logs in (key proof), tops up with the sandbox provider and pays on its
+        # checkout page.
         session = requests.Session()
+        user = login(session, base)
+        assert user.address == ADDRESS
         started = session.post(
             f"{base}/topup",
-            data={"address": ADDRESS, "amount": "25.00", "provider": "sandbox"},
+            data={"amount": "25.00", "provider": "sandbox", "csrf_token": user.csrf_token},
             allow_redirects=False,
             timeout=30,
         )
@@ -93,7 +97,9 @@ def test_make_run_on_a_fresh_clone_serves_a_sandbox_top_up(clone: Path) -> None:
             timeout=30,
             what="the sandbox checkout to be ready",
         )
-        paid = session.post(checkout, allow_redirects=False, timeout=30)
+        paid = session.post(
+            checkout, data={"csrf_token": user.csrf_token}, allow_redirects=False, timeout=30
+        )
         assert paid.status_code == 303
 
         # The return page sees the webhook's credit.

@@ -9,6 +9,7 @@ from models import TopUp
 from tests.integration.conftest import STRIPE_SECRET, Stack
 from tests.integration.test_stripe_webhooks import ADDRESS, PROCESSED, balance, make_account, post
 from tests.support.fake_stripe import fake_stripe
+from tests.support.login import login
 from tests.support.procs import wait_until
 from tests.support.stripe_events import checkout_completed, signed
 
@@ -18,10 +19,12 @@ def test_topup_creates_a_checkout_session_and_only_the_webhook_credits(stack: St
     with fake_stripe("sk_test_integration") as stripe_api:
         url = stack.gateway(HERO_STRIPE_API_BASE=stripe_api.url)
         worker = stack.worker()
+        browser = requests.Session()
+        user = login(browser, url)
 
-        started = requests.post(
+        started = browser.post(
             f"{url}/topup",
-            data={"address": ADDRESS, "amount": "12.50", "provider": "stripe"},
+            data={"amount": "12.50", "provider": "stripe", "csrf_token": user.csrf_token},
             allow_redirects=False,
             timeout=30,
         )
@@ -45,7 +48,7 @@ def test_topup_creates_a_checkout_session_and_only_the_webhook_credits(stack: St
         worker.wait_lines(*PROCESSED, count=1)
         assert balance() == 1250
         assert TopUp.get(TopUp.public_id == topup_id).status == "paid"
-        status = requests.get(
+        status = browser.get(
             f"{url}/topups/{topup_id}", headers={"Accept": "application/json"}, timeout=10
         ).json()
         assert status == {
@@ -60,9 +63,11 @@ def test_topup_when_stripe_refuses_shows_the_reason_and_charges_nothing(stack: S
     make_account()
     with fake_stripe("sk_live_someone_else") as stripe_api:
         url = stack.gateway(HERO_STRIPE_API_BASE=stripe_api.url)
-        answer = requests.post(
+        browser = requests.Session()
+        user = login(browser, url)
+        answer = browser.post(
             f"{url}/topup",
-            data={"address": ADDRESS, "amount": "5", "provider": "stripe"},
+            data={"amount": "5", "provider": "stripe", "csrf_token": user.csrf_token},
             headers={"Accept": "text/html"},
             allow_redirects=False,
             timeout=30,

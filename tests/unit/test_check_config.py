@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -36,9 +37,11 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def prod_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+def prod_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     for name, value in PROD.items():
         monkeypatch.setenv(name, value)
+    (tmp_path / "priv_key.bin").write_bytes(bytes(range(32)))
+    monkeypatch.setenv("HERO_MYCELIUM_KEY", str(tmp_path / "priv_key.bin"))
     return monkeypatch
 
 
@@ -107,3 +110,20 @@ def test_check_config_names_the_variable_with_a_bad_value(
 
 def test_check_config_exit_codes_are_0_2_and_3() -> None:
     assert (EXIT_OK, EXIT_CONFIG, EXIT_NOT_READY) == (0, 2, 3)
+
+
+def test_check_config_fails_without_the_service_mycelium_key(
+    prod_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod_env.delenv("HERO_MYCELIUM_KEY")
+    assert main(["check-config"]) == EXIT_NOT_READY
+    assert "problem: HERO_MYCELIUM_KEY: missing" in capsys.readouterr().out
+
+
+def test_check_config_fails_on_a_key_file_that_is_not_a_key(
+    prod_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.bin").write_bytes(b"short")
+    prod_env.setenv("HERO_MYCELIUM_KEY", str(tmp_path / "bad.bin"))
+    assert main(["check-config"]) == EXIT_NOT_READY
+    assert "problem: HERO_MYCELIUM_KEY:" in capsys.readouterr().out

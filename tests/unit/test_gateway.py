@@ -9,12 +9,15 @@ from urllib.parse import urlencode
 
 import falcon
 import falcon.testing
+import nacl.public
 import pytest
 
 from adapters.payments.base import MAX_WEBHOOK_BYTES
 from adapters.payments.sandbox import SandboxProvider
 from gateway.app import create_app
-from models import Account, TopUp, ping
+from gateway.auth.options import LoginOptions
+from gateway.auth.sessions import SESSION_COOKIE, start_session
+from models import Account, TopUp, ping, utcnow
 from models.errors import BrokerUnavailable
 from tests.support.stripe_events import checkout_completed, signed
 
@@ -26,6 +29,17 @@ SECRET = "whsec_unit_test"
 
 HTML = {"Accept": "text/html"}
 JSON = {"Accept": "application/json"}
+#: The service's Mycelium key in these tests.
+SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
+
+
+class Browser:
+    """A logged-in browser for the test client: its session cookie and CSRF token."""
+
+    def __init__(self, address: str) -> None:
+        token, session = start_session(address, ttl_s=3600, now=utcnow())
+        self.cookies = {SESSION_COOKIE: token}
+        self.csrf_token = session.csrf_token
 
 
 class RecordingSend:
@@ -85,6 +99,7 @@ def make_client(
         send=send,
         ready_checks=checks if checks is not None else {"database": ping},
         public_url=PUBLIC_URL,
+        login=LoginOptions(service_key=SERVICE_KEY),
         webhook_providers={"stripe": sandbox, "sandbox": sandbox},
     )
     return falcon.testing.TestClient(app)
@@ -107,6 +122,18 @@ def account(sqlite_db: str) -> Account:
     return Account.create(address=ADDRESS)
 
 
+@pytest.fixture
+def browser(account: Account) -> Browser:
+    """Logged in as ADDRESS, whose account exists."""
+    return Browser(ADDRESS)
+
+
+@pytest.fixture
+def stranger(sqlite_db: str) -> Browser:
+    """Logged in as STRANGER, whose account the workers have not created yet."""
+    return Browser(STRANGER)
+
+
 def post_webhook(
     client: falcon.testing.TestClient,
     event: dict[str, Any],
@@ -120,17 +147,21 @@ def post_webhook(
 
 
 def post_topup(
-    client: falcon.testing.TestClient, form: dict[str, str], accept: dict[str, str]
+    client: falcon.testing.TestClient,
+    form: dict[str, str],
+    accept: dict[str, str],
+    browser: Browser,
 ) -> falcon.testing.Result:
     return client.simulate_post(
         "/topup",
-        body=urlencode(form),
+        body=urlencode({"csrf_token": browser.csrf_token, **form}),
         headers={"Content-Type": "application/x-www-form-urlencoded", **accept},
+        cookies=browser.cookies,
     )
 
 
 def topup_form(**changes: str) -> dict[str, str]:
-    return {"provider": "sandbox", "amount": "25.00", "address": ADDRESS, **changes}
+    return {"provider": "sandbox", "amount": "25.00", **changes}
 
 
 class TestHealth:
@@ -177,8 +208,10 @@ class TestSecurityHeaders:
     def test_referrer_policy_is_no_referrer(self, client: falcon.testing.TestClient) -> None:
         assert client.simulate_get("/healthz").headers["Referrer-Policy"] == "no-referrer"
 
-    def test_error_pages_carry_the_headers_too(self, client: falcon.testing.TestClient) -> None:
-        result = post_topup(client, topup_form(amount="abc"), HTML)
+    def test_error_pages_carry_the_headers_too(
+        self, client: falcon.testing.TestClient, browser: Browser
+    ) -> None:
+        result = post_topup(client, topup_form(amount="abc"), HTML, browser)
         assert "frame-ancestors" in result.headers["Content-Security-Policy"]
         assert result.headers["Referrer-Policy"] == "no-referrer"
 
@@ -316,107 +349,92 @@ class TestTopUpErrors:
 
     @pytest.mark.parametrize("amount", ["abc", "0.50", "100000.01", "12.345", ""])
     def test_bad_amount_answers_400(
-        self, client: falcon.testing.TestClient, account: Account, amount: str
+        self, client: falcon.testing.TestClient, browser: Browser, amount: str
     ) -> None:
-        assert post_topup(client, topup_form(amount=amount), HTML).status_code == 400
+        assert post_topup(client, topup_form(amount=amount), HTML, browser).status_code == 400
 
     def test_bad_amount_html_page_names_the_field(
-        self, client: falcon.testing.TestClient, account: Account
+        self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
-        result = post_topup(client, topup_form(amount="abc"), HTML)
+        result = post_topup(client, topup_form(amount="abc"), HTML, browser)
         assert result.headers["Content-Type"].startswith("text/html")
         assert "amount:" in result.text
 
     def test_bad_amount_json_names_the_field(
-        self, client: falcon.testing.TestClient, account: Account
+        self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
-        result = post_topup(client, topup_form(amount="abc"), JSON)
+        result = post_topup(client, topup_form(amount="abc"), JSON, browser)
         assert result.headers["Content-Type"].startswith("application/json")
         assert result.json["description"].startswith("amount:")
 
     def test_unknown_provider_answers_400(
-        self, client: falcon.testing.TestClient, account: Account
+        self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
-        assert post_topup(client, topup_form(provider="paypal"), HTML).status_code == 400
+        assert post_topup(client, topup_form(provider="paypal"), HTML, browser).status_code == 400
 
     def test_unknown_provider_html_page_names_the_field(
-        self, client: falcon.testing.TestClient, account: Account
+        self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
-        result = post_topup(client, topup_form(provider="paypal"), HTML)
+        result = post_topup(client, topup_form(provider="paypal"), HTML, browser)
         assert result.headers["Content-Type"].startswith("text/html")
         assert "provider:" in result.text
 
     def test_unknown_provider_json_names_the_field(
-        self, client: falcon.testing.TestClient, account: Account
+        self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
-        result = post_topup(client, topup_form(provider="paypal"), JSON)
+        result = post_topup(client, topup_form(provider="paypal"), JSON, browser)
         assert result.json["description"].startswith("provider:")
 
-    @pytest.mark.parametrize("address", ["nope", "2001:db8::1", "192.0.2.1", ""])
-    def test_bad_address_answers_400(
-        self, client: falcon.testing.TestClient, account: Account, address: str
+    def test_address_without_account_answers_409(
+        self, client: falcon.testing.TestClient, stranger: Browser
     ) -> None:
-        assert post_topup(client, topup_form(address=address), HTML).status_code == 400
+        assert post_topup(client, topup_form(), HTML, stranger).status_code == 409
 
-    def test_bad_address_html_page_names_the_field(
-        self, client: falcon.testing.TestClient, account: Account
+    def test_address_without_account_html_page_says_it_is_being_set_up(
+        self, client: falcon.testing.TestClient, stranger: Browser
     ) -> None:
-        result = post_topup(client, topup_form(address="2001:db8::1"), HTML)
+        result = post_topup(client, topup_form(), HTML, stranger)
         assert result.headers["Content-Type"].startswith("text/html")
-        assert "address:" in result.text
-
-    def test_bad_address_json_names_the_field(
-        self, client: falcon.testing.TestClient, account: Account
-    ) -> None:
-        result = post_topup(client, topup_form(address="2001:db8::1"), JSON)
-        assert result.json["description"].startswith("address:")
-
-    def test_address_without_account_answers_404(
-        self, client: falcon.testing.TestClient, account: Account
-    ) -> None:
-        assert post_topup(client, topup_form(address=STRANGER), HTML).status_code == 404
-
-    def test_address_without_account_html_page_says_so(
-        self, client: falcon.testing.TestClient, account: Account
-    ) -> None:
-        result = post_topup(client, topup_form(address=STRANGER), HTML)
-        assert result.headers["Content-Type"].startswith("text/html")
-        assert "Unknown account" in result.text
-        assert STRANGER in result.text
+        assert "Your account is being set up" in result.text
 
     def test_address_without_account_json_says_so(
-        self, client: falcon.testing.TestClient, account: Account
+        self, client: falcon.testing.TestClient, stranger: Browser
     ) -> None:
-        result = post_topup(client, topup_form(address=STRANGER), JSON)
-        assert result.json["title"] == "Unknown account"
+        result = post_topup(client, topup_form(), JSON, stranger)
+        assert result.json["title"] == "Your account is being set up"
 
     def test_refused_top_up_sends_nothing(
-        self, client: falcon.testing.TestClient, account: Account, sent: RecordingSend
+        self,
+        client: falcon.testing.TestClient,
+        browser: Browser,
+        stranger: Browser,
+        sent: RecordingSend,
     ) -> None:
-        post_topup(client, topup_form(address=STRANGER), HTML)
-        post_topup(client, topup_form(amount="abc"), HTML)
+        post_topup(client, topup_form(), HTML, stranger)
+        post_topup(client, topup_form(amount="abc"), HTML, browser)
         assert sent.calls == []
 
     def test_amount_with_a_huge_exponent_answers_400(
-        self, client: falcon.testing.TestClient, account: Account
+        self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
-        assert post_topup(client, topup_form(amount="1e999999999"), HTML).status_code == 400
+        result = post_topup(client, topup_form(amount="1e999999999"), HTML, browser)
+        assert result.status_code == 400
 
 
 class TestTopUpStart:
     """A good top-up records the top-up and redirects to the provider's checkout."""
 
     def test_good_top_up_redirects_to_the_sandbox_checkout(
-        self, client: falcon.testing.TestClient, account: Account
+        self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
-        result = post_topup(client, topup_form(), HTML)
+        result = post_topup(client, topup_form(), HTML, browser)
         assert result.status_code == 303
         assert result.headers["Location"].startswith(f"{PUBLIC_URL}/sandbox/checkout/HERO")
 
     def test_good_top_up_sends_one_record_topup(
-        self, client: falcon.testing.TestClient, account: Account, sent: RecordingSend
+        self, client: falcon.testing.TestClient, browser: Browser, sent: RecordingSend
     ) -> None:
-        result = post_topup(client, topup_form(address=ADDRESS.upper()), HTML)
+        result = post_topup(client, topup_form(), HTML, browser)
         topup_id = result.headers["Location"].rsplit("/", 1)[1]
         assert sent.calls == [
             (
@@ -431,19 +449,61 @@ class TestTopUpStart:
             )
         ]
 
-    def test_good_top_up_answers_json_with_the_redirect(
-        self, client: falcon.testing.TestClient, account: Account
+    def test_an_address_in_the_form_is_ignored_for_the_sessions(
+        self, client: falcon.testing.TestClient, browser: Browser, sent: RecordingSend
     ) -> None:
-        result = post_topup(client, topup_form(), JSON)
+        post_topup(client, topup_form(address=STRANGER), HTML, browser)
+        assert [kwargs["address"] for _, kwargs in sent.calls] == [ADDRESS]
+
+    def test_good_top_up_answers_json_with_the_redirect(
+        self, client: falcon.testing.TestClient, browser: Browser
+    ) -> None:
+        result = post_topup(client, topup_form(), JSON, browser)
         assert result.status_code == 201
         assert result.json["redirect_url"] == (
             f"{PUBLIC_URL}/sandbox/checkout/{result.json['topup_id']}"
         )
 
     def test_top_up_with_broker_down_answers_503(
-        self, down_client: falcon.testing.TestClient, account: Account
+        self, down_client: falcon.testing.TestClient, browser: Browser
     ) -> None:
-        assert post_topup(down_client, topup_form(), HTML).status_code == 503
+        assert post_topup(down_client, topup_form(), HTML, browser).status_code == 503
+
+
+class TestTopUpStatus:
+    """``/topups/{id}`` shows a top-up to its owner's session only."""
+
+    @pytest.fixture
+    def topup(self, account: Account) -> TopUp:
+        return TopUp.create(
+            public_id="HEROUNIT1", account=account, provider="sandbox", amount_cents=2500
+        )
+
+    def test_the_owner_sees_it(
+        self, client: falcon.testing.TestClient, topup: TopUp, browser: Browser
+    ) -> None:
+        result = client.simulate_get("/topups/HEROUNIT1", headers=JSON, cookies=browser.cookies)
+        assert (result.status_code, result.json["amount_cents"]) == (200, 2500)
+
+    def test_another_user_gets_404(
+        self, client: falcon.testing.TestClient, topup: TopUp, stranger: Browser
+    ) -> None:
+        result = client.simulate_get("/topups/HEROUNIT1", headers=JSON, cookies=stranger.cookies)
+        assert result.status_code == 404
+
+    def test_without_a_session_the_api_answers_401(
+        self, client: falcon.testing.TestClient, topup: TopUp
+    ) -> None:
+        assert client.simulate_get("/topups/HEROUNIT1", headers=JSON).status_code == 401
+
+    def test_without_a_session_a_page_goes_to_login(
+        self, client: falcon.testing.TestClient, topup: TopUp
+    ) -> None:
+        result = client.simulate_get("/topups/HEROUNIT1", headers=HTML)
+        assert (result.status_code, result.headers["Location"]) == (
+            303,
+            "/login?next=%2Ftopups%2FHEROUNIT1",
+        )
 
 
 class TestSandboxCheckout:
@@ -455,26 +515,42 @@ class TestSandboxCheckout:
             public_id="HEROUNIT1", account=account, provider="sandbox", amount_cents=2500
         )
 
+    @staticmethod
+    def pay(
+        client: falcon.testing.TestClient, topup_id: str, browser: Browser
+    ) -> falcon.testing.Result:
+        return client.simulate_post(
+            f"/sandbox/checkout/{topup_id}",
+            body=urlencode({"csrf_token": browser.csrf_token}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            cookies=browser.cookies,
+        )
+
     def test_paying_redirects_to_the_top_up_status_page(
-        self, client: falcon.testing.TestClient, topup: TopUp
+        self, client: falcon.testing.TestClient, topup: TopUp, browser: Browser
     ) -> None:
-        result = client.simulate_post("/sandbox/checkout/HEROUNIT1")
+        result = self.pay(client, "HEROUNIT1", browser)
         assert (result.status_code, result.headers["Location"]) == (303, "/topups/HEROUNIT1")
 
     def test_paying_posts_to_the_stripe_webhook_route(
-        self, client: falcon.testing.TestClient, topup: TopUp, fake_post: FakePost
+        self,
+        client: falcon.testing.TestClient,
+        topup: TopUp,
+        browser: Browser,
+        fake_post: FakePost,
     ) -> None:
-        client.simulate_post("/sandbox/checkout/HEROUNIT1")
+        self.pay(client, "HEROUNIT1", browser)
         assert [c["url"] for c in fake_post.calls] == [f"{PUBLIC_URL}/webhooks/stripe"]
 
     def test_posted_webhook_is_accepted_by_the_gateway(
         self,
         client: falcon.testing.TestClient,
         topup: TopUp,
+        browser: Browser,
         fake_post: FakePost,
         sent: RecordingSend,
     ) -> None:
-        client.simulate_post("/sandbox/checkout/HEROUNIT1")
+        self.pay(client, "HEROUNIT1", browser)
         posted = fake_post.calls[0]
         client.simulate_post("/webhooks/stripe", body=posted["data"], headers=posted["headers"])
         assert [(a, k["address"], k["amount_cents"], k["topup_id"]) for a, k in sent.calls] == [
@@ -482,7 +558,27 @@ class TestSandboxCheckout:
         ]
 
     def test_unknown_top_up_is_not_paid(
-        self, client: falcon.testing.TestClient, account: Account, fake_post: FakePost
+        self, client: falcon.testing.TestClient, browser: Browser, fake_post: FakePost
     ) -> None:
-        result = client.simulate_post("/sandbox/checkout/HERONOPE")
+        result = self.pay(client, "HERONOPE", browser)
         assert (result.status_code, fake_post.calls) == (409, [])
+
+    def test_another_users_top_up_is_not_paid(
+        self,
+        client: falcon.testing.TestClient,
+        topup: TopUp,
+        stranger: Browser,
+        fake_post: FakePost,
+    ) -> None:
+        result = self.pay(client, "HEROUNIT1", stranger)
+        assert (result.status_code, fake_post.calls) == (404, [])
+
+    def test_paying_without_the_csrf_token_is_refused(
+        self,
+        client: falcon.testing.TestClient,
+        topup: TopUp,
+        browser: Browser,
+        fake_post: FakePost,
+    ) -> None:
+        result = client.simulate_post("/sandbox/checkout/HEROUNIT1", cookies=browser.cookies)
+        assert (result.status_code, fake_post.calls) == (403, [])

@@ -18,6 +18,7 @@ PROD = {
     "HERO_SENDGRID_API_KEY": "SG.live_key_value",
     "HERO_OPERATOR_PUBKEYS": OPERATOR_PUBKEY,
     "HERO_PUBLIC_URL": "https://hero.example",
+    "HERO_MYCELIUM_KEY": "/etc/mycelium/priv_key.bin",
 }
 
 
@@ -203,3 +204,37 @@ class TestProductionProblems:
         environ = prod(HERO_PUBLIC_URL="http://hero.example")
         problems = Settings.from_env(environ).production_problems()
         assert [p for p in problems if p.startswith("HERO_PUBLIC_URL:")]
+
+
+class TestLoginSettings:
+    """The service Mycelium key, login and session lifetimes, trusted proxies."""
+
+    def test_a_challenge_lives_five_minutes_by_default(self) -> None:
+        assert Settings.from_env({}).login_ttl_s == 300
+
+    def test_the_challenge_lifetime_is_configurable(self) -> None:
+        assert Settings.from_env({"HERO_LOGIN_TTL_S": "2"}).login_ttl_s == 2
+
+    def test_a_bad_challenge_lifetime_names_the_variable(self) -> None:
+        with pytest.raises(ConfigError, match="HERO_LOGIN_TTL_S"):
+            Settings.from_env({"HERO_LOGIN_TTL_S": "0"})
+
+    def test_a_session_lives_seven_days_by_default(self) -> None:
+        assert Settings.from_env({}).session_ttl_s == 7 * 24 * 3600
+
+    def test_dev_generates_the_service_key_under_var(self) -> None:
+        assert Settings.from_env({}).mycelium_key_path == "var/mycelium_service.key"
+
+    def test_prod_needs_the_service_key(self) -> None:
+        problems = Settings.from_env(prod(HERO_MYCELIUM_KEY=None)).production_problems()
+        assert [p for p in problems if p.startswith("HERO_MYCELIUM_KEY")] != []
+
+    def test_cookies_are_secure_in_prod_only(self) -> None:
+        assert (Settings.from_env(prod()).cookies_secure, Settings.from_env({}).cookies_secure) == (
+            True,
+            False,
+        )
+
+    def test_trusted_proxies_are_ip_addresses(self) -> None:
+        with pytest.raises(ConfigError, match="HERO_TRUSTED_PROXIES"):
+            Settings.from_env({"HERO_TRUSTED_PROXIES": "10.0.0.1, proxy.example"})

@@ -1,0 +1,56 @@
+"""What the login needs from the composition root: the service key, lifetimes, cookie flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import falcon
+import nacl.public
+
+from gateway.auth.sessions import CookiePolicy
+from models import utcnow
+
+
+@dataclass(frozen=True)
+class LoginOptions:
+    """Login settings and collaborators, built once per process."""
+
+    #: The service's X25519 key (its Mycelium node's key): opens key proofs.
+    service_key: nacl.public.PrivateKey = field(repr=False)
+    challenge_ttl_s: int = 300
+    session_ttl_s: int = 7 * 24 * 3600
+    secure_cookies: bool = False
+    #: Reverse proxies whose ``X-Forwarded-For`` is believed (rate limits count clients).
+    trusted_proxies: tuple[str, ...] = ()
+    clock: Callable[[], dt.datetime] = utcnow
+
+    @property
+    def service_pubkey(self) -> str:
+        """The service's public key, hex (what ``mycelium message send`` is given)."""
+        return bytes(self.service_key.public_key).hex()
+
+    @property
+    def cookies(self) -> CookiePolicy:
+        return CookiePolicy(secure=self.secure_cookies)
+
+    def client_ip(self, req: falcon.Request) -> str:
+        """The asking client's IP: the peer, or the nearest untrusted hop behind our proxies."""
+        peer = req.remote_addr or ""
+        if peer not in self.trusted_proxies:
+            return peer
+        forwarded = [h.strip() for h in (req.get_header("X-Forwarded-For") or "").split(",")]
+        for hop in reversed(forwarded):
+            if hop and hop not in self.trusted_proxies and _is_ip(hop):
+                return hop
+        return peer
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,123 @@
+"""An in-process gateway with a cookie-keeping browser, for the login and session tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+import falcon.testing
+import nacl.public
+
+from adapters.payments.sandbox import SandboxProvider
+from gateway.app import create_app
+from gateway.auth.options import LoginOptions
+from gateway.auth.proofs import make_key_proof
+from models import ping
+
+SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
+PUBLIC_URL = "http://hero.test"
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 21, 12, 0, 0)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+class Sent:
+    """``send`` that records calls; ``down`` makes it fail like an unreachable broker."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.down = False
+
+    def __call__(self, actor: str, **kwargs: Any) -> None:
+        from models.errors import BrokerUnavailable
+
+        if self.down:
+            raise BrokerUnavailable(f"message to {actor} not confirmed")
+        self.calls.append((actor, kwargs))
+
+
+def make_app(clock: Clock, sent: Sent, *, secure: bool = False) -> falcon.App[Any, Any]:
+    sandbox = SandboxProvider(public_url=PUBLIC_URL, webhook_secret="whsec_unit")
+    return create_app(
+        providers={"sandbox": sandbox},
+        send=sent,
+        ready_checks={"database": ping},
+        public_url=PUBLIC_URL,
+        login=LoginOptions(service_key=SERVICE_KEY, secure_cookies=secure, clock=clock),
+    )
+
+
+class Browser:
+    """A browser on the test client: keeps the cookies the gateway sets."""
+
+    def __init__(self, client: falcon.testing.TestClient, ip: str = "198.51.100.7") -> None:
+        self.client = client
+        self.cookies: dict[str, str] = {}
+        self.ip = ip
+        self.last: falcon.testing.Result | None = None
+
+    def request(self, method: str, path: str, **kwargs: Any) -> falcon.testing.Result:
+        result = self.client.simulate_request(
+            method, path, cookies=dict(self.cookies), remote_addr=self.ip, **kwargs
+        )
+        for name, cookie in result.cookies.items():
+            if cookie.value and (cookie.max_age is None or cookie.max_age > 0):
+                self.cookies[name] = cookie.value
+            else:
+                self.cookies.pop(name, None)
+        self.last = result
+        return result
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> falcon.testing.Result:
+        return self.request("GET", path, headers=headers or JSON)
+
+    def post_form(
+        self, path: str, form: dict[str, str], headers: dict[str, str] | None = None
+    ) -> falcon.testing.Result:
+        headers = {**FORM, **(headers or JSON)}
+        return self.request("POST", path, body=urlencode(form), headers=headers)
+
+    def csrf(self) -> str:
+        """The token this browser's forms carry (after a page set it)."""
+        if "hero_session" in self.cookies:
+            return str(self.get("/auth/session").json["csrf_token"])
+        if "hero_csrf" not in self.cookies:
+            self.get("/login", headers=HTML)
+        return self.cookies["hero_csrf"]
+
+    def start_login(self, address: str) -> dict[str, Any]:
+        result = self.post_form("/auth/challenges", {"address": address, "csrf_token": self.csrf()})
+        assert result.status_code == 201, result.text
+        challenge: dict[str, Any] = result.json
+        return challenge
+
+
+def prove(
+    client: falcon.testing.TestClient,
+    challenge: dict[str, Any],
+    key: nacl.public.PrivateKey,
+    *,
+    code: str | None = None,
+    reference: str | None = None,
+) -> falcon.testing.Result:
+    """Post a key proof from anywhere (no cookies)."""
+    pubkey, box = make_key_proof(key, bytes(SERVICE_KEY.public_key), code or challenge["code"])
+    return client.simulate_post(
+        f"/auth/challenges/{reference or challenge['id']}/proof",
+        json={"pubkey": pubkey, "box": box},
+        headers=JSON,
+    )
