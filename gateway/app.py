@@ -14,6 +14,7 @@ from gateway.auth.middleware import CsrfProtection, Sessions
 from gateway.auth.options import LoginOptions
 from gateway.errors import add_domain_error_handlers, make_serializer
 from gateway.middleware import BodyLimit, DatabaseConnection, RequestContext, SecurityHeaders
+from gateway.resources.account import Dashboard, Payments
 from gateway.resources.auth import (
     ChallengeProof,
     Challenges,
@@ -23,11 +24,16 @@ from gateway.resources.auth import (
     SessionInfo,
 )
 from gateway.resources.health import Health, Metrics, Ready
-from gateway.resources.login import Home, LoginPage
+from gateway.resources.login import LoginPage
+from gateway.resources.plans import Plans, RequestStatus, Vms
 from gateway.resources.sandbox import SandboxCheckout
 from gateway.resources.topup import TopUpStart, TopUpStatus
 from gateway.resources.webhooks import Webhook
 from gateway.templates import Renderer
+from settings import DEFAULT_PLANS, Plan
+
+#: The plans on sale when none are given (``HERO_PLANS_JSON``'s default).
+DEFAULT_PLAN_LIST = tuple(Plan(plan_id=k, **v) for k, v in DEFAULT_PLANS.items())
 
 
 def create_app(
@@ -38,6 +44,7 @@ def create_app(
     public_url: str,
     login: LoginOptions,
     webhook_providers: Mapping[str, PaymentProvider] | None = None,
+    plans: tuple[Plan, ...] = DEFAULT_PLAN_LIST,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the gateway.
 
@@ -48,6 +55,7 @@ def create_app(
         public_url: where browsers and providers reach this gateway.
         login: the service key, lifetimes and cookie flags of logins and sessions.
         webhook_providers: who verifies ``/webhooks/{name}`` (default: *providers*).
+        plans: the plans on sale.
     """
     renderer = Renderer()
     middleware: list[Any] = [
@@ -69,7 +77,11 @@ def create_app(
         "/webhooks/{provider}",
         Webhook(providers=webhook_providers or providers, send=send),
     )
-    app.add_route("/", Home(renderer=renderer))
+    app.add_route("/", Dashboard(renderer=renderer))
+    app.add_route("/payments", Payments(renderer=renderer))
+    app.add_route("/plans", Plans(plans=plans, send=send, renderer=renderer))
+    app.add_route("/vms", Vms(send=send))
+    app.add_route("/requests/{request_id}", RequestStatus(renderer=renderer))
     app.add_route("/login", LoginPage(login=login, renderer=renderer))
     app.add_route("/logout", Logout(login=login))
     app.add_route("/auth/service", ServiceKey(login=login))

@@ -38,7 +38,8 @@ def usage_svg(days: list[DayUsage], *, width: int = 640, height: int = 220) -> s
     left, bottom, top = 56, 28, 12
     plot_w, plot_h = width - left - 8, height - bottom - top
     peak = max((d.total for d in days), default=0) or 100
-    scale = _nice_ceiling(peak)
+    tick = nice_step(peak)
+    scale = 4 * tick
     n = max(len(days), 1)
     slot = plot_w / n
     bar = max(min(slot * 0.7, 40), 2)
@@ -50,7 +51,7 @@ def usage_svg(days: list[DayUsage], *, width: int = 640, height: int = 220) -> s
         f"{len(days)} days</title>",
     ]
     for i in range(5):
-        value = scale * i // 4
+        value = tick * i
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(
@@ -71,27 +72,28 @@ def usage_svg(days: list[DayUsage], *, width: int = 640, height: int = 220) -> s
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                 f'fill="{colour}"><title>{escape(label)}</title></rect>'
             )
-        if len(days) <= 14 or index % max(len(days) // 7, 1) == 0:
+        every = max(len(days) // 7, 1)
+        if (len(days) - 1 - index) % every == 0:
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{height - 8}" text-anchor="middle" '
-                f'class="axis">{day.day:%d %b}</text>'
+                f'class="axis">{day.day:%b %d}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 x 10^n cents at or above *value*.
+def nice_step(peak: int) -> int:
+    """The grid step in cents: the smallest 1, 2, 2.5 or 5 x 10^n (whole cents) with four
+    steps reaching *peak*.
 
-    >>> _nice_ceiling(730), _nice_ceiling(100), _nice_ceiling(1)
-    (1000, 100, 4)
+    >>> nice_step(28), nice_step(730), nice_step(1), nice_step(100)
+    (10, 200, 1, 25)
     """
-    if value <= 4:
-        return 4
+    need = -(-peak // 4)
     magnitude = 1
-    while magnitude * 10 <= value:
+    while True:
+        for step in (1, 2, 5, 10) if magnitude == 1 else (1, 2, 2.5, 5):
+            candidate = int(step * magnitude)
+            if candidate >= need:
+                return candidate
         magnitude *= 10
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude

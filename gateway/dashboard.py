@@ -27,6 +27,7 @@ from models import (
 CHART_DAYS = 14
 #: Ledger entries the dashboard lists.
 RECENT_ENTRIES = 15
+PROVIDER_WORDS = {"stripe": "card", "clickpesa": "mobile money", "sandbox": "sandbox card"}
 TIER_NAMES = {"none": "No discount yet", "week": "Week tier: x0.5", "month": "Month tier: x0.25"}
 
 
@@ -71,7 +72,8 @@ def reason(entry: LedgerEntry) -> str:
     """A ledger entry's reason in words a user understands."""
     details: dict[str, Any] = json.loads(entry.details or "{}")
     if entry.kind == "payment":
-        return f"Top-up ({details.get('provider', 'payment')})"
+        provider = details.get("provider", "")
+        return f"Top-up by {PROVIDER_WORDS.get(provider, provider or 'payment')}"
     if entry.kind == "refund":
         return "Refund to your card"
     if entry.kind == "plan_purchase":

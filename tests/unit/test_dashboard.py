@@ -32,7 +32,7 @@ def test_dashboard_shows_balance_tier_entries_and_usage(sqlite_db: str) -> None:
     assert view.balance_cents == 2000 - 150 and not view.overdrawn
     assert (view.tier, view.next_tier, view.days_to_next) == ("week", "month", 20)
     assert [e.reason for e in view.entries] == [
-        "Usage: 3 records reported by Hero hosts", "Top-up (stripe)"]
+        "Usage: 3 records reported by Hero hosts", "Top-up by card"]
     yesterday = [d for d in view.usage if d.day == (NOW - dt.timedelta(days=1)).date()]
     assert yesterday[0].cents == {"llm": 150}
     assert len(view.usage) == 14

@@ -1,0 +1,62 @@
+"""The logged-in user's pages: dashboard and payment history (read-only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import falcon
+
+from gateway.auth.middleware import require_login, viewer
+from gateway.charts import CATEGORY_COLOURS, CATEGORY_LABELS, usage_svg
+from gateway.dashboard import dashboard_for, payment_history
+from gateway.errors import wants_json
+from gateway.templates import Renderer
+from models import utcnow
+
+
+class Dashboard:
+    """``GET /``: balance (overdrawn warning), tier, plan, VMs, ledger, usage chart."""
+
+    def __init__(self, *, renderer: Renderer, clock: Callable[[], object] = utcnow) -> None:
+        self._renderer = renderer
+        self._clock = clock
+
+    @falcon.before(require_login)
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        view = dashboard_for(req.context.address, now=utcnow())
+        if wants_json(req):
+            resp.media = {
+                "address": view.address, "ready": view.exists,
+                "balance_cents": view.balance_cents, "overdrawn": view.overdrawn,
+                "tier": view.tier, "next_tier": view.next_tier,
+                "days_to_next_tier": view.days_to_next,
+                "plan_id": view.plan.plan_id if view.plan else None,
+                "vm_quota_used": view.plan.vm_quota_used if view.plan else 0,
+                "vm_quota_total": view.plan.vm_quota_total if view.plan else 0,
+                "vms": [vm.vm_id for vm in view.vms],
+                "usage_cents_by_day": {d.day.isoformat(): d.cents for d in view.usage},
+            }
+            return
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = self._renderer.render(
+            "dashboard.html", viewer=viewer(req), view=view, chart=usage_svg(view.usage),
+            legend=[(c, CATEGORY_LABELS[c]) for c in CATEGORY_COLOURS],
+        )
+
+
+class Payments:
+    """``GET /payments``: the user's payments and refunds."""
+
+    def __init__(self, *, renderer: Renderer) -> None:
+        self._renderer = renderer
+
+    @falcon.before(require_login)
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        rows = payment_history(req.context.address)
+        if wants_json(req):
+            resp.media = [{"provider": p.provider, "kind": p.kind, "amount_cents": p.amount_cents,
+                           "status": p.status, "at": p.occurred_at.isoformat() + "Z"
+                           if p.occurred_at else None} for p in rows]
+            return
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = self._renderer.render("payments.html", viewer=viewer(req), payments=rows)

@@ -1,0 +1,106 @@
+"""Plans and VMs: buy a plan, start a VM, and watch the request until it is done.
+
+Forms carry a request id made when the page was drawn, so submitting the same form twice
+is one request; the actors carry requests out exactly once per id.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+
+from actors.plans import outcome_of
+from gateway.auth.middleware import require_login, viewer
+from gateway.dashboard import dashboard_for
+from gateway.errors import wants_json
+from gateway.templates import Renderer
+from models import ActionRequest, utcnow
+from settings import Plan
+
+#: What a request id from a form may look like.
+REQUEST_ID = re.compile(r"^[a-f0-9]{32}$")
+
+
+def _request_id(form: dict[str, Any]) -> str:
+    value = str(form.get("request_id") or "")
+    if not REQUEST_ID.match(value):
+        raise falcon.HTTPBadRequest(title="Form expired",
+                                    description="request_id: reload the page and try again")
+    return value
+
+
+class Plans:
+    """``GET /plans`` lists plans and VMs; ``POST /plans`` buys one."""
+
+    def __init__(self, *, plans: tuple[Plan, ...], send: Callable[..., Any],
+                 renderer: Renderer) -> None:
+        self._plans = plans
+        self._send = send
+        self._renderer = renderer
+
+    @falcon.before(require_login)
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        view = dashboard_for(req.context.address, now=utcnow())
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = self._renderer.render(
+            "plans.html", viewer=viewer(req), view=view, plans=self._plans,
+            buy_request_id=uuid.uuid4().hex, vm_request_id=uuid.uuid4().hex,
+        )
+
+    @falcon.before(require_login)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        form = req.get_media(default_when_empty={}) or {}
+        plan_id = str(form.get("plan_id") or "")
+        if plan_id not in {p.plan_id for p in self._plans}:
+            raise falcon.HTTPBadRequest(title="Unknown plan",
+                                        description=f"plan_id: there is no plan {plan_id!r}")
+        request_id = _request_id(form)
+        self._send("buy_plan", request_id=request_id, address=req.context.address,
+                   plan_id=plan_id)
+        _accepted(req, resp, request_id)
+
+
+class Vms:
+    """``POST /vms`` starts one VM from the plan's quota."""
+
+    def __init__(self, *, send: Callable[..., Any]) -> None:
+        self._send = send
+
+    @falcon.before(require_login)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        form = req.get_media(default_when_empty={}) or {}
+        request_id = _request_id(form)
+        self._send("allocate_vm", request_id=request_id, address=req.context.address)
+        _accepted(req, resp, request_id)
+
+
+def _accepted(req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
+    if wants_json(req):
+        resp.status = falcon.HTTP_202
+        resp.media = {"request_id": request_id, "status_url": f"/requests/{request_id}"}
+        return
+    raise falcon.HTTPSeeOther(f"/requests/{request_id}")
+
+
+class RequestStatus:
+    """``GET /requests/{request_id}``: what became of a request (its owner only)."""
+
+    def __init__(self, *, renderer: Renderer) -> None:
+        self._renderer = renderer
+
+    @falcon.before(require_login)
+    def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
+        row = ActionRequest.get_or_none(ActionRequest.request_id == request_id)
+        if row is not None and row.address != req.context.address:
+            row = None  # somebody else's request looks like one still in progress
+        state = outcome_of(row) if row else {"request_id": request_id, "outcome": "pending"}
+        if wants_json(req):
+            resp.media = state
+            return
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = self._renderer.render("request.html", viewer=viewer(req), state=state,
+                                          kind=row.kind if row else None)
