@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/hero-onboarding up
+	$(BIN)/hero-onboarding up --demo
 
 test: $(STAMP)
 	$(BIN)/pytest
