@@ -91,6 +91,7 @@ def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
     if settings.amqp_url:
         checks["broker"] = _amqp_check(settings.amqp_url)
     return create_app(
+        plans=settings.plans,
         providers=providers,
         send=actors.send,
         ready_checks=checks,
