@@ -151,3 +151,111 @@ def audit_mismatches() -> list[dict[str, Any]]:
                 }
             )
     return problems
+
+
+@dataclass(frozen=True)
+class BillingState:
+    """An account's billing row as read under its lock."""
+
+    account_id: int
+    balance_cents: int
+    usage_carry: int
+    first_paid_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One balance change of a batch: the ledger entry and the carry it leaves."""
+
+    account_id: int
+    amount_cents: int
+    ref: str
+    details: dict[str, Any]
+    carry_after: int
+
+
+def lock_billing(account_ids: set[int]) -> dict[int, BillingState]:
+    """Lock the billing rows of *account_ids* (in id order; created when missing) and read
+    them, in two statements whatever the number of accounts. Caller holds the transaction.
+    """
+    if not account_ids:
+        return {}
+    states = _select_billing(account_ids)
+    missing = account_ids - states.keys()
+    if missing:
+        Billing.insert_many([{"account": a, "updated_at": utcnow()} for a in sorted(missing)]
+                            ).on_conflict(action="NOTHING",
+                                          conflict_target=[Billing.account]).execute()
+        states.update(_select_billing(missing))
+    return states
+
+
+def _select_billing(account_ids: set[int]) -> dict[int, BillingState]:
+    p = db.obj.param
+    lock = " FOR UPDATE" if db.obj.for_update else ""
+    ids = sorted(account_ids)
+    rows = db.execute_sql(
+        "SELECT account_id, balance_cents, usage_carry, first_paid_at FROM billing "
+        f"WHERE account_id IN ({', '.join([p] * len(ids))}) ORDER BY account_id{lock}",
+        ids,
+    ).fetchall()
+    return {int(r[0]): BillingState(int(r[0]), int(r[1]), int(r[2]), _as_datetime(r[3]))
+            for r in rows}
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))
+
+
+def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState]) -> int:
+    """Write one ledger entry per posting and move each balance and carry, in one INSERT and
+    one UPDATE: the batch form of ``post`` for accounts ``lock_billing`` locked.
+
+    Returns:
+        The sum of the amounts posted.
+    """
+    if not postings:
+        return 0
+    p = db.obj.param
+    now = utcnow()
+    balance = {a: s.balance_cents for a, s in states.items()}
+    entries: list[Any] = []
+    finals: dict[int, tuple[int, int]] = {}
+    crossings: list[tuple[int, int]] = []
+    for posting in postings:
+        before = balance[posting.account_id]
+        after = before + posting.amount_cents
+        balance[posting.account_id] = after
+        finals[posting.account_id] = (after, posting.carry_after)
+        entries += [posting.account_id, posting.amount_cents, kind, posting.ref, after, str(now),
+                    json.dumps(posting.details, sort_keys=True, default=str)]
+        if posting.amount_cents < 0 and after < LOW_BALANCE_CENTS <= before:
+            crossings.append((posting.account_id, after))
+    row = f"({', '.join([p] * 7)})"
+    db.execute_sql(
+        "INSERT INTO ledger_entry "
+        "(account_id, amount_cents, kind, ref, balance_after_cents, created_at, details) "
+        f"VALUES {', '.join([row] * len(postings))}",
+        entries,
+    )
+    updates: list[Any] = []
+    for account_id, (after, carry) in sorted(finals.items()):
+        updates += [account_id, after, carry]
+    db.execute_sql(
+        f"UPDATE billing SET balance_cents = v.balance, usage_carry = v.carry, "
+        f"overdrawn = (v.balance < 0), updated_at = {p} "
+        "FROM (SELECT column1 AS account_id, column2 AS balance, column3 AS carry FROM "
+        f"(VALUES {', '.join([f'({p}, {p}, {p})'] * len(finals))}) AS t) AS v "
+        "WHERE billing.account_id = v.account_id",
+        [str(now), *updates],
+    )
+    if crossings:
+        Notification.insert_many([
+            {"account": a, "kind": "low_balance", "key": f"{a}:{kind}:{now.isoformat()}",
+             "payload": json.dumps({"balance_cents": b}), "created_at": now}
+            for a, b in crossings
+        ]).on_conflict(action="NOTHING",
+                       conflict_target=[Notification.kind, Notification.key]).execute()
+    return sum(posting.amount_cents for posting in postings)

@@ -23,11 +23,10 @@ from peewee import chunked
 
 from actors import RETRY_POLICY
 from actors.ladder import LADDER_DENOMINATOR, multiplier_quarters, tier_at
-from actors.ledger import billing_for, post
+from actors.ledger import BillingState, Posting, lock_billing, post_many
 from models import (
     Account,
     Alert,
-    Billing,
     UnmatchedItem,
     UsageRecord,
     db,
@@ -97,21 +96,16 @@ def apply_batch(
         _alert_rejected(bad, via)
     if not good:
         return BatchOutcome(0, 0, 0, len(bad), 0)
+    stamp = utcnow()
     with write_transaction():
         accounts = _lock_accounts({r.user for r in good})
-        rows = [_row(r, accounts.get(r.user), via) for r in good]
-        inserted: set[str] = set()
-        for chunk in chunked(rows, INSERT_CHUNK):
-            query = (
-                UsageRecord.insert_many(chunk)
-                .on_conflict(action="NOTHING", conflict_target=[UsageRecord.key])
-                .returning(UsageRecord.key)
-            )
-            inserted.update(row.key for row in query.execute())
+        rows = [_row(r, accounts.get(r.user), via, stamp) for r in good]
+        inserted = _insert(rows)
         fresh = [row for row in rows if row["key"] in inserted]
         _mark_seen([row["key"] for row in rows if row["key"] not in inserted], via)
-        charged = _charge([r for r in fresh if r["account"] is not None], via)
-        unmatched = [r for r in fresh if r["account"] is None]
+        states = {s.account_id: s for s in accounts.values()}
+        charged = _charge([r for r in fresh if r["account_id"] is not None], via, states)
+        unmatched = [r for r in fresh if r["account_id"] is None]
         _park(unmatched)
     outcome = BatchOutcome(
         inserted=len(fresh),
@@ -135,35 +129,53 @@ def _mark_seen(keys: list[str], via: str) -> None:
         ).execute()
 
 
-def _lock_accounts(addresses: set[str]) -> dict[str, tuple[int, dt.datetime | None]]:
-    """Account id and first_paid_at by address; billing rows locked in id order."""
-    found = list(Account.select(Account.id, Account.address).where(Account.address.in_(addresses)))
-    for account in found:
-        billing_for(account)
-    query = (
-        Billing.select(Billing.account, Billing.first_paid_at)
-        .where(Billing.account.in_([a.id for a in found]))
-        .order_by(Billing.id)
-    )
-    if db.obj.for_update:
-        query = query.for_update()
-    paid = {b.account_id: b.first_paid_at for b in query}
-    return {a.address: (a.id, paid.get(a.id)) for a in found}
+def _lock_accounts(addresses: set[str]) -> dict[str, BillingState]:
+    """The billing state of each known address, its row locked (in account id order)."""
+    found: Any = Account.select(Account.address, Account.id).where(
+        Account.address.in_(addresses)).tuples()
+    ids: dict[str, int] = dict(found)
+    states = lock_billing(set(ids.values()))
+    return {address: states[account_id] for address, account_id in ids.items()}
 
 
-def _row(
-    record: UsageIn, account: tuple[int, dt.datetime | None] | None, via: str
-) -> dict[str, Any]:
+#: Columns of usage_record written by a batch, in order.
+COLUMNS = ("key", "node", "address", "account_id", "resource_kind", "applies_to", "quantity",
+           "amount_cents", "occurred_at", "multiplier_quarters", "charge_quarters", "status",
+           "via", "received_at", "seen_nats_at", "seen_git_at")
+
+
+def _insert(rows: list[dict[str, Any]]) -> set[str]:
+    """Insert *rows*, skipping keys already there; return the keys this call inserted."""
+    p = db.obj.param
+    inserted: set[str] = set()
+    placeholders = f"({', '.join([p] * len(COLUMNS))})"
+    for chunk in chunked(rows, INSERT_CHUNK):
+        values = [_sql_value(row[c]) for row in chunk for c in COLUMNS]
+        cursor = db.execute_sql(
+            f"INSERT INTO usage_record ({', '.join(COLUMNS)}) "
+            f"VALUES {', '.join([placeholders] * len(chunk))} "
+            "ON CONFLICT (key) DO NOTHING RETURNING key",
+            values,
+        )
+        inserted.update(r[0] for r in cursor.fetchall())
+    return inserted
+
+
+def _sql_value(value: Any) -> Any:
+    return str(value) if isinstance(value, dt.datetime) else value
+
+
+def _row(record: UsageIn, account: BillingState | None, via: str, now: dt.datetime
+         ) -> dict[str, Any]:
     occurred = record.occurred_at.astimezone(dt.UTC).replace(tzinfo=None)
-    now = utcnow()
     quarters = multiplier_quarters(
-        tier_at(account[1] if account else None, occurred), record.applies_to
+        tier_at(account.first_paid_at if account else None, occurred), record.applies_to
     )
     return {
         "key": record.key,
         "node": record.node,
         "address": record.user,
-        "account": account[0] if account else None,
+        "account_id": account.account_id if account else None,
         "resource_kind": record.resource_kind,
         "applies_to": record.applies_to,
         "quantity": record.quantity,
@@ -179,34 +191,27 @@ def _row(
     }
 
 
-def _charge(rows: list[dict[str, Any]], via: str) -> int:
+def _charge(rows: list[dict[str, Any]], via: str, states: dict[int, BillingState]) -> int:
+    """Charge the new records of each account: whole cents, the rest carried."""
     by_account: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        by_account[row["account"]].append(row)
-    total = 0
+        by_account[row["account_id"]].append(row)
+    postings = []
     for account_id in sorted(by_account):
         mine = by_account[account_id]
         keys = sorted(r["key"] for r in mine)
         quarters = sum(r["charge_quarters"] for r in mine)
-        carry = Billing.get(Billing.account == account_id).usage_carry
+        carry = states[account_id].usage_carry
         cents, carry_after = charge_split(carry, quarters)
-        post(
-            account_id,
+        postings.append(Posting(
+            account_id=account_id,
             amount_cents=-cents,
-            kind="usage",
             ref="usage:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40],
-            details={
-                "via": via,
-                "records": len(keys),
-                "charge_quarters": quarters,
-                "carry_before": carry,
-                "carry_after": carry_after,
-                "keys": keys,
-            },
-            extra={Billing.usage_carry: carry_after},
-        )
-        total += cents
-    return total
+            details={"via": via, "records": len(keys), "charge_quarters": quarters,
+                     "carry_before": carry, "carry_after": carry_after, "keys": keys},
+            carry_after=carry_after,
+        ))
+    return -post_many("usage", postings, states)
 
 
 def _park(rows: list[dict[str, Any]]) -> None:
@@ -259,7 +264,8 @@ def apply_parked(items: list[UnmatchedItem]) -> dict[str, str]:
         with write_transaction():
             record = UsageRecord.get(UsageRecord.key == item.ref)
             accounts = _lock_accounts({account.address})
-            row = _row(_as_usage_in(record), accounts[account.address], record.via)
+            state = accounts[account.address]
+            row = _row(_as_usage_in(record), state, record.via, utcnow())
             claimed = (
                 UsageRecord.update(
                     status="applied",
@@ -274,7 +280,7 @@ def apply_parked(items: list[UnmatchedItem]) -> dict[str, str]:
                 UnmatchedItem.id == item.id
             ).execute()
             if claimed:
-                _charge([row], f"{record.via}+retry")
+                _charge([row], f"{record.via}+retry", {state.account_id: state})
         results[str(item.id)] = "charged" if claimed else "already_resolved"
     return results
 

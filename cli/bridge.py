@@ -33,7 +33,7 @@ from settings import Settings
 log = structlog.get_logger("hero.bridge")
 
 #: Messages per fetch, and so at most per apply_usage_batch message.
-FETCH_BATCH = 500
+FETCH_BATCH = 1000
 #: Name of the durable consumer every bridge shares (they split the work).
 DURABLE = "hero-bridge"
 #: Seconds before a message from an unregistered node is offered again.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import blake3
@@ -53,7 +54,19 @@ def parse_address(text: str) -> ipaddress.IPv6Address:
 
 
 def canonical_address(text: str) -> str:
-    """The RFC 5952 text of a Mycelium address; equal texts mean equal 128 bits."""
+    """The RFC 5952 text of a Mycelium address; equal texts mean equal 128 bits.
+
+    Raises:
+        InvalidAddress: naming what is wrong with it.
+    """
+    if not isinstance(text, str):
+        raise InvalidAddress(f"an address is text, not {type(text).__name__}")
+    return _canonical(text)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _canonical(text: str) -> str:
+    # Cached: a usage batch names the same few users again and again.
     return str(parse_address(text))
 
 
