@@ -50,8 +50,12 @@ class Check:
     detail: str = ""
 
 
+#: Units whose ratio is printed as a multiple (memory, durations) rather than a share.
+MULTIPLE_UNITS = ("MiB", "s")
+
+
 def _num(value: float, unit: str) -> str:
-    return f"{value:,.1f} {unit}" if unit == "MiB" else f"{value:,.0f} {unit}"
+    return f"{value:,.1f} {unit}" if unit in MULTIPLE_UNITS else f"{value:,.0f} {unit}"
 
 
 def render(figures: list[Figure], checks: list[Check], params: dict[str, Any],
@@ -60,7 +64,8 @@ def render(figures: list[Figure], checks: list[Check], params: dict[str, Any],
     table = Table(title=f"hero_onboarding bench ({_machine()['cpus']} cores, shared by "
                         "client, servers and broker: quote the ratios)",
                   title_justify="left", caption_justify="left", caption=(
-                      "ratio: measured / limit (memory: multiple of the baseline). "
+                      "ratio: measured / limit (memory: multiple of the baseline; "
+                      "durations: multiple of the limit's time). "
                       "cores / box: cores the product process kept busy / share of all cores "
                       "busy, while measured.\nref.: the same limit in limits-measured.md or "
                       "mq-stack.md §8 (another day, other load)."))
@@ -80,7 +85,8 @@ def render(figures: list[Figure], checks: list[Check], params: dict[str, Any],
         table.add_row(
             fig.name, _num(fig.value, fig.unit), fig.limit_name,
             _num(fig.limit_value, fig.limit_unit or fig.unit),
-            "-" if ratio is None else (f"{ratio:.2f}x" if fig.unit == "MiB" else f"{ratio:.0%}"),
+            "-" if ratio is None else (f"{ratio:.2f}x" if fig.unit in MULTIPLE_UNITS
+                                       else f"{ratio:.0%}"),
             f"{cpu['process_cores']:.2f} / {cpu['machine_busy']:.0%}" if cpu else "",
             fig.reference,
         )
