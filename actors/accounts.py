@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dramatiq
 import structlog
 
@@ -32,6 +34,20 @@ def create_account(address: str) -> bool:
     )
     billing_for(Account.get(Account.address == canonical))
     return created
+
+
+#: What an email address must look like (a light check: the provider does the rest).
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+
+
+@dramatiq.actor(queue_name="accounts", **RETRY_POLICY)
+def set_email(address: str, email: str | None) -> str:
+    """Set (or clear, with None) the email an account's notifications go to."""
+    if email is not None and not EMAIL.match(email):
+        log.warning("account.email_refused", address=address)
+        return "refused"
+    changed = Account.update(email=email).where(Account.address == address).execute()
+    return "set" if changed else "no_account"
 
 
 @dramatiq.actor(queue_name="accounts", throws=(InvalidAddress,), **RETRY_POLICY)

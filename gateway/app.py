@@ -14,7 +14,7 @@ from gateway.auth.middleware import CsrfProtection, Sessions
 from gateway.auth.options import LoginOptions
 from gateway.errors import add_domain_error_handlers, make_serializer
 from gateway.middleware import BodyLimit, DatabaseConnection, RequestContext, SecurityHeaders
-from gateway.resources.account import Dashboard, Payments
+from gateway.resources.account import Dashboard, Email, Payments
 from gateway.resources.auth import (
     ChallengeProof,
     Challenges,
@@ -79,6 +79,7 @@ def create_app(
     )
     app.add_route("/", Dashboard(renderer=renderer))
     app.add_route("/payments", Payments(renderer=renderer))
+    app.add_route("/account/email", Email(send=send))
     app.add_route("/plans", Plans(plans=plans, send=send, renderer=renderer))
     app.add_route("/vms", Vms(send=send))
     app.add_route("/requests/{request_id}", RequestStatus(renderer=renderer))

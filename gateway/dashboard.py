@@ -55,6 +55,7 @@ class Dashboard:
 
     address: str
     exists: bool = False
+    email: str | None = None
     balance_cents: int = 0
     overdrawn: bool = False
     lifetime_paid_cents: int = 0
@@ -93,6 +94,7 @@ def dashboard_for(address: str, *, now: dt.datetime) -> Dashboard:
     if account is None:
         return view
     view.exists = True
+    view.email = account.email
     billing = Billing.get_or_none(Billing.account == account)
     if billing is not None:
         view.balance_cents = billing.balance_cents

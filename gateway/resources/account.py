@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import falcon
 
+from actors.accounts import EMAIL
 from gateway.auth.middleware import require_login, viewer
 from gateway.charts import CATEGORY_COLOURS, CATEGORY_LABELS, usage_svg
 from gateway.dashboard import dashboard_for, payment_history
@@ -40,8 +42,28 @@ class Dashboard:
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
             "dashboard.html", viewer=viewer(req), view=view, chart=usage_svg(view.usage),
+            email_saved=req.get_param("email") == "saved",
             legend=[(c, CATEGORY_LABELS[c]) for c in CATEGORY_COLOURS],
         )
+
+
+class Email:
+    """``POST /account/email``: where notifications are sent (optional; empty clears it)."""
+
+    def __init__(self, *, send: Callable[..., Any]) -> None:
+        self._send = send
+
+    @falcon.before(require_login)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        form = req.get_media(default_when_empty={}) or {}
+        email = str(form.get("email") or "").strip() or None
+        if email is not None and not EMAIL.match(email):
+            raise falcon.HTTPBadRequest(
+                title="Check the email address",
+                description=f"email: {email!r} does not look like an email address",
+            )
+        self._send("set_email", address=req.context.address, email=email)
+        raise falcon.HTTPSeeOther("/?email=saved")
 
 
 class Payments:

@@ -81,6 +81,8 @@ class TopUpStart:
             account_ready=Account.select().where(Account.address == req.context.address).exists(),
             providers=sorted(self._providers),
             presets=PRESET_CENTS,
+            min_cents=MIN_TOPUP_CENTS,
+            max_cents=MAX_TOPUP_CENTS,
         )
 
     @falcon.before(require_login)
@@ -93,7 +95,8 @@ class TopUpStart:
                 title="Unknown payment provider",
                 description=f"provider: choose one of {', '.join(sorted(self._providers))}",
             )
-        amount_cents = parse_topup_amount(form.get("amount"))
+        custom = str(form.get("custom_amount") or "").strip()
+        amount_cents = parse_topup_amount(custom or form.get("amount"))
         address: str = req.context.address
         if not Account.select().where(Account.address == address).exists():
             raise account_being_set_up()

@@ -104,3 +104,39 @@ def test_a_refused_request_shows_the_reason(client) -> None:
               lambda: buy(request_id, ALICE_ADDRESS, "5vms", now=utcnow()))
     page = alice.get(f"/requests/{request_id}", headers=HTML).text
     assert "costs $10.00" in page and "nothing was charged" in page
+
+
+def test_a_custom_amount_wins_over_the_preset(client, sent: Sent) -> None:
+    alice = logged_in(client)
+    alice.post_form("/topup", {"amount": "10.00", "custom_amount": "12.50", "provider": "sandbox",
+                               "csrf_token": alice.csrf()})
+    assert [c[1]["amount_cents"] for c in sent.calls if c[0] == "record_topup"] == [1250]
+
+
+@pytest.mark.parametrize("custom", ["0.50", "5000", "12.345"])
+def test_a_custom_amount_outside_the_limits_is_refused_in_words(client, custom: str) -> None:
+    alice = logged_in(client)
+    page = alice.post_form("/topup", {"amount": "10.00", "custom_amount": custom,
+                                      "provider": "sandbox", "csrf_token": alice.csrf()},
+                           headers=HTML)
+    assert page.status_code == 400 and "amount:" in page.text
+
+
+def test_the_email_form_sends_set_email_and_refuses_garbage(client, sent: Sent) -> None:
+    alice = logged_in(client)
+    saved = alice.post_form("/account/email", {"email": "ada@example.org",
+                                               "csrf_token": alice.csrf()}, headers=HTML)
+    assert saved.status_code == 303
+    assert sent.calls[-1] == ("set_email", {"address": ALICE_ADDRESS, "email": "ada@example.org"})
+    bad = alice.post_form("/account/email", {"email": "not an email", "csrf_token": alice.csrf()})
+    assert bad.status_code == 400 and bad.json["description"].startswith("email:")
+
+
+def test_set_email_sets_and_clears_the_address(sqlite_db: str) -> None:
+    from actors.accounts import set_email
+
+    Account.create(address=ALICE_ADDRESS)
+    assert set_email(ALICE_ADDRESS, "ada@example.org") == "set"
+    assert Account.get().email == "ada@example.org"
+    assert set_email(ALICE_ADDRESS, "nope") == "refused"
+    assert set_email(ALICE_ADDRESS, None) == "set" and Account.get().email is None
