@@ -214,8 +214,9 @@ class Settings:
                 "HERO_MYCELIUM_KEY: missing; point it at the service node's priv_key.bin"
             )
         if not self.sendgrid_api_key:
-            problems.append("HERO_SENDGRID_API_KEY: missing; emails would only be written to "
-                            "HERO_OUTBOX_DIR")
+            problems.append(
+                "HERO_SENDGRID_API_KEY: missing; emails would only be written to HERO_OUTBOX_DIR"
+            )
         if not self.operator_pubkeys:
             problems.append("HERO_OPERATOR_PUBKEYS: missing; no operator could sign a change")
         if not self.public_url.startswith("https://"):

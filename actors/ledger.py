@@ -183,9 +183,9 @@ def lock_billing(account_ids: set[int]) -> dict[int, BillingState]:
     states = _select_billing(account_ids)
     missing = account_ids - states.keys()
     if missing:
-        Billing.insert_many([{"account": a, "updated_at": utcnow()} for a in sorted(missing)]
-                            ).on_conflict(action="NOTHING",
-                                          conflict_target=[Billing.account]).execute()
+        Billing.insert_many(
+            [{"account": a, "updated_at": utcnow()} for a in sorted(missing)]
+        ).on_conflict(action="NOTHING", conflict_target=[Billing.account]).execute()
         states.update(_select_billing(missing))
     return states
 
@@ -199,8 +199,9 @@ def _select_billing(account_ids: set[int]) -> dict[int, BillingState]:
         f"WHERE account_id IN ({', '.join([p] * len(ids))}) ORDER BY account_id{lock}",
         ids,
     ).fetchall()
-    return {int(r[0]): BillingState(int(r[0]), int(r[1]), int(r[2]), _as_datetime(r[3]))
-            for r in rows}
+    return {
+        int(r[0]): BillingState(int(r[0]), int(r[1]), int(r[2]), _as_datetime(r[3])) for r in rows
+    }
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
@@ -229,8 +230,15 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
         after = before + posting.amount_cents
         balance[posting.account_id] = after
         finals[posting.account_id] = (after, posting.carry_after)
-        entries += [posting.account_id, posting.amount_cents, kind, posting.ref, after, str(now),
-                    json.dumps(posting.details, sort_keys=True, default=str)]
+        entries += [
+            posting.account_id,
+            posting.amount_cents,
+            kind,
+            posting.ref,
+            after,
+            str(now),
+            json.dumps(posting.details, sort_keys=True, default=str),
+        ]
         if posting.amount_cents < 0 and after < LOW_BALANCE_CENTS <= before:
             crossings.append((posting.account_id, after))
     row = f"({', '.join([p] * 7)})"
@@ -252,10 +260,18 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
         [str(now), *updates],
     )
     if crossings:
-        Notification.insert_many([
-            {"account": a, "kind": "low_balance", "key": f"{a}:{kind}:{now.isoformat()}",
-             "payload": json.dumps({"balance_cents": b}), "created_at": now}
-            for a, b in crossings
-        ]).on_conflict(action="NOTHING",
-                       conflict_target=[Notification.kind, Notification.key]).execute()
+        Notification.insert_many(
+            [
+                {
+                    "account": a,
+                    "kind": "low_balance",
+                    "key": f"{a}:{kind}:{now.isoformat()}",
+                    "payload": json.dumps({"balance_cents": b}),
+                    "created_at": now,
+                }
+                for a, b in crossings
+            ]
+        ).on_conflict(
+            action="NOTHING", conflict_target=[Notification.kind, Notification.key]
+        ).execute()
     return sum(posting.amount_cents for posting in postings)

@@ -131,17 +131,33 @@ def _mark_seen(keys: list[str], via: str) -> None:
 
 def _lock_accounts(addresses: set[str]) -> dict[str, BillingState]:
     """The billing state of each known address, its row locked (in account id order)."""
-    found: Any = Account.select(Account.address, Account.id).where(
-        Account.address.in_(addresses)).tuples()
+    found: Any = (
+        Account.select(Account.address, Account.id).where(Account.address.in_(addresses)).tuples()
+    )
     ids: dict[str, int] = dict(found)
     states = lock_billing(set(ids.values()))
     return {address: states[account_id] for address, account_id in ids.items()}
 
 
 #: Columns of usage_record written by a batch, in order.
-COLUMNS = ("key", "node", "address", "account_id", "resource_kind", "applies_to", "quantity",
-           "amount_cents", "occurred_at", "multiplier_quarters", "charge_quarters", "status",
-           "via", "received_at", "seen_nats_at", "seen_git_at")
+COLUMNS = (
+    "key",
+    "node",
+    "address",
+    "account_id",
+    "resource_kind",
+    "applies_to",
+    "quantity",
+    "amount_cents",
+    "occurred_at",
+    "multiplier_quarters",
+    "charge_quarters",
+    "status",
+    "via",
+    "received_at",
+    "seen_nats_at",
+    "seen_git_at",
+)
 
 
 def _insert(rows: list[dict[str, Any]]) -> set[str]:
@@ -165,8 +181,9 @@ def _sql_value(value: Any) -> Any:
     return str(value) if isinstance(value, dt.datetime) else value
 
 
-def _row(record: UsageIn, account: BillingState | None, via: str, now: dt.datetime
-         ) -> dict[str, Any]:
+def _row(
+    record: UsageIn, account: BillingState | None, via: str, now: dt.datetime
+) -> dict[str, Any]:
     occurred = record.occurred_at.astimezone(dt.UTC).replace(tzinfo=None)
     quarters = multiplier_quarters(
         tier_at(account.first_paid_at if account else None, occurred), record.applies_to
@@ -203,14 +220,22 @@ def _charge(rows: list[dict[str, Any]], via: str, states: dict[int, BillingState
         quarters = sum(r["charge_quarters"] for r in mine)
         carry = states[account_id].usage_carry
         cents, carry_after = charge_split(carry, quarters)
-        postings.append(Posting(
-            account_id=account_id,
-            amount_cents=-cents,
-            ref="usage:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40],
-            details={"via": via, "records": len(keys), "charge_quarters": quarters,
-                     "carry_before": carry, "carry_after": carry_after, "keys": keys},
-            carry_after=carry_after,
-        ))
+        postings.append(
+            Posting(
+                account_id=account_id,
+                amount_cents=-cents,
+                ref="usage:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40],
+                details={
+                    "via": via,
+                    "records": len(keys),
+                    "charge_quarters": quarters,
+                    "carry_before": carry,
+                    "carry_after": carry_after,
+                    "keys": keys,
+                },
+                carry_after=carry_after,
+            )
+        )
     return -post_many("usage", postings, states)
 
 

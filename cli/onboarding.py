@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_CONFIG
     if command == "up" and args.demo and settings.env == "prod":
-        print("hero-onboarding: --demo charges synthetic usage; it is refused in HERO_ENV=prod.",
-              file=sys.stderr)
+        print(
+            "hero-onboarding: --demo charges synthetic usage; it is refused in HERO_ENV=prod.",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     if command == "bridge" and not settings.nats_url:
         print(

@@ -101,9 +101,7 @@ def normalize_code(text: str) -> str | None:
     return code if CODE_PATTERN.match(code) else None
 
 
-def judge(
-    challenge: ChallengeView, *, code: str, public_key: bytes, now: dt.datetime
-) -> Verdict:
+def judge(challenge: ChallengeView, *, code: str, public_key: bytes, now: dt.datetime) -> Verdict:
     """Whether *public_key* sending *code* proves *challenge* at *now*.
 
     The key must derive to the challenge's address in all 128 bits: a key whose address

@@ -28,9 +28,12 @@ class Dashboard:
         view = dashboard_for(req.context.address, now=utcnow())
         if wants_json(req):
             resp.media = {
-                "address": view.address, "ready": view.exists,
-                "balance_cents": view.balance_cents, "overdrawn": view.overdrawn,
-                "tier": view.tier, "next_tier": view.next_tier,
+                "address": view.address,
+                "ready": view.exists,
+                "balance_cents": view.balance_cents,
+                "overdrawn": view.overdrawn,
+                "tier": view.tier,
+                "next_tier": view.next_tier,
                 "days_to_next_tier": view.days_to_next,
                 "plan_id": view.plan.plan_id if view.plan else None,
                 "vm_quota_used": view.plan.vm_quota_used if view.plan else 0,
@@ -41,7 +44,10 @@ class Dashboard:
             return
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
-            "dashboard.html", viewer=viewer(req), view=view, chart=usage_svg(view.usage),
+            "dashboard.html",
+            viewer=viewer(req),
+            view=view,
+            chart=usage_svg(view.usage),
             email_saved=req.get_param("email") == "saved",
             legend=[(c, CATEGORY_LABELS[c]) for c in CATEGORY_COLOURS],
         )
@@ -76,9 +82,16 @@ class Payments:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         rows = payment_history(req.context.address)
         if wants_json(req):
-            resp.media = [{"provider": p.provider, "kind": p.kind, "amount_cents": p.amount_cents,
-                           "status": p.status, "at": p.occurred_at.isoformat() + "Z"
-                           if p.occurred_at else None} for p in rows]
+            resp.media = [
+                {
+                    "provider": p.provider,
+                    "kind": p.kind,
+                    "amount_cents": p.amount_cents,
+                    "status": p.status,
+                    "at": p.occurred_at.isoformat() + "Z" if p.occurred_at else None,
+                }
+                for p in rows
+            ]
             return
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render("payments.html", viewer=viewer(req), payments=rows)

@@ -28,16 +28,18 @@ REQUEST_ID = re.compile(r"^[a-f0-9]{32}$")
 def _request_id(form: dict[str, Any]) -> str:
     value = str(form.get("request_id") or "")
     if not REQUEST_ID.match(value):
-        raise falcon.HTTPBadRequest(title="Form expired",
-                                    description="request_id: reload the page and try again")
+        raise falcon.HTTPBadRequest(
+            title="Form expired", description="request_id: reload the page and try again"
+        )
     return value
 
 
 class Plans:
     """``GET /plans`` lists plans and VMs; ``POST /plans`` buys one."""
 
-    def __init__(self, *, plans: tuple[Plan, ...], send: Callable[..., Any],
-                 renderer: Renderer) -> None:
+    def __init__(
+        self, *, plans: tuple[Plan, ...], send: Callable[..., Any], renderer: Renderer
+    ) -> None:
         self._plans = plans
         self._send = send
         self._renderer = renderer
@@ -47,8 +49,12 @@ class Plans:
         view = dashboard_for(req.context.address, now=utcnow())
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
-            "plans.html", viewer=viewer(req), view=view, plans=self._plans,
-            buy_request_id=uuid.uuid4().hex, vm_request_id=uuid.uuid4().hex,
+            "plans.html",
+            viewer=viewer(req),
+            view=view,
+            plans=self._plans,
+            buy_request_id=uuid.uuid4().hex,
+            vm_request_id=uuid.uuid4().hex,
         )
 
     @falcon.before(require_login)
@@ -56,11 +62,11 @@ class Plans:
         form = req.get_media(default_when_empty={}) or {}
         plan_id = str(form.get("plan_id") or "")
         if plan_id not in {p.plan_id for p in self._plans}:
-            raise falcon.HTTPBadRequest(title="Unknown plan",
-                                        description=f"plan_id: there is no plan {plan_id!r}")
+            raise falcon.HTTPBadRequest(
+                title="Unknown plan", description=f"plan_id: there is no plan {plan_id!r}"
+            )
         request_id = _request_id(form)
-        self._send("buy_plan", request_id=request_id, address=req.context.address,
-                   plan_id=plan_id)
+        self._send("buy_plan", request_id=request_id, address=req.context.address, plan_id=plan_id)
         _accepted(req, resp, request_id)
 
 
@@ -102,5 +108,6 @@ class RequestStatus:
             resp.media = state
             return
         resp.content_type = falcon.MEDIA_HTML
-        resp.text = self._renderer.render("request.html", viewer=viewer(req), state=state,
-                                          kind=row.kind if row else None)
+        resp.text = self._renderer.render(
+            "request.html", viewer=viewer(req), state=state, kind=row.kind if row else None
+        )

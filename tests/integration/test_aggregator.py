@@ -22,10 +22,19 @@ HOUR = dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
 
 
-def rec(node: str, seq: int, cents: int = 10, hour: dt.datetime = HOUR, user: str = USER) -> UsageIn:
-    return UsageIn(key=f"{node}:{seq}", node=node, user=user, resource_kind="vm_hour",
-                   applies_to="vm", quantity=1, amount_cents=cents,
-                   occurred_at=hour + dt.timedelta(minutes=seq % 60))
+def rec(
+    node: str, seq: int, cents: int = 10, hour: dt.datetime = HOUR, user: str = USER
+) -> UsageIn:
+    return UsageIn(
+        key=f"{node}:{seq}",
+        node=node,
+        user=user,
+        resource_kind="vm_hour",
+        applies_to="vm",
+        quantity=1,
+        amount_cents=cents,
+        occurred_at=hour + dt.timedelta(minutes=seq % 60),
+    )
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -51,8 +60,7 @@ def node(forge, tmp_path: Path, db_url: str) -> NodeRepo:
 
 
 def run_pull(tmp_path: Path, delivered: list | None = None):
-    access = ForgeAccess(mirror_dir=str(tmp_path / "mirrors"), username="forge",
-                         password="s3cret")
+    access = ForgeAccess(mirror_dir=str(tmp_path / "mirrors"), username="forge", password="s3cret")
 
     def deliver(records):
         if delivered is not None:
@@ -77,7 +85,9 @@ def test_pull_resumes_from_the_cursor_and_charges_each_record_once(node, tmp_pat
 
     # a late record rewrites the hour's file as the union, in a new commit
     node.write_batch(HOUR, [rec("node-a", 1), rec("node-a", 2), rec("node-a", 3, cents=5)])
-    node.write_batch(HOUR + dt.timedelta(hours=1), [rec("node-a", 4, hour=HOUR + dt.timedelta(hours=1))])
+    node.write_batch(
+        HOUR + dt.timedelta(hours=1), [rec("node-a", 4, hour=HOUR + dt.timedelta(hours=1))]
+    )
     node.commit()
     node.push()
     again = run_pull(tmp_path)
@@ -95,16 +105,18 @@ def test_bad_signature_and_malformed_files_are_quarantined_and_the_rest_applied(
     good_hour = HOUR + dt.timedelta(hours=2)
     node.write_batch(good_hour, [rec("node-a", 7, cents=3, hour=good_hour)])
     bad_hour = HOUR + dt.timedelta(hours=3)
-    mixed = (b'format = 1\nnode = "node-a"\nhour = "2026-11-20T13:00:00Z"\n\n'
-             b'[[records]]\nkey = "node-a:8"\nuser = "' + USER.encode() + b'"\n'
-             b'resource_kind = "vm_hour"\napplies_to = "vm"\nquantity = 1\n'
-             b'amount_cents = -5\noccurred_at = "2026-11-20T13:01:00Z"\n\n'
-             b'[[records]]\nkey = "node-a:9"\nuser = "10.1.2.3"\n'
-             b'resource_kind = "vm_hour"\napplies_to = "vm"\nquantity = 1\n'
-             b'amount_cents = 5\noccurred_at = "2026-11-20T13:02:00Z"\n\n'
-             b'[[records]]\nkey = "node-a:10"\nuser = "' + USER.encode() + b'"\n'
-             b'resource_kind = "vm_hour"\napplies_to = "vm"\nquantity = 1\n'
-             b'amount_cents = 4\noccurred_at = "2026-11-20T13:03:00Z"\n')
+    mixed = (
+        b'format = 1\nnode = "node-a"\nhour = "2026-11-20T13:00:00Z"\n\n'
+        b'[[records]]\nkey = "node-a:8"\nuser = "' + USER.encode() + b'"\n'
+        b'resource_kind = "vm_hour"\napplies_to = "vm"\nquantity = 1\n'
+        b'amount_cents = -5\noccurred_at = "2026-11-20T13:01:00Z"\n\n'
+        b'[[records]]\nkey = "node-a:9"\nuser = "10.1.2.3"\n'
+        b'resource_kind = "vm_hour"\napplies_to = "vm"\nquantity = 1\n'
+        b'amount_cents = 5\noccurred_at = "2026-11-20T13:02:00Z"\n\n'
+        b'[[records]]\nkey = "node-a:10"\nuser = "' + USER.encode() + b'"\n'
+        b'resource_kind = "vm_hour"\napplies_to = "vm"\nquantity = 1\n'
+        b'amount_cents = 4\noccurred_at = "2026-11-20T13:03:00Z"\n'
+    )
     node.write_batch(bad_hour, [], data=mixed)
     node.commit()
     node.push()
@@ -164,8 +176,9 @@ def test_forge_down_moves_nothing_and_a_later_pull_catches_up(node, forge, tmp_p
 def test_catch_up_checkpoints_the_cursor_and_batches_records(node, tmp_path) -> None:
     for hour in range(30):
         moment = HOUR - dt.timedelta(hours=hour)
-        node.write_batch(moment, [rec("node-a", hour * 100 + i, cents=1, hour=moment)
-                                  for i in range(50)])
+        node.write_batch(
+            moment, [rec("node-a", hour * 100 + i, cents=1, hour=moment) for i in range(50)]
+        )
         node.commit(f"hour {hour}")
     node.push()
     delivered: list[int] = []

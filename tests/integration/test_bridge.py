@@ -33,13 +33,25 @@ def stream() -> Iterator[TestStream]:
 
 def record(seq: int, cents: int = 10, node: str = "node-a") -> dict:
     moment = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    return {"key": f"{node}:{seq}", "node": node, "user": USER, "resource_kind": "vm_hour",
-            "applies_to": "vm", "quantity": 1, "amount_cents": cents,
-            "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "key": f"{node}:{seq}",
+        "node": node,
+        "user": USER,
+        "resource_kind": "vm_hour",
+        "applies_to": "vm",
+        "quantity": 1,
+        "amount_cents": cents,
+        "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
-def publish(stream: TestStream, records: list[dict], *, key: nacl.signing.SigningKey = NODE_KEY,
-            url: str = NATS_URL) -> None:
+def publish(
+    stream: TestStream,
+    records: list[dict],
+    *,
+    key: nacl.signing.SigningKey = NODE_KEY,
+    url: str = NATS_URL,
+) -> None:
     async def go() -> None:
         import nats
         from nats.js.errors import NotFoundError
@@ -52,8 +64,14 @@ def publish(stream: TestStream, records: list[dict], *, key: nacl.signing.Signin
             await js.add_stream(name=stream.name, subjects=[f"{stream.prefix}.>"])
         for rec in records:
             body = json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
-            await js.publish(f"{stream.prefix}.{rec['node']}", body, headers={
-                "Nats-Msg-Id": rec["key"], "Hero-Signature": key.sign(body).signature.hex()})
+            await js.publish(
+                f"{stream.prefix}.{rec['node']}",
+                body,
+                headers={
+                    "Nats-Msg-Id": rec["key"],
+                    "Hero-Signature": key.sign(body).signature.hex(),
+                },
+            )
         await nc.close()
 
     asyncio.run(go())
@@ -66,15 +84,20 @@ def setup_account_and_node() -> None:
 
 
 def bridge_env(stream: TestStream, **extra: str) -> dict[str, str]:
-    return {"HERO_NATS_URL": NATS_URL, "HERO_NATS_STREAM": stream.name,
-            "HERO_NATS_SUBJECT_PREFIX": stream.prefix, **extra}
+    return {
+        "HERO_NATS_URL": NATS_URL,
+        "HERO_NATS_STREAM": stream.name,
+        "HERO_NATS_SUBJECT_PREFIX": stream.prefix,
+        **extra,
+    }
 
 
 def start_bridge(stack: Stack, stream: TestStream, name: str = "bridge", **extra: str):
     from tests.support.procs import HeroProcess
 
-    proc = HeroProcess("bridge", {**stack.env, **bridge_env(stream, **extra)}, stack.log_dir,
-                       name=name).start()
+    proc = HeroProcess(
+        "bridge", {**stack.env, **bridge_env(stream, **extra)}, stack.log_dir, name=name
+    ).start()
     stack.processes.append(proc)
     proc.wait_for_log("bridge.started")
     return proc
@@ -96,16 +119,18 @@ def test_signed_records_are_charged_once_even_when_published_twice(stack: Stack,
     assert all(r.seen_nats_at is not None for r in UsageRecord.select())
 
 
-def test_a_bad_signature_is_terminated_with_an_alert_and_charges_nothing(stack: Stack,
-                                                                         stream) -> None:
+def test_a_bad_signature_is_terminated_with_an_alert_and_charges_nothing(
+    stack: Stack, stream
+) -> None:
     setup_account_and_node()
     stack.worker()
     bridge = start_bridge(stack, stream)
     publish(stream, [record(1, cents=999)], key=nacl.signing.SigningKey.generate())
     publish(stream, [record(2, cents=7)])
     wait_until(lambda: balance() == -7, timeout=60, what="the good record's charge")
-    alert = wait_until(lambda: Alert.get_or_none(Alert.kind == "bad_signature"), timeout=30,
-                       what="the alert")
+    alert = wait_until(
+        lambda: Alert.get_or_none(Alert.kind == "bad_signature"), timeout=30, what="the alert"
+    )
     assert alert.subject == "node-a" and "Hero-Signature" in alert.message
     assert UsageRecord.select().count() == 1
     bridge.wait_lines("bridge.message_terminated")

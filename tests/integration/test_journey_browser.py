@@ -33,9 +33,17 @@ def page() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             context = browser.new_context(viewport={"width": 1200, "height": 900})
             yield context.new_page()
@@ -45,11 +53,19 @@ def page() -> Iterator[object]:
 
 def usage_records(count: int) -> list[dict]:
     moments = [dt.datetime.now(dt.UTC) - dt.timedelta(days=d, minutes=5) for d in range(3)]
-    return [{"key": f"node-a:{i}", "node": "node-a", "user": ALICE_ADDRESS,
-             "resource_kind": "llm_token" if i % 2 else "vm_hour",
-             "applies_to": "llm" if i % 2 else "vm", "quantity": 100, "amount_cents": 7,
-             "occurred_at": moments[i % 3].strftime("%Y-%m-%dT%H:%M:%SZ")}
-            for i in range(count)]
+    return [
+        {
+            "key": f"node-a:{i}",
+            "node": "node-a",
+            "user": ALICE_ADDRESS,
+            "resource_kind": "llm_token" if i % 2 else "vm_hour",
+            "applies_to": "llm" if i % 2 else "vm",
+            "quantity": 100,
+            "amount_cents": 7,
+            "occurred_at": moments[i % 3].strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for i in range(count)
+    ]
 
 
 def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
@@ -68,8 +84,9 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
 
     url = pg_stack.gateway(HERO_SANDBOX_PAYMENTS="true")
     pg_stack.worker()
-    added = hero_admin("pool", "add", "vm-101", "--address", "10.20.0.101",
-                       env=pg_stack.admin_env())
+    added = hero_admin(
+        "pool", "add", "vm-101", "--address", "10.20.0.101", env=pg_stack.admin_env()
+    )
     assert added.returncode == 0, added.stdout + added.stderr
     key_file = tmp_path / "priv_key.bin"
     key_file.write_bytes(bytes(ALICE_KEY))
@@ -82,8 +99,12 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
     web.get_by_role("button", name="Get a login code").click()
     code = web.locator("#code").inner_text().strip()
     shot("02-login-code")
-    proved = subprocess.run([str(BIN / "hero-login"), "prove", code, "--key", str(key_file),
-                             "--url", url], capture_output=True, text=True, timeout=60)
+    proved = subprocess.run(
+        [str(BIN / "hero-login"), "prove", code, "--key", str(key_file), "--url", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proved.returncode == 0, proved.stdout + proved.stderr
     web.wait_for_url(f"{url}/", timeout=30_000)
     expect(web.locator("#viewer-address")).to_have_text(ALICE_ADDRESS)

@@ -53,12 +53,21 @@ def make_records(count: int, rng: random.Random) -> list[dict]:
     for _ in range(count):
         category = rng.choice(["vm", "llm", "hero_os_hourly"])
         at = NOW - dt.timedelta(seconds=rng.randrange(60, 9 * 24 * 3600))
-        out.append({"node": rng.choice(NODES), "user": rng.choice(list(USERS)),
-                    "resource_kind": {"vm": "vm_hour", "llm": "llm_token",
-                                      "hero_os_hourly": "hero_os_hour"}[category],
-                    "applies_to": category, "quantity": rng.randrange(1, 5000),
-                    "amount_cents": rng.randrange(0, 21),
-                    "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        out.append(
+            {
+                "node": rng.choice(NODES),
+                "user": rng.choice(list(USERS)),
+                "resource_kind": {
+                    "vm": "vm_hour",
+                    "llm": "llm_token",
+                    "hero_os_hourly": "hero_os_hour",
+                }[category],
+                "applies_to": category,
+                "quantity": rng.randrange(1, 5000),
+                "amount_cents": rng.randrange(0, 21),
+                "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
     return out
 
 
@@ -80,14 +89,26 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
     for address, days in USERS.items():
         account = Account.create(address=address)
         paid = None if days is None else (NOW - dt.timedelta(days=days)).replace(tzinfo=None)
-        Billing.create(account=account, balance_cents=50_000 if paid else 0, first_paid_at=paid,
-                       lifetime_paid_cents=50_000 if paid else 0)
+        Billing.create(
+            account=account,
+            balance_cents=50_000 if paid else 0,
+            first_paid_at=paid,
+            lifetime_paid_cents=50_000 if paid else 0,
+        )
         if paid:
-            LedgerEntry.create(account=account, amount_cents=50_000, kind="payment",
-                               ref=f"seed:{address}", balance_after_cents=50_000)
+            LedgerEntry.create(
+                account=account,
+                amount_cents=50_000,
+                kind="payment",
+                ref=f"seed:{address}",
+                balance_after_cents=50_000,
+            )
         first_paid[address] = None if paid is None else paid.replace(tzinfo=dt.UTC)
-    nats_env = {"HERO_NATS_URL": NATS_URL, "HERO_NATS_STREAM": stream.name,
-                "HERO_NATS_SUBJECT_PREFIX": stream.prefix}
+    nats_env = {
+        "HERO_NATS_URL": NATS_URL,
+        "HERO_NATS_STREAM": stream.name,
+        "HERO_NATS_SUBJECT_PREFIX": stream.prefix,
+    }
     stack.worker("worker-1")
     stack.worker("worker-2")
     bridge = HeroProcess("bridge", {**stack.env, **nats_env}, stack.log_dir).start()
@@ -103,16 +124,25 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
             url = forge.create_repo(name)
             Node.create(name=name, repo_url=url, pubkey_hex=key.verify_key.encode().hex())
             port = free_port()
-            env = {**stack.env, "HERO_NODE_NAME": name, "HERO_NODE_KEY": str(key_path),
-                   "HERO_NODE_JOURNAL": str(tmp_path / f"{name}.journal.db"),
-                   "HERO_NODE_REPO": url, "HERO_NODE_REPO_USER": "forge",
-                   "HERO_NODE_REPO_TOKEN": "s3cret", "HERO_NODE_INTAKE_ADDR": f"127.0.0.1:{port}",
-                   "HERO_NODE_COMMIT_INTERVAL_S": "3600",
-                   **(nats_env if name != "node-c" else {})}
+            env = {
+                **stack.env,
+                "HERO_NODE_NAME": name,
+                "HERO_NODE_KEY": str(key_path),
+                "HERO_NODE_JOURNAL": str(tmp_path / f"{name}.journal.db"),
+                "HERO_NODE_REPO": url,
+                "HERO_NODE_REPO_USER": "forge",
+                "HERO_NODE_REPO_TOKEN": "s3cret",
+                "HERO_NODE_INTAKE_ADDR": f"127.0.0.1:{port}",
+                "HERO_NODE_COMMIT_INTERVAL_S": "3600",
+                **(nats_env if name != "node-c" else {}),
+            }
             agent = HeroProcess("node", env, stack.log_dir, name=name)
-            agent.proc = subprocess.Popen([str(BIN / "hero-node"), "serve"], env=env,
-                                          stdout=open(agent.log_path, "ab"),  # noqa: SIM115
-                                          stderr=subprocess.STDOUT)
+            agent.proc = subprocess.Popen(
+                [str(BIN / "hero-node"), "serve"],
+                env=env,
+                stdout=open(agent.log_path, "ab"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+            )
             stack.processes.append(agent)
             agent.wait_http(f"http://127.0.0.1:{port}/healthz")
             agents[name] = (agent, env, f"http://127.0.0.1:{port}")
@@ -121,17 +151,29 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
         records = make_records(10_000, rng)
         keyed: list[dict] = []
         http = requests.Session()
-        admin_env = {**stack.admin_env(), "HERO_FORGE_USER": "forge", "HERO_FORGE_TOKEN": "s3cret",
-                     "HERO_MIRROR_DIR": str(tmp_path / "mirrors")}
+        admin_env = {
+            **stack.admin_env(),
+            "HERO_FORGE_USER": "forge",
+            "HERO_FORGE_TOKEN": "s3cret",
+            "HERO_MIRROR_DIR": str(tmp_path / "mirrors"),
+        }
         for wave in (records[:7000], records[7000:]):
             for record in wave:
-                answer = http.post(f"{agents[record['node']][2]}/usage", timeout=30, json={
-                    k: v for k, v in record.items() if k != "node"})
+                answer = http.post(
+                    f"{agents[record['node']][2]}/usage",
+                    timeout=30,
+                    json={k: v for k, v in record.items() if k != "node"},
+                )
                 assert answer.status_code == 201, answer.text
                 keyed.append({**record, "key": answer.json()["key"]})
-            for name, (_, env, _) in agents.items():
-                flushed = subprocess.run([str(BIN / "hero-node"), "flush"], env=env,
-                                         capture_output=True, text=True, timeout=300)
+            for _name, (_, env, _) in agents.items():
+                flushed = subprocess.run(
+                    [str(BIN / "hero-node"), "flush"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
                 assert flushed.returncode == 0, flushed.stdout + flushed.stderr
             pulled = hero_admin("aggregate", "--json", env=admin_env, timeout=300)
             assert pulled.returncode == 0, pulled.stdout + pulled.stderr
@@ -142,8 +184,12 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
         assert again.returncode == 0, again.stdout + again.stderr
 
     # Then every record is charged once, and every balance is the oracle's
-    wait_until(lambda: UsageRecord.select().count() == 10_000, timeout=180, interval=0.5,
-               what="all 10,000 records")
+    wait_until(
+        lambda: UsageRecord.select().count() == 10_000,
+        timeout=180,
+        interval=0.5,
+        what="all 10,000 records",
+    )
     owed: dict[str, int] = defaultdict(int)
     for record in keyed:
         owed[record["user"]] += quarters(record, first_paid[record["user"]])
@@ -152,12 +198,17 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
     def balances() -> dict[str, int]:
         return {b.account.address: b.balance_cents for b in Billing.select()}
 
-    wait_until(lambda: balances() == expected, timeout=120, interval=0.5,
-               what=f"balances {expected}")
+    wait_until(
+        lambda: balances() == expected, timeout=120, interval=0.5, what=f"balances {expected}"
+    )
     assert {r.key for r in UsageRecord.select(UsageRecord.key)} == {r["key"] for r in keyed}
     assert all(b.usage_carry == owed[b.account.address] % 4 for b in Billing.select())
     assert not audit_mismatches()
     via = {r.via for r in UsageRecord.select(UsageRecord.via).distinct()}
     assert via == {"nats", "git"}
-    assert UsageRecord.select().where(UsageRecord.node == "node-c",
-                                      UsageRecord.seen_nats_at.is_null(False)).count() == 0
+    assert (
+        UsageRecord.select()
+        .where(UsageRecord.node == "node-c", UsageRecord.seen_nats_at.is_null(False))
+        .count()
+        == 0
+    )

@@ -18,9 +18,19 @@ USERS = ["520:c662:fd00:9e92:5d99:34ed:ab8:82ab", "52d:dc0:ab0c:851a:6e34:e79d:1
 
 def records(count: int) -> list[dict]:
     moment = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [{"key": f"node-a:{i}", "node": "node-a", "user": USERS[i % 2],
-             "resource_kind": "llm_token", "applies_to": "llm", "quantity": 10,
-             "amount_cents": 3, "occurred_at": moment} for i in range(count)]
+    return [
+        {
+            "key": f"node-a:{i}",
+            "node": "node-a",
+            "user": USERS[i % 2],
+            "resource_kind": "llm_token",
+            "applies_to": "llm",
+            "quantity": 10,
+            "amount_cents": 3,
+            "occurred_at": moment,
+        }
+        for i in range(count)
+    ]
 
 
 def test_worker_killed_mid_batch_charges_each_record_once_after_restart(
@@ -32,8 +42,9 @@ def test_worker_killed_mid_batch_charges_each_record_once_after_restart(
         Billing.create(account=account)
     first = pg_stack.worker("worker-1")
     locker = psycopg2.connect(pg_db)
-    locker.cursor().execute("SELECT id FROM billing WHERE account_id = %s FOR UPDATE",
-                            (accounts[1].id,))
+    locker.cursor().execute(
+        "SELECT id FROM billing WHERE account_id = %s FOR UPDATE", (accounts[1].id,)
+    )
     actors.configure_broker(pg_stack.env["HERO_AMQP_URL"])
     actors.send("apply_usage_batch", records=records(400), via="nats")
     wait_until(lambda: _waiting_on_lock(pg_db), what="the worker to block mid-batch")

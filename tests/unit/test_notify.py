@@ -24,8 +24,14 @@ def account(sqlite_db: str) -> Account:
 
 
 def test_a_credited_payment_notifies_once(account) -> None:
-    fact = PaymentFact(provider="stripe", payment_key="pi_1", address=USER, amount_cents=2500,
-                       currency="usd", paid_at=1_790_000_000)
+    fact = PaymentFact(
+        provider="stripe",
+        payment_key="pi_1",
+        address=USER,
+        amount_cents=2500,
+        currency="usd",
+        paid_at=1_790_000_000,
+    )
     credit_payment(fact)
     credit_payment(fact)
     [note] = Notification.select()
@@ -35,9 +41,9 @@ def test_a_credited_payment_notifies_once(account) -> None:
 
 def test_low_balance_is_notified_when_a_debit_crosses_the_threshold_only(account) -> None:
     post(account, amount_cents=1000, kind="payment", ref="p")
-    post(account, amount_cents=-400, kind="usage", ref="u1")   # 600: above
-    post(account, amount_cents=-200, kind="usage", ref="u2")   # 400: crosses
-    post(account, amount_cents=-100, kind="usage", ref="u3")   # 300: already below
+    post(account, amount_cents=-400, kind="usage", ref="u1")  # 600: above
+    post(account, amount_cents=-200, kind="usage", ref="u2")  # 400: crosses
+    post(account, amount_cents=-100, kind="usage", ref="u3")  # 300: already below
     notes = [n for n in Notification.select() if n.kind == "low_balance"]
     assert [json.loads(n.payload)["balance_cents"] for n in notes] == [400]
     assert Billing.get().balance_cents == 300
@@ -89,7 +95,8 @@ def sendgrid():
 
 def test_sendgrid_sender_posts_the_v3_mail_send_body(sendgrid: str) -> None:
     SendGridSender(api_key="SG.key", sender="billing@hero.test", api_base=sendgrid).send(
-        to="ada@example.org", subject="Hi", text="Hello")
+        to="ada@example.org", subject="Hi", text="Hello"
+    )
     [(path, auth, body)] = _SendGrid.received
     assert path == "/v3/mail/send" and auth == "Bearer SG.key"
     assert body["personalizations"] == [{"to": [{"email": "ada@example.org"}]}]
@@ -108,11 +115,14 @@ def test_a_refused_email_stays_pending(account, sendgrid: str) -> None:
     assert send_pending(sender)["sent"] == 1
 
 
-@pytest.mark.parametrize("kind, payload, words", [
-    ("tier_reached", {"tier": "week"}, "half"),
-    ("plan_expiring", {"plan_id": "5vms", "period_end": "2026-12-01T00:00:00Z"}, "5vms"),
-    ("low_balance", {"balance_cents": 120}, "$1.20"),
-])
+@pytest.mark.parametrize(
+    "kind, payload, words",
+    [
+        ("tier_reached", {"tier": "week"}, "half"),
+        ("plan_expiring", {"plan_id": "5vms", "period_end": "2026-12-01T00:00:00Z"}, "5vms"),
+        ("low_balance", {"balance_cents": 120}, "$1.20"),
+    ],
+)
 def test_render_says_what_happened(kind, payload, words) -> None:
     subject, text = render(kind, payload)
     assert words in subject + text

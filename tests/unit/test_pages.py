@@ -54,8 +54,10 @@ def test_buying_a_plan_sends_one_message_with_the_forms_request_id(client, sent:
     form = {"plan_id": "5vms", "request_id": request_id, "csrf_token": alice.csrf()}
     answer = alice.post_form("/plans", form, headers=HTML)
     assert answer.status_code == 303 and answer.headers["Location"] == f"/requests/{request_id}"
-    assert sent.calls[-1] == ("buy_plan", {"request_id": request_id, "address": ALICE_ADDRESS,
-                                           "plan_id": "5vms"})
+    assert sent.calls[-1] == (
+        "buy_plan",
+        {"request_id": request_id, "address": ALICE_ADDRESS, "plan_id": "5vms"},
+    )
 
 
 def test_a_plan_form_without_the_csrf_token_is_refused(client, sent: Sent) -> None:
@@ -65,10 +67,13 @@ def test_a_plan_form_without_the_csrf_token_is_refused(client, sent: Sent) -> No
     assert not [c for c in sent.calls if c[0] == "buy_plan"]
 
 
-@pytest.mark.parametrize("form, field", [
-    ({"plan_id": "gold", "request_id": "a" * 32}, "plan_id"),
-    ({"plan_id": "5vms", "request_id": "nope"}, "request_id"),
-])
+@pytest.mark.parametrize(
+    "form, field",
+    [
+        ({"plan_id": "gold", "request_id": "a" * 32}, "plan_id"),
+        ({"plan_id": "5vms", "request_id": "nope"}, "request_id"),
+    ],
+)
 def test_a_bad_plan_form_names_the_field(client, form: dict, field: str) -> None:
     alice = logged_in(client)
     answer = alice.post_form("/plans", {**form, "csrf_token": alice.csrf()})
@@ -79,53 +84,77 @@ def test_starting_a_vm_sends_allocate_vm(client, sent: Sent) -> None:
     alice = logged_in(client)
     request_id = uuid.uuid4().hex
     alice.post_form("/vms", {"request_id": request_id, "csrf_token": alice.csrf()})
-    assert sent.calls[-1] == ("allocate_vm", {"request_id": request_id,
-                                              "address": ALICE_ADDRESS})
+    assert sent.calls[-1] == ("allocate_vm", {"request_id": request_id, "address": ALICE_ADDRESS})
 
 
 def test_a_request_shows_its_outcome_to_its_owner_only(client) -> None:
     alice = logged_in(client)
     bob = logged_in(client, BOB_KEY)
     request_id = uuid.uuid4().hex
-    carry_out("buy_plan", request_id, ALICE_ADDRESS,
-              lambda: buy(request_id, ALICE_ADDRESS, "5vms", now=utcnow()))
+    carry_out(
+        "buy_plan",
+        request_id,
+        ALICE_ADDRESS,
+        lambda: buy(request_id, ALICE_ADDRESS, "5vms", now=utcnow()),
+    )
     assert ActionRequest.get().outcome == "ok"
     assert alice.get(f"/requests/{request_id}").json["outcome"] == "ok"
     assert "Plan bought" in alice.get(f"/requests/{request_id}", headers=HTML).text
-    assert bob.get(f"/requests/{request_id}").json == {"request_id": request_id,
-                                                      "outcome": "pending"}
+    assert bob.get(f"/requests/{request_id}").json == {
+        "request_id": request_id,
+        "outcome": "pending",
+    }
 
 
 def test_a_refused_request_shows_the_reason(client) -> None:
     alice = logged_in(client)
     Billing.update(balance_cents=100).execute()
     request_id = uuid.uuid4().hex
-    carry_out("buy_plan", request_id, ALICE_ADDRESS,
-              lambda: buy(request_id, ALICE_ADDRESS, "5vms", now=utcnow()))
+    carry_out(
+        "buy_plan",
+        request_id,
+        ALICE_ADDRESS,
+        lambda: buy(request_id, ALICE_ADDRESS, "5vms", now=utcnow()),
+    )
     page = alice.get(f"/requests/{request_id}", headers=HTML).text
     assert "costs $10.00" in page and "nothing was charged" in page
 
 
 def test_a_custom_amount_wins_over_the_preset(client, sent: Sent) -> None:
     alice = logged_in(client)
-    alice.post_form("/topup", {"amount": "10.00", "custom_amount": "12.50", "provider": "sandbox",
-                               "csrf_token": alice.csrf()})
+    alice.post_form(
+        "/topup",
+        {
+            "amount": "10.00",
+            "custom_amount": "12.50",
+            "provider": "sandbox",
+            "csrf_token": alice.csrf(),
+        },
+    )
     assert [c[1]["amount_cents"] for c in sent.calls if c[0] == "record_topup"] == [1250]
 
 
 @pytest.mark.parametrize("custom", ["0.50", "5000", "12.345"])
 def test_a_custom_amount_outside_the_limits_is_refused_in_words(client, custom: str) -> None:
     alice = logged_in(client)
-    page = alice.post_form("/topup", {"amount": "10.00", "custom_amount": custom,
-                                      "provider": "sandbox", "csrf_token": alice.csrf()},
-                           headers=HTML)
+    page = alice.post_form(
+        "/topup",
+        {
+            "amount": "10.00",
+            "custom_amount": custom,
+            "provider": "sandbox",
+            "csrf_token": alice.csrf(),
+        },
+        headers=HTML,
+    )
     assert page.status_code == 400 and "amount:" in page.text
 
 
 def test_the_email_form_sends_set_email_and_refuses_garbage(client, sent: Sent) -> None:
     alice = logged_in(client)
-    saved = alice.post_form("/account/email", {"email": "ada@example.org",
-                                               "csrf_token": alice.csrf()}, headers=HTML)
+    saved = alice.post_form(
+        "/account/email", {"email": "ada@example.org", "csrf_token": alice.csrf()}, headers=HTML
+    )
     assert saved.status_code == 303
     assert sent.calls[-1] == ("set_email", {"address": ALICE_ADDRESS, "email": "ada@example.org"})
     bad = alice.post_form("/account/email", {"email": "not an email", "csrf_token": alice.csrf()})

@@ -32,20 +32,25 @@ USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 def account(sqlite_db: str) -> Account:
     account = Account.create(address=USER)
     Billing.create(account=account, balance_cents=2500)
-    LedgerEntry.create(account=account, amount_cents=2500, kind="payment", ref="seed",
-                       balance_after_cents=2500)
+    LedgerEntry.create(
+        account=account, amount_cents=2500, kind="payment", ref="seed", balance_after_cents=2500
+    )
     return account
 
 
 def buy_req(request_id: str = "r1", plan_id: str = "5vms") -> dict:
-    return carry_out("buy_plan", request_id, USER,
-                     lambda: buy(request_id, USER, plan_id, now=utcnow()))
+    return carry_out(
+        "buy_plan", request_id, USER, lambda: buy(request_id, USER, plan_id, now=utcnow())
+    )
 
 
 def vm_req(request_id: str) -> dict:
-    return carry_out("allocate_vm", request_id, USER,
-                     lambda: allocate(request_id, USER, now=utcnow(),
-                                      provisioner=PoolAssignmentProvisioner()))
+    return carry_out(
+        "allocate_vm",
+        request_id,
+        USER,
+        lambda: allocate(request_id, USER, now=utcnow(), provisioner=PoolAssignmentProvisioner()),
+    )
 
 
 def test_buying_a_plan_debits_its_price_once_however_often_the_request_comes(account) -> None:

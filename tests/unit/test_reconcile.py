@@ -13,9 +13,16 @@ NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
 
 
 def rec(seq: int) -> dict:
-    return {"key": f"node-a:{seq}", "node": "node-a", "user": USER, "resource_kind": "vm_hour",
-            "applies_to": "vm", "quantity": 1, "amount_cents": 1,
-            "occurred_at": "2026-11-21T10:00:00Z"}
+    return {
+        "key": f"node-a:{seq}",
+        "node": "node-a",
+        "user": USER,
+        "resource_kind": "vm_hour",
+        "applies_to": "vm",
+        "quantity": 1,
+        "amount_cents": 1,
+        "occurred_at": "2026-11-21T10:00:00Z",
+    }
 
 
 def test_reconcile_lists_keys_seen_on_one_path_only(sqlite_db: str) -> None:
@@ -25,6 +32,8 @@ def test_reconcile_lists_keys_seen_on_one_path_only(sqlite_db: str) -> None:
     seen = UsageRecord.get(UsageRecord.key == "node-a:2")
     assert seen.seen_nats_at is not None and seen.seen_git_at is not None
     later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=3)
-    assert reconcile_rows(120, now=later) == {"nats_not_in_git": ["node-a:1"],
-                                              "git_not_in_nats": ["node-a:3"]}
+    assert reconcile_rows(120, now=later) == {
+        "nats_not_in_git": ["node-a:1"],
+        "git_not_in_nats": ["node-a:3"],
+    }
     assert reconcile_rows(120) == {"nats_not_in_git": [], "git_not_in_nats": []}
