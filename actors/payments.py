@@ -88,6 +88,19 @@ def _park(source: str, ref: str, address: str | None, reason: str, payload: dict
     ).execute()
 
 
+def insert_event(**fields: Any) -> bool:
+    """Record a provider event unless (provider, kind, key) is known; whether it is new."""
+    return bool(
+        PaymentEvent.insert(**fields)
+        .on_conflict(
+            action="NOTHING",
+            conflict_target=[PaymentEvent.provider, PaymentEvent.kind, PaymentEvent.key],
+        )
+        .as_rowcount()
+        .execute()
+    )
+
+
 def credit_payment(fact: PaymentFact) -> str:
     """Record *fact* and credit its account; the caller holds no transaction.
 
@@ -103,27 +116,19 @@ def credit_payment(fact: PaymentFact) -> str:
         account, reason = None, f"currency: {fact.currency!r} is not {CURRENCY}"
     paid_at = _from_unix(fact.paid_at)
     with write_transaction():
-        inserted = (
-            PaymentEvent.insert(
-                provider=fact.provider,
-                kind="payment",
-                key=fact.payment_key,
-                address=address,
-                account=account,
-                amount_cents=fact.amount_cents,
-                currency=fact.currency.lower(),
-                occurred_at=paid_at,
-                status="applied" if account else "unmatched",
-                topup_public_id=fact.topup_id,
-                event_id=fact.event_id,
-                received_at=utcnow(),
-            )
-            .on_conflict(
-                action="NOTHING",
-                conflict_target=[PaymentEvent.provider, PaymentEvent.kind, PaymentEvent.key],
-            )
-            .as_rowcount()
-            .execute()
+        inserted = insert_event(
+            provider=fact.provider,
+            kind="payment",
+            key=fact.payment_key,
+            address=address,
+            account=account,
+            amount_cents=fact.amount_cents,
+            currency=fact.currency.lower(),
+            occurred_at=paid_at,
+            status="applied" if account else "unmatched",
+            topup_public_id=fact.topup_id,
+            event_id=fact.event_id,
+            received_at=utcnow(),
         )
         if not inserted:
             return "duplicate"

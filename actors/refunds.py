@@ -8,7 +8,7 @@ import dramatiq
 
 from actors import RETRY_POLICY
 from actors.ledger import post
-from actors.payments import _from_unix, _park
+from actors.payments import _from_unix, _park, insert_event
 from models import PaymentEvent, utcnow, write_transaction
 
 
@@ -78,27 +78,19 @@ def debit_refund(
         debited = 0
         for refund in todo:
             amount = int(refund["amount_cents"])
-            inserted = (
-                PaymentEvent.insert(
-                    provider=provider,
-                    kind="refund",
-                    key=str(refund["id"]),
-                    address=payment.address,
-                    account=payment.account_id,
-                    amount_cents=amount,
-                    currency=payment.currency,
-                    payment_key=payment_key,
-                    occurred_at=_from_unix(refunded_at),
-                    status="applied",
-                    event_id=event_id,
-                    received_at=utcnow(),
-                )
-                .on_conflict(
-                    action="NOTHING",
-                    conflict_target=[PaymentEvent.provider, PaymentEvent.kind, PaymentEvent.key],
-                )
-                .as_rowcount()
-                .execute()
+            inserted = insert_event(
+                provider=provider,
+                kind="refund",
+                key=str(refund["id"]),
+                address=payment.address,
+                account=payment.account_id,
+                amount_cents=amount,
+                currency=payment.currency,
+                payment_key=payment_key,
+                occurred_at=_from_unix(refunded_at),
+                status="applied",
+                event_id=event_id,
+                received_at=utcnow(),
             )
             if inserted and post(
                 payment.account,

@@ -11,6 +11,7 @@ from typing import Any
 import peewee
 
 from actors.ladder import next_tier, tier_at
+from actors.plans import active_plan
 from gateway.charts import DayUsage
 from models import (
     Account,
@@ -105,16 +106,7 @@ def dashboard_for(address: str, *, now: dt.datetime) -> Dashboard:
         upcoming = next_tier(billing.first_paid_at, now)
         if upcoming:
             view.next_tier, view.days_to_next = upcoming
-    view.plan = (
-        PlanSubscription.select()
-        .where(
-            (PlanSubscription.account == account)
-            & (PlanSubscription.status == "active")
-            & (PlanSubscription.period_end > now)
-        )
-        .order_by(PlanSubscription.id.desc())
-        .first()
-    )
+    view.plan = active_plan(account, now)
     view.vms = [
         Vm(vm_id=a.slot.vm_id, address=a.slot.address, since=a.created_at)
         for a in VmAllocation.select(VmAllocation, VmPoolSlot)
