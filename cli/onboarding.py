@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 
@@ -11,6 +10,7 @@ import actors
 from cli.logs import configure_logging
 from cli.runtime import build_gateway, serve, start_login_watcher, start_worker, wire_actors
 from cli.scheduler import run_scheduler
+from cli.signals import stop_on_signals
 from models import migrate
 from settings import ConfigError, Settings
 
@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         return EXIT_OK
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop_on_signals(stop)
     if command == "up":
         for line in migrate():
             print(line, file=sys.stderr)

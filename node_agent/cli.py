@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from cli.logs import configure_logging
+from cli.signals import stop_on_signals
 from models.otoml import RecordError
 from node_agent.journal import JournalError
 from node_agent.keys import NodeKeyError, generate_key_file, load_key
@@ -93,16 +94,23 @@ def _keygen(path: str) -> int:
     except OSError as exc:
         print(f"hero-node: cannot write {path}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"wrote the node's private key to {path} (HERO_NODE_KEY); its public key, "
-          "for `hero-admin node add --pubkey`:")
+    print(
+        f"wrote the node's private key to {path} (HERO_NODE_KEY); its public key, "
+        "for `hero-admin node add --pubkey`:"
+    )
     print(key.verify_key.encode().hex())
     return EXIT_OK
 
 
 def _record(args: argparse.Namespace, settings: NodeSettings) -> int:
-    report = cli_report(user=args.user, kind=args.kind, quantity=args.quantity,
-                        amount_cents=args.amount_cents, applies_to=args.applies_to,
-                        at=args.at)
+    report = cli_report(
+        user=args.user,
+        kind=args.kind,
+        quantity=args.quantity,
+        amount_cents=args.amount_cents,
+        applies_to=args.applies_to,
+        at=args.at,
+    )
     with open_journal(settings) as journal:
         try:
             record = record_report(journal, report)
@@ -117,36 +125,42 @@ def _serve(args: argparse.Namespace, settings: NodeSettings) -> int:
     key = load_key(settings.key_path)
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: Any) -> None:
-        log.info("node.stopping", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop_on_signals(
+        stop, on_signal=lambda signum: log.info("node.stopping", signal=signal.Signals(signum).name)
+    )
     try:
         serve(settings, key, stop=stop)
     except OSError as exc:
-        print(f"hero-node: cannot serve on {settings.intake_host}:{settings.intake_port}: "
-              f"{exc}", file=sys.stderr)
+        print(
+            f"hero-node: cannot serve on {settings.intake_host}:{settings.intake_port}: {exc}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return EXIT_OK
 
 
 def _flush(args: argparse.Namespace, settings: NodeSettings) -> int:
     if not settings.repo:
-        print("hero-node: configuration error: HERO_NODE_REPO: not set; nowhere to push",
-              file=sys.stderr)
+        print(
+            "hero-node: configuration error: HERO_NODE_REPO: not set; nowhere to push",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     key = load_key(settings.key_path)
     committer = build_committer(settings, key)
     with open_journal(settings) as journal:
         outcome = committer.run(journal, include_open=True)
         counts = journal.counts()
-    print(f"{len(outcome.commits)} commit(s); {counts.committed}/{counts.journalled} "
-          f"committed, {counts.pushed} pushed")
+    print(
+        f"{len(outcome.commits)} commit(s); {counts.committed}/{counts.journalled} "
+        f"committed, {counts.pushed} pushed"
+    )
     if outcome.failed_hours or not outcome.pushed:
-        print("hero-node: not everything reached the remote; it is retried by the next "
-              "flush or by serve", file=sys.stderr)
+        print(
+            "hero-node: not everything reached the remote; it is retried by the next "
+            "flush or by serve",
+            file=sys.stderr,
+        )
         return EXIT_PENDING
     return EXIT_OK
 
@@ -158,11 +172,12 @@ def _status(args: argparse.Namespace, settings: NodeSettings) -> int:
     if args.json:
         print(json.dumps(report, sort_keys=True))
         return EXIT_OK
-    print(f"node {settings.name}: {counts.journalled} journalled, {counts.published} "
-          f"published, {counts.committed} committed, {counts.pushed} pushed")
+    print(
+        f"node {settings.name}: {counts.journalled} journalled, {counts.published} "
+        f"published, {counts.committed} committed, {counts.pushed} pushed"
+    )
     for stage in ("oldest_unpublished", "oldest_unpushed"):
         oldest = report[stage]
         if oldest:
-            print(f"{stage.replace('_', ' ')}: {oldest['key']} "
-                  f"(recorded {oldest['recorded_at']})")
+            print(f"{stage.replace('_', ' ')}: {oldest['key']} (recorded {oldest['recorded_at']})")
     return EXIT_OK
