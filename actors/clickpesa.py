@@ -231,3 +231,39 @@ def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
             event_id=decision.payment_id or None,
         )
     )
+
+
+#: Started ClickPesa top-ups younger than this are left to their webhook.
+RECONCILE_AFTER = dt.timedelta(minutes=10)
+#: Started ClickPesa top-ups older than this are no longer re-queried.
+RECONCILE_UNTIL = dt.timedelta(days=3)
+
+
+@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+def reconcile_clickpesa_topups() -> dict[str, int]:
+    """Periodic: re-query ClickPesa for top-ups still waiting, so a payment whose webhook
+    never came (or whose confirmation gave up while it was pending) is credited anyway."""
+    if _provider is None:
+        return {}
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    waiting = (TopUp.select(TopUp.public_id)
+               .where((TopUp.provider == "clickpesa") & (TopUp.status == "started")
+                      & (TopUp.created_at < now - RECONCILE_AFTER)
+                      & (TopUp.created_at > now - RECONCILE_UNTIL))
+               .order_by(TopUp.id))
+    counts: dict[str, int] = {}
+    for topup in waiting:
+        try:
+            outcome = confirm_clickpesa_payment(topup.public_id, "reconcile")
+        except dramatiq.Retry:
+            outcome = "pending"
+        except PermanentPaymentError as exc:
+            log.error("clickpesa.reconcile_unusable", order_reference=topup.public_id,
+                      error=str(exc))
+            outcome = "unusable"
+        except PaymentError as exc:  # ClickPesa away: the next run tries again
+            log.warning("clickpesa.reconcile_stopped", error=str(exc))
+            break
+        counts[outcome] = counts.get(outcome, 0) + 1
+    log.info("clickpesa.reconciled", **counts)
+    return counts

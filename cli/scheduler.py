@@ -29,6 +29,7 @@ JOBS: tuple[Job, ...] = (
     Job("pull_all", 3_600_000),
     Job("expire_plans", 300_000),
     Job("send_notifications", 60_000),
+    Job("reconcile_clickpesa_topups", 600_000),
 )
 
 
