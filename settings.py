@@ -177,9 +177,6 @@ class Settings:
             self.clickpesa_client_id and self.clickpesa_api_key and self.clickpesa_checksum_key
         )
 
-    def plan(self, plan_id: str) -> Plan | None:
-        return next((p for p in self.plans if p.plan_id == plan_id), None)
-
     def production_problems(self) -> list[str]:
         """What stops this configuration from running in production, one line each."""
         problems: list[str] = []

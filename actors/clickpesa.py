@@ -34,15 +34,10 @@ log = structlog.get_logger("hero.clickpesa")
 
 #: Payment statuses that mean the money was collected.
 PAID_STATUSES = ("SUCCESS", "SETTLED")
-#: Payment statuses that mean ClickPesa is still working on it.
-PENDING_STATUSES = ("PROCESSING", "PENDING")
 #: How long after a payment's ``createdAt`` a missing TopUp row is waited for, in seconds;
 #: after that the payment is credited without an address, so it is parked, never dropped.
 #: Kept well inside what RETRY_POLICY's backoff covers (12 retries, at least ~10 min).
 TOPUP_GRACE_S = 300
-
-#: RETRY_POLICY as dramatiq's typed ``actor()`` overload accepts it (it is ``dict[str, int]``).
-_RETRY_OPTIONS: dict[str, Any] = dict(RETRY_POLICY)
 
 _provider: ClickPesaProvider | None = None
 _clock: Callable[[], float] = time.time
@@ -176,7 +171,7 @@ def _configured() -> ClickPesaProvider:
     return _provider
 
 
-@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **_RETRY_OPTIONS)
+@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
 def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
     """Re-query ClickPesa for *order_reference* and credit, fail or wait accordingly.
 
@@ -246,11 +241,16 @@ def reconcile_clickpesa_topups() -> dict[str, int]:
     if _provider is None:
         return {}
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    waiting = (TopUp.select(TopUp.public_id)
-               .where((TopUp.provider == "clickpesa") & (TopUp.status == "started")
-                      & (TopUp.created_at < now - RECONCILE_AFTER)
-                      & (TopUp.created_at > now - RECONCILE_UNTIL))
-               .order_by(TopUp.id))
+    waiting = (
+        TopUp.select(TopUp.public_id)
+        .where(
+            (TopUp.provider == "clickpesa")
+            & (TopUp.status == "started")
+            & (TopUp.created_at < now - RECONCILE_AFTER)
+            & (TopUp.created_at > now - RECONCILE_UNTIL)
+        )
+        .order_by(TopUp.id)
+    )
     counts: dict[str, int] = {}
     for topup in waiting:
         try:
@@ -258,8 +258,9 @@ def reconcile_clickpesa_topups() -> dict[str, int]:
         except dramatiq.Retry:
             outcome = "pending"
         except PermanentPaymentError as exc:
-            log.error("clickpesa.reconcile_unusable", order_reference=topup.public_id,
-                      error=str(exc))
+            log.error(
+                "clickpesa.reconcile_unusable", order_reference=topup.public_id, error=str(exc)
+            )
             outcome = "unusable"
         except PaymentError as exc:  # ClickPesa away: the next run tries again
             log.warning("clickpesa.reconcile_stopped", error=str(exc))

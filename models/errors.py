@@ -11,10 +11,6 @@ class AccountNotFound(HeroError):
     """No account has this address."""
 
 
-class AccountExists(HeroError):
-    """An account with this address already exists."""
-
-
 class InvalidAddress(HeroError):
     """The text is not a Mycelium address."""
 
@@ -25,14 +21,6 @@ class PaymentError(HeroError):
 
 class ProviderUnavailable(PaymentError):
     """The payment provider could not be reached; try again later."""
-
-
-class PaymentNotConfirmed(PaymentError):
-    """The provider did not confirm the payment (yet)."""
-
-
-class SignatureInvalid(HeroError):
-    """A signature over a message or webhook did not verify."""
 
 
 class AdminRefused(HeroError):
