@@ -123,10 +123,6 @@ def test_plans_json_is_parsed_into_plan_objects() -> None:
     assert settings.plans == (Plan(plan_id="big", price_cents=5000, period_hours=168, vms=20),)
 
 
-def test_plan_is_looked_up_by_id() -> None:
-    assert Settings.from_env({}).plan("10vms") == Plan("10vms", 2000, 720, 10)
-
-
 def test_operator_pubkeys_are_split_on_commas_and_lowercased() -> None:
     upper = "AB" * 32
     settings = Settings.from_env({"HERO_OPERATOR_PUBKEYS": f"{upper}, {'cd' * 32}"})
