@@ -71,6 +71,7 @@ class Settings:
     operator_key: str | None = None
     operator_pubkeys: tuple[str, ...] = ()
     worker_threads: int = 4
+    worker_processes: int = 1
     http_threads: int = 8
     log_json: bool | None = None
     metrics_addr: tuple[str, int] | None = None
@@ -132,6 +133,7 @@ class Settings:
             operator_key=environ.get("HERO_OPERATOR_KEY") or None,
             operator_pubkeys=_pubkeys(environ, "HERO_OPERATOR_PUBKEYS"),
             worker_threads=_int(environ, "HERO_WORKER_THREADS", 4, minimum=1),
+            worker_processes=_int(environ, "HERO_WORKER_PROCESSES", 1, minimum=1),
             http_threads=_int(environ, "HERO_HTTP_THREADS", 8, minimum=1),
             log_json=_bool(environ, "HERO_LOG_JSON", None),
             nats_stream=_name(environ, "HERO_NATS_STREAM", "HERO_USAGE"),

@@ -8,7 +8,14 @@ import threading
 
 import actors
 from cli.logs import configure_logging
-from cli.runtime import build_gateway, serve, start_login_watcher, start_worker, wire_actors
+from cli.runtime import (
+    build_gateway,
+    serve,
+    start_login_watcher,
+    start_siblings,
+    start_worker,
+    wire_actors,
+)
 from cli.scheduler import run_scheduler
 from cli.signals import stop_on_signals
 from models import migrate
@@ -86,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         from prometheus_client import start_http_server
 
         start_http_server(settings.metrics_addr[1], addr=settings.metrics_addr[0])
+    siblings = (
+        start_siblings(settings.worker_processes - 1, stop)
+        if command == "worker" and settings.worker_processes > 1
+        else None
+    )
     worker = start_worker(broker, settings) if command in ("up", "worker") else None
     if command in ("up", "scheduler"):
         threading.Thread(
@@ -114,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         if worker is not None:
             worker.stop()
+        if siblings is not None:
+            siblings.join()
         broker.close()
     return EXIT_OK
 
