@@ -91,7 +91,11 @@ def apply_batch(
         peewee.DatabaseError: the whole batch is retried (nothing was committed).
     """
     now = now or dt.datetime.now(dt.UTC)
-    good, bad = validate(records, now=now)
+    checked, bad = validate(records, now=now)
+    first_of_key: dict[str, UsageIn] = {}
+    for record in checked:  # a key twice in one batch is one record
+        first_of_key.setdefault(record.key, record)
+    good = list(first_of_key.values())
     if bad:
         _alert_rejected(bad, via)
     if not good:
@@ -109,7 +113,7 @@ def apply_batch(
         _park(unmatched)
     outcome = BatchOutcome(
         inserted=len(fresh),
-        duplicates=len(good) - len(fresh),
+        duplicates=len(checked) - len(fresh),
         unmatched=len(unmatched),
         rejected=len(bad),
         charged_cents=charged,

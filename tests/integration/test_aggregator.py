@@ -186,3 +186,17 @@ def test_catch_up_checkpoints_the_cursor_and_batches_records(node, tmp_path) -> 
     assert (report.commits, report.records) == (30, 1500)
     assert sum(delivered) == 1500 and max(delivered) <= 1000
     assert balance() == -1500
+
+
+def test_a_file_rewritten_as_the_union_within_one_pull_charges_each_record_once(
+    node, tmp_path
+) -> None:
+    node.write_batch(HOUR, [rec("node-a", 1), rec("node-a", 2)])
+    node.commit("first")
+    node.write_batch(HOUR, [rec("node-a", 1), rec("node-a", 2), rec("node-a", 3)])
+    node.commit("late record")
+    node.push()
+    report = run_pull(tmp_path)
+    assert (report.commits, report.records) == (2, 5)
+    assert UsageRecord.select().count() == 3
+    assert balance() == -30
