@@ -62,7 +62,7 @@ from tests.support.nats_helpers import NATS_URL, delete_stream
 from tests.support.procs import BIN, HeroProcess, hero_env
 from tests.support.services import free_port
 
-#: The full catch-up of the brief: 100 nodes x 168 hourly commits x 100 records.
+#: The full catch-up the pipeline is sized for: 100 nodes x 168 hourly commits x 100 records.
 FULL_CATCHUP = (100, 168, 100)
 #: The raw batched SQL limits (``limits.sql_usage_batches``), as the table names them.
 SQL_LIMIT = "raw batched SQL, 1000/tx, usage_record rows"

@@ -20,7 +20,7 @@ from bench.watch import GONE, MIB, CpuWindow, PeakRss
 from models.otoml import UsageIn
 from tests.support.procs import HeroProcess, hero_env
 
-#: Worker threads of the product worker (as the brief of the usage bench says).
+#: Worker threads of the product worker in the usage runs.
 WORKER_THREADS = 4
 #: How often the database is polled for charged records, in seconds.
 POLL_S = 0.1
