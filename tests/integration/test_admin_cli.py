@@ -9,7 +9,7 @@ import nacl.signing
 from models import Account, AdminAudit, Billing, LedgerEntry, db
 from tests.integration.conftest import STRIPE_SECRET, Stack
 from tests.integration.test_stripe_webhooks import ADDRESS, PROCESSED, balance, make_account, post
-from tests.support.procs import hero_admin
+from tests.support.procs import hero_admin, wait_until
 from tests.support.stripe_events import checkout_completed, signed
 
 STRANGER = "41f:9a01:3c22:7e10:aa55:1234:5678:9abc"
@@ -121,3 +121,46 @@ def test_balance_adjust_without_a_key_or_with_an_unknown_key_is_refused_and_audi
     assert Billing.get().balance_cents == 500
     entry = LedgerEntry.get()
     assert entry.kind == "adjustment" and json.loads(entry.details)["reason"] == "promo"
+
+
+def test_nodes_are_registered_aggregated_and_their_alerts_listed_through_the_cli(
+    stack: Stack, tmp_path
+) -> None:
+    import datetime as dt
+
+    from models import UsageRecord
+    from models.otoml import UsageIn
+    from tests.support.git_http import git_http_server
+    from tests.support.node_repo import NodeRepo
+
+    make_account()
+    stack.worker()
+    hour = dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)
+    env = {**stack.admin_env(), "HERO_FORGE_USER": "forge", "HERO_FORGE_TOKEN": "s3cret",
+           "HERO_MIRROR_DIR": str(tmp_path / "mirrors")}
+    with git_http_server(tmp_path / "forge") as forge:
+        url = forge.create_repo("node-a")
+        repo = NodeRepo(tmp_path / "work", url.replace("http://", "http://forge:s3cret@"),
+                        "node-a")
+        added = hero_admin("node", "add", "node-a", "--repo", url, "--pubkey", repo.pubkey,
+                           env=env)
+        assert added.returncode == 0, added.stdout + added.stderr
+        records = [UsageIn(key=f"node-a:{i}", node="node-a", user=ADDRESS,
+                           resource_kind="vm_hour", applies_to="vm", quantity=1, amount_cents=5,
+                           occurred_at=hour + dt.timedelta(minutes=i)) for i in range(3)]
+        repo.write_batch(hour, records)
+        repo.write_batch(hour + dt.timedelta(hours=1), [], signature="00" * 64)
+        repo.commit()
+        repo.push()
+
+        pulled = hero_admin("aggregate", env=env)
+
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert "3 records handed over, 1 quarantined" in pulled.stdout
+    wait_until(lambda: UsageRecord.select().count() == 3, what="the records to be charged")
+    assert balance() == -15
+    nodes = json.loads(hero_admin("node", "list", "--json", env=env).stdout)
+    assert [(n["name"], n["cursor"] is not None) for n in nodes] == [("node-a", True)]
+    alerts = json.loads(hero_admin("alerts", "--json", env=env).stdout)
+    assert [a["kind"] for a in alerts] == ["quarantine"]
+    assert "bad signature" in alerts[0]["message"]
