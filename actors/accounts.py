@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import dramatiq
 import structlog
 
 from actors import RETRY_POLICY
 from actors.ledger import billing_for
 from models import Account, utcnow, write_transaction
+from models.accounts import validate_email
 from models.address import canonical_address
-from models.errors import InvalidAddress
+from models.errors import InvalidAddress, InvalidEmail
 
 log = structlog.get_logger("hero.accounts")
 
@@ -36,16 +35,15 @@ def create_account(address: str) -> bool:
     return created
 
 
-#: What an email address must look like (a light check: the provider does the rest).
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
-
-
 @dramatiq.actor(queue_name="accounts", **RETRY_POLICY)
 def set_email(address: str, email: str | None) -> str:
     """Set (or clear, with None) the email an account's notifications go to."""
-    if email is not None and not EMAIL.match(email):
-        log.warning("account.email_refused", address=address)
-        return "refused"
+    if email is not None:
+        try:
+            email = validate_email(email)
+        except InvalidEmail:
+            log.warning("account.email_refused", address=address)
+            return "refused"
     changed = Account.update(email=email).where(Account.address == address).execute()
     return "set" if changed else "no_account"
 

@@ -3,15 +3,59 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import peewee
 
 from models.db import BaseModel
+from models.errors import InvalidEmail
+
+#: Longest email address accepted (RFC 5321's path limit less the angle brackets).
+MAX_EMAIL_LENGTH = 254
+#: Characters of the part before the @: RFC 5322's atext less the backquote, and the dot.
+#: No brackets, angle brackets, quotes or spaces, so an address is never markup anywhere.
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_{|}~.-]{1,64}$")
+#: One DNS label: letters, digits and inner hyphens, 1 to 63 characters.
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def utcnow() -> dt.datetime:
     """Naive UTC now, the form every timestamp column stores."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def validate_email(text: str) -> str:
+    """*text* as an email address to store: trimmed, its domain lower-cased.
+
+    ASCII only (an international domain goes in its ``xn--`` form), one ``@``, a
+    domain of at least two DNS labels; no spaces, control characters or markup.
+
+    Raises:
+        InvalidEmail: saying what is wrong with *text*.
+    """
+    email = text.strip()
+    if not email:
+        raise InvalidEmail("is empty")
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise InvalidEmail(f"is {len(email)} characters long; the limit is {MAX_EMAIL_LENGTH}")
+    if any(not ch.isprintable() or ch.isspace() for ch in email):
+        raise InvalidEmail("contains spaces or control characters")
+    if not email.isascii():
+        raise InvalidEmail("must be ASCII; write an international domain in its xn-- form")
+    if email.count("@") != 1:
+        raise InvalidEmail(f"must contain exactly one @, not {email.count('@')}")
+    local, domain = email.split("@")
+    if not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        raise InvalidEmail(
+            "the part before the @ must be 1 to 64 letters, digits or "
+            "!#$%&'*+/=?^_{|}~.- with no leading, trailing or double dot"
+        )
+    labels = domain.lower().split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidEmail("the part after the @ must be a domain like example.com")
+    if labels[-1].isdigit():
+        raise InvalidEmail("the domain must end in a name, not a number")
+    return f"{local}@{'.'.join(labels)}"
 
 
 class Account(BaseModel):

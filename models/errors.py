@@ -29,3 +29,7 @@ class AdminRefused(HeroError):
 
 class BrokerUnavailable(HeroError):
     """The message broker did not confirm a message."""
+
+
+class InvalidEmail(HeroError, ValueError):
+    """The text is not an email address we can send to."""

@@ -7,13 +7,14 @@ from typing import Any
 
 import falcon
 
-from actors.accounts import EMAIL
 from gateway.auth.middleware import require_login, viewer
 from gateway.charts import CATEGORY_COLOURS, CATEGORY_LABELS, usage_svg
 from gateway.dashboard import dashboard_for, payment_history
 from gateway.errors import wants_json
 from gateway.templates import Renderer
 from models import utcnow
+from models.accounts import validate_email
+from models.errors import InvalidEmail
 
 
 class Dashboard:
@@ -63,11 +64,13 @@ class Email:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = req.get_media(default_when_empty={}) or {}
         email = str(form.get("email") or "").strip() or None
-        if email is not None and not EMAIL.match(email):
-            raise falcon.HTTPBadRequest(
-                title="Check the email address",
-                description=f"email: {email!r} does not look like an email address",
-            )
+        if email is not None:
+            try:
+                email = validate_email(email)
+            except InvalidEmail as exc:
+                raise falcon.HTTPBadRequest(
+                    title="Check the email address", description=f"email: {exc}"
+                ) from None
         self._send("set_email", address=req.context.address, email=email)
         raise falcon.HTTPSeeOther("/?email=saved")
 

@@ -161,6 +161,16 @@ def test_the_email_form_sends_set_email_and_refuses_garbage(client, sent: Sent) 
     assert bad.status_code == 400 and bad.json["description"].startswith("email:")
 
 
+def test_the_email_form_uses_the_shared_check(client, sent: Sent) -> None:
+    alice = logged_in(client)
+    markup = {"email": "[bold]ada[/]@example.org", "csrf_token": alice.csrf()}
+    bad = alice.post_form("/account/email", markup)
+    assert bad.status_code == 400 and "before the @" in bad.json["description"]
+    form = {"email": " Ada@Example.ORG ", "csrf_token": alice.csrf()}
+    assert alice.post_form("/account/email", form, headers=HTML).status_code == 303
+    assert sent.calls[-1] == ("set_email", {"address": ALICE_ADDRESS, "email": "Ada@example.org"})
+
+
 def test_set_email_sets_and_clears_the_address(sqlite_db: str) -> None:
     from actors.accounts import set_email
 
@@ -168,4 +178,5 @@ def test_set_email_sets_and_clears_the_address(sqlite_db: str) -> None:
     assert set_email(ALICE_ADDRESS, "ada@example.org") == "set"
     assert Account.get().email == "ada@example.org"
     assert set_email(ALICE_ADDRESS, "nope") == "refused"
+    assert set_email(ALICE_ADDRESS, "ada@[127.0.0.1]") == "refused"
     assert set_email(ALICE_ADDRESS, None) == "set" and Account.get().email is None
