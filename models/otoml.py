@@ -16,72 +16,68 @@ occurred_at = "2026-11-21T14:03:10Z"
 ```
 
 Times are quoted RFC 3339 UTC strings; a quoted integer (Unix seconds) is accepted on
-read. Validation is strict and names the record and the field. A problem with the file
-itself (not TOML, wrong format, wrong node) raises ``OtomlError``; a problem with one
+read. The record rules (bounds, formats, enumerations) are ``node_agent.rules``, shared
+with the node agent. A problem with the file itself (not TOML, wrong format, wrong node,
+bad hour) raises ``OtomlError`` and nothing else, whatever the bytes; a problem with one
 record rejects that record only, so the rest of the file can still be applied.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import tomli
 import tomli_w
 
-from models.address import canonical_address
-from models.errors import HeroError, InvalidAddress
-from models.usage import CATEGORIES, RESOURCE_KINDS
+from models.errors import HeroError
+from node_agent.rules import (
+    DEFAULT_CATEGORY,
+    MAX_FUTURE,
+    MAX_YEAR,
+    MIN_YEAR,
+    NODE_NAME,
+    RecordError,
+    UsageIn,
+    format_time,
+    hour_of,
+    is_node_name,
+    parse_time,
+    short_repr,
+    validate_record,
+)
+
+__all__ = [
+    "DEFAULT_CATEGORY",
+    "FORMAT",
+    "MAX_FILE_BYTES",
+    "MAX_FUTURE",
+    "NODE_NAME",
+    "Batch",
+    "OtomlError",
+    "RecordError",
+    "Rejected",
+    "UsageIn",
+    "batch_path",
+    "dumps",
+    "format_time",
+    "hour_of",
+    "loads",
+    "parse_record",
+    "parse_time",
+]
 
 #: The only format version there is.
 FORMAT = 1
-#: How far in the future a record's time may lie (clock skew between hosts).
-MAX_FUTURE = dt.timedelta(minutes=10)
-#: A node name: what may appear in ``<node>:<seq>`` keys, subjects and file paths.
-NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-#: The category of a record that names none.
-DEFAULT_CATEGORY = "hero_os_hourly"
+#: The largest batch file read (a full hour of a busy node is far below it).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: Validate one record; the same rules as the node agent's.
+parse_record = validate_record
 
 
 class OtomlError(HeroError):
     """A batch file that cannot be read at all (it is quarantined whole)."""
-
-
-class RecordError(HeroError):
-    """One record that breaks a rule (it is rejected, the others go on)."""
-
-
-@dataclass(frozen=True)
-class UsageIn:
-    """One validated usage record."""
-
-    key: str
-    node: str
-    user: str
-    resource_kind: str
-    applies_to: str
-    quantity: int
-    amount_cents: int
-    occurred_at: dt.datetime  # aware, UTC
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON primitives, as sent over NATS and in messages."""
-        return {
-            "key": self.key,
-            "node": self.node,
-            "user": self.user,
-            "resource_kind": self.resource_kind,
-            "applies_to": self.applies_to,
-            "quantity": self.quantity,
-            "amount_cents": self.amount_cents,
-            "occurred_at": format_time(self.occurred_at),
-        }
-
-    @property
-    def seq(self) -> int:
-        return int(self.key.rsplit(":", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -103,110 +99,20 @@ class Batch:
     rejected: tuple[Rejected, ...] = field(default=())
 
 
-def format_time(moment: dt.datetime) -> str:
-    """RFC 3339 UTC with a ``Z``, to the second.
-
-    >>> format_time(dt.datetime(2026, 11, 21, 14, 3, 10, tzinfo=dt.UTC))
-    '2026-11-21T14:03:10Z'
-    """
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any, name: str) -> dt.datetime:
-    """A quoted RFC 3339 time or quoted Unix seconds, as an aware UTC datetime.
-
-    Raises:
-        RecordError: naming *name*.
-    """
-    if isinstance(value, dt.datetime):
-        raise RecordError(f"{name}: times are quoted strings, not TOML datetimes")
-    if not isinstance(value, str) or not value:
-        raise RecordError(f"{name}: must be a quoted time, not {value!r}")
-    if value.isdigit():
-        return dt.datetime.fromtimestamp(int(value), dt.UTC)
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise RecordError(f"{name}: {value!r} is not an RFC 3339 time") from None
-    if parsed.tzinfo is None:
-        raise RecordError(f"{name}: {value!r} has no time zone; use Z (UTC)")
-    return parsed.astimezone(dt.UTC)
-
-
-def hour_of(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def parse_record(raw: Any, *, node: str | None, now: dt.datetime) -> UsageIn:
-    """Validate one record (from a file or a NATS message).
-
-    Args:
-        node: the node it must belong to, or None to take it from the record.
-        now: records more than ``MAX_FUTURE`` after it are refused.
-
-    Raises:
-        RecordError: naming the field and the problem.
-    """
-    if not isinstance(raw, dict):
-        raise RecordError("record: must be a table")
-    key = raw.get("key")
-    record_node = raw.get("node", node)
-    if not isinstance(record_node, str) or not NODE_NAME.match(record_node):
-        raise RecordError(f"node: {record_node!r} is not a node name")
-    if node is not None and record_node != node:
-        raise RecordError(f"node: {record_node!r} in a batch of node {node!r}")
-    if not isinstance(key, str) or not re.fullmatch(rf"{re.escape(record_node)}:\d{{1,18}}", key):
-        raise RecordError(f"key: {key!r} is not <node>:<seq> for node {record_node!r}")
-    try:
-        user = canonical_address(raw.get("user"))  # type: ignore[arg-type]
-    except InvalidAddress as exc:
-        raise RecordError(f"user: {exc}") from None
-    kind = raw.get("resource_kind")
-    if kind not in RESOURCE_KINDS:
-        raise RecordError(f"resource_kind: {kind!r} is not one of {', '.join(RESOURCE_KINDS)}")
-    category = raw.get("applies_to", DEFAULT_CATEGORY)
-    if category not in CATEGORIES:
-        raise RecordError(f"applies_to: {category!r} is not one of {', '.join(CATEGORIES)}")
-    quantity = _non_negative_int(raw.get("quantity"), "quantity")
-    amount = _non_negative_int(raw.get("amount_cents"), "amount_cents")
-    occurred = parse_time(raw.get("occurred_at"), "occurred_at")
-    if occurred - now > MAX_FUTURE:
-        raise RecordError(f"occurred_at: {format_time(occurred)} is more than 10 minutes ahead")
-    return UsageIn(
-        key=key,
-        node=record_node,
-        user=user,
-        resource_kind=kind,
-        applies_to=category,
-        quantity=quantity,
-        amount_cents=amount,
-        occurred_at=occurred,
-    )
-
-
-def _non_negative_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecordError(f"{name}: must be an integer, not {value!r}")
-    if value < 0:
-        raise RecordError(f"{name}: must not be negative ({value})")
-    return value
-
-
-def loads(data: bytes, *, now: dt.datetime, expect_node: str | None = None) -> Batch:
+def loads(data: bytes | str, *, now: dt.datetime, expect_node: str | None = None) -> Batch:
     """Parse and validate a batch file.
 
     Raises:
-        OtomlError: the file as a whole is unusable (the reason names the field).
+        OtomlError: the file as a whole is unusable (the reason names the field); no
+            other exception escapes, whatever *data* holds.
     """
-    try:
-        doc = tomli.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomli.TOMLDecodeError) as exc:
-        raise OtomlError(f"not TOML: {exc}") from None
-    if doc.get("format") != FORMAT:
-        raise OtomlError(f"format: must be {FORMAT}, not {doc.get('format')!r}")
+    doc = _document(data)
+    form = doc.get("format")
+    if type(form) is not int or form != FORMAT:
+        raise OtomlError(f"format: must be {FORMAT} (an integer), not {short_repr(form)}")
     node = doc.get("node")
-    if not isinstance(node, str) or not NODE_NAME.match(node):
-        raise OtomlError(f"node: {node!r} is not a node name")
+    if not is_node_name(node):
+        raise OtomlError(f"node: {short_repr(node)} is not a node name")
     if expect_node is not None and node != expect_node:
         raise OtomlError(f"node: file says {node!r} but it belongs to {expect_node!r}")
     try:
@@ -223,31 +129,62 @@ def loads(data: bytes, *, now: dt.datetime, expect_node: str | None = None) -> B
     seen: set[str] = set()
     for index, raw in enumerate(raw_records):
         key = raw.get("key") if isinstance(raw, dict) else None
+        key = key if isinstance(key, str) and len(key) <= 100 else None
         try:
-            record = parse_record(raw, node=node, now=now)
-            if hour_of(record.occurred_at) != hour:
-                raise RecordError(
-                    f"occurred_at: {format_time(record.occurred_at)} is not in "
-                    f"the file's hour {format_time(hour)}"
-                )
+            record = _record(raw, node=node, hour=hour, now=now)
             if record.key in seen:
                 raise RecordError(f"key: {record.key} appears twice in this file")
         except RecordError as exc:
-            bad.append(
-                Rejected(
-                    index=index,
-                    key=key if isinstance(key, str) else None,
-                    reason=f"records[{index}] ({key}): {exc}",
-                )
-            )
+            bad.append(Rejected(index=index, key=key, reason=f"records[{index}] ({key}): {exc}"))
             continue
         seen.add(record.key)
         good.append(record)
     return Batch(node=node, hour=hour, records=tuple(good), rejected=tuple(bad))
 
 
+def _document(data: bytes | str) -> dict[str, Any]:
+    """The TOML document, or ``OtomlError``: tomli also raises ValueError (an integer
+    of more than 4300 digits) and RecursionError (deep nesting)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise OtomlError(f"file: {len(data)} bytes, more than {MAX_FILE_BYTES}")
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8")
+        return tomli.loads(text)
+    except (UnicodeDecodeError, tomli.TOMLDecodeError) as exc:
+        raise OtomlError(f"not TOML: {_short_text(exc)}") from None
+    except (ValueError, RecursionError, OverflowError) as exc:
+        raise OtomlError(f"not TOML: {type(exc).__name__}: {_short_text(exc)}") from None
+
+
+def _record(raw: Any, *, node: str, hour: dt.datetime, now: dt.datetime) -> UsageIn:
+    """One record of the file: the shared rules, and its time inside the file's hour."""
+    try:
+        record = validate_record(raw, node=node, now=now)
+    except RecordError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # The rules raise only RecordError; this keeps the codec's promise regardless.
+        raise RecordError(f"record: {type(exc).__name__}") from None
+    if hour_of(record.occurred_at) != hour:
+        raise RecordError(
+            f"occurred_at: {format_time(record.occurred_at)} is not in "
+            f"the file's hour {format_time(hour)}"
+        )
+    return record
+
+
 def dumps(node: str, hour: dt.datetime, records: list[UsageIn]) -> bytes:
-    """Write a batch file; records sorted by key sequence so rewrites are stable."""
+    """Write a batch file; records sorted by key sequence so rewrites are stable.
+
+    Raises:
+        OtomlError: something that could not be read back (a bad node name, a year
+            outside ``MIN_YEAR``..``MAX_YEAR``).
+    """
+    if not is_node_name(node):
+        raise OtomlError(f"node: {short_repr(node)} is not a node name")
+    for moment in [hour, *(r.occurred_at for r in records)]:
+        if not MIN_YEAR <= moment.astimezone(dt.UTC).year <= MAX_YEAR:
+            raise OtomlError(f"{format_time(moment)}: outside the years {MIN_YEAR}..{MAX_YEAR}")
     doc = {
         "format": FORMAT,
         "node": node,
@@ -266,4 +203,10 @@ def batch_path(node: str, hour: dt.datetime) -> str:
     >>> batch_path("node-a", dt.datetime(2026, 11, 21, 14, tzinfo=dt.UTC))
     'nodes/node-a/usage_2026-11-21-14.otoml'
     """
-    return f"nodes/{node}/usage_{hour.astimezone(dt.UTC):%Y-%m-%d-%H}.otoml"
+    t = hour.astimezone(dt.UTC)
+    return f"nodes/{node}/usage_{t.year:04d}-{t.month:02d}-{t.day:02d}-{t.hour:02d}.otoml"
+
+
+def _short_text(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -6,11 +6,9 @@ import peewee
 
 from models.accounts import Account, utcnow
 from models.db import BaseModel
+from node_agent.rules import CATEGORIES, RESOURCE_KINDS
 
-#: What a usage record measures.
-RESOURCE_KINDS = ("vm_hour", "llm_token", "hero_os_hour", "other")
-#: The pricing category a record is discounted under.
-CATEGORIES = ("hero_os_hourly", "llm", "vm")
+__all__ = ["CATEGORIES", "RESOURCE_KINDS", "Node", "UsageRecord"]
 
 
 class Node(BaseModel):

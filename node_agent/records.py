@@ -1,8 +1,9 @@
 """What a service on the host reports, validated before the journal gives it a key.
 
-One rule set for ``hero-node record`` and ``POST /usage``: the codec's
-``models.otoml.parse_record``, with the node's name and a placeholder key (the journal
-assigns the real one). Errors name the field: ``RecordError("quantity: must be ...")``.
+One rule set for ``hero-node record`` and ``POST /usage``: ``node_agent.rules``
+(shared with the service's codec, bridge and usage actor), with the node's name and a
+placeholder key (the journal assigns the real one). Errors name the field:
+``RecordError("quantity: must be ...")``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from models.otoml import DEFAULT_CATEGORY, RecordError, UsageIn, format_time, parse_record
+from node_agent.rules import DEFAULT_CATEGORY, RecordError, UsageIn, format_time, validate_record
 
 #: The fields a report may carry; ``key`` and ``node`` are the agent's to set.
 FIELDS = ("user", "resource_kind", "quantity", "amount_cents", "applies_to", "occurred_at")
@@ -51,22 +52,33 @@ def draft_record(raw: Any, *, node: str, now: dt.datetime) -> UsageIn:
         "key": f"{node}:0",
         "node": node,
     }
-    record = parse_record(fields, node=node, now=now)
+    record = validate_record(fields, node=node, now=now)
     return dataclasses.replace(record, occurred_at=record.occurred_at.replace(microsecond=0))
 
 
-def cli_report(*, user: str, kind: str, quantity: str, amount_cents: str,
-               applies_to: str | None, at: str | None) -> dict[str, Any]:
+def cli_report(
+    *,
+    user: str,
+    kind: str,
+    quantity: str,
+    amount_cents: str,
+    applies_to: str | None,
+    at: str | None,
+) -> dict[str, Any]:
     """The report that ``hero-node record`` arguments describe (numbers parsed, if they are)."""
     return {
-        "user": user, "resource_kind": kind, "quantity": _integer(quantity),
-        "amount_cents": _integer(amount_cents), "applies_to": applies_to, "occurred_at": at,
+        "user": user,
+        "resource_kind": kind,
+        "quantity": _integer(quantity),
+        "amount_cents": _integer(amount_cents),
+        "applies_to": applies_to,
+        "occurred_at": at,
     }
 
 
 def _integer(text: str) -> int | str:
     """*text* as an int when it is one, else unchanged (so validation names the field)."""
-    return int(text) if re.fullmatch(r"[+-]?\d{1,18}", text.strip()) else text
+    return int(text) if re.fullmatch(r"[+-]?[0-9]{1,18}", text.strip(), re.ASCII) else text
 
 
 def field_of(error: RecordError) -> str:
