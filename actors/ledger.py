@@ -1,7 +1,8 @@
 """The one way a balance changes: a ledger entry and the balance, in one transaction.
 
 Callers hold ``write_transaction()``. Nothing else in the code base updates
-``Billing.balance_cents``.
+``Billing.balance_cents``. No entry takes a balance outside ``MAX_BALANCE_CENTS`` either
+way: it is refused with ``AmountOutOfBounds`` and nothing is written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import peewee
 
 from models import Account, Billing, LedgerEntry, Notification, db, utcnow
+from models.money import MAX_BALANCE_CENTS, MAX_ENTRY_CENTS, AmountOutOfBounds, check_cents
 
 #: A debit that takes the balance below this (from at or above it) notifies the user.
 LOW_BALANCE_CENTS = 500
@@ -59,16 +61,31 @@ def post(
 
     Returns:
         What was posted, or None when (kind, ref) was already in the ledger.
+
+    Raises:
+        AmountOutOfBounds: *amount_cents* is not an integer within ``MAX_ENTRY_CENTS``, or
+            would take the balance outside ``MAX_BALANCE_CENTS``; nothing was written.
     """
+    check_cents("amount_cents", amount_cents, limit=MAX_ENTRY_CENTS)
+    check_cents("paid_cents", paid_cents, limit=MAX_ENTRY_CENTS)
     account_id = account if isinstance(account, int) else int(account.id)
     entry = _insert_entry(account_id, amount_cents, kind, ref, details)
     if entry is None:
         known = LedgerEntry.select().where((LedgerEntry.kind == kind) & (LedgerEntry.ref == ref))
         if known.exists():
             return None
-        billing_for(Account.get_by_id(account_id) if isinstance(account, int) else account)
+        billing = billing_for(
+            Account.get_by_id(account_id) if isinstance(account, int) else account
+        )
         entry = _insert_entry(account_id, amount_cents, kind, ref, details)
-        assert entry is not None, "billing row exists and the ref is new"
+        if entry is None:
+            if known.exists():  # a concurrent twin committed the same (kind, ref) first
+                return None
+            raise AmountOutOfBounds(
+                f"amount_cents: {amount_cents} would take the balance of account {account_id} "
+                f"from {int(billing.balance_cents)} outside the bound of plus or minus "
+                f"{MAX_BALANCE_CENTS} cents; nothing was posted"
+            )
     entry_id, balance_after = entry
     changes: dict[peewee.Field, Any] = {
         Billing.balance_cents: Billing.balance_cents + amount_cents,
@@ -101,7 +118,8 @@ def _insert_entry(
     which PostgreSQL locks here (SQLite's write transaction already holds the only lock).
 
     Returns:
-        (entry id, balance after), or None when (kind, ref) exists or there is no billing row.
+        (entry id, balance after), or None when (kind, ref) exists, there is no billing
+        row, or the balance would leave its bounds.
     """
     p = db.obj.param
     lock = " FOR UPDATE" if db.obj.for_update else ""
@@ -109,8 +127,8 @@ def _insert_entry(
         "INSERT INTO ledger_entry "
         "(account_id, amount_cents, kind, ref, balance_after_cents, created_at, details) "
         f"SELECT account_id, {p}, {p}, {p}, balance_cents + {p}, {p}, {p} "
-        f"FROM billing WHERE account_id = {p}{lock} "
-        "ON CONFLICT (kind, ref) DO NOTHING RETURNING id, balance_after_cents",
+        f"FROM billing WHERE account_id = {p} AND balance_cents + {p} BETWEEN {p} AND {p}"
+        f"{lock} ON CONFLICT (kind, ref) DO NOTHING RETURNING id, balance_after_cents",
         (
             amount_cents,
             kind,
@@ -119,6 +137,9 @@ def _insert_entry(
             utcnow(),
             json.dumps(details or {}, sort_keys=True, default=str),
             account_id,
+            amount_cents,
+            -MAX_BALANCE_CENTS,
+            MAX_BALANCE_CENTS,
         ),
     )
     row = cursor.fetchone()
@@ -127,30 +148,47 @@ def _insert_entry(
 
 def audit_mismatches() -> list[dict[str, Any]]:
     """Accounts whose balance differs from the sum of their ledger, or whose last entry's
-    ``balance_after_cents`` differs from the balance. Empty means the books agree."""
+    ``balance_after_cents`` differs from the balance. Empty means the books agree.
+
+    Sums are exact whatever the database holds: when SQLite cannot sum a ledger in 64 bits
+    (only entries written before the balance bounds can do that) they are taken in Python,
+    and a value SQLite turned into a float never equals anything.
+    """
+    try:
+        sums = db.execute_sql(
+            "SELECT account_id, SUM(amount_cents) FROM ledger_entry GROUP BY account_id"
+        ).fetchall()
+        totals = {int(a): t for a, t in sums}
+    except (peewee.OperationalError, peewee.DataError):
+        totals = {}
+        for a, amount in db.execute_sql("SELECT account_id, amount_cents FROM ledger_entry"):
+            totals[int(a)] = totals.get(int(a), 0) + int(amount)
     rows = db.execute_sql(
         """
-        SELECT a.address, b.balance_cents, COALESCE(l.total, 0), last.balance_after_cents
+        SELECT b.account_id, a.address, b.balance_cents, last.balance_after_cents
         FROM billing b
         JOIN account a ON a.id = b.account_id
-        LEFT JOIN (SELECT account_id, SUM(amount_cents) AS total
-                   FROM ledger_entry GROUP BY account_id) l ON l.account_id = b.account_id
         LEFT JOIN ledger_entry last ON last.id = (
             SELECT MAX(id) FROM ledger_entry e WHERE e.account_id = b.account_id)
         """
     ).fetchall()
     problems = []
-    for address, balance, total, last_after in rows:
-        if balance != total or (last_after is not None and last_after != balance):
+    for account_id, address, balance, last in rows:
+        total = totals.get(int(account_id), 0)
+        if not _same(balance, total) or (last is not None and not _same(last, balance)):
             problems.append(
                 {
                     "address": address,
                     "balance_cents": int(balance),
                     "ledger_sum_cents": int(total),
-                    "last_balance_after_cents": None if last_after is None else int(last_after),
+                    "last_balance_after_cents": None if last is None else int(last),
                 }
             )
     return problems
+
+
+def _same(a: Any, b: Any) -> bool:
+    return not isinstance(a, float) and not isinstance(b, float) and int(a) == int(b)
 
 
 @dataclass(frozen=True)
@@ -216,6 +254,10 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
 
     Returns:
         The sum of the amounts posted.
+
+    Raises:
+        AmountOutOfBounds: a posting would take a balance outside ``MAX_BALANCE_CENTS``;
+            nothing of the batch was written.
     """
     if not postings:
         return 0
@@ -226,8 +268,15 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
     finals: dict[int, tuple[int, int]] = {}
     crossings: list[tuple[int, int]] = []
     for posting in postings:
+        check_cents("amount_cents", posting.amount_cents, limit=MAX_ENTRY_CENTS)
         before = balance[posting.account_id]
         after = before + posting.amount_cents
+        if not -MAX_BALANCE_CENTS <= after <= MAX_BALANCE_CENTS:
+            raise AmountOutOfBounds(
+                f"amount_cents: {posting.amount_cents} would take the balance of account "
+                f"{posting.account_id} from {before} outside the bound of plus or minus "
+                f"{MAX_BALANCE_CENTS} cents; nothing was posted"
+            )
         balance[posting.account_id] = after
         finals[posting.account_id] = (after, posting.carry_after)
         entries += [

@@ -4,8 +4,47 @@ from __future__ import annotations
 
 import re
 
+from models.errors import HeroError
+
 #: Currency of every balance, as a lowercase ISO 4217 code.
 CURRENCY = "usd"
+
+#: Largest single payment credited, in cents ($1,000,000.00).
+MAX_PAYMENT_CENTS = 100_000_000
+#: Every balance stays within plus or minus this, in cents ($100,000,000,000.00): far
+#: inside PostgreSQL's BIGINT and SQLite's 64-bit INTEGER, so no balance or ledger sum
+#: overflows, or turns into a float on SQLite.
+MAX_BALANCE_CENTS = 10**13
+#: Largest change one ledger entry may make: any move between two balances in bounds.
+MAX_ENTRY_CENTS = 2 * MAX_BALANCE_CENTS
+#: Largest operator adjustment either way, in cents ($1,000,000.00); ``--to`` must also
+#: land within ``MAX_BALANCE_CENTS``.
+MAX_ADJUSTMENT_CENTS = 100_000_000
+#: Operator adjustments larger than this either way ask for confirmation ($500.00).
+CONFIRM_ADJUSTMENT_CENTS = 50_000
+
+
+class AmountOutOfBounds(HeroError):
+    """An amount, or the balance it would leave, is outside its documented bound."""
+
+
+def check_cents(name: str, value: object, *, limit: int) -> int:
+    """Return *value* when it is a whole number of cents within plus or minus *limit*.
+
+    >>> check_cents("by_cents", -250, limit=1000)
+    -250
+
+    Raises:
+        AmountOutOfBounds: naming *name*, for a non-integer or an amount out of bounds.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AmountOutOfBounds(f"{name}: must be a whole number of cents, not {value!r}")
+    if not -limit <= value <= limit:
+        raise AmountOutOfBounds(
+            f"{name}: {value} cents is outside the bound of plus or minus {limit} cents "
+            f"({format_cents(limit)})"
+        )
+    return value
 
 
 def parse_cents(text: str) -> int:
