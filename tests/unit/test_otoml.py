@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.otoml import OtomlError, UsageIn, batch_path, dumps, loads
 
@@ -152,3 +155,181 @@ def test_a_file_of_another_node_is_refused() -> None:
 
 def test_batch_path_is_per_node_and_hour() -> None:
     assert batch_path("node-a", HOUR) == "nodes/node-a/usage_2026-11-21-14.otoml"
+
+
+# Hostile input: only OtomlError escapes; valid batches round-trip.
+
+TOML_KEYS = [
+    "format",
+    "node",
+    "hour",
+    "records",
+    "key",
+    "user",
+    "resource_kind",
+    "applies_to",
+    "quantity",
+    "amount_cents",
+    "occurred_at",
+    "x",
+]
+SCALARS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "node-a",
+            "2026-11-21T14:00:00Z",
+            "node-a:1",
+            USER,
+            "llm",
+            "vm_hour",
+            "2026-11-21T14:10:00Z",
+            "0999-01-01T00:00:00Z",
+            "node-a:١٢٣",
+        ]
+    ),
+    st.datetimes(timezones=st.just(dt.UTC)),
+)
+TOML_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from(TOML_KEYS), inner, max_size=6),
+    ),
+    max_leaves=25,
+)
+
+
+def only_otoml_error(data: bytes | str) -> None:
+    try:
+        batch = loads(data, now=NOW)
+    except OtomlError as exc:
+        assert str(exc)
+    else:
+        for rejected in batch.rejected:
+            assert rejected.reason.startswith(f"records[{rejected.index}] (")
+            assert len(rejected.reason) < 400
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_any_bytes_raise_only_the_codec_error(data: bytes) -> None:
+    only_otoml_error(data)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=400))
+def test_any_text_raises_only_the_codec_error(text: str) -> None:
+    only_otoml_error(text)
+
+
+@settings(max_examples=300)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "format": st.one_of(st.just(1), SCALARS),
+            "node": st.one_of(st.just("node-a"), SCALARS),
+            "hour": st.one_of(st.just("2026-11-21T14:00:00Z"), SCALARS),
+            "records": st.one_of(
+                st.lists(st.dictionaries(st.sampled_from(TOML_KEYS), TOML_VALUES), max_size=4),
+                TOML_VALUES,
+            ),
+        },
+    )
+)
+def test_any_toml_document_raises_only_the_codec_error(doc: dict) -> None:
+    only_otoml_error(tomli_w.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"a = " + b"[" * 5000 + b"]" * 5000, "not TOML"),
+        (b"a = " + b"{b = " * 3000 + b"1" + b"}" * 3000, "not TOML"),
+        (b"format = " + b"9" * 5000, "not TOML"),
+        (b'format = true\nnode = "node-a"\nhour = "2026-11-21T14:00:00Z"\n', "format: must be 1"),
+        (b'format = 1.0\nnode = "node-a"\nhour = "2026-11-21T14:00:00Z"\n', "format: must be 1"),
+        (b'format = "1"\nnode = "node-a"\nhour = "2026-11-21T14:00:00Z"\n', "format: must be 1"),
+        (b'format = 1\nnode = "node-a"\nhour = "2026-11-21T4:00:00Z"\n', "hour: "),
+        (b'format = 1\nnode = "node-a"\nhour = "2026-11-21T24:00:00Z"\n', "hour: "),
+        (b'format = 1\nnode = "node-a"\nhour = "999-11-21T14:00:00Z"\n', "hour: "),
+        (b'format = 1\nnode = "node-a"\nhour = "99999999999999999999"\n', "hour: "),
+        (b'format = 1\nnode = "node-a"\nhour = "0001-01-01T00:00:00+01:00"\n', "hour: "),
+        (b'format = 1\nnode = "node-a\\n"\nhour = "2026-11-21T14:00:00Z"\n', "node: "),
+    ],
+)
+def test_hostile_files_raise_the_codec_error(data: bytes, reason: str) -> None:
+    with pytest.raises(OtomlError, match=reason):
+        loads(data, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("key", '"node-a:١٢٣"', "key: 'node-a:١٢٣'"),
+        ("amount_cents", "10000001", "amount_cents: 10000001 is more than the maximum"),
+        ("quantity", "1000000000001", "quantity: 1000000000001 is more than the maximum"),
+        ("quantity", "9223372036854775807", "quantity: "),
+        ("occurred_at", '"2026-11-21T14:10:00.5+99:00"', "occurred_at: "),
+    ],
+)
+def test_an_out_of_bounds_record_rejects_that_record_only(field, value, reason) -> None:
+    data = (
+        with_record(**{field: value})
+        + b"\n"
+        + dumps("node-a", HOUR, [record(2)]).split(b"\n\n", 1)[1]
+    )
+    batch = loads(data, now=NOW)
+    assert [r.key for r in batch.records] == ["node-a:2"]
+    [rejected] = batch.rejected
+    assert rejected.index == 0 and reason in rejected.reason
+
+
+def test_what_cannot_be_read_back_is_not_written() -> None:
+    with pytest.raises(OtomlError, match="years 2000..9999"):
+        dumps("node-a", HOUR, [record(1, occurred_at=dt.datetime(999, 1, 1, tzinfo=dt.UTC))])
+    with pytest.raises(OtomlError, match="node: "):
+        dumps("Node A", HOUR, [])
+
+
+def test_batch_path_pads_the_year() -> None:
+    early = dt.datetime(999, 1, 2, 3, tzinfo=dt.UTC)
+    assert batch_path("node-a", early) == "nodes/node-a/usage_0999-01-02-03.otoml"
+
+
+@st.composite
+def valid_batches(draw: st.DrawFn) -> tuple[dt.datetime, list[UsageIn]]:
+    hour = draw(
+        st.datetimes(
+            min_value=dt.datetime(2020, 1, 1),
+            max_value=dt.datetime(2026, 11, 21, 14),
+            timezones=st.just(dt.UTC),
+        )
+    ).replace(minute=0, second=0, microsecond=0)
+    seqs = draw(st.lists(st.integers(1, 10**18 - 1), unique=True, max_size=8))
+    records = [
+        UsageIn(
+            key=f"node-a:{seq}",
+            node="node-a",
+            user=draw(st.sampled_from([USER, "4ff::1", "5ff:ffff::"])),
+            resource_kind=draw(st.sampled_from(["vm_hour", "llm_token", "hero_os_hour", "other"])),
+            applies_to=draw(st.sampled_from(["hero_os_hourly", "llm", "vm"])),
+            quantity=draw(st.integers(0, 10**12)),
+            amount_cents=draw(st.integers(0, 10_000_000)),
+            occurred_at=hour + dt.timedelta(seconds=draw(st.integers(0, 3599))),
+        )
+        for seq in seqs
+    ]
+    return hour, records
+
+
+@given(valid_batches())
+def test_a_valid_batch_round_trips(batch: tuple[dt.datetime, list[UsageIn]]) -> None:
+    hour, records = batch
+    parsed = loads(dumps("node-a", hour, records), now=NOW, expect_node="node-a")
+    assert parsed.hour == hour and not parsed.rejected
+    assert list(parsed.records) == sorted(records, key=lambda r: r.seq)
