@@ -199,8 +199,9 @@ def open_key_proof(
         sealed = bytes.fromhex((box_hex or "").strip())
     except ValueError:
         raise ProofRefused("box: must be hex") from None
-    box = nacl.public.Box(service_key, nacl.public.PublicKey(public_key))
     try:
+        # A low-order key (all zeros, say) fails in Box() itself: refused like a bad box.
+        box = nacl.public.Box(service_key, nacl.public.PublicKey(public_key))
         plaintext = box.decrypt(sealed)
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
         raise ProofRefused(

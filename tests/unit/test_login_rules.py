@@ -194,6 +194,11 @@ class TestKeyProof:
         with pytest.raises(ProofRefused, match=f"^{field}:"):
             open_key_proof(SERVICE, pubkey_hex=pubkey, box_hex=box)
 
+    @pytest.mark.parametrize("pubkey", ["00" * 32, "01" + "00" * 31, "e0eb7a7c3b41b8ae" * 4])
+    def test_a_low_order_public_key_is_refused_not_an_error(self, pubkey: str) -> None:
+        with pytest.raises(ProofRefused, match="does not open"):
+            open_key_proof(SERVICE, pubkey_hex=pubkey, box_hex="00" * 40)
+
     def test_a_box_from_another_key_is_refused(self) -> None:
         verdict = judge(challenge(), code=CODE, public_key=BOB_PK, now=NOW)
         assert (verdict.accepted, verdict.failed) == (False, True)
