@@ -2,6 +2,8 @@
 
 Only the part the login needs: ``GET /messages`` (long poll, pops one message) and
 ``GET /admin`` (the node's public key). Payloads and topics travel as standard base64.
+The node (v0.7.10, ``mycelium-api/src/message.rs``) holds its API lock for the whole of a
+long poll, and matches the topic filter by exact equality.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import requests
 
 from models.errors import HeroError
 
+#: How much longer than a long poll the client waits for the node's answer, in seconds.
+READ_MARGIN_S = 10
+#: Read timeout of ``GET /admin``, in seconds (it waits for the node's API lock).
+ADMIN_TIMEOUT_S = 10
 #: Size of a Mycelium key file (``priv_key.bin``): the raw X25519 private key.
 KEY_FILE_BYTES = 32
 
@@ -94,8 +100,17 @@ class MyceliumClient:
         self._api = api_url.rstrip("/")
         self._http = session or requests.Session()
 
+    @property
+    def api_url(self) -> str:
+        """The node API's base URL, without a trailing slash."""
+        return self._api
+
     def receive(self, *, topic: bytes, timeout_s: int) -> InboundMessage | None:
-        """Pop the next message whose topic starts with *topic*, waiting up to *timeout_s*.
+        """Pop the next message whose topic is exactly *topic*, waiting up to *timeout_s*.
+
+        The node answers after *timeout_s* at most once it serves the request; it may first
+        wait for its API lock, which another long poll holds, so the client waits
+        ``READ_MARGIN_S`` longer.
 
         Returns:
             The message, or None when none came in time (204).
@@ -105,7 +120,7 @@ class MyceliumClient:
             MalformedMessage: the answer is not an InboundMessage.
         """
         params = {"topic": base64.b64encode(topic).decode(), "timeout": str(timeout_s)}
-        answer = self._get("/messages", params=params, timeout_s=timeout_s + 10)
+        answer = self._get("/messages", params=params, timeout_s=timeout_s + READ_MARGIN_S)
         if answer.status_code == 204:
             return None
         try:
@@ -116,7 +131,10 @@ class MyceliumClient:
 
     def node_pubkey(self) -> str | None:
         """The node's public key in hex (``GET /admin``), None when it does not say."""
-        data = self._get("/admin", params={}, timeout_s=10).json()
+        try:
+            data = self._get("/admin", params={}, timeout_s=ADMIN_TIMEOUT_S).json()
+        except ValueError:
+            raise MyceliumUnavailable(f"{self._api}/admin answered something not JSON") from None
         key = data.get("nodePubkey") if isinstance(data, dict) else None
         return str(key).lower() if key else None
 

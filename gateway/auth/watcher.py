@@ -1,8 +1,9 @@
 """The Mycelium watcher: read ``hero.login`` messages from the service's node, prove logins.
 
 The rules are ``judge_message`` (pure); this is the shell around them: pop a message,
-load the challenges with its code, judge, store the verdict. Every gateway may run one:
-a message is popped by one of them, and what it proves is in the database.
+load the challenges with its code, judge, store the verdict. Every gateway runs one, but
+only the holder of the node's lease (``gateway/auth/lease.py``) polls: the node serves one
+API call at a time, for the whole of a long poll. What a message proves is in the database.
 """
 
 from __future__ import annotations
@@ -16,18 +17,23 @@ import structlog
 
 from adapters.mycelium import InboundMessage, MalformedMessage, MyceliumUnavailable
 from gateway.auth import challenges
+from gateway.auth.lease import STANDBY_RETRY_S, Lease, lease_for
 from gateway.auth.proofs import LOGIN_TOPIC, RateLimited, Verdict, judge_message, normalize_code
 from models import db, utcnow
 
 log = structlog.get_logger("hero.login")
 
-#: Longest wait of one long poll of the node's API, in seconds.
+#: Longest wait of one long poll of the node's API, in seconds; well under the client's
+#: read timeout (``READ_MARGIN_S`` more), which also covers the wait for the node's lock.
 POLL_TIMEOUT_S = 5
 #: Longest pause between attempts while the node's API is down, in seconds.
 MAX_BACKOFF_S = 30.0
 
 
 class MessageSource(Protocol):
+    @property
+    def api_url(self) -> str: ...
+
     def receive(self, *, topic: bytes, timeout_s: int) -> InboundMessage | None: ...
 
     def node_pubkey(self) -> str | None: ...
@@ -43,8 +49,13 @@ class LoginWatcher:
         service_pubkey: str,
         clock: Callable[[], dt.datetime] = utcnow,
         poll_timeout_s: int = POLL_TIMEOUT_S,
+        lease: Lease | None = None,
+        standby_retry_s: float = STANDBY_RETRY_S,
     ) -> None:
+        # lease: who may poll the node; by default the lease on the bound database.
         self._source = source
+        self._lease = lease
+        self._standby_retry_s = standby_retry_s
         self._service_pubkey = service_pubkey.lower()
         self._clock = clock
         self._poll_timeout_s = poll_timeout_s
@@ -95,7 +106,29 @@ class LoginWatcher:
                 db.close()
 
     def run(self, stop: threading.Event) -> None:
-        """Poll until *stop* is set, backing off while the node's API is down."""
+        """Poll while holding the node's lease, until *stop* is set.
+
+        Without the lease, stand by and try it again every ``standby_retry_s``. While the
+        node's API is down, back off (keeping the lease: the node is down for everyone).
+        """
+        lease = self._lease or lease_for(db.obj, api_url=self._source.api_url)
+        standing_by = False
+        try:
+            while not stop.is_set():
+                if lease.acquire():
+                    standing_by = False
+                    log.info("login.watcher_leading", node=self._source.api_url)
+                    self._poll_while_leading(stop, lease)
+                    continue
+                if not standing_by:
+                    log.info("login.watcher_standby", node=self._source.api_url)
+                    standing_by = True
+                stop.wait(self._standby_retry_s)
+        finally:
+            lease.release()
+
+    def _poll_while_leading(self, stop: threading.Event, lease: Lease) -> None:
+        """Poll until *stop* is set or the lease is lost."""
         backoff_s = 0.0
         checked_key = False
         while not stop.is_set():
@@ -115,6 +148,9 @@ class LoginWatcher:
             except Exception:  # noqa: BLE001 - the watcher must outlive one bad message
                 log.exception("login.watcher_error")
                 stop.wait(1.0)
+            if not stop.is_set() and not lease.acquire():
+                log.warning("login.watcher_lease_lost", node=self._source.api_url)
+                return
 
     def _check_node_key(self) -> None:
         node_key = self._source.node_pubkey()

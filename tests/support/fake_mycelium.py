@@ -1,18 +1,34 @@
-"""A local HTTP server that speaks the part of Mycelium's node API the gateway uses.
+"""A local HTTP server that behaves as a Mycelium node's message API, for tests.
 
-``GET /api/v1/messages?topic=<b64>&timeout=<s>[&peek=true]`` pops (or peeks) the oldest
-inbound message whose topic starts with the filter, waiting up to ``timeout`` seconds:
-200 with an ``InboundMessage``, or 204. ``GET /api/v1/admin`` answers the node's identity.
-Tests push ``InboundMessage``s in as if other nodes had sent them.
+It reproduces threefoldtech/mycelium v0.7.10 (commit af95abd):
+
+- ``mycelium-api/src/message.rs``, ``get_message``: ``GET /api/v1/messages`` with the
+  query ``GetMessageQuery`` (``peek: Option<bool>``, ``timeout: Option<u64>`` seconds,
+  ``topic``: standard base64 with padding). The handler first awaits
+  ``state.node.lock()`` (no time limit on that wait) and then runs the message future
+  under ``tokio::time::timeout(timeout)``, with the node lock held until it answers: one
+  long poll blocks every other API call. A timeout answers ``204`` with no body.
+  A query that does not parse (``peek=yes``, ``timeout=1.5``, bad base64) is ``400``.
+- ``mycelium/src/message.rs``, ``MessageStack::message``: with a topic filter, the first
+  message whose topic **equals** the filter (``&v.topic == topic``), not a prefix; without
+  one, the oldest message. It is removed unless ``peek`` is true.
+- ``mycelium-api/src/lib.rs``, ``get_info``: ``GET /api/v1/admin`` also awaits
+  ``state.node.lock()`` and answers ``{nodeSubnet, nodeIp, nodePubkey, nodeStartTime}``.
+
+The lock is FIFO like tokio's ``Mutex``. Tests push ``InboundMessage``s in as if other
+nodes had sent them, and read ``max_queued`` (the most requests ever waiting for the lock).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,8 +37,30 @@ import nacl.public
 
 from models.address import derive_address
 
-#: Longest long poll the fake holds a request, in seconds (the real node has no cap).
-MAX_WAIT_S = 30.0
+
+class FifoLock:
+    """A lock granted in request order (tokio's ``Mutex`` is fair), counting who waits."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self.max_queued = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self.max_queued = max(self.max_queued, ticket - self._serving)
+            while self._serving != ticket:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._serving += 1
+                self._cond.notify_all()
 
 
 class FakeMycelium:
@@ -33,7 +71,9 @@ class FakeMycelium:
         self._inbox: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._closed = False
+        self.api_lock = FifoLock()
         self.delivered = 0
+        self.requests = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -47,6 +87,11 @@ class FakeMycelium:
     @property
     def node_pubkey(self) -> str:
         return bytes(self.node_key.public_key).hex()
+
+    @property
+    def max_queued(self) -> int:
+        """The most API requests that ever waited for the node lock at once."""
+        return self.api_lock.max_queued
 
     def __enter__(self) -> FakeMycelium:
         self._thread.start()
@@ -71,7 +116,7 @@ class FakeMycelium:
         payload: str,
         *,
         src_ip: str | None = None,
-        topic: bytes = b"hero.login",
+        topic: bytes | None = b"hero.login",
     ) -> dict[str, Any]:
         """Deliver *payload* from *sender*'s node as Mycelium would (srcIp is its address)."""
         src_pk = bytes(sender.public_key)
@@ -81,9 +126,10 @@ class FakeMycelium:
             "srcPk": src_pk.hex(),
             "dstIp": str(derive_address(bytes(self.node_key.public_key))),
             "dstPk": self.node_pubkey,
-            "topic": base64.b64encode(topic).decode(),
             "payload": base64.b64encode(payload.encode()).decode(),
         }
+        if topic:  # the real API leaves ``topic`` out when a message has none
+            message["topic"] = base64.b64encode(topic).decode()
         self.push(message)
         return message
 
@@ -97,12 +143,13 @@ class FakeMycelium:
                     raise TimeoutError(f"{self.delivered} of {count} messages were read")
                 self._cond.wait(left)
 
-    def _take(self, prefix: bytes, *, peek: bool, wait_s: float) -> dict[str, Any] | None:
-        deadline = time.monotonic() + min(wait_s, MAX_WAIT_S)
+    def take(self, topic: bytes | None, *, peek: bool, wait_s: float) -> dict[str, Any] | None:
+        """The first message on exactly *topic* (any when None), waiting up to *wait_s*."""
+        deadline = time.monotonic() + wait_s
         with self._cond:
             while not self._closed:
                 for message in self._inbox:
-                    if base64.b64decode(message.get("topic") or "").startswith(prefix):
+                    if topic is None or base64.b64decode(message.get("topic") or "") == topic:
                         if not peek:
                             self._inbox.remove(message)
                             self.delivered += 1
@@ -118,32 +165,39 @@ class FakeMycelium:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                fake.requests += 1
                 parts = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 if parts.path == "/api/v1/admin":
-                    self._answer(200, fake._admin())
+                    with fake.api_lock.held():
+                        self._answer(200, fake._admin())
                 elif parts.path == "/api/v1/messages":
                     try:
-                        prefix = base64.b64decode(query.get("topic", ""), validate=True)
-                        wait_s = float(query.get("timeout", "0"))
-                    except ValueError:
-                        self._answer(400, {"error": "bad query"})
+                        topic, peek, wait_s = parse_get_message_query(parts.query)
+                    except ValueError as exc:
+                        self._answer(400, None, text=f"Failed to deserialize query string: {exc}")
                         return
-                    peek = query.get("peek", "false") == "true"
-                    message = fake._take(prefix, peek=peek, wait_s=wait_s)
-                    self._answer(200, message) if message else self._answer(204, None)
+                    with fake.api_lock.held():
+                        message = fake.take(topic, peek=peek, wait_s=wait_s)
+                        if message is None:
+                            self._answer(204, None)
+                        else:
+                            self._answer(200, message)
                 else:
-                    self._answer(404, {"error": "not found"})
+                    self._answer(404, None)
 
-            def _answer(self, status: int, body: Any) -> None:
-                data = b"" if body is None else json.dumps(body).encode()
+            def _answer(self, status: int, body: Any, *, text: str = "") -> None:
+                data = json.dumps(body).encode() if body is not None else text.encode()
                 self.send_response(status)
                 if body is not None:
                     self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                if status != 204:
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if status != 204:
+                    self.wfile.write(data)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -158,3 +212,26 @@ class FakeMycelium:
             "nodePubkey": self.node_pubkey,
             "nodeStartTime": int(time.time()),
         }
+
+
+def parse_get_message_query(query: str) -> tuple[bytes | None, bool, float]:
+    """``(topic, peek, timeout_s)`` of a ``GET /messages`` query, as serde would parse it.
+
+    Raises:
+        ValueError: a field does not parse (the real API answers 400).
+    """
+    fields = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    peek_text = fields.get("peek")
+    if peek_text not in (None, "true", "false"):
+        raise ValueError(f"peek: invalid type: string {peek_text!r}, expected a boolean")
+    timeout_text = fields.get("timeout", "0")
+    if not timeout_text.isascii() or not timeout_text.isdigit():
+        raise ValueError(f"timeout: invalid digit in {timeout_text!r}")
+    topic_text = fields.get("topic")
+    topic = None
+    if topic_text is not None:
+        try:
+            topic = base64.b64decode(topic_text.encode(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"topic: invalid base64 {topic_text!r}") from None
+    return topic, peek_text == "true", float(int(timeout_text))
