@@ -19,16 +19,15 @@ import nacl.signing
 import structlog
 
 from actors import RETRY_POLICY
-from actors.ledger import billing_for, post
+from actors.adjustments import balance_adjust
+from actors.ledger import billing_for
 from actors.parked import retry_unmatched
 from models import (
     Account,
     AdminAudit,
-    Billing,
     Node,
     UnmatchedItem,
     VmPoolSlot,
-    db,
     utcnow,
     write_transaction,
 )
@@ -126,17 +125,6 @@ def stored_outcome(nonce: str) -> dict[str, Any] | None:
     return {"outcome": row.outcome, "reason": row.reason, **json.loads(row.result)}
 
 
-def _account(address: Any) -> Account:
-    try:
-        canonical = canonical_address(str(address or ""))
-    except InvalidAddress as exc:
-        raise AdminRefused(f"address: {exc}") from None
-    account = Account.get_or_none(Account.address == canonical)
-    if account is None:
-        raise AdminRefused(f"address: no account for {canonical}; add it with `user add`")
-    return account
-
-
 def _user_add(envelope: dict[str, Any]) -> dict[str, Any]:
     args = envelope["args"]
     try:
@@ -151,39 +139,6 @@ def _user_add(envelope: dict[str, Any]) -> dict[str, Any]:
     )
     billing_for(Account.get(Account.address == address))
     return {"address": address, "created": created}
-
-
-def _balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
-    args = envelope["args"]
-    reason = str(args.get("reason") or "").strip()
-    if not reason:
-        raise AdminRefused("reason: every adjustment needs a reason")
-    account = _account(args.get("address"))
-    billing = billing_for(account)
-    if db.obj.for_update:
-        billing = Billing.select().where(Billing.id == billing.id).for_update().get()
-    to_cents, by_cents = args.get("to_cents"), args.get("by_cents")
-    for name, value in (("to_cents", to_cents), ("by_cents", by_cents)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise AdminRefused(f"{name}: must be a whole number of cents, not {value!r}")
-    if (to_cents is None) == (by_cents is None):
-        raise AdminRefused("give exactly one of to_cents and by_cents")
-    amount = to_cents - billing.balance_cents if to_cents is not None else by_cents
-    if amount == 0:
-        return {"address": account.address, "balance_cents": billing.balance_cents, "changed": 0}
-    posted = post(
-        account,
-        amount_cents=amount,
-        kind="adjustment",
-        ref=envelope["nonce"],
-        details={"reason": reason, "operator": envelope.get("operator_pubkey")},
-    )
-    assert posted is not None
-    return {
-        "address": account.address,
-        "balance_cents": posted.balance_after_cents,
-        "changed": amount,
-    }
 
 
 def _unmatched_retry(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -248,7 +203,7 @@ def _pool_add(envelope: dict[str, Any]) -> dict[str, Any]:
 #: What each action does, inside the transaction that audits it.
 ACTIONS = {
     "user_add": _user_add,
-    "balance_adjust": _balance_adjust,
+    "balance_adjust": balance_adjust,
     "unmatched_retry": _unmatched_retry,
     "node_add": _node_add,
     "pool_add": _pool_add,

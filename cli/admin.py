@@ -14,11 +14,15 @@ import nacl.signing
 from rich.console import Console
 
 import actors
+from actors.adjustments import adjustment_cents
 from actors.admin import handle, make_envelope, stored_outcome
 from cli import admin_usage, admin_views
 from cli.admin_common import EXIT_OK, EXIT_REFUSED, EXIT_TIMEOUT, EXIT_USAGE, parse_address_arg
 from cli.logs import configure_logging
 from cli.runtime import wire_actors
+from models import Account, Billing
+from models.errors import AdminRefused
+from models.money import CONFIRM_ADJUSTMENT_CENTS, format_cents
 from settings import ConfigError, Settings
 
 #: How long a change sent to RabbitMQ is waited for, in seconds.
@@ -47,6 +51,11 @@ def make_parser() -> argparse.ArgumentParser:
     amount.add_argument("--to", type=int, metavar="CENTS", help="set the balance to CENTS")
     amount.add_argument("--by", type=int, metavar="CENTS", help="change the balance by CENTS")
     adjust.add_argument("--reason", required=True)
+    adjust.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"do not ask to confirm a change over {format_cents(CONFIRM_ADJUSTMENT_CENTS)}",
+    )
 
     payments = sub.add_parser("payments").add_subparsers(dest="verb", required=True)
     plist = _with_json(payments.add_parser("list", help="payments and refunds received"))
@@ -167,7 +176,35 @@ def _balance_adjust(args: argparse.Namespace, settings: Settings, console: Conso
         "by_cents": args.by,
         "reason": args.reason,
     }
+    change = _adjustment_change(payload)
+    if change is not None and abs(change) > CONFIRM_ADJUSTMENT_CENTS and not args.yes:
+        question = (
+            f"Change the balance of {payload['address']} by {format_cents(change)} "
+            f"(more than {format_cents(CONFIRM_ADJUSTMENT_CENTS)})?"
+        )
+        if not sys.stdin.isatty():
+            print(
+                f"hero-admin: {question} There is no terminal to ask on: pass --yes "
+                "to confirm; nothing was sent",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        if input(f"{question} Type yes to go on: ").strip().lower() not in ("y", "yes"):
+            console.print("not confirmed; nothing was sent")
+            return EXIT_REFUSED
     return _report(submit("balance_adjust", payload, settings), console)
+
+
+def _adjustment_change(payload: dict[str, Any]) -> int | None:
+    """The change *payload* asks for against the balance now, or None when the actor will
+    refuse it anyway (out of bounds, or no such account), which it then audits."""
+    billing = Billing.select().join(Account).where(Account.address == payload["address"]).first()
+    if billing is None:
+        return None
+    try:
+        return adjustment_cents(payload, balance_cents=int(billing.balance_cents))
+    except AdminRefused:
+        return None
 
 
 def _unmatched_retry(args: argparse.Namespace, settings: Settings, console: Console) -> int:

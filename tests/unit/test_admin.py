@@ -11,9 +11,10 @@ import pytest
 
 from actors import admin
 from actors.admin import MAX_ENVELOPE_AGE_S, check_envelope, handle, make_envelope
-from actors.ledger import audit_mismatches
-from models import Account, AdminAudit, Billing, LedgerEntry
+from actors.ledger import audit_mismatches, post
+from models import Account, AdminAudit, Billing, LedgerEntry, write_transaction
 from models.errors import AdminRefused
+from models.money import MAX_ADJUSTMENT_CENTS, MAX_BALANCE_CENTS
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 #: A fixed "now" for signing and checking, in Unix seconds.
@@ -247,3 +248,50 @@ class TestRefused:
         first = handle(envelope, now=NOW)
         assert handle(envelope, now=NOW) == first
         assert AdminAudit.select().where(AdminAudit.outcome == "refused").count() == 1
+
+
+class TestAdjustmentBounds:
+    """Every adjustment is bounded; what is outside the bounds is refused, named and audited."""
+
+    def test_to_beyond_the_balance_bound_is_refused_naming_to_cents(self, account) -> None:
+        envelope = adjust(to_cents=10**23)
+        outcome = handle(envelope, now=NOW)
+        assert outcome["outcome"] == "refused" and outcome["reason"].startswith("to_cents: ")
+        assert audit_of(envelope).outcome == "refused"
+        assert "to_cents" in audit_of(envelope).reason
+        assert balance() == 0 and LedgerEntry.select().count() == 0
+
+    def test_by_the_largest_int64_is_refused_and_the_books_stay_auditable(self, account) -> None:
+        huge = adjust(by_cents=2**63 - 1)
+        assert handle(huge, now=NOW)["reason"].startswith("by_cents: ")
+        assert handle(adjust(by_cents=1), now=NOW)["outcome"] == "applied"
+        assert balance() == 1 and audit_mismatches() == []
+        assert audit_of(huge).outcome == "refused"
+
+    def test_by_the_bound_is_applied_and_one_cent_more_is_refused(self, account) -> None:
+        assert handle(adjust(by_cents=MAX_ADJUSTMENT_CENTS), now=NOW)["outcome"] == "applied"
+        over = handle(adjust(by_cents=-MAX_ADJUSTMENT_CENTS - 1), now=NOW)
+        assert over["outcome"] == "refused" and "by_cents" in over["reason"]
+        assert balance() == MAX_ADJUSTMENT_CENTS
+
+    def test_to_that_would_change_more_than_the_bound_is_refused(self, account) -> None:
+        outcome = handle(adjust(to_cents=MAX_ADJUSTMENT_CENTS + 1), now=NOW)
+        assert outcome["outcome"] == "refused"
+        assert outcome["reason"].startswith("to_cents: a change of $1,000,000.01")
+        assert balance() == 0
+
+    def test_an_adjustment_past_the_balance_bound_is_refused_and_audited(self, account) -> None:
+        with write_transaction():
+            post(account, amount_cents=MAX_BALANCE_CENTS - 1, kind="payment", ref="seed")
+        envelope = adjust(by_cents=2)
+        outcome = handle(envelope, now=NOW)
+        assert outcome["outcome"] == "refused" and "outside the bound" in outcome["reason"]
+        assert audit_of(envelope).outcome == "refused"
+        assert balance() == MAX_BALANCE_CENTS - 1 and audit_mismatches() == []
+
+    @pytest.mark.parametrize("value", [1.5, "100", True, None])
+    def test_a_to_that_is_not_whole_cents_is_refused(self, account, value: Any) -> None:
+        args = {"to_cents": value} if value is not None else {}
+        outcome = handle(adjust(**args), now=NOW)
+        assert outcome["outcome"] == "refused"
+        assert "to_cents" in outcome["reason"]

@@ -1,0 +1,94 @@
+"""Operator balance adjustments: bounded, with a reason, posted through the ledger.
+
+``by_cents`` is bounded by ``MAX_ADJUSTMENT_CENTS`` either way; ``to_cents`` by
+``MAX_BALANCE_CENTS``, and the change it makes by ``MAX_ADJUSTMENT_CENTS``. What is
+outside them is refused with ``AdminRefused`` naming the argument, and the admin actor
+audits the refusal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.ledger import billing_for, post
+from models import Account, Billing, db
+from models.address import canonical_address
+from models.errors import AdminRefused, InvalidAddress
+from models.money import (
+    MAX_ADJUSTMENT_CENTS,
+    MAX_BALANCE_CENTS,
+    AmountOutOfBounds,
+    check_cents,
+    format_cents,
+)
+
+
+def balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
+    """Move a balance by, or to, an amount with a reason, within the adjustment bounds."""
+    args = envelope["args"]
+    reason = str(args.get("reason") or "").strip()
+    if not reason:
+        raise AdminRefused("reason: every adjustment needs a reason")
+    account = _account(args.get("address"))
+    billing = billing_for(account)
+    if db.obj.for_update:
+        billing = Billing.select().where(Billing.id == billing.id).for_update().get()
+    amount = adjustment_cents(args, balance_cents=int(billing.balance_cents))
+    if amount == 0:
+        return {"address": account.address, "balance_cents": billing.balance_cents, "changed": 0}
+    try:
+        posted = post(
+            account,
+            amount_cents=amount,
+            kind="adjustment",
+            ref=envelope["nonce"],
+            details={"reason": reason, "operator": envelope.get("operator_pubkey")},
+        )
+    except AmountOutOfBounds as exc:
+        raise AdminRefused(str(exc)) from None
+    assert posted is not None
+    return {
+        "address": account.address,
+        "balance_cents": posted.balance_after_cents,
+        "changed": amount,
+    }
+
+
+def adjustment_cents(args: dict[str, Any], *, balance_cents: int) -> int:
+    """The change an adjustment asks for: ``by_cents``, or ``to_cents`` less the balance.
+
+    Every adjustment is bounded: ``to_cents`` within plus or minus ``MAX_BALANCE_CENTS``,
+    and the change either way within ``MAX_ADJUSTMENT_CENTS``.
+
+    Raises:
+        AdminRefused: naming the argument that is missing, not whole cents or out of bounds.
+    """
+    to_cents, by_cents = args.get("to_cents"), args.get("by_cents")
+    if (to_cents is None) == (by_cents is None):
+        raise AdminRefused("give exactly one of to_cents and by_cents")
+    try:
+        if to_cents is not None:
+            target = check_cents("to_cents", to_cents, limit=MAX_BALANCE_CENTS)
+            name, amount = "to_cents", target - balance_cents
+        else:
+            name = "by_cents"
+            amount = check_cents("by_cents", by_cents, limit=MAX_ADJUSTMENT_CENTS)
+    except AmountOutOfBounds as exc:
+        raise AdminRefused(str(exc)) from None
+    if abs(amount) > MAX_ADJUSTMENT_CENTS:
+        raise AdminRefused(
+            f"{name}: a change of {format_cents(amount)} is more than one adjustment may "
+            f"make ({format_cents(MAX_ADJUSTMENT_CENTS)} either way); nothing was changed"
+        )
+    return amount
+
+
+def _account(address: Any) -> Account:
+    try:
+        canonical = canonical_address(str(address or ""))
+    except InvalidAddress as exc:
+        raise AdminRefused(f"address: {exc}") from None
+    account = Account.get_or_none(Account.address == canonical)
+    if account is None:
+        raise AdminRefused(f"address: no account for {canonical}; add it with `user add`")
+    return account
