@@ -9,7 +9,7 @@ import dramatiq
 
 from actors import RETRY_POLICY
 from actors.payments import retry_unmatched_payment
-from actors.refunds import debit_refund
+from actors.refunds import credit_back_refund, debit_refund
 from models import UnmatchedItem, utcnow
 
 
@@ -22,7 +22,9 @@ def retry_unmatched(item: UnmatchedItem) -> str:
 
         return apply_parked([item])[str(item.id)]
     if item.source == "refund":
-        outcome = debit_refund(**json.loads(item.payload))
+        payload = json.loads(item.payload)
+        apply = credit_back_refund if "refund_id" in payload else debit_refund
+        outcome = apply(**payload)
         if outcome != "unmatched":
             UnmatchedItem.update(resolved_at=utcnow()).where(UnmatchedItem.id == item.id).execute()
         return outcome

@@ -16,6 +16,7 @@ import dramatiq
 import structlog
 
 from actors import RETRY_POLICY
+from actors.alerts import raise_alert
 from actors.ledger import post
 from models import (
     Account,
@@ -28,9 +29,13 @@ from models import (
 )
 from models.address import canonical_address
 from models.errors import InvalidAddress
-from models.money import CURRENCY
+from models.money import CURRENCY, MAX_PAYMENT_CENTS
 
 log = structlog.get_logger("hero.payments")
+
+
+#: Latest provider time accepted, Unix seconds (2286-11-20).
+MAX_UNIX_S = 10_000_000_000
 
 
 class PermanentPaymentError(Exception):
@@ -51,12 +56,22 @@ class PaymentFact:
     event_id: str | None = None
 
     def validate(self) -> None:
-        if not self.payment_key:
-            raise PermanentPaymentError("payment_key: empty")
+        if not isinstance(self.payment_key, str) or not self.payment_key:
+            raise PermanentPaymentError("payment_key: empty or not a string")
         if isinstance(self.amount_cents, bool) or not isinstance(self.amount_cents, int):
             raise PermanentPaymentError(f"amount_cents: not an integer: {self.amount_cents!r}")
-        if self.amount_cents <= 0:
-            raise PermanentPaymentError(f"amount_cents: must be positive, not {self.amount_cents}")
+        if not 0 < self.amount_cents <= MAX_PAYMENT_CENTS:
+            raise PermanentPaymentError(
+                f"amount_cents: {self.amount_cents} is outside 1..{MAX_PAYMENT_CENTS} cents"
+            )
+        if not isinstance(self.currency, str) or len(self.currency) != 3:
+            raise PermanentPaymentError(f"currency: not a 3-letter code: {self.currency!r}")
+        if len(self.payment_key) > 200:
+            raise PermanentPaymentError("payment_key: longer than 200 characters")
+        if isinstance(self.paid_at, bool) or not isinstance(self.paid_at, int):
+            raise PermanentPaymentError(f"paid_at: not Unix seconds: {self.paid_at!r}")
+        if not 0 <= self.paid_at <= MAX_UNIX_S:
+            raise PermanentPaymentError(f"paid_at: {self.paid_at} is outside 0..{MAX_UNIX_S}")
 
 
 def _from_unix(seconds: int) -> dt.datetime:
@@ -230,19 +245,24 @@ def apply_payment(
     topup_id: str | None = None,
     event_id: str | None = None,
 ) -> str:
-    """Credit one provider payment to its account, once."""
-    return credit_payment(
-        PaymentFact(
-            provider=provider,
-            payment_key=payment_key,
-            address=address,
-            amount_cents=amount_cents,
-            currency=currency,
-            paid_at=paid_at,
-            topup_id=topup_id,
-            event_id=event_id,
-        )
+    """Credit one provider payment to its account, once; a fact that can never be applied
+    raises an operator alert and is not retried."""
+    fact = PaymentFact(
+        provider=provider,
+        payment_key=payment_key,
+        address=address,
+        amount_cents=amount_cents,
+        currency=currency,
+        paid_at=paid_at,
+        topup_id=topup_id,
+        event_id=event_id,
     )
+    try:
+        return credit_payment(fact)
+    except PermanentPaymentError as exc:
+        raise_alert("payment_refused", "apply_payment", str(exc), asdict(fact))
+        log.warning("payment.refused", key=payment_key, reason=str(exc))
+        raise
 
 
 @dramatiq.actor(queue_name="payments", **RETRY_POLICY)

@@ -31,6 +31,7 @@ class PaymentEvent(BaseModel):
     key = peewee.CharField(max_length=200)
     address = peewee.CharField(max_length=64, null=True)
     account = peewee.ForeignKeyField(Account, null=True, backref="payments", on_delete="RESTRICT")
+    account_id: int | None  # peewee's id accessor of the foreign key, declared for type checkers
     amount_cents = peewee.BigIntegerField()
     currency = peewee.CharField(max_length=3, default="usd")
     #: For a refund: the payment key it refunds.

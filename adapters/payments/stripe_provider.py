@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import stripe
+import structlog
 
 from adapters.payments.base import Checkout, WebhookMessage, WebhookRejected
+from adapters.payments.stripe_parse import RefundLister, event_messages
 from models.errors import PaymentError, ProviderUnavailable
 
+__all__ = ["StripeProvider", "event_messages", "parse_stripe_webhook", "sign_stripe_payload"]
+
+log = structlog.get_logger("hero.stripe")
+
+#: Most refunds of one charge read when following a cut-short list; more is not a real
+#: card payment, and the cumulative ``amount_refunded`` is used instead.
+MAX_REFUNDS_PER_CHARGE = 1000
 #: Largest distance in seconds between a webhook's timestamp and now, either way.
 TOLERANCE_S = 300
 
@@ -78,17 +88,45 @@ class StripeProvider:
         return Checkout(redirect_url=session.url, provider_ref=session.id)
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
-        return parse_stripe_webhook(body, headers, secret=self._webhook_secret, now=self._clock())
+        return parse_stripe_webhook(
+            body,
+            headers,
+            secret=self._webhook_secret,
+            now=self._clock(),
+            list_refunds=self.list_refunds,
+        )
+
+    def list_refunds(self, charge_id: str) -> list[dict[str, Any]] | None:
+        """Every refund of *charge_id*, newest first, or None when Stripe cannot say."""
+        try:
+            page = self._client.v1.refunds.list(params={"charge": charge_id, "limit": 100})
+            pages = itertools.islice(page.auto_paging_iter(), MAX_REFUNDS_PER_CHARGE + 1)
+            refunds = [refund.to_dict() for refund in pages]
+        except stripe.StripeError as exc:
+            log.warning("stripe.refunds_unlisted", charge=charge_id, reason=str(exc))
+            return None
+        if len(refunds) > MAX_REFUNDS_PER_CHARGE:
+            log.warning("stripe.refunds_unlisted", charge=charge_id, reason="too many")
+            return None
+        return refunds
 
 
 def parse_stripe_webhook(
-    body: bytes, headers: dict[str, str], *, secret: str, now: float
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    secret: str,
+    now: float,
+    list_refunds: RefundLister | None = None,
 ) -> list[WebhookMessage]:
     """Verify a Stripe-format webhook over its raw *body* and map it to actor messages.
 
+    Args:
+        list_refunds: fetches a charge's refunds when its list in the event is cut short.
+
     Raises:
         WebhookRejected: bad, missing or stale signature, a timestamp from the future,
-            or a body that is not a Stripe event.
+            or a body that is not a Stripe event with every field in bounds.
     """
     header = headers.get("stripe-signature")
     try:
@@ -99,9 +137,10 @@ def parse_stripe_webhook(
     if _timestamp(header or "") - now > TOLERANCE_S:
         raise WebhookRejected("Stripe-Signature: timestamp is more than 300 s in the future")
     try:
-        return event_messages(json.loads(body))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise WebhookRejected(f"body: not a Stripe event ({exc!r})") from None
+        event = json.loads(body)
+    except ValueError as exc:
+        raise WebhookRejected(f"body: not JSON ({exc})") from None
+    return event_messages(event, list_refunds=list_refunds)
 
 
 def sign_stripe_payload(body: bytes, secret: str, timestamp: int) -> str:
@@ -116,64 +155,3 @@ def _timestamp(header: str) -> int:
         if key == "t" and value.isdigit():
             return int(value)
     return 0
-
-
-def event_messages(event: dict[str, Any]) -> list[WebhookMessage]:
-    """The actor messages a verified Stripe event means (none for other event types)."""
-    kind = event["type"]
-    obj = event["data"]["object"]
-    created = int(event["created"])
-    if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
-        if obj.get("payment_status") != "paid":
-            return []
-        return [
-            WebhookMessage(
-                "apply_payment",
-                {
-                    "provider": "stripe",
-                    "payment_key": obj.get("payment_intent") or obj["id"],
-                    "address": obj.get("client_reference_id"),
-                    "amount_cents": int(obj["amount_total"]),
-                    "currency": obj.get("currency") or "usd",
-                    "paid_at": created,
-                    "topup_id": (obj.get("metadata") or {}).get("topup_id"),
-                    "event_id": event["id"],
-                },
-            )
-        ]
-    if kind == "checkout.session.async_payment_failed":
-        return [
-            WebhookMessage(
-                "record_payment_failure",
-                {
-                    "provider": "stripe",
-                    "topup_id": (obj.get("metadata") or {}).get("topup_id"),
-                    "payment_key": obj.get("payment_intent") or obj["id"],
-                    "reason": "async payment failed",
-                },
-            )
-        ]
-    if kind == "charge.refunded":
-        listed = (obj.get("refunds") or {}).get("data")
-        refunds = None
-        if listed:
-            refunds = [
-                {"id": r["id"], "amount_cents": int(r["amount"])}
-                for r in listed
-                if r.get("status", "succeeded") in ("succeeded", "pending")
-            ]
-        return [
-            WebhookMessage(
-                "apply_refund",
-                {
-                    "provider": "stripe",
-                    "payment_key": obj.get("payment_intent") or obj["id"],
-                    "charge_id": obj["id"],
-                    "amount_refunded_cents": int(obj["amount_refunded"]),
-                    "refunds": refunds,
-                    "refunded_at": created,
-                    "event_id": event["id"],
-                },
-            )
-        ]
-    return []
