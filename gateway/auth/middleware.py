@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import unicodedata
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 import falcon
 
@@ -113,8 +114,41 @@ def viewer(req: falcon.Request) -> dict[str, str] | None:
     return {"address": session.address, "csrf_token": session.csrf_token}
 
 
+#: Where a login goes when ``next`` is missing or not a path of this site: the dashboard.
+DEFAULT_NEXT = "/"
+#: Longest ``next`` kept; a longer one falls back to the dashboard.
+MAX_NEXT_CHARS = 2048
+
+
 def safe_next(target: str | None) -> str:
-    """A local path to go to after login (never another site); ``/`` by default."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
+    """A path of this site to go to after login; the dashboard for anything else.
+
+    Kept only when it starts with a single ``/``, is printable ASCII with no blank or
+    backslash, and, percent-decoded until it stops changing, still starts with a single
+    ``/`` and holds no control character, blank or backslash (browsers drop a tab or a
+    newline and read ``\\`` as ``/``, so ``/%09/evil.example`` would be another site).
+
+    >>> safe_next("/topups/HERO1?x=1"), safe_next("/%09/evil.example"), safe_next(None)
+    ('/topups/HERO1?x=1', '/', '/')
+    """
+    if not target or len(target) > MAX_NEXT_CHARS or not _is_local_path(target):
+        return DEFAULT_NEXT
+    decoded = target
+    for _ in range(4):  # nested encodings (%2509) unwrap in a few rounds
+        decoded, previous = unquote(decoded), decoded
+        if decoded == previous:
+            break
+        if not _is_local_path(decoded, printable_ascii=False):
+            return DEFAULT_NEXT
+    parts = urlsplit(decoded)
+    if parts.scheme or parts.netloc:
+        return DEFAULT_NEXT
     return target
+
+
+def _is_local_path(text: str, *, printable_ascii: bool = True) -> bool:
+    if not text.startswith("/") or text.startswith("//") or "\\" in text:
+        return False
+    if printable_ascii and not all("!" <= ch <= "~" for ch in text):
+        return False
+    return not any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in text)
