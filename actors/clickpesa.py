@@ -23,9 +23,9 @@ from actors.payments import (
     credit_payment,
     record_payment_failure,
 )
+from adapters.payments.clickpesa_webhook import BadAmount, checkout_currency, collected_cents
 from models import TopUp
 from models.errors import PaymentError
-from models.money import parse_cents
 
 if TYPE_CHECKING:
     from adapters.payments.clickpesa import ClickPesaProvider
@@ -125,20 +125,19 @@ def should_wait_for_topup(*, paid_at: int, now_s: float) -> bool:
 
 
 def amount_cents(value: object) -> int:
-    """ClickPesa's ``collectedAmount`` (a string of dollars) in exact cents.
+    """ClickPesa's ``collectedAmount`` (dollars, at most 2 decimals) in exact cents.
 
     >>> amount_cents("25.00"), amount_cents("0.1"), amount_cents("1000")
     (2500, 10, 100000)
 
     Raises:
-        PermanentPaymentError: missing, a float, not a number, or finer than a cent.
+        PermanentPaymentError: missing, a float, not a plain decimal, finer than a cent,
+            negative, or above ``MAX_PAYMENT_CENTS``.
     """
-    if isinstance(value, bool | float) or value is None:
-        raise PermanentPaymentError(f"collectedAmount: not a decimal string: {value!r}")
     try:
-        return parse_cents(str(value))
-    except ValueError as exc:
-        raise PermanentPaymentError(f"collectedAmount: {exc}") from None
+        return collected_cents(value)
+    except BadAmount as exc:
+        raise PermanentPaymentError(str(exc)) from None
 
 
 def unix_seconds(value: object) -> int:
@@ -160,9 +159,10 @@ def unix_seconds(value: object) -> int:
 
 
 def _currency(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise PermanentPaymentError(f"collectedCurrency: missing: {value!r}")
-    return value.strip()
+    try:
+        return checkout_currency(value)
+    except BadAmount as exc:
+        raise PermanentPaymentError(str(exc)) from None
 
 
 def _configured() -> ClickPesaProvider:

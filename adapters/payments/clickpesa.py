@@ -6,58 +6,34 @@ asks a worker to re-query ``GET /payments/{orderReference}`` (``actors.clickpesa
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import threading
 import time
-from collections.abc import Callable, Mapping
-from decimal import Decimal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
 
-from adapters.payments.base import Checkout, WebhookMessage, WebhookRejected
+from adapters.payments.base import Checkout, WebhookMessage
+from adapters.payments.clickpesa_json import canonical_json, clickpesa_checksum, parse_json
+from adapters.payments.clickpesa_webhook import parse_clickpesa_webhook
 from models.errors import PaymentError, ProviderUnavailable
 
 if TYPE_CHECKING:
     from settings import Settings
 
+__all__ = [
+    "ClickPesaProvider",
+    "canonical_json",
+    "clickpesa_checksum",
+    "format_price",
+    "parse_clickpesa_webhook",
+]
+
 #: How long a token is reused, in seconds; ClickPesa's tokens live one hour.
 TOKEN_TTL_S = 55 * 60
 #: Connect and read timeouts of every call to ClickPesa, in seconds.
 TIMEOUT_S = (5.0, 30.0)
-#: Body fields a checksum never covers.
-UNSIGNED_FIELDS = ("checksum", "checksumMethod")
-#: Headers third-party SDKs carry the webhook checksum in, when the body has none.
-CHECKSUM_HEADERS = ("x-clickpesa-signature", "x-clickpesa-checksum")
-#: Webhook events that make a worker re-query the payment.
-PAYMENT_EVENTS = ("PAYMENT RECEIVED", "PAYMENT FAILED")
-
-
-def canonical_json(payload: Mapping[str, Any]) -> str:
-    """*payload* minus the checksum fields, keys sorted at every level, compact, raw UTF-8.
-
-    >>> canonical_json({"b": {"y": 1, "x": "é"}, "a": [], "checksum": "ff"})
-    '{"a":[],"b":{"x":"é","y":1}}'
-    """
-    unsigned = {k: v for k, v in payload.items() if k not in UNSIGNED_FIELDS}
-    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def clickpesa_checksum(payload: Mapping[str, Any], key: str) -> str:
-    """ClickPesa's checksum of *payload*: hex HMAC-SHA256 of its canonical JSON.
-
-    Args:
-        payload: a request or webhook body; ``checksum``/``checksumMethod`` are ignored.
-        key: the application's checksum key (not the API key).
-
-    >>> clickpesa_checksum({"orderReference": "HERO1", "totalPrice": "1.00"}, "k")
-    '6cafa7d206c5dc9e84b9ac0635069b05215f533a7739f9a563a63668107c9c72'
-    """
-    message = canonical_json(payload).encode("utf-8")
-    return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 def format_price(amount_cents: int) -> str:
@@ -73,54 +49,6 @@ def format_price(amount_cents: int) -> str:
         raise PaymentError(f"amount_cents: must be a positive integer, not {amount_cents!r}")
     dollars, cents = divmod(amount_cents, 100)
     return f"{dollars}.{cents:02d}"
-
-
-def parse_clickpesa_webhook(
-    body: bytes, headers: Mapping[str, str], *, checksum_key: str
-) -> list[WebhookMessage]:
-    """Verify a ClickPesa webhook and say which messages it means.
-
-    The checksum is read from the body field ``checksum``, else from the
-    ``X-ClickPesa-Signature``/``X-ClickPesa-Checksum`` headers (*headers* lower-cased).
-
-    Returns:
-        One ``confirm_clickpesa_payment`` message for a payment event; none for others.
-
-    Raises:
-        WebhookRejected: naming the field: body not a JSON object, checksum missing or
-            wrong, ``event`` or ``data.orderReference`` missing.
-    """
-    try:
-        event = json.loads(body)
-    except ValueError:
-        raise WebhookRejected("body: not JSON") from None
-    if not isinstance(event, dict):
-        raise WebhookRejected("body: not a JSON object")
-    given = event.get("checksum") or next(
-        (headers[h] for h in CHECKSUM_HEADERS if headers.get(h)), None
-    )
-    if not isinstance(given, str) or not given:
-        raise WebhookRejected("checksum: missing (no body field, no X-ClickPesa-* header)")
-    expected = clickpesa_checksum(event, checksum_key)
-    if not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
-        method = event.get("checksumMethod")
-        suffix = f" (checksumMethod {method!r})" if method else ""
-        raise WebhookRejected(f"checksum: does not match the body{suffix}")
-    kind = event.get("event")
-    if not isinstance(kind, str) or not kind:
-        raise WebhookRejected("event: missing")
-    if kind not in PAYMENT_EVENTS:
-        return []
-    data = event.get("data")
-    reference = data.get("orderReference") if isinstance(data, dict) else None
-    if not isinstance(reference, str) or not reference.strip():
-        raise WebhookRejected("data.orderReference: missing")
-    return [
-        WebhookMessage(
-            "confirm_clickpesa_payment",
-            {"order_reference": reference.strip(), "webhook_event": kind},
-        )
-    ]
 
 
 class ClickPesaProvider:
@@ -209,7 +137,7 @@ class ClickPesaProvider:
         Returns:
             ClickPesa's records as they come (``status``, ``collectedAmount`` string,
             ``collectedCurrency``, ``createdAt`` ISO 8601, ``id``, ``orderReference``);
-            JSON numbers arrive as ``Decimal``, never float.
+            JSON numbers arrive as ``JsonNumber`` (a float that keeps its text).
 
         Raises:
             ProviderUnavailable: ClickPesa could not be reached or answered 429/5xx.
@@ -295,8 +223,8 @@ def _message(resp: requests.Response) -> str:
 
 def _json(resp: requests.Response) -> Any:
     try:
-        return resp.json(parse_float=Decimal)
-    except ValueError:
+        return parse_json(resp.content)
+    except (ValueError, RecursionError):
         raise PaymentError(
             f"ClickPesa answered {resp.status_code} with a body that is not JSON"
         ) from None
