@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,6 +86,8 @@ class Settings:
     outbox_dir: str = "var/outbox"
     forge_user: str | None = None
     forge_token: str | None = field(default=None, repr=False)
+    #: Connect and read timeout of a Forge fetch, in seconds.
+    forge_timeout_s: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -148,6 +151,7 @@ class Settings:
             outbox_dir=environ.get("HERO_OUTBOX_DIR") or "var/outbox",
             forge_user=environ.get("HERO_FORGE_USER") or None,
             forge_token=environ.get("HERO_FORGE_TOKEN") or None,
+            forge_timeout_s=_int(environ, "HERO_FORGE_TIMEOUT_S", 30, minimum=1),
             metrics_addr=(
                 _addr(environ, "HERO_METRICS_ADDR", "")
                 if environ.get("HERO_METRICS_ADDR")
@@ -238,6 +242,10 @@ class NodeSettings:
     nats_subject_prefix: str = "hero.usage"
     intake_host: str = "127.0.0.1"
     intake_port: int = 9931
+    #: The intake's bearer token when set by hand (else it is read from ``intake_token_path``).
+    intake_token: str | None = field(default=None, repr=False)
+    #: The intake token file, created 0600 at first start (default: beside the journal).
+    intake_token_path: str = ""
     #: Seconds between commit attempts of the hourly committer (it commits closed hours).
     commit_interval_s: int = 60
 
@@ -248,10 +256,11 @@ class NodeSettings:
         if not _NODE_NAME.match(name):
             raise ConfigError("HERO_NODE_NAME", f"must be a node name like node-a, not {name!r}")
         host, port = _addr(environ, "HERO_NODE_INTAKE_ADDR", "127.0.0.1:9931")
+        journal = environ.get("HERO_NODE_JOURNAL") or f"var/node-{name}.journal.db"
         return cls(
             name=name,
             key_path=environ.get("HERO_NODE_KEY") or None,
-            journal_path=environ.get("HERO_NODE_JOURNAL") or f"var/node-{name}.journal.db",
+            journal_path=journal,
             repo=environ.get("HERO_NODE_REPO") or None,
             repo_token=environ.get("HERO_NODE_REPO_TOKEN") or None,
             repo_user=environ.get("HERO_NODE_REPO_USER") or "hero-node",
@@ -260,6 +269,9 @@ class NodeSettings:
             nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", "hero.usage"),
             intake_host=host,
             intake_port=port,
+            intake_token=environ.get("HERO_NODE_INTAKE_TOKEN") or None,
+            intake_token_path=environ.get("HERO_NODE_INTAKE_TOKEN_FILE")
+            or str(Path(journal).with_suffix(".intake-token")),
             commit_interval_s=_int(environ, "HERO_NODE_COMMIT_INTERVAL_S", 60, minimum=1),
         )
 

@@ -68,7 +68,9 @@ class Node:
         return result.stdout.strip()
 
     def post(self, *, quantity: int = 7) -> str:
-        resp = requests.post(f"{self.intake_url}/usage", timeout=10, json={
+        token = Path(self.env["HERO_NODE_INTAKE_TOKEN_FILE"]).read_text().strip()
+        resp = requests.post(f"{self.intake_url}/usage", timeout=10, headers={
+            "Authorization": f"Bearer {token}"}, json={
             "user": USER, "resource_kind": "vm_hour", "quantity": quantity, "amount_cents": 10,
             "applies_to": "vm"})
         assert resp.status_code == 201, resp.text
@@ -121,6 +123,7 @@ def make_node(tmp_path: Path) -> Iterator[MakeNode]:
             HERO_NODE_NAME="node-a", HERO_NODE_KEY=str(key_path),
             HERO_NODE_JOURNAL=str(tmp_path / "var" / "node-a.db"),
             HERO_NODE_INTAKE_ADDR=f"127.0.0.1:{free_port()}",
+            HERO_NODE_INTAKE_TOKEN_FILE=str(tmp_path / "var" / "intake-token"),
             HERO_NODE_COMMIT_INTERVAL_S="3600",
         )
         if stream is not None:

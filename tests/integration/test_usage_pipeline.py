@@ -36,6 +36,8 @@ USERS = {  # address -> paid tenure in days (None: never paid)
     "5a0:1:2:3:4:5:6:7": 6.9,
 }
 NODES = ("node-a", "node-b", "node-c")  # node-c reports through git only
+#: The bearer token every node agent's intake asks for.
+INTAKE_TOKEN = "intake-token-of-the-pipeline-test"
 
 
 def quarters(record: dict, first_paid: dt.datetime | None) -> int:
@@ -133,6 +135,7 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
                 "HERO_NODE_REPO_USER": "forge",
                 "HERO_NODE_REPO_TOKEN": "s3cret",
                 "HERO_NODE_INTAKE_ADDR": f"127.0.0.1:{port}",
+                "HERO_NODE_INTAKE_TOKEN": INTAKE_TOKEN,
                 "HERO_NODE_COMMIT_INTERVAL_S": "3600",
                 **(nats_env if name != "node-c" else {}),
             }
@@ -151,6 +154,7 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
         records = make_records(10_000, rng)
         keyed: list[dict] = []
         http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {INTAKE_TOKEN}"
         admin_env = {
             **stack.admin_env(),
             "HERO_FORGE_USER": "forge",

@@ -1,4 +1,4 @@
-"""Reports from the host's services: validation naming the field, CLI and intake endpoint."""
+"""Reports from the host's services: validation naming the field, and the CLI."""
 
 from __future__ import annotations
 
@@ -10,17 +10,14 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-import falcon.testing
 import nacl.signing
 import pytest
 import structlog
 
 from models.otoml import RecordError
 from node_agent.cli import EXIT_OK, EXIT_USAGE, main
-from node_agent.intake import create_intake_app
 from node_agent.journal import Journal
 from node_agent.records import cli_report, draft_record
-from node_agent.service import record_report
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, 15, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -83,43 +80,6 @@ class TestDraftRecord:
         assert report["quantity"] == 2
         with pytest.raises(RecordError, match="^amount_cents: must be an integer, not 'x'"):
             draft_record(report, node="node-a", now=NOW)
-
-
-class TestIntake:
-    """POST /usage journals a valid report and answers its key; refuses a bad one by field."""
-
-    @pytest.fixture
-    def journal(self, tmp_path: Path) -> Journal:
-        return Journal(tmp_path / "node-a.db", node="node-a")
-
-    @pytest.fixture
-    def client(self, journal: Journal) -> falcon.testing.TestClient:
-        app = create_intake_app(record=lambda raw: record_report(journal, raw, clock=lambda: NOW))
-        return falcon.testing.TestClient(app)
-
-    def test_valid_report_is_journalled_and_keyed(self, client: falcon.testing.TestClient,
-                                                  journal: Journal) -> None:
-        resp = client.simulate_post("/usage", json={**GOOD, "applies_to": "llm"})
-
-        assert resp.status_code == 201
-        assert resp.json == {"key": "node-a:1"}
-        assert [r.record.applies_to for r in journal.unpublished(limit=5)] == ["llm"]
-
-    def test_bad_report_gets_400_naming_the_field(self, client: falcon.testing.TestClient,
-                                                   journal: Journal) -> None:
-        resp = client.simulate_post("/usage", json={**GOOD, "quantity": "many"})
-
-        assert resp.status_code == 400
-        assert resp.json["field"] == "quantity"
-        assert resp.json["error"].startswith("quantity:")
-        assert journal.counts().journalled == 0
-
-    def test_body_that_is_not_json_gets_400(self, client: falcon.testing.TestClient) -> None:
-        resp = client.simulate_post("/usage", body=b"{nope",
-                                    headers={"Content-Type": "application/json"})
-
-        assert resp.status_code == 400
-        assert resp.json["field"] == "body"
 
 
 def run_main(*argv: str) -> tuple[int, str, str]:
