@@ -1,4 +1,4 @@
-"""``hero-node``: the node agent's CLI (keygen, record, serve, flush, status)."""
+"""``hero-node``: the node agent's CLI (keygen, record, serve, flush, status, intake-token)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import structlog
 
 from cli.logs import configure_logging
 from cli.signals import stop_on_signals
-from models.otoml import RecordError
+from models.otoml import RecordError, parse_time
 from node_agent.journal import JournalError
-from node_agent.keys import NodeKeyError, generate_key_file, load_key
-from node_agent.records import cli_report
+from node_agent.keys import NodeKeyError, generate_key_file, intake_token, load_key
+from node_agent.records import cli_report, field_of
 from node_agent.service import build_committer, open_journal, record_report, serve
 from settings import ConfigError, NodeSettings
 
@@ -32,6 +32,8 @@ EXIT_PENDING = 1
 EXIT_USAGE = 2
 #: The journal could not be opened or written (nothing was recorded).
 EXIT_JOURNAL = 3
+#: Quarantined journal rows shown by ``status`` (the count covers them all).
+STATUS_QUARANTINED = 10
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -48,14 +50,17 @@ def make_parser() -> argparse.ArgumentParser:
     record.add_argument("--kind", required=True, help="vm_hour, llm_token, hero_os_hour, other")
     record.add_argument("--quantity", required=True, help="units consumed (integer)")
     record.add_argument("--amount-cents", required=True, help="undiscounted cost in cents")
-    record.add_argument("--applies-to", help="hero_os_hourly (default), llm or vm")
-    record.add_argument("--at", help="when it happened, RFC 3339 (default: now)")
+    record.add_argument("--applies-to", help="hero_os_hourly, llm or vm (default: from --kind:"
+                        " vm_hour vm, llm_token llm, otherwise hero_os_hourly)")
+    record.add_argument("--at", help="when it happened, RFC 3339 with a zone, e.g. "
+                        "2026-11-21T14:03:10Z (default: now)")
 
     sub.add_parser("serve", help="intake endpoint, NATS publisher and hourly committer")
     sub.add_parser("flush", help="commit every uncommitted record now and push")
 
     status = sub.add_parser("status", help="how far the journal's records have got")
     status.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_parser("intake-token", help="print the intake's bearer token (made if missing)")
     return parser
 
 
@@ -70,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     configure_logging()
     try:
-        handler = {"record": _record, "serve": _serve, "flush": _flush, "status": _status}
+        handler = {"record": _record, "serve": _serve, "flush": _flush, "status": _status,
+                   "intake-token": _intake_token}
         return handler[args.command](args, settings)
     except (JournalError, sqlite3.Error) as exc:
         print(f"hero-node: journal {settings.journal_path}: {exc}", file=sys.stderr)
@@ -103,6 +109,11 @@ def _keygen(path: str) -> int:
 
 
 def _record(args: argparse.Namespace, settings: NodeSettings) -> int:
+    if args.at is not None:
+        problem = _bad_time(args.at)
+        if problem:
+            print(f"hero-node: --at: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     report = cli_report(
         user=args.user,
         kind=args.kind,
@@ -115,9 +126,26 @@ def _record(args: argparse.Namespace, settings: NodeSettings) -> int:
         try:
             record = record_report(journal, report)
         except RecordError as exc:
-            print(f"hero-node: {exc}", file=sys.stderr)
+            option = "--at: " if field_of(exc) == "occurred_at" else ""
+            print(f"hero-node: {option}{exc}", file=sys.stderr)
             return EXIT_USAGE
     print(record.key)
+    return EXIT_OK
+
+
+def _bad_time(text: str) -> str | None:
+    """Why *text* is no time ``--at`` accepts, or None when it is one."""
+    try:
+        parse_time(text, "occurred_at")
+    except RecordError as exc:
+        return str(exc)
+    except (ValueError, OverflowError, OSError):
+        return f"occurred_at: {text!r} is not a time this node can record"
+    return None
+
+
+def _intake_token(args: argparse.Namespace, settings: NodeSettings) -> int:
+    print(intake_token(given=settings.intake_token, path=settings.intake_token_path))
     return EXIT_OK
 
 
@@ -168,16 +196,24 @@ def _flush(args: argparse.Namespace, settings: NodeSettings) -> int:
 def _status(args: argparse.Namespace, settings: NodeSettings) -> int:
     with open_journal(settings) as journal:
         counts = journal.counts()
-    report: dict[str, Any] = {"node": settings.name, **counts.as_dict()}
+        quarantined = journal.quarantined(limit=STATUS_QUARANTINED)
+    report: dict[str, Any] = {"node": settings.name, **counts.as_dict(),
+                              "quarantined_rows": quarantined}
     if args.json:
         print(json.dumps(report, sort_keys=True))
         return EXIT_OK
     print(
         f"node {settings.name}: {counts.journalled} journalled, {counts.published} "
-        f"published, {counts.committed} committed, {counts.pushed} pushed"
+        f"published, {counts.committed} committed, {counts.pushed} pushed, "
+        f"{counts.quarantined} quarantined"
     )
     for stage in ("oldest_unpublished", "oldest_unpushed"):
         oldest = report[stage]
         if oldest:
             print(f"{stage.replace('_', ' ')}: {oldest['key']} (recorded {oldest['recorded_at']})")
+    for row in quarantined:
+        print(f"quarantined: {row['key']} at {row['quarantined_at']}: {row['reason']}")
+    if counts.quarantined:
+        print("hero-node: quarantined rows are never published or committed; see the "
+              "reasons above", file=sys.stderr)
     return EXIT_OK

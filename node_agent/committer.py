@@ -132,6 +132,10 @@ class Committer:
                 failed += 1
                 log.error("committer.hour_failed", path=hour_file.path, error=str(exc))
                 continue
+            except Exception as exc:  # noqa: BLE001 - one hour must not stop the others
+                failed += 1
+                log.exception("committer.hour_failed", path=hour_file.path, error=repr(exc))
+                continue
             journal.mark_committed(hour_file.seqs, commit_id=commit_id, now=now)
             commits.append(commit_id)
         return commits, failed

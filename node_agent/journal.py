@@ -5,8 +5,11 @@ committed transaction). Its sequence number comes from an ``AUTOINCREMENT`` prim
 so a number is never handed out twice, not even after rows are deleted or the file is
 reopened; the key is ``<node>:<seq>``. Rows are never deleted by the agent: they move
 through ``published_at`` (NATS PubAck seen), ``committed_at``/``commit_id`` (in the local
-git repo) and ``pushed_at`` (on the Forge remote). Several processes may share the file
-(``hero-node record`` next to ``hero-node serve``): SQLite serialises writers and
+git repo) and ``pushed_at`` (on the Forge remote). A row that can no longer be read as a
+valid record (written by hand, by an older version, or outside rules tightened since) is
+quarantined instead: ``quarantined_at``/``quarantine_reason`` are set, an error is logged,
+and every stage skips it, so the rows after it go on. Several processes may share the
+file (``hero-node record`` next to ``hero-node serve``): SQLite serialises writers and
 ``busy_timeout`` waits for the lock instead of failing.
 """
 
@@ -22,10 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from models.otoml import UsageIn, format_time, hour_of, parse_record
+
+log = structlog.get_logger("hero.node.journal")
 
 #: A "now" that no record lies 10 minutes ahead of: for re-reading records already accepted.
 FAR_FUTURE = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+#: Columns added after the first release, created on open when an older journal lacks them.
+_ADDED_COLUMNS = (("quarantined_at", "TEXT"), ("quarantine_reason", "TEXT"))
+#: Characters of a quarantine reason kept (the rest of a long error is cut).
+MAX_REASON_CHARS = 500
 #: How long a writer waits for another process's lock before failing, in milliseconds.
 BUSY_TIMEOUT_MS = 30_000
 
@@ -40,7 +51,9 @@ CREATE TABLE IF NOT EXISTS records (
     published_at TEXT,
     committed_at TEXT,
     commit_id TEXT,
-    pushed_at TEXT
+    pushed_at TEXT,
+    quarantined_at TEXT,
+    quarantine_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS records_unpublished ON records (seq) WHERE published_at IS NULL;
 CREATE INDEX IF NOT EXISTS records_uncommitted ON records (seq) WHERE committed_at IS NULL;
@@ -80,6 +93,8 @@ class Counts:
     published: int
     committed: int
     pushed: int
+    #: Rows that are not a valid record: skipped by every stage, listed by ``quarantined``.
+    quarantined: int
     oldest_unpublished: dict[str, str] | None
     oldest_unpushed: dict[str, str] | None
 
@@ -114,6 +129,7 @@ class Journal:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.executescript(_SCHEMA)
+            self._add_columns()
             self._claim(node)
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: {exc}") from exc
@@ -124,6 +140,12 @@ class Journal:
             (owner,) = self._db.execute("SELECT value FROM meta WHERE name = 'node'").fetchone()
         if owner != node:
             raise JournalError(f"{self.path} is the journal of node {owner!r}, not {node!r}")
+
+    def _add_columns(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE records ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -160,7 +182,7 @@ class Journal:
         return record
 
     def unpublished(self, *, limit: int) -> list[JournalRow]:
-        """Records with no PubAck yet, oldest first."""
+        """Records with no PubAck yet, oldest first (quarantined rows left out)."""
         return self._select("published_at IS NULL", limit=limit)
 
     def uncommitted(self, *, hours_before: dt.datetime | None = None) -> list[JournalRow]:
@@ -203,13 +225,13 @@ class Journal:
         """Totals per stage and the oldest record still waiting for NATS or the remote."""
         with self._lock:
             row = self._db.execute(
-                "SELECT count(*), count(published_at), count(committed_at), count(pushed_at) "
-                "FROM records"
+                "SELECT count(*), count(published_at), count(committed_at), count(pushed_at),"
+                " count(quarantined_at) FROM records"
             ).fetchone()
             oldest = [
                 self._db.execute(
                     f"SELECT key, recorded_at FROM records WHERE {column} IS NULL "  # noqa: S608
-                    "ORDER BY seq LIMIT 1"
+                    "AND quarantined_at IS NULL ORDER BY seq LIMIT 1"
                 ).fetchone()
                 for column in ("published_at", "pushed_at")
             ]
@@ -217,24 +239,57 @@ class Journal:
             {"key": o[0], "recorded_at": o[1]} if o else None for o in oldest
         )
         return Counts(journalled=row[0], published=row[1], committed=row[2], pushed=row[3],
-                      oldest_unpublished=first, oldest_unpushed=second)
+                      quarantined=row[4], oldest_unpublished=first, oldest_unpushed=second)
+
+    def quarantined(self, *, limit: int) -> list[dict[str, str]]:
+        """Quarantined rows, oldest first: key, when, why (for ``hero-node status``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, quarantined_at, quarantine_reason FROM records "
+                "WHERE quarantined_at IS NOT NULL ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [{"key": r[0], "quarantined_at": r[1], "reason": r[2]} for r in rows]
+
+    def quarantine(self, seq: int, *, reason: str, now: dt.datetime) -> None:
+        """Set row *seq* aside for good with *reason* (every stage skips it from now on)."""
+        with self._lock, self._tx():
+            self._db.execute(
+                "UPDATE records SET quarantined_at = ?, quarantine_reason = ? "
+                "WHERE seq = ? AND quarantined_at IS NULL",
+                (format_time(now), reason[:MAX_REASON_CHARS], seq),
+            )
 
     def _select(self, where: str, *, limit: int, args: tuple[str, ...] = ()) -> list[JournalRow]:
+        """Rows matching *where*, oldest first; a row that is no record is quarantined."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, key, body, recorded_at, published_at, committed_at, commit_id,"
-                f" pushed_at FROM records WHERE {where} ORDER BY seq LIMIT ?",  # noqa: S608
+                f" pushed_at FROM records WHERE ({where}) AND quarantined_at IS NULL"  # noqa: S608
+                " ORDER BY seq LIMIT ?",
                 (*args, limit),
             ).fetchall()
-        return [self._row(r) for r in rows]
+        good: list[JournalRow] = []
+        for r in rows:
+            try:
+                good.append(self._row(r))
+            except Exception as exc:  # noqa: BLE001 - any way a row is broken: set it aside
+                self._quarantine_row(r, exc)
+        return good
 
     def _row(self, r: Sequence[Any]) -> JournalRow:
-        body = r[2].encode()
+        body = r[2].encode() if isinstance(r[2], str) else bytes(r[2])
         # Re-validated against the far future only; the record was checked when journalled.
         record = parse_record(json.loads(body), node=self.node, now=FAR_FUTURE)
+        if record.key != r[1]:
+            raise ValueError(f"key: the body says {record.key!r}, the row {r[1]!r}")
         return JournalRow(seq=r[0], key=r[1], body=body, record=record, recorded_at=r[3],
                           published_at=r[4], committed_at=r[5], commit_id=r[6],
                           pushed_at=r[7])
+
+    def _quarantine_row(self, r: Sequence[Any], exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        self.quarantine(int(r[0]), reason=reason, now=dt.datetime.now(dt.UTC))
+        log.error("journal.record_quarantined", key=r[1], seq=r[0], reason=reason[:200])
 
     def _mark(self, assign: str, values: tuple[str, ...], unless: str,
               seqs: Iterable[int]) -> None:
@@ -246,8 +301,6 @@ class Journal:
                 f"UPDATE records SET {assign} WHERE seq = ? AND {unless}",  # noqa: S608
                 chosen,
             )
-
-
 
 
 class _Transaction:

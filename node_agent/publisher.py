@@ -11,7 +11,9 @@ Wire format, one record per message:
 - header ``Hero-Signature``: hex Ed25519 signature of the exact body bytes.
 
 NATS down, slow or refusing: the records stay unpublished in the journal and are sent
-again on the next round (same key, same body); nothing is lost.
+again on the next round (same key, same body); nothing is lost. Any other failure of a
+round (the journal locked or unreadable, a bug) is logged as an error each time it
+happens and the round is tried again after a backoff: the loop never ends on its own.
 """
 
 from __future__ import annotations
@@ -124,7 +126,11 @@ class Publisher:
                 backoff = MIN_BACKOFF_S
                 await self._publish_until(stop, js)
             except (TimeoutError, OSError, NatsError) as exc:
-                log.warning("publisher.round_failed", error=repr(exc))
+                log.warning("publisher.round_failed", error=repr(exc), retry_in_s=backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except Exception as exc:  # noqa: BLE001 - journal or bug: log, back off, go on
+                log.exception("publisher.round_crashed", error=repr(exc), retry_in_s=backoff)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             finally:
