@@ -1,6 +1,9 @@
 """Login challenges in the database: create, find, prove, claim, and the shared rate limits.
 
-Rate limits count rows, so every gateway sees the same numbers (no state in memory).
+Rate limits count rows, so every gateway sees the same numbers (no state in memory). None
+is keyed on the claimed address alone: anyone may claim any address, so such a limit would
+let a stranger lock its owner out. They count per client IP, per browser (the binding
+token a challenge is bound to) and per challenge.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from models import LoginChallenge
 LIMIT_WINDOW_S = 600
 #: Challenges one client IP may ask for in the window.
 MAX_CHALLENGES_PER_IP = 20
-#: Challenges one address may be asked for in the window.
-MAX_CHALLENGES_PER_ADDRESS = 10
-#: Failed proofs against one address's challenges in the window.
-MAX_FAILED_PROOFS_PER_ADDRESS = 10
+#: Challenges one client IP may ask for one address in the window.
+MAX_CHALLENGES_PER_ADDRESS_AND_IP = 10
+#: Failed proofs against the challenges of one browser in the window.
+MAX_FAILED_PROOFS_PER_BROWSER = 10
+#: Failed proofs against the challenges asked for from one client IP in the window.
+MAX_FAILED_PROOFS_PER_IP = 30
 #: Prefix of challenge ids; codes never contain ``_``, so a reference is one or the other.
 CHALLENGE_ID_PREFIX = "ch_"
 
@@ -49,11 +54,13 @@ def view(row: LoginChallenge) -> ChallengeView:
         proven_at=row.proven_at,
         used_at=row.used_at,
         failed_attempts=row.failed_attempts,
+        browser_hash=row.browser_hash,
+        client_ip=row.client_ip,
     )
 
 
 def check_new_challenge(*, client_ip: str, address: str, now: dt.datetime) -> None:
-    """Refuse a new challenge when this client or this address asked too often.
+    """Refuse a new challenge when this client asked too often (for this address or any).
 
     Raises:
         RateLimited: saying what to wait for.
@@ -65,15 +72,20 @@ def check_new_challenge(*, client_ip: str, address: str, now: dt.datetime) -> No
             "Too many login attempts from your network. Wait 10 minutes and try again.",
             retry_after_s=LIMIT_WINDOW_S,
         )
-    if recent.where(LoginChallenge.address == address).count() >= MAX_CHALLENGES_PER_ADDRESS:
+    mine = recent.where(LoginChallenge.client_ip == client_ip)
+    if mine.where(LoginChallenge.address == address).count() >= MAX_CHALLENGES_PER_ADDRESS_AND_IP:
         raise RateLimited(
-            "Too many logins were started for this address. Wait 10 minutes and try again.",
+            "Too many logins were started for this address from your network. Wait 10 "
+            "minutes and try again.",
             retry_after_s=LIMIT_WINDOW_S,
         )
 
 
 def check_proof_attempts(challenge: ChallengeView, *, now: dt.datetime) -> None:
-    """Refuse a proof when its challenge or its address has failed too often.
+    """Refuse a proof when its challenge, its browser or its client IP failed too often.
+
+    The browser and the IP are those that asked for the challenge, so a stranger's failures
+    on their own challenges for an address never stop its owner's fresh challenge.
 
     Raises:
         RateLimited: saying what to wait for.
@@ -84,16 +96,29 @@ def check_proof_attempts(challenge: ChallengeView, *, now: dt.datetime) -> None:
             retry_after_s=LIMIT_WINDOW_S,
         )
     since = now - dt.timedelta(seconds=LIMIT_WINDOW_S)
-    failed = (
-        LoginChallenge.select(peewee.fn.COALESCE(peewee.fn.SUM(LoginChallenge.failed_attempts), 0))
-        .where((LoginChallenge.address == challenge.address) & (LoginChallenge.created_at > since))
-        .scalar()
-    )
-    if int(failed or 0) >= MAX_FAILED_PROOFS_PER_ADDRESS:
+    if _failed_since(LoginChallenge.browser_hash == challenge.browser_hash, since) >= (
+        MAX_FAILED_PROOFS_PER_BROWSER
+    ):
         raise RateLimited(
-            "Too many failed login attempts for this address. Wait 10 minutes and try again.",
+            "Too many failed login attempts from this browser. Wait 10 minutes and try again.",
             retry_after_s=LIMIT_WINDOW_S,
         )
+    if _failed_since(LoginChallenge.client_ip == challenge.client_ip, since) >= (
+        MAX_FAILED_PROOFS_PER_IP
+    ):
+        raise RateLimited(
+            "Too many failed login attempts from your network. Wait 10 minutes and try again.",
+            retry_after_s=LIMIT_WINDOW_S,
+        )
+
+
+def _failed_since(which: peewee.Expression, since: dt.datetime) -> int:
+    failed = (
+        LoginChallenge.select(peewee.fn.COALESCE(peewee.fn.SUM(LoginChallenge.failed_attempts), 0))
+        .where(which & (LoginChallenge.created_at > since))
+        .scalar()
+    )
+    return int(failed or 0)
 
 
 def create_challenge(

@@ -67,6 +67,10 @@ class ChallengeView:
     proven_at: dt.datetime | None = None
     used_at: dt.datetime | None = None
     failed_attempts: int = 0
+    #: sha256 of the binding token of the browser that asked for it.
+    browser_hash: str = ""
+    #: The client IP that asked for it.
+    client_ip: str = ""
 
 
 @dataclass(frozen=True)

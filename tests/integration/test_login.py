@@ -297,6 +297,26 @@ class TestSecurity:
         assert "Too many failed attempts" in limited.json()["description"]
         assert running.status(browser, challenge) == "pending"
 
+    def test_a_strangers_failures_for_an_address_do_not_lock_its_owner_out(
+        self, running: Login
+    ) -> None:
+        # Given a stranger's failed proofs on three challenges of their own for Alice's
+        # address (more failures than any per-address limit would allow),
+        for _ in range(3):
+            stranger = running.browser()
+            challenge = start_challenge(stranger, running.url, ALICE_ADDRESS)
+            for _ in range(MAX_FAILED_PROOFS_PER_CHALLENGE):
+                assert prove_with_key(running.url, challenge, BOB_KEY).status_code == 403
+        # Alice's own fresh challenge still logs her in, by key and by message.
+        owner = running.browser()
+        challenge = start_challenge(owner, running.url, ALICE_ADDRESS)
+        assert prove_with_key(running.url, challenge, ALICE_KEY).status_code == 200
+        assert running.status(owner, challenge) == "logged_in"
+        by_message = running.browser()
+        challenge = start_challenge(by_message, running.url, ALICE_ADDRESS)
+        running.node.send_login(ALICE_KEY, challenge["code"])
+        wait_until(lambda: running.status(by_message, challenge) == "logged_in", what="login")
+
     def test_logout_ends_the_session_for_every_gateway(self, running: Login) -> None:
         other = running.stack.gateway(name="gateway-2", HERO_MYCELIUM_API=running.node.url)
         browser = running.browser()

@@ -7,7 +7,12 @@ import re
 import falcon.testing
 import pytest
 
-from gateway.auth.challenges import MAX_CHALLENGES_PER_ADDRESS, MAX_CHALLENGES_PER_IP, sha256_hex
+from gateway.auth.challenges import (
+    MAX_CHALLENGES_PER_ADDRESS_AND_IP,
+    MAX_CHALLENGES_PER_IP,
+    MAX_FAILED_PROOFS_PER_IP,
+    sha256_hex,
+)
 from gateway.auth.proofs import CODE_PATTERN, MAX_FAILED_PROOFS_PER_CHALLENGE
 from models import LoginChallenge, Session
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY
@@ -226,7 +231,7 @@ class TestKeyProofLogin:
         assert (limited.status_code, limited.json["title"]) == (429, "Too many attempts")
         assert limited.headers["Retry-After"] == "600"
 
-    def test_failed_proofs_across_challenges_limit_the_address(
+    def test_failed_proofs_across_challenges_limit_the_browser(
         self, browser: Browser, client: falcon.testing.TestClient
     ) -> None:
         for _ in range(2):
@@ -234,7 +239,45 @@ class TestKeyProofLogin:
             for _ in range(MAX_FAILED_PROOFS_PER_CHALLENGE):
                 prove(client, challenge, BOB_KEY)
         fresh = browser.start_login(ALICE_ADDRESS)
-        assert prove(client, fresh, ALICE_KEY).status_code == 429
+        limited = prove(client, fresh, ALICE_KEY)
+        assert (limited.status_code, "from this browser" in limited.json["description"]) == (
+            429,
+            True,
+        )
+
+    def test_failed_proofs_from_one_network_limit_its_browsers(
+        self, client: falcon.testing.TestClient
+    ) -> None:
+        failed = 0
+        while failed < MAX_FAILED_PROOFS_PER_IP:
+            challenge = Browser(client).start_login(ALICE_ADDRESS)  # cookies dropped each time
+            for _ in range(MAX_FAILED_PROOFS_PER_CHALLENGE):
+                prove(client, challenge, BOB_KEY)
+            failed += MAX_FAILED_PROOFS_PER_CHALLENGE
+        limited = prove(client, Browser(client).start_login(ALICE_ADDRESS), ALICE_KEY)
+        assert (limited.status_code, "from your network" in limited.json["description"]) == (
+            429,
+            True,
+        )
+
+    def test_a_strangers_failures_for_an_address_do_not_stop_its_owner(
+        self, client: falcon.testing.TestClient
+    ) -> None:
+        # Given a stranger who failed every proof they could, on challenges for Alice's
+        # address, from one browser and then from fresh browsers of their network,
+        stranger_failed = 0
+        while stranger_failed < MAX_FAILED_PROOFS_PER_IP + MAX_FAILED_PROOFS_PER_CHALLENGE:
+            stranger = Browser(client, ip="203.0.113.66")
+            challenge = stranger.start_login(ALICE_ADDRESS)
+            for _ in range(MAX_FAILED_PROOFS_PER_CHALLENGE + 1):
+                prove(client, challenge, BOB_KEY)
+            stranger_failed += MAX_FAILED_PROOFS_PER_CHALLENGE
+        assert prove(client, stranger.start_login(ALICE_ADDRESS), ALICE_KEY).status_code == 429
+        # when Alice asks for her own challenge, her proof logs her in at once.
+        alice = Browser(client, ip="198.51.100.7")
+        challenge = alice.start_login(ALICE_ADDRESS)
+        assert prove(client, challenge, ALICE_KEY).status_code == 200
+        assert alice.get(f"/auth/challenges/{challenge['id']}").json["status"] == "logged_in"
 
     def test_broker_down_at_login_answers_503_and_the_login_stays_usable(
         self, browser: Browser, client: falcon.testing.TestClient, sent: Sent
@@ -248,7 +291,7 @@ class TestKeyProofLogin:
 
 
 class TestChallengeRateLimits:
-    """Starting logins is limited per client IP and per address, with words a user understands."""
+    """Starting logins is limited per client IP (and per address from one IP), never per address."""
 
     def test_one_network_is_limited(self, browser: Browser) -> None:
         from tests.support.login import address_of
@@ -257,28 +300,34 @@ class TestChallengeRateLimits:
         for i in range(MAX_CHALLENGES_PER_IP):
             browser.start_login(addresses[i % 2])
         result = browser.post_form(
-            "/auth/challenges", {"address": "415:490:71ed:9131:49a8:d3b:b789:1fcd",
-                                 "csrf_token": browser.csrf()}
+            "/auth/challenges",
+            {"address": "415:490:71ed:9131:49a8:d3b:b789:1fcd", "csrf_token": browser.csrf()},
         )
         assert (result.status_code, "from your network" in result.json["description"]) == (
             429,
             True,
         )
 
-    def test_one_address_is_limited(self, client: falcon.testing.TestClient) -> None:
-        for i in range(MAX_CHALLENGES_PER_ADDRESS):
-            Browser(client, ip=f"198.51.100.{i + 1}").start_login(ALICE_ADDRESS)
-        late = Browser(client, ip="198.51.100.200")
-        result = late.post_form(
-            "/auth/challenges", {"address": ALICE_ADDRESS, "csrf_token": late.csrf()}
+    def test_one_network_asking_for_one_address_is_limited(self, browser: Browser) -> None:
+        for _ in range(MAX_CHALLENGES_PER_ADDRESS_AND_IP):
+            browser.start_login(ALICE_ADDRESS)
+        result = browser.post_form(
+            "/auth/challenges", {"address": ALICE_ADDRESS, "csrf_token": browser.csrf()}
         )
         assert (result.status_code, "for this address" in result.json["description"]) == (
             429,
             True,
         )
 
+    def test_strangers_asking_for_an_address_do_not_stop_its_owner(
+        self, client: falcon.testing.TestClient
+    ) -> None:
+        for i in range(3 * MAX_CHALLENGES_PER_ADDRESS_AND_IP):
+            Browser(client, ip=f"203.0.113.{i + 1}").start_login(ALICE_ADDRESS)
+        assert Browser(client, ip="198.51.100.7").start_login(ALICE_ADDRESS)["id"]
+
     def test_the_limit_lifts_after_ten_minutes(self, browser: Browser, clock: Clock) -> None:
-        for _ in range(MAX_CHALLENGES_PER_ADDRESS):
+        for _ in range(MAX_CHALLENGES_PER_ADDRESS_AND_IP):
             browser.start_login(ALICE_ADDRESS)
         clock.advance(601)
         assert browser.start_login(ALICE_ADDRESS)["id"]

@@ -19,7 +19,7 @@ from adapters.mycelium import (
     MyceliumUnavailable,
 )
 from gateway.auth import challenges
-from gateway.auth.challenges import MAX_FAILED_PROOFS_PER_ADDRESS
+from gateway.auth.challenges import MAX_FAILED_PROOFS_PER_BROWSER
 from gateway.auth.lease import FileLease, lease_key, node_identity
 from gateway.auth.watcher import LoginWatcher
 from models import LoginChallenge, utcnow
@@ -99,17 +99,29 @@ class TestWatcherShell:
         assert verdict is not None and not verdict.accepted
         assert reload(challenge).proven_at == NOW
 
-    def test_an_address_with_too_many_failures_is_refused_a_good_message(
+    def test_a_browser_with_too_many_failures_is_refused_a_good_message(
         self, challenge: LoginChallenge, node: FakeMycelium
     ) -> None:
-        LoginChallenge.update(failed_attempts=MAX_FAILED_PROOFS_PER_ADDRESS).where(
+        LoginChallenge.update(failed_attempts=MAX_FAILED_PROOFS_PER_BROWSER).where(
             LoginChallenge.id == challenge.id
         ).execute()
-        other = challenges.create_challenge(
-            address=ALICE_ADDRESS, browser_token="b", client_ip="x", ttl_s=300, now=NOW
+        same_browser = challenges.create_challenge(
+            address=ALICE_ADDRESS, browser_token="browser", client_ip="x", ttl_s=300, now=NOW
         )
-        watcher_for(Inbox(login_message(node, ALICE_KEY, other.code))).poll_once()
-        assert reload(other).proven_at is None
+        watcher_for(Inbox(login_message(node, ALICE_KEY, same_browser.code))).poll_once()
+        assert reload(same_browser).proven_at is None
+
+    def test_a_strangers_failures_for_the_address_do_not_refuse_its_owner(
+        self, challenge: LoginChallenge, node: FakeMycelium
+    ) -> None:
+        LoginChallenge.update(failed_attempts=MAX_FAILED_PROOFS_PER_BROWSER).where(
+            LoginChallenge.id == challenge.id
+        ).execute()
+        owners = challenges.create_challenge(
+            address=ALICE_ADDRESS, browser_token="owner", client_ip="x", ttl_s=300, now=NOW
+        )
+        watcher_for(Inbox(login_message(node, ALICE_KEY, owners.code))).poll_once()
+        assert reload(owners).proven_at == NOW
 
     def test_no_message_is_no_verdict(self, sqlite_db: str) -> None:
         assert watcher_for(Inbox()).poll_once() is None
