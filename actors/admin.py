@@ -22,6 +22,7 @@ from actors import RETRY_POLICY
 from actors.adjustments import balance_adjust
 from actors.ledger import billing_for
 from actors.parked import retry_unmatched
+from adapters.repo_url import RepoUrlRefused, check_repo_url
 from models import (
     Account,
     AdminAudit,
@@ -162,9 +163,10 @@ def _node_add(envelope: dict[str, Any]) -> dict[str, Any]:
         nacl.signing.VerifyKey(bytes.fromhex(pubkey))
     except (ValueError, nacl.exceptions.CryptoError):
         raise AdminRefused("pubkey: must be the node's Ed25519 public key, 64 hex") from None
-    repo = str(args.get("repo") or "")
-    if not repo:
-        raise AdminRefused("repo: give the node's git URL or path")
+    try:
+        repo = check_repo_url(args.get("repo"))
+    except RepoUrlRefused as exc:
+        raise AdminRefused(str(exc)) from None
     created = bool(
         Node.insert(name=name, repo_url=repo, pubkey_hex=pubkey, created_at=utcnow())
         .on_conflict(action="NOTHING", conflict_target=[Node.name])

@@ -6,6 +6,10 @@ commit added or changed, verify its signature with the node's key, parse it, and
 the records to ``apply_usage_batch``; move the cursor only after they were handed over.
 A cursor that is no longer in the history means a force-push: alert, re-walk everything
 (idempotent keys keep charges single) and report the keys that vanished.
+
+Nothing is parsed before its signature verified. A file that fails either is quarantined
+with an alert (commit, path, reason); a bad record is rejected with an alert and the rest
+of its file handed over. A node that cannot be fetched or read is alerted and skipped.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ import actors
 from actors import RETRY_POLICY
 from actors.alerts import raise_alert
 from actors.usage import deliver_usage
-from adapters.forge import BatchFile, ForgeMirror, ForgeUnavailable
+from adapters.forge import DEFAULT_TIMEOUT_S, BatchFile, ForgeMirror, ForgeUnavailable
 from models import Node, UsageRecord, db, is_sqlite, utcnow
-from models.otoml import OtomlError, loads
+from models.otoml import OtomlError, batch_path, format_time, loads
 
 log = structlog.get_logger("hero.aggregator")
 
@@ -66,6 +70,8 @@ class ForgeAccess:
     mirror_dir: str = "var/mirrors"
     username: str | None = None
     password: str | None = None
+    #: Connect and read timeout of a fetch, in seconds.
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 _access = ForgeAccess()
@@ -81,9 +87,13 @@ def verify_file(file: BatchFile, key: nacl.signing.VerifyKey) -> str | None:
     if file.signature is None:
         return "no .sig file beside it"
     try:
-        key.verify(file.data, bytes.fromhex(file.signature.decode().strip()))
+        signature = bytes.fromhex(file.signature.decode("ascii").strip())
     except (ValueError, UnicodeDecodeError):
         return "the .sig file is not hex"
+    if len(signature) != 64:
+        return "the .sig file is not a 64-byte Ed25519 signature"
+    try:
+        key.verify(file.data, signature)
     except nacl.exceptions.BadSignatureError:
         return "bad signature"
     return None
@@ -113,6 +123,7 @@ def pull(
             url=node.repo_url,
             username=access.username,
             password=access.password,
+            timeout_s=access.timeout_s,
         ) as mirror,
     ):
         if not locked:
@@ -125,7 +136,7 @@ def pull(
         cursor = node.cursor_commit
         if cursor is not None and not mirror.is_ancestor(cursor, head):
             report.force_push = True
-            report.vanished = _vanished(mirror, cursor, head, now)
+            report.vanished = _vanished(mirror, node, cursor, head, now)
             raise_alert(
                 "force_push",
                 node.name,
@@ -155,7 +166,7 @@ def _walk(
     now: dt.datetime,
     progress: Progress | None,
 ) -> None:
-    key = nacl.signing.VerifyKey(bytes.fromhex(node.pubkey_hex))
+    key = _verify_key(node)
     commits = mirror.new_commits(cursor, head)
     pending: list[dict[str, Any]] = []
     for done, sha in enumerate(commits, start=1):
@@ -175,6 +186,18 @@ def _walk(
             progress(done, len(commits), report.records)
 
 
+def _verify_key(node: Node) -> nacl.signing.VerifyKey:
+    """The node's registered key.
+
+    Raises:
+        ForgeUnavailable: the registered key is not an Ed25519 public key.
+    """
+    try:
+        return nacl.signing.VerifyKey(bytes.fromhex(node.pubkey_hex))
+    except (ValueError, TypeError, nacl.exceptions.CryptoError):
+        raise ForgeUnavailable(f"{node.name}: registered key is not an Ed25519 key") from None
+
+
 def _records(
     file: BatchFile, node: str, key: nacl.signing.VerifyKey, report: PullReport, now: dt.datetime
 ) -> list[dict[str, Any]]:
@@ -184,7 +207,10 @@ def _records(
         try:
             batch = loads(file.data, now=now, expect_node=node)
         except OtomlError as exc:
-            reason = str(exc)
+            reason = str(exc)[:1000]
+        else:
+            if batch_path(node, batch.hour) != file.path:
+                reason = f"hour: file says {format_time(batch.hour)} but its path is {file.path}"
     if reason is not None:
         report.quarantined += 1
         raise_alert(
@@ -203,23 +229,31 @@ def _records(
             {
                 "commit": file.commit,
                 "path": file.path,
-                "reasons": [r.reason for r in batch.rejected],
+                "reasons": [r.reason for r in batch.rejected[:1000]],
             },
         )
     report.records += len(batch.records)
     return [record.to_json() for record in batch.records]
 
 
-def _vanished(mirror: ForgeMirror, old: str, new: str, now: dt.datetime) -> list[str]:
-    """Keys charged from the old history that the new history no longer has."""
+def _vanished(mirror: ForgeMirror, node: Node, old: str, new: str, now: dt.datetime) -> list[str]:
+    """Keys charged from the old history that the new history no longer has.
+
+    Only files whose signature verifies are read; the others say nothing here.
+    """
     if not mirror.has_commit(old):
         return []
+    key = _verify_key(node)
 
     def keys(sha: str) -> set[str]:
         found: set[str] = set()
         for file in mirror.files_at(sha):
+            if verify_file(file, key) is not None:
+                continue
             try:
-                found.update(r.key for r in loads(file.data, now=now).records)
+                found.update(
+                    r.key for r in loads(file.data, now=now, expect_node=node.name).records
+                )
             except OtomlError:
                 continue
         return found
@@ -263,8 +297,14 @@ def pull_node(name: str) -> dict[str, Any]:
     try:
         return pull(node, deliver=default_deliver).as_dict()
     except ForgeUnavailable as exc:
-        log.warning("aggregator.forge_unavailable", node=name, error=str(exc))
-        return {"node": name, "skipped": str(exc)}
+        return skip_node(name, exc)
+
+
+def skip_node(name: str, exc: ForgeUnavailable) -> dict[str, Any]:
+    """A node that could not be fetched or read this time: alerted, the others go on."""
+    log.warning("aggregator.forge_unavailable", node=name, error=str(exc))
+    raise_alert("forge_unavailable", name, str(exc)[:1000], {"node": name})
+    return {"node": name, "skipped": str(exc)}
 
 
 @dramatiq.actor(queue_name="usage", **RETRY_POLICY)

@@ -5,6 +5,12 @@ and only the ones this transaction inserted are charged, so a batch delivered tw
 a record arriving over NATS and again from git, costs once. Charges are exact: each
 record costs ``amount_cents x multiplier`` quarter-cents, the account pays whole cents
 and carries the remainder. One ledger entry per account per batch lists the keys.
+
+Every record is checked again against ``node_agent.rules`` (whatever path it came by);
+one that breaks them is quarantined with a ``usage_rejected`` alert holding the record,
+and the others are charged. Should the database still refuse a batch as data (never a
+lost connection, which is retried), the batch is split in halves until the record it
+refuses is alone, and that one is quarantined: one record never holds the others back.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+import peewee
 import structlog
 from peewee import chunked
 
@@ -33,7 +40,7 @@ from models import (
     utcnow,
     write_transaction,
 )
-from models.otoml import RecordError, UsageIn, format_time, parse_record
+from node_agent.rules import RecordError, UsageIn, format_time, short_repr, validate_record
 
 log = structlog.get_logger("hero.usage")
 
@@ -57,18 +64,25 @@ class BatchOutcome:
         return dict(self.__dict__)
 
 
+#: What the database raises for a record it refuses as data (retrying cannot help).
+DATA_ERRORS = (peewee.DataError, peewee.IntegrityError, peewee.ProgrammingError)
+
+
 def validate(
-    records: Iterable[dict[str, Any]], *, now: dt.datetime
-) -> tuple[list[UsageIn], list[str]]:
-    """Split raw records into valid ones and reasons for the others."""
+    records: Iterable[Any], *, now: dt.datetime
+) -> tuple[list[UsageIn], list[str], list[Any]]:
+    """Split raw records into valid ones, reasons for the others, and the others."""
     good: list[UsageIn] = []
     bad: list[str] = []
+    raw_bad: list[Any] = []
     for raw in records:
         try:
-            good.append(parse_record(raw, node=None, now=now))
+            good.append(validate_record(raw, node=None, now=now))
         except RecordError as exc:
-            bad.append(f"{raw.get('key') if isinstance(raw, dict) else raw!r}: {exc}")
-    return good, bad
+            key = raw.get("key") if isinstance(raw, dict) else None
+            bad.append(f"{short_repr(key)}: {exc}")
+            raw_bad.append(raw)
+    return good, bad, raw_bad
 
 
 def charge_split(carry_quarters: int, new_quarters: int) -> tuple[int, int]:
@@ -91,15 +105,52 @@ def apply_batch(
         peewee.DatabaseError: the whole batch is retried (nothing was committed).
     """
     now = now or dt.datetime.now(dt.UTC)
-    checked, bad = validate(records, now=now)
+    checked, bad, raw_bad = validate(records if isinstance(records, list) else [], now=now)
+    if not isinstance(records, list):
+        bad, raw_bad = ["records: must be a list"], [records]
     first_of_key: dict[str, UsageIn] = {}
     for record in checked:  # a key twice in one batch is one record
         first_of_key.setdefault(record.key, record)
     good = list(first_of_key.values())
     if bad:
-        _alert_rejected(bad, via)
+        _alert_rejected(bad, raw_bad, via)
     if not good:
         return BatchOutcome(0, 0, 0, len(bad), 0)
+    outcome = _apply_isolating(good, via)
+    outcome = BatchOutcome(
+        inserted=outcome.inserted,
+        duplicates=len(checked) - outcome.inserted - outcome.rejected,
+        unmatched=outcome.unmatched,
+        rejected=len(bad) + outcome.rejected,
+        charged_cents=outcome.charged_cents,
+    )
+    log.info("usage.batch_applied", via=via, **outcome.as_dict())
+    return outcome
+
+
+def _apply_isolating(good: list[UsageIn], via: str) -> BatchOutcome:
+    """Apply *good*; on a data error split it in halves so only the refused record stays out."""
+    try:
+        return _apply_valid(good, via)
+    except DATA_ERRORS as exc:
+        if len(good) == 1:
+            [record] = good
+            _alert_rejected(
+                [f"{record.key}: the database refused it: {short_repr(str(exc))}"],
+                [record.to_json()],
+                via,
+            )
+            return BatchOutcome(0, 0, 0, 1, 0)
+        log.warning("usage.batch_split", via=via, records=len(good), error=str(exc)[:200])
+        half = len(good) // 2
+        a, b = _apply_isolating(good[:half], via), _apply_isolating(good[half:], via)
+        return BatchOutcome(
+            *(x + y for x, y in zip(a.__dict__.values(), b.__dict__.values(), strict=True))
+        )
+
+
+def _apply_valid(good: list[UsageIn], via: str) -> BatchOutcome:
+    """Insert and charge validated, distinct records in one transaction."""
     stamp = utcnow()
     with write_transaction():
         accounts = _lock_accounts({r.user for r in good})
@@ -111,15 +162,13 @@ def apply_batch(
         charged = _charge([r for r in fresh if r["account_id"] is not None], via, states)
         unmatched = [r for r in fresh if r["account_id"] is None]
         _park(unmatched)
-    outcome = BatchOutcome(
+    return BatchOutcome(
         inserted=len(fresh),
-        duplicates=len(checked) - len(fresh),
+        duplicates=len(good) - len(fresh),
         unmatched=len(unmatched),
-        rejected=len(bad),
+        rejected=0,
         charged_cents=charged,
     )
-    log.info("usage.batch_applied", via=via, **outcome.as_dict())
-    return outcome
 
 
 def _mark_seen(keys: list[str], via: str) -> None:
@@ -272,14 +321,26 @@ def _park(rows: list[dict[str, Any]]) -> None:
         ).execute()
 
 
-def _alert_rejected(reasons: list[str], via: str) -> None:
+def _alert_rejected(reasons: list[str], raw: list[Any], via: str) -> None:
+    """Quarantine: the records (cut to a readable size) and why, in an alert; never charged."""
     log.warning("usage.records_rejected", via=via, count=len(reasons), first=reasons[0])
     Alert.create(
         kind="usage_rejected",
         subject=via,
         message=f"{len(reasons)} usage records rejected; first: {reasons[0]}",
-        details=json.dumps(reasons[:100]),
+        details=json.dumps(
+            {"reasons": reasons[:100], "records": [_quarantined(r) for r in raw[:100]]}
+        ),
     )
+
+
+def _quarantined(raw: Any) -> Any:
+    """*raw* as kept in an alert: JSON when it is small, else its cut repr."""
+    try:
+        text = json.dumps(raw, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return short_repr(raw)
+    return raw if len(text) <= 2000 else text[:2000]
 
 
 def apply_parked(items: list[UnmatchedItem]) -> dict[str, str]:

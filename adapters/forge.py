@@ -1,34 +1,59 @@
 """A node's Forge repository, seen through a local bare mirror (dulwich).
 
-Fetches over git smart-HTTP (basic auth, a token as the password) or from a local path,
-and answers the aggregator's questions: which commits are new, which batch files each
-one added or changed, and whether the old cursor is still in the history.
+Fetches over git smart-HTTP (basic auth, a token as the password) or from an absolute
+local path, with connect and read timeouts, and answers the aggregator's questions: which
+commits are new, which batch files each one added or changed, and whether the old cursor
+is still in the history. A history that cannot be read raises ``ForgeUnavailable`` too.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from dulwich import porcelain
+import urllib3
+from dulwich.client import (
+    HttpGitClient,
+    LocalGitClient,
+    default_urllib3_manager,
+)
 from dulwich.diff_tree import tree_changes
-from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+from dulwich.errors import (
+    ChecksumMismatch,
+    GitProtocolError,
+    HangupException,
+    NotGitRepository,
+    ObjectFormatException,
+)
 from dulwich.graph import can_fast_forward
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo
 from dulwich.walk import ORDER_TOPO, Walker
 
+from adapters.repo_url import RepoUrlRefused, check_repo_url
 from models.errors import HeroError
+
+__all__ = [
+    "BatchFile",
+    "ForgeMirror",
+    "ForgeUnavailable",
+    "RepoUrlRefused",
+    "check_repo_url",
+    "split_credentials",
+]
 
 #: The branch node agents commit to.
 BRANCH: Any = b"refs/heads/main"
 #: Where the mirror keeps the last fetched head.
 MIRROR_REF: Any = b"refs/remotes/origin/main"
+#: Seconds to wait for a connection, and then for each read, before a fetch gives up.
+DEFAULT_TIMEOUT_S = 30.0
 
 
 class ForgeUnavailable(HeroError):
@@ -67,9 +92,20 @@ class ForgeMirror:
         url: str,
         username: str | None = None,
         password: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
+        """Open (or create) the mirror.
+
+        Raises:
+            ForgeUnavailable: *url* is not an allowed repo location (``check_repo_url``).
+        """
         self.node = node
+        try:
+            check_repo_url(url)
+        except RepoUrlRefused as exc:
+            raise ForgeUnavailable(str(exc)) from None
         self.url, user, secret = split_credentials(url)
+        self._timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
         self._username = user or username
         self._password = secret or password
         path = os.path.join(mirror_dir, f"{node}.git")
@@ -93,16 +129,14 @@ class ForgeMirror:
             ForgeUnavailable: naming why.
         """
         try:
-            result = porcelain.fetch(
-                self._repo,
-                self.url,
-                username=self._username,
-                password=self._password,
-                outstream=io.StringIO(),
-                errstream=io.BytesIO(),
-                quiet=True,
-            )
-        except (GitProtocolError, HangupException, NotGitRepository, OSError) as exc:
+            result = self._client().fetch(self._path(), self._repo)
+        except (
+            GitProtocolError,
+            HangupException,
+            NotGitRepository,
+            OSError,
+            urllib3.exceptions.HTTPError,
+        ) as exc:
             raise ForgeUnavailable(f"fetching {self.url}: {exc}") from None
         head = result.refs.get(BRANCH)
         if head is None:
@@ -110,18 +144,40 @@ class ForgeMirror:
         self._repo.refs[MIRROR_REF] = head
         return str(head.decode())
 
+    def _client(self) -> HttpGitClient | LocalGitClient:
+        """A client for exactly the two allowed kinds of location; nothing else is built."""
+        if "://" not in self.url:
+            return LocalGitClient(quiet=True)
+        manager = default_urllib3_manager(config=None, timeout=self._timeout)  # type: ignore[arg-type]
+        return HttpGitClient(
+            self.url,
+            pool_manager=manager,
+            username=self._username,
+            password=self._password,
+            quiet=True,
+        )
+
+    def _path(self) -> bytes:
+        return (self.url if "://" not in self.url else urlsplit(self.url).path).encode()
+
     def is_ancestor(self, old: str, new: str) -> bool:
         """Whether *old* is in *new*'s history (False when *old* is unknown here)."""
         try:
             return bool(can_fast_forward(self._repo, _oid(old), _oid(new)))
         except KeyError:
             return False
+        except _HISTORY_ERRORS as exc:
+            raise ForgeUnavailable(f"history of {self.node} unreadable: {exc!r}"[:500]) from None
 
     def has_commit(self, sha: str) -> bool:
         return _oid(sha) in self._repo.object_store
 
     def new_commits(self, cursor: str | None, head: str) -> list[str]:
         """Commits after *cursor* up to *head*, oldest first (all of them without a cursor)."""
+        with self._readable():
+            return self._new_commits(cursor, head)
+
+    def _new_commits(self, cursor: str | None, head: str) -> list[str]:
         exclude = [_oid(cursor)] if cursor and self.has_commit(cursor) else []
         walker = Walker(
             self._repo.object_store,
@@ -134,6 +190,10 @@ class ForgeMirror:
 
     def changed_files(self, sha: str) -> list[BatchFile]:
         """Batch files a commit added or changed (or whose signature it changed)."""
+        with self._readable():
+            return self._changed_files(sha)
+
+    def _changed_files(self, sha: str) -> list[BatchFile]:
         commit = self._commit(sha)
         parent_tree = self._commit(commit.parents[0].decode()).tree if commit.parents else None
         touched: set[str] = set()
@@ -146,8 +206,21 @@ class ForgeMirror:
                 touched.add(path)
         return [self._file(commit, path) for path in sorted(touched)]
 
-    def files_at(self, sha: str) -> Iterator[BatchFile]:
+    def files_at(self, sha: str) -> list[BatchFile]:
         """Every batch file in the tree of commit *sha*."""
+        with self._readable():
+            return list(self._files_at(sha))
+
+    @contextmanager
+    def _readable(self) -> Iterator[None]:
+        """Turn a broken or hostile history (missing objects, a blob where a tree should
+        be, corrupt data) into ``ForgeUnavailable`` naming the node."""
+        try:
+            yield
+        except _HISTORY_ERRORS as exc:
+            raise ForgeUnavailable(f"history of {self.node} unreadable: {exc!r}"[:500]) from None
+
+    def _files_at(self, sha: str) -> Iterator[BatchFile]:
         commit = self._commit(sha)
         prefix = f"nodes/{self.node}".encode()
         try:
@@ -186,6 +259,20 @@ class ForgeMirror:
         commit = self._repo[_oid(sha)]
         assert isinstance(commit, Commit)
         return commit
+
+
+#: What reading a broken or hostile history can raise.
+_HISTORY_ERRORS: tuple[type[BaseException], ...] = (
+    KeyError,
+    ValueError,
+    TypeError,
+    AssertionError,
+    IndexError,
+    ObjectFormatException,
+    ChecksumMismatch,
+    zlib.error,
+    OSError,
+)
 
 
 def _oid(sha: str) -> ObjectID:

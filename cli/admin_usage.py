@@ -11,13 +11,17 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from actors.aggregator import default_deliver, pull
+from actors.aggregator import default_deliver, pull, skip_node
 from adapters.forge import ForgeUnavailable
+from adapters.repo_url import RepoUrlRefused, check_repo_url
+from cli.admin_common import EXIT_OK, EXIT_REFUSED
 from models import Alert, Node, UsageRecord, utcnow
 from settings import Settings
 
 #: Default grace before a key seen on one path only is reported, in minutes.
 RECONCILE_GRACE_MIN = 120
+#: The longest grace accepted (a year).
+MAX_GRACE_MIN = 366 * 24 * 60
 
 
 def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -> None:
@@ -26,7 +30,9 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
     )
     add = node.add_parser("add", help="register a node (or change its repo or key)")
     add.add_argument("name")
-    add.add_argument("--repo", required=True, help="git smart-HTTP URL or local path")
+    add.add_argument(
+        "--repo", required=True, type=_repo_url, help="git smart-HTTP URL or absolute local path"
+    )
     add.add_argument("--pubkey", required=True, help="the node's Ed25519 public key (hex)")
     with_json(node.add_parser("list", help="registered nodes and their cursors"))
 
@@ -46,7 +52,28 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
     with_json(pool.add_parser("list", help="the pool and who has each VM"))
 
     reconcile = with_json(sub.add_parser("reconcile", help="keys seen on one path only"))
-    reconcile.add_argument("--grace-minutes", type=int, default=RECONCILE_GRACE_MIN)
+    reconcile.add_argument(
+        "--grace-minutes", type=_grace_minutes, default=RECONCILE_GRACE_MIN, metavar="MINUTES"
+    )
+
+
+def _repo_url(text: str) -> str:
+    """``--repo``, refused here already when no fetch could ever use it."""
+    try:
+        return check_repo_url(text)
+    except RepoUrlRefused as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("repo: ")) from None
+
+
+def _grace_minutes(text: str) -> int:
+    """``--grace-minutes``: a whole number of minutes, 0 up to a year."""
+    try:
+        minutes = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of minutes") from None
+    if not 0 <= minutes <= MAX_GRACE_MIN:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_GRACE_MIN} minutes, not {minutes}")
+    return minutes
 
 
 def node_rows() -> list[dict[str, Any]]:
@@ -90,9 +117,9 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
             try:
                 report = pull(node, deliver=default_deliver, progress=show)
                 reports.append(report.as_dict())
-            except ForgeUnavailable as exc:
+            except ForgeUnavailable as exc:  # alerted; the other nodes go on
                 failed += 1
-                reports.append({"node": node.name, "error": str(exc)})
+                reports.append({"node": node.name, "error": skip_node(node.name, exc)["skipped"]})
     if args.json:
         console.print_json(json.dumps(reports))
     else:
@@ -129,8 +156,33 @@ def alert_rows(include_resolved: bool) -> list[dict[str, Any]]:
     ]
 
 
+def reconcile(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """``hero-admin reconcile``: with the NATS path off there is nothing to compare."""
+    if settings.nats_url is None:
+        message = "the NATS path is off (HERO_NATS_URL is not set): nothing to compare"
+        if args.json:
+            console.print_json(json.dumps({"nats": "off", "message": message}))
+        else:
+            console.print(message)
+        return EXIT_OK
+    found = reconcile_rows(args.grace_minutes)
+    if args.json:
+        console.print_json(json.dumps(found))
+    else:
+        for name, keys in found.items():
+            listed = ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else "")
+            console.print(f"{name}: {len(keys)}" + (f" ({listed})" if keys else ""))
+    return EXIT_REFUSED if any(found.values()) else EXIT_OK
+
+
 def reconcile_rows(grace_minutes: int, now: dt.datetime | None = None) -> dict[str, list[str]]:
-    """Keys seen over NATS but not in git after the grace period, and the other way round."""
+    """Keys seen over NATS but not in git after the grace period, and the other way round.
+
+    Raises:
+        ValueError: a negative grace.
+    """
+    if grace_minutes < 0:
+        raise ValueError(f"grace_minutes: must be 0 or more, not {grace_minutes}")
     cutoff = (now or utcnow()) - dt.timedelta(minutes=grace_minutes)
     nats_only = UsageRecord.select(UsageRecord.key).where(
         UsageRecord.seen_git_at.is_null() & (UsageRecord.seen_nats_at < cutoff)

@@ -171,16 +171,7 @@ def alerts(args: argparse.Namespace, settings: Settings, console: Console) -> in
 
 
 def reconcile(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    found = admin_usage.reconcile_rows(args.grace_minutes)
-    if args.json:
-        console.print_json(json.dumps(found))
-    else:
-        for name, keys in found.items():
-            console.print(
-                f"{name}: {len(keys)}"
-                + (f" ({', '.join(keys[:20])}{' ...' if len(keys) > 20 else ''})" if keys else "")
-            )
-    return EXIT_REFUSED if any(found.values()) else EXIT_OK
+    return admin_usage.reconcile(args, settings, console)
 
 
 def pool_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:

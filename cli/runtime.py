@@ -73,6 +73,7 @@ def wire_actors(settings: Settings) -> dramatiq.Broker:
             mirror_dir=settings.mirror_dir,
             username=settings.forge_user,
             password=settings.forge_token,
+            timeout_s=settings.forge_timeout_s,
         )
     )
     if settings.clickpesa_enabled:
