@@ -13,7 +13,14 @@ from adapters.payments.sandbox import SandboxProvider
 from gateway.auth.middleware import CsrfProtection, Sessions
 from gateway.auth.options import LoginOptions
 from gateway.errors import add_domain_error_handlers, make_serializer
-from gateway.middleware import BodyLimit, DatabaseConnection, RequestContext, SecurityHeaders
+from gateway.forms import media_handlers
+from gateway.middleware import (
+    BodyLimit,
+    DatabaseConnection,
+    PathParams,
+    RequestContext,
+    SecurityHeaders,
+)
 from gateway.resources.account import Dashboard, Email, Payments
 from gateway.resources.auth import (
     ChallengeProof,
@@ -45,6 +52,8 @@ def create_app(
     login: LoginOptions,
     webhook_providers: Mapping[str, PaymentProvider] | None = None,
     plans: tuple[Plan, ...] = DEFAULT_PLAN_LIST,
+    production: bool = False,
+    metrics_token: str | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the gateway.
 
@@ -56,23 +65,28 @@ def create_app(
         login: the service key, lifetimes and cookie flags of logins and sessions.
         webhook_providers: who verifies ``/webhooks/{name}`` (default: *providers*).
         plans: the plans on sale.
+        production: served over https to the public: HSTS on, ``/metrics`` closed
+            unless *metrics_token* is given.
+        metrics_token: the bearer token ``/metrics`` asks for.
     """
     renderer = Renderer()
     middleware: list[Any] = [
         RequestContext(),
-        SecurityHeaders(),
+        SecurityHeaders(hsts=production),
         BodyLimit(per_prefix={"/webhooks/": MAX_WEBHOOK_BYTES}),
+        PathParams(),
         DatabaseConnection(),
         Sessions(clock=login.clock),
         CsrfProtection(exempt_prefixes=("/webhooks/",)),
     ]
     app = falcon.App(middleware=middleware)
+    app.req_options.media_handlers = media_handlers()
     app.set_error_serializer(make_serializer(renderer))
     add_domain_error_handlers(app)
 
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(checks=ready_checks))
-    app.add_route("/metrics", Metrics())
+    app.add_route("/metrics", Metrics(token=metrics_token, public=not production))
     app.add_route(
         "/webhooks/{provider}",
         Webhook(providers=webhook_providers or providers, send=send),

@@ -1,7 +1,9 @@
-"""Request-wide behaviour: request id and one log line, DB connections, body limits."""
+"""Request-wide behaviour: request id and one log line, DB connections, body limits,
+path parameters, and the headers every answer carries."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -15,6 +17,12 @@ log = structlog.get_logger("hero.gateway")
 
 #: Largest body accepted on any route, in bytes; webhooks have their own, lower limit.
 MAX_BODY_BYTES = 64 * 1024
+#: What a client's ``X-Request-Id`` must look like to be kept (else a new one is made).
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+#: Longest path parameter (ids, codes) any route accepts.
+MAX_PATH_PARAM = 128
+#: ``Strict-Transport-Security`` in production: a year, subdomains included.
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 class RequestContext:
@@ -22,8 +30,9 @@ class RequestContext:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         structlog.contextvars.clear_contextvars()
-        request_id = req.get_header("X-Request-Id") or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=request_id[:64])
+        given = req.get_header("X-Request-Id") or ""
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         req.context.request_id = request_id
         req.context.started = time.monotonic()
 
@@ -77,8 +86,38 @@ class BodyLimit:
             )
 
 
+class PathParams:
+    """Answer 404 for a path parameter no id looks like, before any route reads it.
+
+    Ids and codes are short printable text; a NUL, a control character or a lone
+    surrogate would otherwise reach the database (PostgreSQL refuses NUL in text).
+    """
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
+    ) -> None:
+        for name, value in params.items():
+            if isinstance(value, str) and not _plain(value):
+                raise falcon.HTTPNotFound(
+                    title="Not found", description=f"{name}: no such id or code"
+                )
+
+
+def _plain(text: str) -> bool:
+    return len(text) <= MAX_PATH_PARAM and text.isprintable() and text.isascii()
+
+
 class SecurityHeaders:
-    """Headers every answer carries."""
+    """Headers every answer carries.
+
+    Answers are ``Cache-Control: no-store`` unless their route chose otherwise (the
+    static files): pages hold account data and per-session CSRF tokens, and a page
+    kept in the browser's cache would show after logout on Back. With *hsts*
+    (production, served over https) browsers are told to use https only.
+    """
+
+    def __init__(self, *, hsts: bool = False) -> None:
+        self._hsts = hsts
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
@@ -91,3 +130,7 @@ class SecurityHeaders:
         resp.set_header("X-Content-Type-Options", "nosniff")
         resp.set_header("Referrer-Policy", "no-referrer")
         resp.set_header("X-Frame-Options", "DENY")
+        if not req.path.startswith("/static/") and resp.get_header("Cache-Control") is None:
+            resp.set_header("Cache-Control", "no-store")
+        if self._hsts:
+            resp.set_header("Strict-Transport-Security", HSTS)

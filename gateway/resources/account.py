@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.charts import CATEGORY_COLOURS, CATEGORY_LABELS, usage_svg
 from gateway.dashboard import dashboard_for, payment_history
@@ -62,8 +63,7 @@ class Email:
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        form = req.get_media(default_when_empty={}) or {}
-        email = str(form.get("email") or "").strip() or None
+        email = forms.text(forms.body(req), "email") or None
         if email is not None:
             try:
                 email = validate_email(email)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import falcon
 import structlog
 
+from gateway import forms
 from gateway.auth import challenges
 from gateway.auth.middleware import require_login, safe_next, viewer
 from gateway.auth.options import LoginOptions
@@ -58,13 +59,6 @@ def status_of(row: LoginChallenge, now: dt.datetime) -> str:
     return "expired" if now >= row.expires_at else "pending"
 
 
-def _media(req: falcon.Request) -> dict[str, Any]:
-    data = req.get_media(default_when_empty={}) or {}
-    if not isinstance(data, dict):
-        raise falcon.HTTPBadRequest(title="Invalid request", description="send a form or object")
-    return data
-
-
 class Challenges:
     """``POST /auth/challenges``: a one-time code for an address, bound to this browser."""
 
@@ -72,9 +66,9 @@ class Challenges:
         self._login = login
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        data = _media(req)
+        data = forms.body(req)
         try:
-            address = canonical_address(str(data.get("address") or ""))
+            address = canonical_address(forms.text(data, "address"))
         except InvalidAddress as exc:
             raise InvalidAddress(f"address: {exc}") from None
         now = self._login.clock()
@@ -104,7 +98,7 @@ class Challenges:
                 "expires_at": iso(row.expires_at),
             }
             return
-        query = urlencode({"next": safe_next(str(data.get("next") or ""))})
+        query = urlencode({"next": safe_next(forms.text(data, "next"))})
         raise falcon.HTTPSeeOther(f"/auth/challenges/{row.public_id}?{query}")
 
 
@@ -191,15 +185,15 @@ class ChallengeProof:
         row = challenges.find(challenge_id)
         if row is None:
             raise ChallengeNotFound("No login has this id or code; check it on the login page.")
-        data = _media(req)
+        data = forms.body(req)
         now = self._login.clock()
         current = challenges.view(row)
         challenges.check_proof_attempts(current, now=now)
         try:
             public_key, code = open_key_proof(
                 self._login.service_key,
-                pubkey_hex=str(data.get("pubkey") or ""),
-                box_hex=str(data.get("box") or ""),
+                pubkey_hex=forms.text(data, "pubkey"),
+                box_hex=forms.text(data, "box"),
             )
         except ProofRefused as exc:
             verdict = Verdict(False, str(exc), row.id, failed=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 import falcon
@@ -35,8 +36,29 @@ class Ready:
 
 
 class Metrics:
-    """``/metrics``: Prometheus text format."""
+    """``/metrics``: Prometheus text format, for the scraper only.
+
+    With a *token*, only ``Authorization: Bearer <token>`` is answered (401 otherwise).
+    Without one it is open in development and absent (404) in production.
+    """
+
+    def __init__(self, *, token: str | None = None, public: bool = True) -> None:
+        self._token = token
+        self._public = public
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self._token is None and not self._public:
+            raise falcon.HTTPNotFound()
+        if self._token is not None:
+            scheme, _, given = (req.get_header("Authorization") or "").partition(" ")
+            expected = self._token.encode()
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), expected
+            ):
+                raise falcon.HTTPUnauthorized(
+                    title="Metrics need a token",
+                    description="send Authorization: Bearer <HERO_METRICS_TOKEN>",
+                    challenges=['Bearer realm="metrics"'],
+                )
         resp.content_type = CONTENT_TYPE_LATEST
         resp.data = generate_latest()

@@ -14,6 +14,7 @@ from typing import Any
 import falcon
 
 from actors.plans import outcome_of
+from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.dashboard import dashboard_for
 from gateway.errors import wants_json
@@ -26,7 +27,7 @@ REQUEST_ID = re.compile(r"^[a-f0-9]{32}$")
 
 
 def _request_id(form: dict[str, Any]) -> str:
-    value = str(form.get("request_id") or "")
+    value = forms.text(form, "request_id")
     if not REQUEST_ID.match(value):
         raise falcon.HTTPBadRequest(
             title="Form expired", description="request_id: reload the page and try again"
@@ -59,8 +60,8 @@ class Plans:
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        form = req.get_media(default_when_empty={}) or {}
-        plan_id = str(form.get("plan_id") or "")
+        form = forms.body(req)
+        plan_id = forms.text(form, "plan_id")
         if plan_id not in {p.plan_id for p in self._plans}:
             raise falcon.HTTPBadRequest(
                 title="Unknown plan", description=f"plan_id: there is no plan {plan_id!r}"
@@ -78,8 +79,7 @@ class Vms:
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        form = req.get_media(default_when_empty={}) or {}
-        request_id = _request_id(form)
+        request_id = _request_id(forms.body(req))
         self._send("allocate_vm", request_id=request_id, address=req.context.address)
         _accepted(req, resp, request_id)
 
@@ -100,9 +100,11 @@ class RequestStatus:
 
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
-        row = ActionRequest.get_or_none(ActionRequest.request_id == request_id)
-        if row is not None and row.address != req.context.address:
-            row = None  # somebody else's request looks like one still in progress
+        # Request ids are per account: only the viewer's own request is ever found.
+        row = ActionRequest.get_or_none(
+            (ActionRequest.address == req.context.address)
+            & (ActionRequest.request_id == request_id)
+        )
         state = outcome_of(row) if row else {"request_id": request_id, "outcome": "pending"}
         if wants_json(req):
             resp.media = state

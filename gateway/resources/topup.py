@@ -9,6 +9,7 @@ from typing import Any
 import falcon
 
 from adapters.payments import PaymentProvider
+from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.errors import wants_json
 from gateway.templates import Renderer
@@ -87,16 +88,16 @@ class TopUpStart:
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        form = req.get_media(default_when_empty={}) or {}
-        provider_name = form.get("provider") or ""
+        form = forms.body(req)
+        provider_name = forms.text(form, "provider")
         provider = self._providers.get(provider_name)
         if provider is None:
             raise falcon.HTTPBadRequest(
                 title="Unknown payment provider",
                 description=f"provider: choose one of {', '.join(sorted(self._providers))}",
             )
-        custom = str(form.get("custom_amount") or "").strip()
-        amount_cents = parse_topup_amount(custom or form.get("amount"))
+        custom = forms.text(form, "custom_amount")
+        amount_cents = parse_topup_amount(custom or forms.text(form, "amount"))
         address: str = req.context.address
         if not Account.select().where(Account.address == address).exists():
             raise account_being_set_up()

@@ -14,6 +14,17 @@ from adapters.payments.base import MAX_WEBHOOK_BYTES
 
 log = structlog.get_logger("hero.webhooks")
 
+#: What parsing a hostile body can raise besides WebhookRejected: a 400, never a 500.
+UNREADABLE = (
+    ValueError,  # UnicodeError, JSON, int("x")
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,  # a list where an object was expected
+    ArithmeticError,  # int(float("inf"))
+    RecursionError,
+)
+
 #: Webhooks received, by provider and outcome.
 WEBHOOKS = Counter("hero_webhooks_total", "Payment webhooks received", ["provider", "outcome"])
 
@@ -49,6 +60,14 @@ class Webhook:
             WEBHOOKS.labels(provider, "rejected").inc()
             log.warning("webhook.rejected", provider=provider, reason=str(exc))
             raise falcon.HTTPBadRequest(title="Webhook rejected", description=str(exc)) from None
+        except UNREADABLE as exc:
+            # The adapter met a body it has no words for; the provider retries a 400
+            # as it would a 500, and this log line says which body shape to handle.
+            WEBHOOKS.labels(provider, "unreadable").inc()
+            log.error("webhook.unreadable", provider=provider, error=repr(exc)[:300])
+            raise falcon.HTTPBadRequest(
+                title="Webhook rejected", description="body: not an event this service reads"
+            ) from None
         for message in messages:
             self._send(message.actor, **message.kwargs)
         WEBHOOKS.labels(provider, "accepted" if messages else "ignored").inc()
