@@ -122,3 +122,41 @@ def test_a_key_twice_in_one_batch_is_charged_once(account) -> None:
                           via="nats", now=NOW)
     assert (outcome.inserted, outcome.duplicates) == (1, 1)
     assert balance() == 960
+
+
+def test_an_out_of_bounds_record_is_quarantined_and_the_others_charged(account) -> None:
+    import json
+
+    poison = {**rec(2), "amount_cents": 10**19}
+    outcome = apply_batch([rec(1, cents=4), poison, rec(3, cents=4), "junk"], via="git", now=NOW)
+
+    assert (outcome.inserted, outcome.rejected) == (2, 2)
+    assert sorted(r.key for r in UsageRecord.select()) == ["node-a:1", "node-a:3"]
+    assert balance() == 1000 - 2  # 8 cents of llm at x0.25
+    alert = Alert.get(Alert.kind == "usage_rejected")
+    details = json.loads(alert.details)
+    assert "amount_cents: 10000000000000000000 is more than the maximum" in details["reasons"][0]
+    assert details["records"][0]["amount_cents"] == 10**19
+    assert details["records"][1] == "junk"
+
+
+def test_a_record_the_database_refuses_is_isolated_and_the_others_charged(account) -> None:
+    import json
+
+    from models import db
+
+    db.execute_sql(
+        "CREATE TRIGGER refuse_three BEFORE INSERT ON usage_record "
+        "WHEN NEW.key = 'node-a:3' BEGIN SELECT RAISE(ABORT, 'refused by a check'); END"
+    )
+    batch = [rec(i, cents=4) for i in range(1, 8)]
+
+    outcome = apply_batch(batch, via="git", now=NOW)
+
+    assert (outcome.inserted, outcome.rejected, outcome.duplicates) == (6, 1, 0)
+    assert "node-a:3" not in {r.key for r in UsageRecord.select()}
+    assert balance() == 1000 - 6
+    alert = Alert.get(Alert.kind == "usage_rejected")
+    assert "node-a:3: the database refused it" in alert.message
+    assert json.loads(alert.details)["records"][0]["key"] == "node-a:3"
+    assert audit_mismatches() == []
