@@ -14,6 +14,8 @@ It reproduces threefoldtech/mycelium v0.7.10 (commit af95abd):
   one, the oldest message. It is removed unless ``peek`` is true.
 - ``mycelium-api/src/lib.rs``, ``get_info``: ``GET /api/v1/admin`` also awaits
   ``state.node.lock()`` and answers ``{nodeSubnet, nodeIp, nodePubkey, nodeStartTime}``.
+- The HTTP server (axum on hyper) drops a handler's future when its client disconnects:
+  a long poll whose client went away ends, frees the lock and pops nothing.
 
 The lock is FIFO like tokio's ``Mutex``. Tests push ``InboundMessage``s in as if other
 nodes had sent them, and read ``max_queued`` (the most requests ever waiting for the lock).
@@ -25,9 +27,11 @@ import base64
 import binascii
 import json
 import secrets
+import select
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -143,11 +147,21 @@ class FakeMycelium:
                     raise TimeoutError(f"{self.delivered} of {count} messages were read")
                 self._cond.wait(left)
 
-    def take(self, topic: bytes | None, *, peek: bool, wait_s: float) -> dict[str, Any] | None:
-        """The first message on exactly *topic* (any when None), waiting up to *wait_s*."""
+    def take(
+        self,
+        topic: bytes | None,
+        *,
+        peek: bool,
+        wait_s: float,
+        gone: Callable[[], bool] = lambda: False,
+    ) -> dict[str, Any] | None:
+        """The first message on exactly *topic* (any when None), waiting up to *wait_s*.
+
+        Stops waiting, and takes nothing, as soon as *gone* says the client left.
+        """
         deadline = time.monotonic() + wait_s
         with self._cond:
-            while not self._closed:
+            while not self._closed and not gone():
                 for message in self._inbox:
                     if topic is None or base64.b64decode(message.get("topic") or "") == topic:
                         if not peek:
@@ -158,7 +172,7 @@ class FakeMycelium:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
-                self._cond.wait(left)
+                self._cond.wait(min(left, 0.1))
         return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -180,13 +194,20 @@ class FakeMycelium:
                         self._answer(400, None, text=f"Failed to deserialize query string: {exc}")
                         return
                     with fake.api_lock.held():
-                        message = fake.take(topic, peek=peek, wait_s=wait_s)
+                        message = fake.take(topic, peek=peek, wait_s=wait_s, gone=self._gone)
                         if message is None:
                             self._answer(204, None)
                         else:
                             self._answer(200, message)
                 else:
                     self._answer(404, None)
+
+            def _gone(self) -> bool:
+                try:
+                    readable, _, _ = select.select([self.connection], [], [], 0)
+                    return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+                except OSError:
+                    return True
 
             def _answer(self, status: int, body: Any, *, text: str = "") -> None:
                 data = json.dumps(body).encode() if body is not None else text.encode()

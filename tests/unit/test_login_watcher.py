@@ -221,6 +221,17 @@ class TestStandInNode:
         assert node.max_queued == 1
 
 
+    def test_a_long_poll_whose_client_left_frees_the_lock_and_pops_nothing(
+        self, node: FakeMycelium
+    ) -> None:
+        with pytest.raises(requests.Timeout):
+            requests.get(node.url + "/messages", params={"timeout": "5"}, timeout=0.3)
+        node.send_login(ALICE_KEY, "k7m2-q9xp-4hrt")
+        started = time.monotonic()
+        assert MyceliumClient(node.url).receive(topic=b"hero.login", timeout_s=1) is not None
+        assert time.monotonic() - started < 1.0
+
+
 class TestLease:
     """One process at a time holds the lease on a node."""
 
