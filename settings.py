@@ -69,6 +69,10 @@ class Settings:
     session_ttl_s: int = 7 * 24 * 3600
     #: Reverse proxies whose X-Forwarded-For names the client (for login rate limits).
     trusted_proxies: tuple[str, ...] = ()
+    #: Proxies in the chain in front of the gateway: the client is that many hops back.
+    trusted_proxy_count: int = 1
+    #: Bearer token the gateway's /metrics asks for (in production, /metrics is off without).
+    metrics_token: str | None = field(default=None, repr=False)
     operator_key: str | None = None
     operator_pubkeys: tuple[str, ...] = ()
     worker_threads: int = 4
@@ -97,6 +101,10 @@ class Settings:
             ConfigError: naming the first variable whose value is unusable.
         """
         env = _choice(environ, "HERO_ENV", ("dev", "prod"), "dev")
+        if environ.get("HERO_TRUSTED_PROXY_COUNT") and not environ.get("HERO_TRUSTED_PROXIES"):
+            raise ConfigError(
+                "HERO_TRUSTED_PROXY_COUNT", "has no meaning without HERO_TRUSTED_PROXIES"
+            )
         host, port = _addr(environ, "HERO_HTTP_ADDR", "127.0.0.1:8080")
         stripe_secret = environ.get("HERO_STRIPE_WEBHOOK_SECRET") or None
         sandbox = _bool(environ, "HERO_SANDBOX_PAYMENTS", env == "dev")
@@ -133,6 +141,8 @@ class Settings:
             login_ttl_s=_int(environ, "HERO_LOGIN_TTL_S", 300, minimum=1),
             session_ttl_s=_int(environ, "HERO_SESSION_TTL_S", 7 * 24 * 3600, minimum=60),
             trusted_proxies=_ips(environ, "HERO_TRUSTED_PROXIES"),
+            trusted_proxy_count=_int(environ, "HERO_TRUSTED_PROXY_COUNT", 1, minimum=1),
+            metrics_token=environ.get("HERO_METRICS_TOKEN") or None,
             operator_key=environ.get("HERO_OPERATOR_KEY") or None,
             operator_pubkeys=_pubkeys(environ, "HERO_OPERATOR_PUBKEYS"),
             worker_threads=_int(environ, "HERO_WORKER_THREADS", 4, minimum=1),

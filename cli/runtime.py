@@ -19,6 +19,7 @@ from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
+from gateway.proxies import WsgiApp, behind_proxies, waitress_options
 from models import init_database, ping
 from settings import ConfigError, Settings
 
@@ -105,10 +106,16 @@ def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
             challenge_ttl_s=settings.login_ttl_s,
             session_ttl_s=settings.session_ttl_s,
             secure_cookies=settings.cookies_secure,
-            trusted_proxies=settings.trusted_proxies,
         ),
         webhook_providers=webhook_providers,
+        production=settings.env == "prod",
+        metrics_token=settings.metrics_token,
     )
+
+
+def wsgi_app(app: falcon.App[falcon.Request, falcon.Response], settings: Settings) -> WsgiApp:
+    """*app* as served: the client's address resolved through ``HERO_TRUSTED_PROXIES``."""
+    return behind_proxies(app, proxies=settings.trusted_proxies, count=settings.trusted_proxy_count)
 
 
 def service_key(settings: Settings) -> nacl.public.PrivateKey:
@@ -172,12 +179,13 @@ def serve(
     import waitress
 
     server = waitress.create_server(
-        app,
+        wsgi_app(app, settings),
         host=settings.http_host,
         port=settings.http_port,
         threads=settings.http_threads,
         max_request_body_size=1024 * 1024,
         ident="hero",
+        **waitress_options(),
     )
     log.info("gateway.listening", url=f"http://{settings.http_host}:{settings.http_port}")
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)

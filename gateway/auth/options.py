@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,8 +22,6 @@ class LoginOptions:
     challenge_ttl_s: int = 300
     session_ttl_s: int = 7 * 24 * 3600
     secure_cookies: bool = False
-    #: Reverse proxies whose ``X-Forwarded-For`` is believed (rate limits count clients).
-    trusted_proxies: tuple[str, ...] = ()
     clock: Callable[[], dt.datetime] = utcnow
 
     @property
@@ -37,20 +34,6 @@ class LoginOptions:
         return CookiePolicy(secure=self.secure_cookies)
 
     def client_ip(self, req: falcon.Request) -> str:
-        """The asking client's IP: the peer, or the nearest untrusted hop behind our proxies."""
-        peer = req.remote_addr or ""
-        if peer not in self.trusted_proxies:
-            return peer
-        forwarded = [h.strip() for h in (req.get_header("X-Forwarded-For") or "").split(",")]
-        for hop in reversed(forwarded):
-            if hop and hop not in self.trusted_proxies and _is_ip(hop):
-                return hop
-        return peer
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+        """The asking client's IP: ``REMOTE_ADDR``, which the server resolved through the
+        trusted proxies (``gateway.proxies``) before the app saw the request."""
+        return req.remote_addr or ""

@@ -202,26 +202,13 @@ def test_next_is_always_a_local_path(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
 
 
-class TestClientIp:
-    """Rate limits count clients: the TCP peer, or who a trusted proxy says it forwards."""
+def test_the_client_ip_is_remote_addr_whatever_the_headers_say() -> None:
+    """Proxies are resolved before the app (``gateway.proxies``, tested through waitress)."""
+    import nacl.public
 
-    @staticmethod
-    def client_ip(peer: str, forwarded: str | None, trusted: tuple[str, ...]) -> str:
-        import nacl.public
+    from gateway.auth.options import LoginOptions
 
-        from gateway.auth.options import LoginOptions
-
-        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-        req = falcon.testing.create_req(remote_addr=peer, headers=headers)
-        key = nacl.public.PrivateKey(bytes(32))
-        return LoginOptions(service_key=key, trusted_proxies=trusted).client_ip(req)
-
-    def test_without_trusted_proxies_the_peer_counts(self) -> None:
-        assert self.client_ip("203.0.113.5", "198.51.100.1", ()) == "203.0.113.5"
-
-    def test_behind_a_trusted_proxy_the_forwarded_client_counts(self) -> None:
-        assert self.client_ip("10.0.0.2", "198.51.100.1", ("10.0.0.2",)) == "198.51.100.1"
-
-    def test_a_client_cannot_pick_its_ip_by_prepending_hops(self) -> None:
-        forwarded = "192.0.2.66, 198.51.100.1"
-        assert self.client_ip("10.0.0.2", forwarded, ("10.0.0.2",)) == "198.51.100.1"
+    headers = {"X-Forwarded-For": "198.51.100.1", "Forwarded": "for=192.0.2.9"}
+    req = falcon.testing.create_req(remote_addr="203.0.113.5", headers=headers)
+    key = nacl.public.PrivateKey(bytes(32))
+    assert LoginOptions(service_key=key).client_ip(req) == "203.0.113.5"

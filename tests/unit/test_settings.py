@@ -234,3 +234,27 @@ class TestLoginSettings:
     def test_trusted_proxies_are_ip_addresses(self) -> None:
         with pytest.raises(ConfigError, match="HERO_TRUSTED_PROXIES"):
             Settings.from_env({"HERO_TRUSTED_PROXIES": "10.0.0.1, proxy.example"})
+
+    def test_trusted_proxies_and_their_count(self) -> None:
+        settings = Settings.from_env(
+            {"HERO_TRUSTED_PROXIES": "10.0.0.2, ::1", "HERO_TRUSTED_PROXY_COUNT": "2"}
+        )
+        assert (settings.trusted_proxies, settings.trusted_proxy_count) == (("10.0.0.2", "::1"), 2)
+        assert Settings.from_env({}).trusted_proxy_count == 1
+
+    @pytest.mark.parametrize(
+        ("environ", "problem"),
+        [
+            ({"HERO_TRUSTED_PROXY_COUNT": "2"}, "no meaning without HERO_TRUSTED_PROXIES"),
+            ({"HERO_TRUSTED_PROXIES": "10.0.0.2", "HERO_TRUSTED_PROXY_COUNT": "0"}, "at least 1"),
+            ({"HERO_TRUSTED_PROXIES": "10.0.0.2", "HERO_TRUSTED_PROXY_COUNT": "x"}, "integer"),
+        ],
+    )
+    def test_a_bad_proxy_count_is_refused(self, environ: dict[str, str], problem: str) -> None:
+        with pytest.raises(ConfigError, match=f"HERO_TRUSTED_PROXY_COUNT: .*{problem}"):
+            Settings.from_env(environ)
+
+    def test_the_metrics_token_stays_out_of_repr(self) -> None:
+        settings = Settings.from_env({"HERO_METRICS_TOKEN": "s3cret-metrics"})
+        assert settings.metrics_token == "s3cret-metrics"
+        assert "s3cret-metrics" not in repr(settings)
