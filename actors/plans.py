@@ -18,11 +18,10 @@ import peewee
 import structlog
 
 from actors import RETRY_POLICY
-from actors.ledger import post
+from actors.ledger import lock_billing, post
 from models import (
     Account,
     ActionRequest,
-    Billing,
     Notification,
     PlanSubscription,
     VmAllocation,
@@ -60,20 +59,40 @@ class Provisioner(Protocol):
 
 
 class PoolAssignmentProvisioner:
-    """Assigns a free pre-deployed VM from the pool operators registered."""
+    """Assigns a free pre-deployed VM from the pool operators registered.
+
+    Race-free on both databases: a slot is taken only by an UPDATE that still finds it
+    free. On PostgreSQL the pick skips slots other requests hold; when it finds none it
+    waits for them, because a request that fails gives its slot back, and only when no
+    slot is free in any way is the request refused.
+    """
+
+    #: Picks tried before giving up on a pool that other requests keep emptying.
+    ATTEMPTS = 20
 
     def provision(self, account: Account, subscription: PlanSubscription) -> VmPoolSlot:
+        for _ in range(self.ATTEMPTS):
+            slot = self._pick(skip_locked=True) or self._pick(skip_locked=False)
+            if slot is None:
+                break
+            taken = (
+                VmPoolSlot.update(status="assigned")
+                .where((VmPoolSlot.id == slot.id) & (VmPoolSlot.status == "free"))
+                .execute()
+            )
+            if taken:
+                return slot
+        raise Refused(
+            "No VM is free right now, so none was started and your quota is "
+            "untouched. Please try again later."
+        )
+
+    @staticmethod
+    def _pick(*, skip_locked: bool) -> VmPoolSlot | None:
         query = VmPoolSlot.select().where(VmPoolSlot.status == "free").order_by(VmPoolSlot.id)
         if db.obj.for_update:
-            query = query.for_update(skip_locked=True)
-        slot = query.first()
-        if slot is None:
-            raise Refused(
-                "No VM is free right now, so none was started and your quota is "
-                "untouched. Please try again later."
-            )
-        VmPoolSlot.update(status="assigned").where(VmPoolSlot.id == slot.id).execute()
-        assert isinstance(slot, VmPoolSlot)
+            query = query.for_update(skip_locked=skip_locked)
+        slot: VmPoolSlot | None = query.first()
         return slot
 
 
@@ -105,15 +124,22 @@ def buy(request_id: str, address: str, plan_id: str, *, now: dt.datetime) -> dic
     if plan is None:
         raise Refused(f"There is no plan called {plan_id!r}.")
     account = _account(address)
+    # The account's billing row, locked until commit, serialises its buys: the checks
+    # below still hold when the plan is created and the price debited.
+    have = lock_billing({account.id})[account.id].balance_cents
+    for lapsed in PlanSubscription.select().where(
+        (PlanSubscription.account == account)
+        & (PlanSubscription.status == "active")
+        & (PlanSubscription.period_end <= now)
+    ):
+        _end(lapsed, now)
     current = active_plan(account, now)
     if current is not None:
         raise Refused(
             f"You already have the {current.plan_id} plan until "
             f"{current.period_end:%Y-%m-%d %H:%M} UTC."
         )
-    balance = Billing.get_or_none(Billing.account == account)
-    if balance is None or balance.balance_cents < plan.price_cents:
-        have = balance.balance_cents if balance else 0
+    if have < plan.price_cents:
         raise Refused(
             f"The {plan.plan_id} plan costs {format_cents(plan.price_cents)} and your "
             f"balance is {format_cents(have)}. Top up first; nothing was charged."
@@ -122,7 +148,7 @@ def buy(request_id: str, address: str, plan_id: str, *, now: dt.datetime) -> dic
         account,
         amount_cents=-plan.price_cents,
         kind="plan_purchase",
-        ref=request_id,
+        ref=f"{account.id}:{request_id}",
         details={"plan_id": plan.plan_id, "vms": plan.vms, "period_hours": plan.period_hours},
     )
     if posted is None:  # a twin delivery already charged this request
@@ -150,7 +176,11 @@ def allocate(
     """Give *address* one VM from its plan's quota (caller holds the transaction)."""
     account = _account(address)
     plan = active_plan(account, now)
-    if plan is None:
+    if plan is not None and db.obj.for_update:
+        # The plan row, locked until commit, serialises the account's allocations, so a
+        # request over quota is refused before it holds a VM another account could take.
+        plan = PlanSubscription.select().where(PlanSubscription.id == plan.id).for_update().get()
+    if plan is None or plan.status != "active":
         raise Refused("You need an active plan to start a VM. Buy one on the Plans page.")
     if plan.vm_quota_used >= plan.vm_quota_total:
         raise Refused(f"Your {plan.plan_id} plan's {plan.vm_quota_total} VMs are all in use.")
@@ -175,7 +205,7 @@ def carry_out(kind: str, request_id: str, address: str, action: Any) -> dict[str
     """Run *action* once per *request_id*, recording its outcome (ok or refused)."""
     try:
         with write_transaction():
-            if not _done(request_id):
+            if not _done(address, request_id):
                 result = action()
                 ActionRequest.create(
                     request_id=request_id,
@@ -193,16 +223,27 @@ def carry_out(kind: str, request_id: str, address: str, action: Any) -> dict[str
             outcome="refused",
             message=str(exc),
             created_at=utcnow(),
-        ).on_conflict(action="NOTHING", conflict_target=[ActionRequest.request_id]).execute()
+        ).on_conflict(
+            action="NOTHING", conflict_target=[ActionRequest.address, ActionRequest.request_id]
+        ).execute()
     except peewee.IntegrityError:
-        pass  # a twin delivery of the same request committed first; its outcome stands
-    row = ActionRequest.get(ActionRequest.request_id == request_id)
+        # A twin delivery of the same request committed first, and its outcome stands;
+        # with no outcome recorded, the conflict was another request's: retry the message.
+        if not _done(address, request_id):
+            raise
+    row = ActionRequest.get(
+        (ActionRequest.address == address) & (ActionRequest.request_id == request_id)
+    )
     log.info("plans.request", kind=kind, request_id=request_id, outcome=row.outcome)
     return outcome_of(row)
 
 
-def _done(request_id: str) -> bool:
-    return bool(ActionRequest.select().where(ActionRequest.request_id == request_id).exists())
+def _done(address: str, request_id: str) -> bool:
+    return bool(
+        ActionRequest.select()
+        .where((ActionRequest.address == address) & (ActionRequest.request_id == request_id))
+        .exists()
+    )
 
 
 def outcome_of(row: ActionRequest) -> dict[str, Any]:
@@ -222,22 +263,7 @@ def expire(now: dt.datetime) -> dict[str, int]:
         (PlanSubscription.status == "active") & (PlanSubscription.period_end <= now)
     ):
         with write_transaction():
-            slots = [
-                a.slot_id
-                for a in VmAllocation.select(VmAllocation.slot).where(
-                    (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()
-                )
-            ]
-            VmAllocation.update(released_at=now).where(
-                (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()
-            ).execute()
-            if slots:
-                VmPoolSlot.update(status="free").where(VmPoolSlot.id.in_(slots)).execute()
-            expired += (
-                PlanSubscription.update(status="expired")
-                .where((PlanSubscription.id == plan.id) & (PlanSubscription.status == "active"))
-                .execute()
-            )
+            expired += _end(plan, now)
     soon = now + dt.timedelta(hours=EXPIRY_NOTICE_HOURS)
     warned = 0
     for plan in PlanSubscription.select().where(
@@ -258,6 +284,24 @@ def expire(now: dt.datetime) -> dict[str, int]:
             .execute()
         )
     return {"expired": expired, "warned": warned}
+
+
+def _end(plan: PlanSubscription, now: dt.datetime) -> int:
+    """End *plan* and give its VMs back to the pool; 1 when this call ended it."""
+    ended = int(
+        PlanSubscription.update(status="expired")
+        .where((PlanSubscription.id == plan.id) & (PlanSubscription.status == "active"))
+        .execute()
+    )
+    if ended:
+        held = VmAllocation.select(VmAllocation.slot).where(
+            (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()
+        )
+        VmPoolSlot.update(status="free").where(VmPoolSlot.id.in_(held)).execute()
+        VmAllocation.update(released_at=now).where(
+            (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()
+        ).execute()
+    return ended
 
 
 @dramatiq.actor(queue_name="plans", **RETRY_POLICY)

@@ -13,13 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import peewee
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_schema
 
-from models.accounts import Account, Billing, LedgerEntry
+from models.accounts import Account, Billing, LedgerEntry, utcnow
 from models.auth import LoginChallenge, Session
+from models.clickpesa import PaymentCheck, ProviderCallDay, ProviderToken
 from models.db import BaseModel, db
 from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
-from models.plans import ActionRequest, PlanSubscription, VmAllocation, VmPoolSlot
+from models.plans import (
+    ONE_ACTIVE_PLAN_INDEX,
+    ActionRequest,
+    PlanSubscription,
+    VmAllocation,
+    VmPoolSlot,
+)
 from models.usage import Node, UsageRecord
 
 #: Every table, in creation order (foreign keys after their targets).
@@ -41,6 +50,9 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     UnmatchedItem,
     Notification,
     ActionRequest,
+    ProviderCallDay,
+    ProviderToken,
+    PaymentCheck,
 )
 
 
@@ -61,8 +73,62 @@ def _baseline() -> None:
     db.create_tables(ALL_MODELS, safe=True)
 
 
+def _request_ids_per_account() -> None:
+    """Request ids unique per account instead of across accounts, and one active plan per
+    account. Older duplicate active plans (bought by concurrent requests before this
+    constraint) are expired, their VMs returned to the pool, and an alert names each one
+    for an operator to refund."""
+    migrator = SchemaMigrator.from_database(db.obj)
+    for table, owner in (
+        ("action_request", "address"),
+        ("plan_subscription", "account_id"),
+        ("vm_allocation", "account_id"),
+    ):
+        migrate_schema(
+            migrator.drop_index(table, f"{table}_request_id"),
+            migrator.add_index(table, (owner, "request_id"), unique=True),
+        )
+    newest = (
+        PlanSubscription.select(peewee.fn.MAX(PlanSubscription.id))
+        .where(PlanSubscription.status == "active")
+        .group_by(PlanSubscription.account)
+    )
+    for plan in PlanSubscription.select().where(
+        (PlanSubscription.status == "active") & PlanSubscription.id.not_in(newest)
+    ):
+        held = VmAllocation.select(VmAllocation.slot).where(
+            (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()
+        )
+        VmPoolSlot.update(status="free").where(VmPoolSlot.id.in_(held)).execute()
+        VmAllocation.update(released_at=utcnow()).where(
+            (VmAllocation.subscription == plan) & VmAllocation.released_at.is_null()
+        ).execute()
+        PlanSubscription.update(status="expired").where(PlanSubscription.id == plan.id).execute()
+        Alert.create(
+            kind="duplicate_plan",
+            subject=str(plan.account_id),
+            message=(
+                f"account {plan.account_id} had two active plans; plan {plan.id} "
+                f"({plan.plan_id}, {plan.price_cents} cents) was ended: refund it"
+            ),
+            created_at=utcnow(),
+        )
+    db.execute_sql(
+        f"CREATE UNIQUE INDEX {ONE_ACTIVE_PLAN_INDEX} ON plan_subscription (account_id) "
+        "WHERE status = 'active'"
+    )
+
+
+def _payment_call_budget() -> None:
+    db.create_tables([ProviderCallDay, ProviderToken, PaymentCheck], safe=True)
+
+
 #: The ordered history of the schema. Version 1 is the first released schema.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _baseline),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _baseline),
+    Migration(2, "request ids per account; one active plan per account", _request_ids_per_account),
+    Migration(3, "provider calls per day, shared token, re-query schedule", _payment_call_budget),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -9,9 +9,13 @@ from models.db import BaseModel
 
 
 class PlanSubscription(BaseModel):
-    """A plan bought by an account: a quota of VMs until the period ends."""
+    """A plan bought by an account: a quota of VMs until the period ends.
 
-    request_id = peewee.CharField(max_length=100, unique=True)
+    An account has at most one ``active`` plan: a partial unique index says so, whatever
+    number of buys run at once.
+    """
+
+    request_id = peewee.CharField(max_length=100)
     account = peewee.ForeignKeyField(Account, backref="plans", on_delete="RESTRICT")
     account_id: int
     plan_id = peewee.CharField(max_length=32)
@@ -22,6 +26,21 @@ class PlanSubscription(BaseModel):
     period_end = peewee.DateTimeField(index=True)
     #: active | expired
     status = peewee.CharField(max_length=16, default="active", index=True)
+
+    class Meta:
+        indexes = ((("account", "request_id"), True),)
+
+
+#: Name of the index that allows one active plan per account.
+ONE_ACTIVE_PLAN_INDEX = "plan_subscription_one_active"
+PlanSubscription.add_index(
+    PlanSubscription.index(
+        PlanSubscription.account,
+        unique=True,
+        where=(PlanSubscription.status == "active"),
+        name=ONE_ACTIVE_PLAN_INDEX,
+    )
+)
 
 
 class VmPoolSlot(BaseModel):
@@ -36,9 +55,9 @@ class VmPoolSlot(BaseModel):
 
 
 class VmAllocation(BaseModel):
-    """A VM given to an account under a plan, idempotent by request id."""
+    """A VM given to an account under a plan, idempotent by (account, request id)."""
 
-    request_id = peewee.CharField(max_length=100, unique=True)
+    request_id = peewee.CharField(max_length=100)
     account = peewee.ForeignKeyField(Account, backref="vms", on_delete="RESTRICT")
     subscription = peewee.ForeignKeyField(PlanSubscription, backref="allocations")
     slot = peewee.ForeignKeyField(VmPoolSlot, backref="allocations")
@@ -46,15 +65,19 @@ class VmAllocation(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     released_at = peewee.DateTimeField(null=True)
 
+    class Meta:
+        indexes = ((("account", "request_id"), True),)
+
 
 class ActionRequest(BaseModel):
-    """The outcome of a user's request (buy a plan, spin up a VM), unique by request id.
+    """The outcome of a user's request (buy a plan, spin up a VM), unique by the account's
+    address and the request id: one account's ids never touch another's requests.
 
     Written by the actor that carries the request out, in the same transaction, so a
     request delivered twice acts once and the page that sent it can show what happened.
     """
 
-    request_id = peewee.CharField(max_length=100, unique=True)
+    request_id = peewee.CharField(max_length=100)
     address = peewee.CharField(max_length=64, index=True)
     kind = peewee.CharField(max_length=16)  # buy_plan | allocate_vm
     #: ok | refused
@@ -62,3 +85,6 @@ class ActionRequest(BaseModel):
     message = peewee.TextField(default="")
     result = peewee.TextField(default="{}")
     created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("address", "request_id"), True),)

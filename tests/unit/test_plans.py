@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from actors.ledger import audit_mismatches
+from actors.ledger import audit_mismatches, post
 from actors.plans import (
     PoolAssignmentProvisioner,
     allocate,
@@ -16,6 +16,7 @@ from actors.plans import (
 )
 from models import (
     Account,
+    ActionRequest,
     Billing,
     LedgerEntry,
     Notification,
@@ -23,6 +24,7 @@ from models import (
     VmAllocation,
     VmPoolSlot,
     utcnow,
+    write_transaction,
 )
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -129,3 +131,28 @@ def test_expiry_returns_vms_to_the_pool_and_warns_before(account) -> None:
     assert Notification.get().kind == "plan_expiring"
     # a new plan can be bought afterwards
     assert buy_req("r2")["outcome"] == "ok"
+
+
+def test_a_plan_whose_period_ended_before_expiry_ran_is_ended_by_the_next_buy(account) -> None:
+    buy_req("r1")
+    VmPoolSlot.create(vm_id="vm-1")
+    vm_req("v1")
+    PlanSubscription.update(period_end=utcnow() - dt.timedelta(minutes=1)).execute()
+    with write_transaction():
+        post(Billing.get().account_id, amount_cents=1000, kind="payment", ref="more")
+
+    assert buy_req("r2")["outcome"] == "ok"
+
+    statuses = [p.status for p in PlanSubscription.select().order_by(PlanSubscription.id)]
+    assert statuses == ["expired", "active"]
+    assert VmPoolSlot.get().status == "free" and VmAllocation.get().released_at is not None
+
+
+def test_another_accounts_request_id_does_not_touch_mine(account) -> None:
+    other = "41f:9a01:3c22:7e10:aa55:1234:5678:9abc"
+    Account.create(address=other)
+    theirs = carry_out("buy_plan", "r1", other, lambda: buy("r1", other, "5vms", now=utcnow()))
+    mine = buy_req("r1")
+    assert theirs["outcome"] == "refused" and "costs $10.00" in theirs["message"]
+    assert mine["outcome"] == "ok" and Billing.get(Billing.account == account).balance_cents == 1500
+    assert ActionRequest.select().count() == 2
