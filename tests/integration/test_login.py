@@ -5,12 +5,14 @@ Each test runs on PostgreSQL and on SQLite (the ``stack`` fixture).
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nacl.public
 import pytest
@@ -69,6 +71,20 @@ def neighbour_of(address: ipaddress.IPv6Address) -> str:
 
 #: An address that shares Bob's /64 but is not his (nobody holds its key).
 BOBS_NEIGHBOUR = neighbour_of(derive_address(bytes(BOB_KEY.public_key)))
+
+
+#: ``next`` values as sent on the wire, that once left the site or gave a 500.
+HOSTILE_RAW_NEXT = [
+    "/%09/evil.example",
+    "/%0A/evil.example",
+    "/%0D%0ASet-Cookie:%20x=1",
+    "%2F%2Fevil.example",
+    "/%5Cevil.example",
+    "/%E2%80%A8/evil.example",
+    "/%C3%A9t%C3%A9",
+    "/%FF%FE",
+    "https://evil.example",
+]
 
 
 @pytest.fixture
@@ -170,9 +186,19 @@ class TestKeyProofLogin:
         browser = running.browser()
         challenge = start_challenge(browser, running.url, ALICE_ADDRESS)
         proved = subprocess.run(
-            [str(BIN / "hero-login"), "prove", challenge["code"], "--key",
-             str(tmp_path / "priv_key.bin"), "--url", running.url],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                str(BIN / "hero-login"),
+                "prove",
+                challenge["code"],
+                "--key",
+                str(tmp_path / "priv_key.bin"),
+                "--url",
+                running.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert proved.returncode == 0, proved.stderr
         assert running.status(browser, challenge) == "logged_in"
@@ -316,6 +342,23 @@ class TestSecurity:
         challenge = start_challenge(by_message, running.url, ALICE_ADDRESS)
         running.node.send_login(ALICE_KEY, challenge["code"])
         wait_until(lambda: running.status(by_message, challenge) == "logged_in", what="login")
+
+    def test_next_through_the_real_server_never_leaves_the_site(self, running: Login) -> None:
+        browser = running.browser()
+        login(browser, running.url, wait_for_account=False)
+        host = urlsplit(running.url)
+        answers = {}
+        for raw_next in HOSTILE_RAW_NEXT:
+            conn = http.client.HTTPConnection(host.hostname or "", host.port, timeout=30)
+            conn.request(
+                "GET",
+                f"/login?next={raw_next}",
+                headers={"Cookie": f"hero_session={browser.cookies['hero_session']}"},
+            )
+            answer = conn.getresponse()
+            answers[raw_next] = (answer.status, answer.getheader("Location"))
+            conn.close()
+        assert answers == {raw: (303, "/") for raw in HOSTILE_RAW_NEXT}
 
     def test_logout_ends_the_session_for_every_gateway(self, running: Login) -> None:
         other = running.stack.gateway(name="gateway-2", HERO_MYCELIUM_API=running.node.url)
