@@ -77,7 +77,7 @@ def reason(entry: LedgerEntry) -> str:
         provider = details.get("provider", "")
         return f"Top-up by {PROVIDER_WORDS.get(provider, provider or 'payment')}"
     if entry.kind == "refund":
-        return "Refund to your card"
+        return "Refund failed: credited back" if entry.amount_cents > 0 else "Refund to your card"
     if entry.kind == "plan_purchase":
         return f"Plan {details.get('plan_id', '')} ({details.get('vms', '?')} VMs)"
     if entry.kind == "usage":

@@ -183,8 +183,7 @@ def _refund(value: object, where: str) -> dict[str, Any]:
 
 
 def _payment_key(obj: Mapping[str, Any], where: str) -> str:
-    intent = obj.get("payment_intent")
-    if intent is None:
+    if obj.get("payment_intent") in (None, ""):  # none yet: the session (or charge) id
         return _id(obj, "id", where)
     return _id(obj, "payment_intent", where)
 

@@ -12,6 +12,7 @@ from actors.ledger import audit_mismatches
 from actors.parked import retry_unmatched
 from actors.payments import PaymentFact, PermanentPaymentError, credit_payment
 from actors.refunds import credit_back_refund, debit_refund
+from gateway.dashboard import reason
 from models import Account, Alert, Billing, LedgerEntry, UnmatchedItem
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -195,3 +196,10 @@ def test_a_later_payment_after_a_full_refund_starts_tenure_again(account: Accoun
     cumulative(3000)
     pay("pi_3", 500, paid_at=PAID_AT + 86400 * 40)
     assert _stamp() == utc(PAID_AT + 86400 * 40)
+
+
+def test_the_statement_says_a_failed_refund_was_credited_back(account: Account) -> None:
+    cumulative(1000)
+    failed("re_1", 1000)
+    rows = LedgerEntry.select().where(LedgerEntry.kind == "refund").order_by(LedgerEntry.id)
+    assert [reason(e) for e in rows] == ["Refund to your card", "Refund failed: credited back"]
