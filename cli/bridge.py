@@ -1,20 +1,33 @@
 """The bridge: JetStream usage messages to ``apply_usage_batch``, acked only once confirmed.
 
-A durable pull consumer on the usage stream fetches batches; each message's signature is
-verified against its node's registered key. Good records go to ``apply_usage_batch`` in
-one message; NATS is acked only after the broker confirmed it (or, embedded, after the
-batch was applied). A bad signature or an invalid record is terminated (never
-redelivered) and raises an alert; a message from a node not registered yet is retried
-later.
+A durable pull consumer on the usage stream fetches batches, and each message gets its
+own verdict from ``check_message`` (pure, never raises):
+
+- ``apply``: the signature verifies with its node's registered key and the record obeys
+  the shared rules (``node_agent.rules``); the batch's good records go to
+  ``apply_usage_batch`` in one message, and these messages are acked only after the
+  broker confirmed it (or, embedded, after the batch was applied);
+- ``term``: a bad signature, a body that is no record, a value out of bounds, a time
+  that cannot be read: quarantined first (an operator alert naming node, subject,
+  stream sequence and reason, with the body), then terminated so it is never offered
+  again. If the alert cannot be stored, the message is left for redelivery instead;
+- ``later``: its node is not registered (yet): offered again after a delay, with an
+  alert telling the operator to register it.
+
+One message never takes the others of its batch down with it, and nothing crashes the
+loop: an idle fetch (nats-py raises ``nats.errors.TimeoutError``, or asyncio's
+``TimeoutError`` in newer versions) just fetches again, and a batch that fails for any
+other reason is logged, left unacked for redelivery, and retried after a backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +40,7 @@ from actors.alerts import raise_alert
 from actors.usage import deliver_usage
 from models import Node
 from models.errors import BrokerUnavailable
-from models.otoml import RecordError, parse_record
+from node_agent.rules import short_repr, validate_record
 from settings import Settings
 
 log = structlog.get_logger("hero.bridge")
@@ -38,6 +51,18 @@ FETCH_BATCH = 1000
 DURABLE = "hero-bridge"
 #: Seconds before a message from an unregistered node is offered again.
 UNKNOWN_NODE_DELAY_S = 60
+#: Seconds before messages are offered again when the broker or database failed.
+RETRY_DELAY_S = 5
+#: Seconds one fetch waits for messages when the stream is idle.
+FETCH_TIMEOUT_S = 1.0
+#: The longest pause, in seconds, after batches that keep failing.
+MAX_BACKOFF_S = 30.0
+#: Characters of a quarantined body kept in its alert.
+ALERT_BODY_CHARS = 2048
+#: The header carrying the hex Ed25519 signature of the body.
+SIGNATURE_HEADER = "Hero-Signature"
+#: The header carrying the record key (JetStream's deduplication id).
+MSG_ID_HEADER = "Nats-Msg-Id"
 
 
 @dataclass(frozen=True)
@@ -51,33 +76,59 @@ class Verdict:
 
 
 def check_message(
-    subject: str,
-    data: bytes,
-    headers: dict[str, str] | None,
+    subject: Any,
+    data: Any,
+    headers: Any,
     *,
     prefix: str,
-    keys: dict[str, str],
-    now: Any,
+    keys: Mapping[str, str],
+    now: dt.datetime,
 ) -> Verdict:
-    """Decide a message's fate from its subject, body, headers and the node keys (pure)."""
-    node = subject[len(prefix) + 1 :] if subject.startswith(prefix + ".") else ""
-    if not node:
-        return Verdict("term", f"subject {subject!r} is not {prefix}.<node>")
+    """Decide a message's fate from its subject, body, headers and the node keys (pure).
+
+    Never raises: whatever the message holds, the answer is a verdict.
+    """
+    try:
+        return _check(subject, data, headers, prefix=prefix, keys=keys, now=now)
+    except Exception as exc:  # noqa: BLE001 - a message must never break the loop
+        return Verdict("term", f"message cannot be read: {type(exc).__name__}: "
+                               f"{short_repr(str(exc))}")
+
+
+def _check(subject: Any, data: Any, headers: Any, *, prefix: str, keys: Mapping[str, str],
+           now: dt.datetime) -> Verdict:
+    if not isinstance(subject, str) or not subject.startswith(prefix + "."):
+        return Verdict("term", f"subject {short_repr(subject)} is not {prefix}.<node>")
+    node = subject[len(prefix) + 1 :]
+    if not isinstance(data, bytes | bytearray):
+        return Verdict("term", "body: not bytes", node=node)
     pubkey = keys.get(node)
     if pubkey is None:
-        return Verdict("later", f"node {node!r} is not registered", node=node)
-    signature = (headers or {}).get("Hero-Signature", "")
+        return Verdict("later", f"node {short_repr(node)} is not registered", node=node)
+    header = dict(headers) if isinstance(headers, Mapping) else {}
+    signature = header.get(SIGNATURE_HEADER)
     try:
-        nacl.signing.VerifyKey(bytes.fromhex(pubkey)).verify(data, bytes.fromhex(signature))
-    except (ValueError, nacl.exceptions.BadSignatureError):
-        return Verdict("term", "Hero-Signature: does not verify with the node's key", node=node)
+        verify_key = nacl.signing.VerifyKey(bytes.fromhex(pubkey))
+    except (ValueError, TypeError, nacl.exceptions.CryptoError):
+        return Verdict("later", f"node {node!r} has no valid registered key", node=node)
     try:
-        raw = json.loads(data)
-        record = parse_record(raw, node=node, now=now)
-    except (ValueError, RecordError) as exc:
+        if not isinstance(signature, str):
+            raise ValueError("missing")
+        verify_key.verify(bytes(data), bytes.fromhex(signature))
+    except (ValueError, TypeError, nacl.exceptions.CryptoError):
+        return Verdict("term", f"{SIGNATURE_HEADER}: does not verify with the node's key",
+                       node=node)
+    try:
+        raw = json.loads(bytes(data))
+    except (ValueError, RecursionError) as exc:
+        return Verdict("term", f"body: not JSON: {short_repr(str(exc))}", node=node)
+    try:
+        record = validate_record(raw, node=node, now=now)
+    except ValueError as exc:  # RecordError, naming the field
         return Verdict("term", f"record rejected: {exc}", node=node)
-    if (headers or {}).get("Nats-Msg-Id") != record.key:
-        return Verdict("term", f"Nats-Msg-Id is not the record key {record.key}", node=node)
+    if header.get(MSG_ID_HEADER) != record.key:
+        return Verdict("term", f"{MSG_ID_HEADER}: is not the record key {record.key}",
+                       node=node)
     return Verdict("apply", record=record.to_json(), node=node)
 
 
@@ -96,6 +147,114 @@ class NodeKeys:
         return self._keys
 
 
+def stream_sequence(msg: Any) -> int | None:
+    """The message's sequence number in its stream, or None when it has none."""
+    try:
+        return int(msg.metadata.sequence.stream)
+    except Exception:  # noqa: BLE001 - an odd reply subject: the alert just lacks it
+        return None
+
+
+def quarantine_alert(msg: Any, verdict: Verdict) -> tuple[str, str, str, dict[str, Any]]:
+    """The alert (kind, subject, message, details) that quarantines a terminated message."""
+    seq = stream_sequence(msg)
+    headers = dict(msg.headers) if isinstance(msg.headers, Mapping) else {}
+    body = bytes(msg.data or b"")[:ALERT_BODY_CHARS].decode("utf-8", "replace")
+    kind = "bad_signature" if verdict.reason.startswith(SIGNATURE_HEADER) else "records_rejected"
+    message = f"NATS {str(msg.subject)[:200]} seq {seq}: {verdict.reason}"
+    details = {"node": verdict.node or None, "subject": msg.subject, "stream_seq": seq,
+               "msg_id": headers.get(MSG_ID_HEADER), "reason": verdict.reason, "body": body}
+    return kind, verdict.node or "?", message, details
+
+
+class BatchHandler:
+    """Settles one fetched batch: quarantines and terms the bad, delivers and acks the good."""
+
+    def __init__(self, *, prefix: str, keys: NodeKeys, executor: ThreadPoolExecutor,
+                 deliver: Callable[[list[dict[str, Any]], str], Any],
+                 alert: Callable[..., Any] = raise_alert) -> None:
+        self._prefix = prefix
+        self._keys = keys
+        self._executor = executor
+        self._deliver = deliver
+        self._alert = alert
+
+    async def _run(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def handle(self, msgs: list[Any]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        known = await self._run(self._keys.get)
+        verdicts = [self._verdict(m, known, now) for m in msgs]
+        if any(v.action == "later" for v in verdicts):
+            known = await self._run(lambda: self._keys.get(force=True))
+            verdicts = [self._verdict(m, known, now) for m in msgs]
+        for msg, verdict in zip(msgs, verdicts, strict=True):
+            if verdict.action == "term":
+                await self._quarantine(msg, verdict)
+            elif verdict.action == "later":
+                await self._later(msg, verdict)
+        good = [(m, v) for m, v in zip(msgs, verdicts, strict=True) if v.action == "apply"]
+        if good:
+            await self._apply(good)
+
+    def _verdict(self, msg: Any, known: Mapping[str, str], now: dt.datetime) -> Verdict:
+        return check_message(msg.subject, msg.data, msg.headers, prefix=self._prefix,
+                             keys=known, now=now)
+
+    async def _apply(self, good: list[tuple[Any, Verdict]]) -> None:
+        records = [v.record for _, v in good if v.record is not None]
+        try:
+            await self._run(lambda: self._deliver(records, "nats"))
+        except BrokerUnavailable as exc:
+            log.warning("bridge.broker_unavailable", error=str(exc), messages=len(good))
+            await _each(good, lambda m: m.nak(delay=RETRY_DELAY_S))
+            return
+        except Exception as exc:  # noqa: BLE001 - left for redelivery, never lost or acked
+            log.error("bridge.deliver_failed", error=repr(exc), messages=len(good))
+            await _each(good, lambda m: m.nak(delay=RETRY_DELAY_S))
+            return
+        await _each(good, lambda m: m.ack())
+
+    async def _quarantine(self, msg: Any, verdict: Verdict) -> None:
+        kind, subject, message, details = quarantine_alert(msg, verdict)
+        try:
+            await self._run(lambda: self._alert(kind, subject, message, details))
+        except Exception as exc:  # noqa: BLE001 - not stored: keep the message, retry later
+            log.error("bridge.quarantine_failed", node=verdict.node, subject=msg.subject,
+                      stream_seq=details["stream_seq"], error=repr(exc))
+            await _settle(msg.nak(delay=RETRY_DELAY_S), msg)
+            return
+        log.error("bridge.message_quarantined", node=verdict.node, subject=msg.subject,
+                  stream_seq=details["stream_seq"], msg_id=details["msg_id"],
+                  reason=verdict.reason)
+        await _settle(msg.term(), msg)
+        log.warning("bridge.message_terminated", node=verdict.node,
+                    stream_seq=details["stream_seq"], reason=verdict.reason)
+
+    async def _later(self, msg: Any, verdict: Verdict) -> None:
+        await _settle(msg.nak(delay=UNKNOWN_NODE_DELAY_S), msg)
+        try:
+            await self._run(lambda: self._alert(
+                "unknown_node", verdict.node, verdict.reason + "; register it with hero-admin "
+                "node add", {"subject": msg.subject, "stream_seq": stream_sequence(msg)}))
+        except Exception as exc:  # noqa: BLE001 - the message comes back anyway
+            log.error("bridge.alert_failed", node=verdict.node, error=repr(exc))
+
+
+async def _each(pairs: list[tuple[Any, Verdict]], act: Callable[[Any], Any]) -> None:
+    for msg, _ in pairs:
+        await _settle(act(msg), msg)
+
+
+async def _settle(action: Any, msg: Any) -> None:
+    """Await an ack/nak/term; a failure leaves the message to be redelivered (logged)."""
+    try:
+        await action
+    except Exception as exc:  # noqa: BLE001 - NATS redelivers after ack_wait
+        log.warning("bridge.settle_failed", subject=msg.subject, error=repr(exc))
+
+
 async def run_bridge(
     settings: Settings,
     *,
@@ -103,10 +262,7 @@ async def run_bridge(
     deliver: Callable[[list[dict[str, Any]], str], Any] = deliver_usage,
 ) -> None:
     """Consume until *stop* is set; reconnects to NATS by itself."""
-    import datetime as dt
-
     import nats
-    from nats.errors import TimeoutError as FetchTimeout
     from nats.js.api import AckPolicy, ConsumerConfig
     from nats.js.errors import NotFoundError
 
@@ -126,77 +282,57 @@ async def run_bridge(
             ack_policy=AckPolicy.EXPLICIT, ack_wait=120, max_ack_pending=20 * FETCH_BATCH
         ),
     )
-    keys = NodeKeys()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-send")
-    loop = asyncio.get_running_loop()
+    handler = BatchHandler(prefix=prefix, keys=NodeKeys(), executor=executor, deliver=deliver)
     log.info("bridge.started", stream=stream, subjects=f"{prefix}.>")
     try:
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(FETCH_BATCH, timeout=1)
-            except FetchTimeout:
-                continue
-            now = dt.datetime.now(dt.UTC)
-            known = await loop.run_in_executor(executor, keys.get)
-            verdicts = [
-                check_message(m.subject, m.data, m.headers, prefix=prefix, keys=known, now=now)
-                for m in msgs
-            ]
-            if any(v.action == "later" for v in verdicts):
-                known = await loop.run_in_executor(executor, lambda: keys.get(force=True))
-                verdicts = [
-                    check_message(m.subject, m.data, m.headers, prefix=prefix, keys=known, now=now)
-                    for m in msgs
-                ]
-            records = [v.record for v in verdicts if v.action == "apply" and v.record]
-            try:
-                if records:
-                    await loop.run_in_executor(executor, deliver, records, "nats")
-            except BrokerUnavailable as exc:
-                log.warning("bridge.broker_unavailable", error=str(exc))
-                for m in msgs:
-                    await m.nak(delay=5)
-                continue
-            for m, verdict in zip(msgs, verdicts, strict=True):
-                await _settle(m, verdict, loop, executor)
+        await consume(lambda: sub.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S), handler.handle,
+                      stop=stop)
     finally:
         executor.shutdown(wait=True)
         await nc.drain()
 
 
-async def _settle(msg: Any, verdict: Verdict, loop: Any, executor: ThreadPoolExecutor) -> None:
-    if verdict.action == "apply":
-        await msg.ack()
-        return
-    if verdict.action == "later":
-        await msg.nak(delay=UNKNOWN_NODE_DELAY_S)
-        await loop.run_in_executor(
-            executor,
-            lambda: raise_alert(
-                "unknown_node",
-                verdict.node,
-                verdict.reason + "; register it with hero-admin node add",
-            ),
-        )
-        return
-    await msg.term()
-    log.warning("bridge.message_terminated", node=verdict.node, reason=verdict.reason)
-    await loop.run_in_executor(
-        executor,
-        lambda: raise_alert(
-            "bad_signature" if "Signature" in verdict.reason else "records_rejected",
-            verdict.node or "?",
-            verdict.reason,
-            {"subject": msg.subject, "msg_id": (msg.headers or {}).get("Nats-Msg-Id")},
-        ),
-    )
+async def consume(fetch: Callable[[], Awaitable[list[Any]]],
+                  handle: Callable[[list[Any]], Awaitable[None]], *,
+                  stop: threading.Event) -> None:
+    """Fetch and handle batches until *stop*; no fetch or batch ends the loop.
+
+    An idle fetch raises ``nats.errors.TimeoutError`` or, from some code paths of
+    nats-py 2.x, asyncio's (the builtin) ``TimeoutError``: both just mean "fetch again".
+    """
+    from nats.errors import Error as NatsError
+
+    failures = 0
+    while not stop.is_set():
+        try:
+            msgs = await fetch()
+        except TimeoutError:  # idle: nats.errors.TimeoutError is a TimeoutError too
+            continue
+        except NatsError as exc:  # reconnecting, or a JetStream API hiccup
+            log.warning("bridge.fetch_failed", error=repr(exc))
+            await asyncio.sleep(FETCH_TIMEOUT_S)
+            continue
+        try:
+            await handle(msgs)
+            failures = 0
+        except Exception as exc:  # noqa: BLE001 - unacked messages come back; go on
+            failures += 1
+            pause = min(2.0**failures, MAX_BACKOFF_S)
+            log.exception("bridge.batch_failed", error=repr(exc), messages=len(msgs),
+                          failures=failures, retry_in_s=pause)
+            await asyncio.sleep(pause)
 
 
 def bridge_forever(settings: Settings, stop: threading.Event) -> None:
-    """Run the bridge until *stop*; restart it after an unexpected error."""
+    """Run the bridge until *stop*; restart it (with a growing pause) after an error."""
+    failures = 0
     while not stop.is_set():
+        started = time.monotonic()
         try:
             asyncio.run(run_bridge(settings, stop=stop))
         except Exception as exc:  # noqa: BLE001 - log, wait, reconnect
-            log.error("bridge.crashed", error=repr(exc))
-            stop.wait(2)
+            failures = 1 if time.monotonic() - started > 5 * MAX_BACKOFF_S else failures + 1
+            pause = min(2.0**failures, MAX_BACKOFF_S)
+            log.error("bridge.crashed", error=repr(exc), failures=failures, retry_in_s=pause)
+            stop.wait(pause)
