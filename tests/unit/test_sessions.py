@@ -165,6 +165,12 @@ class TestPages:
         page = browser.get("/login", headers=HTML).text
         assert f'name="csrf_token" value="{browser.cookies["hero_csrf"]}"' in page
 
+    def test_the_login_page_names_both_key_files_people_have(
+        self, client: falcon.testing.TestClient
+    ) -> None:
+        page = Browser(client).get("/login", headers=HTML).text
+        assert "priv_key.bin" in page and "/var/lib/mycelium/key.bin" in page
+
     def test_the_login_page_sends_a_logged_in_browser_on(self, alice: Browser) -> None:
         result = alice.get("/login?next=/topup", headers=HTML)
         assert (result.status_code, result.headers["Location"]) == (303, "/topup")
