@@ -59,6 +59,8 @@ class Settings:
     clickpesa_api_key: str | None = field(default=None, repr=False)
     clickpesa_checksum_key: str | None = field(default=None, repr=False)
     clickpesa_api_base: str = "https://api.clickpesa.com/third-parties"
+    #: Calls a day this service makes to ClickPesa (its limit before KYC is 100).
+    clickpesa_daily_calls: int = 90
     sandbox_payments: bool = True
     plans: tuple[Plan, ...] = ()
     mycelium_api: str = "http://127.0.0.1:8989/api/v1"
@@ -131,6 +133,7 @@ class Settings:
                 _url(environ, "HERO_CLICKPESA_API_BASE", ("http", "https"))
                 or "https://api.clickpesa.com/third-parties"
             ).rstrip("/"),
+            clickpesa_daily_calls=_int(environ, "HERO_CLICKPESA_DAILY_CALLS", 90, minimum=2),
             sandbox_payments=sandbox,
             plans=_plans(environ),
             mycelium_api=(

@@ -30,6 +30,7 @@ ACTOR_MODULES = (
     "actors.refunds",
     "actors.parked",
     "actors.clickpesa",
+    "actors.clickpesa_reconcile",
     "actors.admin",
     "actors.usage",
     "actors.ladder",

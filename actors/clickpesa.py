@@ -17,6 +17,7 @@ import dramatiq
 import structlog
 
 from actors import RETRY_POLICY
+from actors.alerts import raise_alert
 from actors.payments import (
     PaymentFact,
     PermanentPaymentError,
@@ -171,32 +172,43 @@ def _configured() -> ClickPesaProvider:
     return _provider
 
 
-@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
-def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
-    """Re-query ClickPesa for *order_reference* and credit, fail or wait accordingly.
+#: Outcomes of ``settle`` that mean "ask again later", and why.
+WAITING = {
+    "pending": "not final yet",
+    "unknown": "ClickPesa knows no payment yet",
+    "topup_missing": "top-up not recorded yet",
+}
 
-    The webhook's own body is never trusted for the amount. While the payment is
-    pending, or its TopUp row is not written yet, the message is retried with the
-    actor's backoff (``dramatiq.Retry``), at most RETRY_POLICY's ``max_retries`` times.
+
+def settle(order_reference: str, *, background: bool = False) -> str:
+    """Re-query ClickPesa for *order_reference* and credit or fail it accordingly.
+
+    Args:
+        background: a reconciliation re-query (metered on the smaller budget share).
 
     Returns:
-        ``"credited"``, ``"duplicate"``, ``"unmatched"`` (parked), ``"failed"`` or
-        ``"ignored"``.
+        ``"credited"``, ``"duplicate"``, ``"unmatched"`` (parked), ``"failed"``, or one
+        of WAITING: ``"pending"`` (not final), ``"unknown"`` (ClickPesa knows no payment),
+        ``"topup_missing"`` (paid, its TopUp row not written yet).
 
     Raises:
-        dramatiq.Retry: the payment is not final yet, or its top-up not recorded yet.
-        ProviderUnavailable: ClickPesa could not be reached (retried).
-        PermanentPaymentError: ClickPesa's record can never be credited (not retried).
+        ProviderUnavailable: ClickPesa could not be reached, or the budget is used up.
+        PermanentPaymentError: ClickPesa's record can never be credited; an operator
+            alert names it.
     """
-    decision = decide(_configured().query_payment(order_reference))
+    payments = _configured().query_payment(order_reference, background=background)
+    try:
+        decision = decide(payments)
+    except PermanentPaymentError as exc:
+        raise_alert("clickpesa_unusable", order_reference, f"ClickPesa payment: {exc}")
+        raise
     log.info(
         "clickpesa.decided",
         order_reference=order_reference,
-        webhook_event=webhook_event,
         decision=type(decision).__name__.lower(),
     )
     if isinstance(decision, Wait):
-        raise dramatiq.Retry(f"payment {order_reference}: {decision.reason}")
+        return "pending" if payments else "unknown"
     if isinstance(decision, Failed):
         failed: str = record_payment_failure(
             provider="clickpesa",
@@ -207,7 +219,7 @@ def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
         return failed
     topup = TopUp.get_or_none(TopUp.public_id == order_reference)
     if topup is None and should_wait_for_topup(paid_at=decision.paid_at, now_s=_clock()):
-        raise dramatiq.Retry(f"top-up {order_reference}: not recorded yet")
+        return "topup_missing"
     if decision.extra_payment_ids:
         log.warning(
             "clickpesa.extra_payments",
@@ -228,43 +240,26 @@ def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
     )
 
 
-#: Started ClickPesa top-ups younger than this are left to their webhook.
-RECONCILE_AFTER = dt.timedelta(minutes=10)
-#: Started ClickPesa top-ups older than this are no longer re-queried.
-RECONCILE_UNTIL = dt.timedelta(days=3)
+@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
+def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
+    """A verified webhook about *order_reference*: settle it from ClickPesa's own record.
 
+    The webhook's own body is never trusted for the amount. While the payment is
+    pending, or its TopUp row is not written yet, the message is retried with the
+    actor's backoff (``dramatiq.Retry``), at most RETRY_POLICY's ``max_retries`` times;
+    the reconciler picks up whatever is still waiting after that.
 
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
-def reconcile_clickpesa_topups() -> dict[str, int]:
-    """Periodic: re-query ClickPesa for top-ups still waiting, so a payment whose webhook
-    never came (or whose confirmation gave up while it was pending) is credited anyway."""
-    if _provider is None:
-        return {}
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    waiting = (
-        TopUp.select(TopUp.public_id)
-        .where(
-            (TopUp.provider == "clickpesa")
-            & (TopUp.status == "started")
-            & (TopUp.created_at < now - RECONCILE_AFTER)
-            & (TopUp.created_at > now - RECONCILE_UNTIL)
-        )
-        .order_by(TopUp.id)
-    )
-    counts: dict[str, int] = {}
-    for topup in waiting:
-        try:
-            outcome = confirm_clickpesa_payment(topup.public_id, "reconcile")
-        except dramatiq.Retry:
-            outcome = "pending"
-        except PermanentPaymentError as exc:
-            log.error(
-                "clickpesa.reconcile_unusable", order_reference=topup.public_id, error=str(exc)
-            )
-            outcome = "unusable"
-        except PaymentError as exc:  # ClickPesa away: the next run tries again
-            log.warning("clickpesa.reconcile_stopped", error=str(exc))
-            break
-        counts[outcome] = counts.get(outcome, 0) + 1
-    log.info("clickpesa.reconciled", **counts)
-    return counts
+    Returns:
+        ``"credited"``, ``"duplicate"``, ``"unmatched"`` (parked) or ``"failed"``.
+
+    Raises:
+        dramatiq.Retry: the payment is not final yet, or its top-up not recorded yet.
+        ProviderUnavailable: ClickPesa could not be reached or the budget is used up
+            (retried).
+        PermanentPaymentError: ClickPesa's record can never be credited (not retried).
+    """
+    outcome = settle(order_reference)
+    log.info("clickpesa.confirmed", order_reference=order_reference, webhook_event=webhook_event)
+    if outcome in WAITING:
+        raise dramatiq.Retry(f"payment {order_reference}: {WAITING[outcome]}")
+    return outcome

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dramatiq
 import falcon
@@ -23,7 +24,20 @@ from gateway.proxies import WsgiApp, behind_proxies, waitress_options
 from models import init_database, ping
 from settings import ConfigError, Settings
 
+if TYPE_CHECKING:
+    from adapters.payments.clickpesa import ClickPesaProvider
+
 log = structlog.get_logger("hero.runtime")
+
+
+def _clickpesa(settings: Settings) -> ClickPesaProvider:
+    """ClickPesa, metered on the daily call budget and sharing its token through the DB."""
+    from actors.clickpesa_budget import DbCallMeter, DbTokens
+    from adapters.payments.clickpesa import ClickPesaProvider
+
+    return ClickPesaProvider.from_settings(
+        settings, meter=DbCallMeter(settings.clickpesa_daily_calls), tokens=DbTokens()
+    )
 
 
 def payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
@@ -37,9 +51,7 @@ def payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
             api_base=settings.stripe_api_base,
         )
     if settings.clickpesa_enabled:
-        from adapters.payments.clickpesa import ClickPesaProvider
-
-        providers["clickpesa"] = ClickPesaProvider.from_settings(settings)
+        providers["clickpesa"] = _clickpesa(settings)
     if settings.sandbox_payments and settings.env != "prod" and settings.stripe_webhook_secret:
         providers["sandbox"] = SandboxProvider(
             public_url=settings.public_url, webhook_secret=settings.stripe_webhook_secret
@@ -79,9 +91,8 @@ def wire_actors(settings: Settings) -> dramatiq.Broker:
     )
     if settings.clickpesa_enabled:
         from actors import clickpesa
-        from adapters.payments.clickpesa import ClickPesaProvider
 
-        clickpesa.configure(ClickPesaProvider.from_settings(settings))
+        clickpesa.configure(_clickpesa(settings))
     return broker
 
 

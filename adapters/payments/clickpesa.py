@@ -16,6 +16,12 @@ import requests
 
 from adapters.payments.base import Checkout, WebhookMessage
 from adapters.payments.clickpesa_json import canonical_json, clickpesa_checksum, parse_json
+from adapters.payments.clickpesa_limits import (
+    CallMeter,
+    ProcessTokens,
+    TokenStore,
+    Unmetered,
+)
 from adapters.payments.clickpesa_webhook import parse_clickpesa_webhook
 from models.errors import PaymentError, ProviderUnavailable
 
@@ -30,7 +36,8 @@ __all__ = [
     "parse_clickpesa_webhook",
 ]
 
-#: How long a token is reused, in seconds; ClickPesa's tokens live one hour.
+#: How long a token is reused, in seconds; ClickPesa's tokens live one hour, and a
+#: few minutes are kept in hand for clock skew and calls in flight.
 TOKEN_TTL_S = 55 * 60
 #: Connect and read timeouts of every call to ClickPesa, in seconds.
 TIMEOUT_S = (5.0, 30.0)
@@ -63,8 +70,10 @@ class ClickPesaProvider:
         api_key: str,
         checksum_key: str,
         api_base: str = "https://api.clickpesa.com/third-parties",
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         session: requests.Session | None = None,
+        meter: CallMeter | None = None,
+        tokens: TokenStore | None = None,
     ) -> None:
         self._client_id = client_id
         self._api_key = api_key
@@ -73,11 +82,17 @@ class ClickPesaProvider:
         self._clock = clock
         self._http = session if session is not None else requests.Session()
         self._lock = threading.Lock()
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self._meter: CallMeter = meter if meter is not None else Unmetered()
+        self._tokens: TokenStore = tokens if tokens is not None else ProcessTokens()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ClickPesaProvider:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        meter: CallMeter | None = None,
+        tokens: TokenStore | None = None,
+    ) -> ClickPesaProvider:
         """The provider *settings* describe.
 
         Raises:
@@ -94,6 +109,8 @@ class ClickPesaProvider:
             api_key=settings.clickpesa_api_key,
             checksum_key=settings.clickpesa_checksum_key,
             api_base=settings.clickpesa_api_base,
+            meter=meter,
+            tokens=tokens,
         )
 
     def start_checkout(
@@ -111,7 +128,8 @@ class ClickPesaProvider:
         per request, so *return_url* and *cancel_url* are not sent.
 
         Raises:
-            ProviderUnavailable: ClickPesa could not be reached or answered 429/5xx.
+            ProviderUnavailable: ClickPesa could not be reached or answered 429/5xx, or
+                today's call budget is used up (``CallBudgetExhausted``).
             PaymentError: ClickPesa refused (4xx), with its message.
         """
         payload: dict[str, Any] = {
@@ -131,8 +149,13 @@ class ClickPesaProvider:
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
         return parse_clickpesa_webhook(body, headers, checksum_key=self._checksum_key)
 
-    def query_payment(self, order_reference: str) -> list[dict[str, Any]]:
+    def query_payment(
+        self, order_reference: str, *, background: bool = False
+    ) -> list[dict[str, Any]]:
         """Every payment ClickPesa holds for *order_reference* (none when it knows none).
+
+        Args:
+            background: a reconciliation re-query, metered on the smaller share.
 
         Returns:
             ClickPesa's records as they come (``status``, ``collectedAmount`` string,
@@ -140,10 +163,12 @@ class ClickPesaProvider:
             JSON numbers arrive as ``JsonNumber`` (a float that keeps its text).
 
         Raises:
-            ProviderUnavailable: ClickPesa could not be reached or answered 429/5xx.
+            ProviderUnavailable: ClickPesa could not be reached or answered 429/5xx, or
+                today's call budget is used up (``CallBudgetExhausted``).
             PaymentError: ClickPesa refused (4xx other than 404) or answered nonsense.
         """
-        resp = self._call("GET", f"/payments/{quote(order_reference, safe='')}")
+        path = f"/payments/{quote(order_reference, safe='')}"
+        resp = self._call("GET", path, background=background)
         if resp.status_code == 404:
             return []
         _raise_for_status(resp, f"payment {order_reference}")
@@ -155,36 +180,55 @@ class ClickPesaProvider:
         return records
 
     def _call(
-        self, method: str, path: str, *, json_body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        background: bool = False,
     ) -> requests.Response:
-        """Call ClickPesa with a cached token, fetching a new one once on 401."""
-        token = self._bearer()
-        resp = self._send(method, path, json_body, token)
+        """Call ClickPesa with the shared token, fetching a new one once on 401."""
+        token = self._bearer(background=background)
+        resp = self._send(method, path, json_body, token, background)
         if resp.status_code == 401:
-            resp = self._send(method, path, json_body, self._bearer(stale=token))
+            token = self._bearer(background=background, stale=token)
+            resp = self._send(method, path, json_body, token, background)
         return resp
 
-    def _bearer(self, *, stale: str | None = None) -> str:
-        """The cached token, or a new one when it expired or is the *stale* one refused."""
+    def _bearer(self, *, background: bool, stale: str | None = None) -> str:
+        """The stored token, or a new one when it expired or is the *stale* one refused."""
         with self._lock:
-            if self._token is None or self._token == stale or self._clock() >= self._token_expires:
-                self._token = None
-                resp = self._request(
-                    "POST",
-                    "/generate-token",
-                    headers={"client-id": self._client_id, "api-key": self._api_key},
-                )
-                _raise_for_status(resp, "a token")
-                token = _json_object(resp).get("token")
-                if not isinstance(token, str) or not token:
-                    raise PaymentError("ClickPesa returned no token")
-                self._token, self._token_expires = token, self._clock() + TOKEN_TTL_S
-            return self._token
+            token = self._tokens.load(self._clock())
+            if token is not None and token != stale:
+                return token
+            resp = self._request(
+                "POST",
+                "/generate-token",
+                headers={"client-id": self._client_id, "api-key": self._api_key},
+                background=background,
+            )
+            _raise_for_status(resp, "a token")
+            token = _json_object(resp).get("token")
+            if not isinstance(token, str) or not token:
+                raise PaymentError("ClickPesa returned no token")
+            self._tokens.save(token, self._clock() + TOKEN_TTL_S)
+            return token
 
     def _send(
-        self, method: str, path: str, json_body: dict[str, Any] | None, token: str
+        self,
+        method: str,
+        path: str,
+        json_body: dict[str, Any] | None,
+        token: str,
+        background: bool,
     ) -> requests.Response:
-        return self._request(method, path, headers={"Authorization": token}, json_body=json_body)
+        return self._request(
+            method,
+            path,
+            headers={"Authorization": token},
+            json_body=json_body,
+            background=background,
+        )
 
     def _request(
         self,
@@ -193,7 +237,9 @@ class ClickPesaProvider:
         *,
         headers: dict[str, str],
         json_body: dict[str, Any] | None = None,
+        background: bool = False,
     ) -> requests.Response:
+        self._meter.take(background=background)
         try:
             return self._http.request(
                 method, self._api_base + path, headers=headers, json=json_body, timeout=TIMEOUT_S

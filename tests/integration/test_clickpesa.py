@@ -6,6 +6,7 @@ Credit comes only after a verified webhook *and* a re-query that says SUCCESS, o
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import requests
 
 from models import Account, Billing, LedgerEntry, PaymentEvent, TopUp
 from tests.support.fake_clickpesa import FakeClickPesa, signed_webhook
+from tests.support.js_checksum import NodeChecksum, js_signed, node_binary
 from tests.support.login import LoggedIn, login
 from tests.support.procs import HeroProcess, hero_env, wait_until
 from tests.support.services import free_port
@@ -207,3 +209,73 @@ def test_a_processing_payment_is_credited_once_after_a_retry(running: Running) -
     assert outcomes[0] == "failed" and outcomes[-1] == "ok"
     assert running.fake.queries(topup_id) >= 2
     assert LedgerEntry.select().count() == 1
+
+
+@pytest.fixture
+def node() -> Iterator[NodeChecksum]:
+    binary = node_binary()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("node is required in CI to sign webhooks as ClickPesa's JavaScript does")
+        pytest.skip("node is not installed")
+    js = NodeChecksum(binary)
+    yield js
+    js.close()
+
+
+def js_webhook(record: dict[str, object], *, key: str = "eventType", name: str) -> str:
+    """A webhook body as ClickPesa's JavaScript would sign it, with JavaScript numbers."""
+    data = json.dumps(record, ensure_ascii=False)[:-1]
+    data += ', "collectedAmount": 25.00, "fee": 1000.00, "attempts": {"10": 1, "2": 2}}'
+    return f'{{"{key}": "{name}", "data": {data}}}'
+
+
+def test_a_webhook_signed_by_the_documented_javascript_is_credited(
+    running: Running, node: NodeChecksum
+) -> None:
+    # Given a paid top-up and a webhook whose checksum node made over numbers like 1000.00
+    topup_id = running.start_topup("25.00")
+    record = dict(running.fake.set_payment(topup_id, status="SUCCESS", amount="25.00"))
+    record.pop("collectedAmount")
+    text = js_webhook(record, key="event", name="PAYMENT RECEIVED")
+    body = js_signed(node, text, running.fake.checksum_key)
+    assert b'"fee": 1000.00' in body
+    # When a tampered copy and then the real one are delivered
+    tampered = body.replace(b'"fee": 1000.00', b'"fee": 1000.01')
+    resp = running.post_webhook(tampered, {"Content-Type": "application/json"})
+    assert resp.status_code == 400 and resp.json()["description"].startswith("checksum:")
+    assert running.post_webhook(body, {"Content-Type": "application/json"}).status_code == 200
+    # Then the worker re-queries and credits it once
+    wait_until(lambda: balance_cents(running.account) == 2500, what="the credit")
+    wait_until(running.confirmations, what="the confirmation line")
+    assert [c["result"] for c in running.confirmations()] == ["credited"]
+
+
+def test_the_documented_event_type_payment_failed_marks_the_topup_failed(
+    running: Running, node: NodeChecksum
+) -> None:
+    topup_id = running.start_topup("25.00")
+    record = dict(running.fake.set_payment(topup_id, status="FAILED", amount="0"))
+    record.pop("collectedAmount")
+    text = js_webhook(record, key="eventType", name="PAYMENT FAILED")
+    body = js_signed(node, text, running.fake.checksum_key)
+    assert running.post_webhook(body, {"Content-Type": "application/json"}).status_code == 200
+    wait_until(
+        lambda: TopUp.get(TopUp.public_id == topup_id).status == "failed",
+        what="top-up marked failed",
+    )
+    assert balance_cents(running.account) == 0
+
+
+def test_a_webhook_with_a_bad_amount_is_refused_and_queries_nothing(running: Running) -> None:
+    topup_id = running.start_topup("25.00")
+    record = running.fake.set_payment(topup_id, status="SUCCESS", amount="25.00")
+    for amount in ("25.005", "-25.00", "1e3", "99999999999"):
+        body, headers = signed_webhook(
+            "PAYMENT RECEIVED", {**record, "collectedAmount": amount}, running.fake.checksum_key
+        )
+        resp = running.post_webhook(body, headers)
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["description"].startswith("data.collectedAmount:")
+    assert running.fake.queries(topup_id) == 0
+    assert balance_cents(running.account) == 0

@@ -1,8 +1,25 @@
 """A local ClickPesa: the documented third-party API on 127.0.0.1, for tests.
 
-It speaks what https://docs.clickpesa.com documents (token, checkout link, payment
-query, canonical-JSON checksums), so the real client code runs against it. Its checksum
-is computed independently of ``adapters.payments.clickpesa`` on purpose.
+ClickPesa has no sandbox or test environment, so this is the only place the client
+meets a ClickPesa before production. It follows ClickPesa's documentation repository,
+ClickPesa/developers.docs (rendered at https://docs.clickpesa.com):
+
+- ``api-reference/authorization/generate-token.mdx``: ``POST /generate-token`` with
+  ``client-id``/``api-key`` headers answers ``{"success", "token": "Bearer ..."}``;
+- ``api-reference/collection/generate-checkout-link/``: ``POST
+  /checkout-link/generate-checkout-url`` (``orderReference``, ``orderCurrency`` TZS|USD,
+  ``totalPrice`` string, ``checksum``) answers ``{"checkoutLink", "clientId"}``;
+- ``api-reference/collection/querying-for-payments/``: ``GET /payments/{orderReference}``
+  answers a list of payment records (404 when there is none);
+- ``home/webhooks.mdx``: the ``PAYMENT RECEIVED`` envelope ``{"event", "data"}`` (the
+  ``PAYMENT FAILED`` sample says ``eventType``);
+- ``home/checksum.mdx`` (current version on docs.clickpesa.com): HMAC-SHA256 hex of the
+  canonical JSON, ``checksum``/``checksumMethod`` left out.
+
+It counts every call (``calls``), tokens included, as ClickPesa's 100-calls-a-day limit
+before KYC does. Its checksum is computed independently of the adapter on purpose, with
+Python's ``json``: exact for bodies whose values are strings (all it signs and checks);
+bodies with JavaScript numbers are signed in tests by node (``tests.support.js_checksum``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import doctest
 import json
 from collections.abc import Iterator
@@ -13,14 +12,17 @@ import dramatiq
 import pytest
 
 import actors.clickpesa
+import actors.clickpesa_budget
+import actors.clickpesa_reconcile
 import adapters.payments.clickpesa
+import adapters.payments.clickpesa_json
+import adapters.payments.clickpesa_webhook
 from actors.clickpesa import (
     Credit,
     Failed,
     Wait,
     confirm_clickpesa_payment,
     decide,
-    reconcile_clickpesa_topups,
     should_wait_for_topup,
 )
 from actors.payments import PermanentPaymentError
@@ -31,7 +33,7 @@ from adapters.payments.clickpesa import (
     clickpesa_checksum,
     parse_clickpesa_webhook,
 )
-from models import Account, Billing, PaymentEvent, TopUp, UnmatchedItem, utcnow
+from models import Account, Billing, PaymentEvent, TopUp, UnmatchedItem
 from models.errors import PaymentError, ProviderUnavailable
 from tests.support.fake_clickpesa import FakeClickPesa, signed_webhook
 
@@ -39,7 +41,10 @@ KEY = "secret"
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 
-@pytest.mark.parametrize("module", [adapters.payments.clickpesa, actors.clickpesa])
+@pytest.mark.parametrize("module", [
+    adapters.payments.clickpesa, adapters.payments.clickpesa_json,
+    adapters.payments.clickpesa_webhook, actors.clickpesa, actors.clickpesa_budget,
+    actors.clickpesa_reconcile])
 def test_doctests_of_the_money_and_checksum_helpers_pass(module: ModuleType) -> None:
     assert doctest.testmod(module).failed == 0
 
@@ -329,37 +334,3 @@ class TestConfirmActor:
         fake.down = True
         with pytest.raises(ProviderUnavailable):
             confirm_clickpesa_payment("HERO1", "PAYMENT RECEIVED")
-
-
-class TestReconcile:
-    """Top-ups whose webhook never came are re-queried and credited once."""
-
-    def old_topup(self, public_id: str, account: Account | None = None) -> TopUp:
-        account = account or Account.get_or_none(Account.address == ADDRESS) or Account.create(
-            address=ADDRESS)
-        return TopUp.create(public_id=public_id, account=account, provider="clickpesa",
-                            amount_cents=2500,
-                            created_at=utcnow() - dt.timedelta(minutes=30))
-
-    def test_a_paid_topup_without_a_webhook_is_credited(
-            self, fake: FakeClickPesa, configured: FakeClock) -> None:
-        self.old_topup("HERO1")
-        self.old_topup("HERO2")
-        fake.set_payment("HERO1", status="SUCCESS", amount="25.00", created_at=SUCCESS_AT)
-        fake.set_payment("HERO2", status="PROCESSING")
-        assert reconcile_clickpesa_topups() == {"credited": 1, "pending": 1}
-        assert Billing.get().balance_cents == 2500
-        assert reconcile_clickpesa_topups() == {"pending": 1}
-
-    def test_fresh_topups_are_left_to_their_webhook(
-            self, fake: FakeClickPesa, configured: FakeClock) -> None:
-        TopUp.create(public_id="HERO3", account=Account.create(address=ADDRESS),
-                     provider="clickpesa", amount_cents=100)
-        fake.set_payment("HERO3", status="SUCCESS", amount="1.00", created_at=SUCCESS_AT)
-        assert reconcile_clickpesa_topups() == {}
-
-    def test_clickpesa_away_stops_the_round(self, fake: FakeClickPesa,
-                                            configured: FakeClock) -> None:
-        self.old_topup("HERO1")
-        fake.down = True
-        assert reconcile_clickpesa_topups() == {}
