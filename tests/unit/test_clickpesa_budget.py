@@ -15,6 +15,7 @@ from adapters.payments.clickpesa import TOKEN_TTL_S, ClickPesaProvider
 from adapters.payments.clickpesa_limits import CallBudgetExhausted
 from models import Account, Alert, Billing, TopUp
 from models.clickpesa import PaymentCheck
+from settings import ConfigError, Settings
 from tests.support.fake_clickpesa import FakeClickPesa
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -227,3 +228,28 @@ def test_concurrent_calls_never_pass_the_budget_on_postgres(pg_db: str) -> None:
     for t in threads:
         t.join()
     assert granted.count(True) == 50 and calls_on("clickpesa", day) == 50
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, 90), ("60", 60), ("0", "at least 2"), ("many", "an integer")]
+)
+def test_the_daily_budget_setting(raw: str | None, expected: int | str) -> None:
+    environ = {"HERO_CLICKPESA_DAILY_CALLS": raw} if raw is not None else {}
+    if isinstance(expected, int):
+        assert Settings.from_env(environ).clickpesa_daily_calls == expected
+    else:
+        with pytest.raises(ConfigError, match=f"^HERO_CLICKPESA_DAILY_CALLS: must be {expected}"):
+            Settings.from_env(environ)
+
+
+def test_an_older_database_gets_the_budget_tables(sqlite_db: str) -> None:
+    from models import db
+    from models.clickpesa import ProviderCallDay, ProviderToken
+    from models.migrations import LATEST_VERSION, SchemaVersion, migrate
+
+    db.drop_tables([PaymentCheck, ProviderCallDay, ProviderToken])
+    SchemaVersion.update(version=2).execute()
+    assert any("provider calls per day" in line for line in migrate())
+    assert SchemaVersion.get().version == LATEST_VERSION
+    assert take_call("clickpesa", dt.date(2026, 3, 2), 1)
+    assert PaymentCheck.select().count() == 0
