@@ -271,13 +271,19 @@ def test_a_poison_that_cannot_be_quarantined_is_not_terminated() -> None:
 # -- the fetch loop ----------------------------------------------------------------------
 
 
-def test_idle_fetches_and_a_failing_batch_do_not_end_the_loop() -> None:
+def test_idle_fetches_and_a_failing_batch_do_not_end_the_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
     import nats.errors
+    import structlog
     from structlog.testing import capture_logs
 
+    import cli.bridge
     from cli.bridge import consume
+
+    # a logger not cached by an earlier CLI run, so that capture_logs sees its lines
+    monkeypatch.setattr(cli.bridge, "log", structlog.get_logger("hero.bridge"))
 
     stop = threading.Event()
     # nats-py raises either timeout when the stream is idle; then two batches come

@@ -24,6 +24,9 @@ def node_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
             monkeypatch.delenv(name)
     monkeypatch.setenv("HERO_NODE_NAME", "node-a")
     monkeypatch.setenv("HERO_NODE_JOURNAL", str(tmp_path / "j.db"))
+    # The CLI's logging set-up caches loggers on first use, which would hide later
+    # tests' log lines from capture_logs: keep structlog's test defaults instead.
+    monkeypatch.setattr("node_agent.cli.configure_logging", lambda: None)
     saved = structlog.get_config()
     yield
     structlog.configure(**saved)

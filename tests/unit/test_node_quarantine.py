@@ -15,6 +15,7 @@ from typing import Any
 
 import nacl.signing
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from node_agent.committer import Committer, Outcome, repo_path_for
@@ -45,6 +46,16 @@ def body_with(journal: Journal, row_key: str, **change: Any) -> str:
     (body,) = sqlite3.connect(journal.path).execute(
         "SELECT body FROM records WHERE key = ?", (row_key,)).fetchone()
     return json.dumps({**json.loads(body), **change})
+
+
+@pytest.fixture(autouse=True)
+def fresh_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loggers not cached by an earlier CLI run, so that capture_logs sees their lines."""
+    import node_agent.journal
+    import node_agent.service
+
+    monkeypatch.setattr(node_agent.journal, "log", structlog.get_logger("hero.node.journal"))
+    monkeypatch.setattr(node_agent.service, "log", structlog.get_logger("hero.node"))
 
 
 @pytest.fixture
