@@ -32,8 +32,9 @@ from models import (
     utcnow,
     write_transaction,
 )
+from models.accounts import validate_email
 from models.address import canonical_address
-from models.errors import AdminRefused, InvalidAddress
+from models.errors import AdminRefused, InvalidAddress, InvalidEmail
 from models.otoml import NODE_NAME
 
 log = structlog.get_logger("hero.admin")
@@ -132,8 +133,14 @@ def _user_add(envelope: dict[str, Any]) -> dict[str, Any]:
         address = canonical_address(str(args.get("address") or ""))
     except InvalidAddress as exc:
         raise AdminRefused(f"address: {exc}") from None
+    email = args.get("email")
+    if email is not None:
+        try:
+            email = validate_email(str(email))
+        except InvalidEmail as exc:
+            raise AdminRefused(f"email: {exc}") from None
     created = bool(
-        Account.insert(address=address, email=args.get("email"), created_at=utcnow())
+        Account.insert(address=address, email=email, created_at=utcnow())
         .on_conflict(action="NOTHING", conflict_target=[Account.address])
         .as_rowcount()
         .execute()
@@ -143,20 +150,29 @@ def _user_add(envelope: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unmatched_retry(envelope: dict[str, Any]) -> dict[str, Any]:
-    wanted = envelope["args"].get("item_ids")
+    wanted = [int(i) for i in envelope["args"].get("item_ids") or []]
+    results: dict[str, str] = {}
     query = UnmatchedItem.select().where(UnmatchedItem.resolved_at.is_null())
     if wanted:
-        query = query.where(UnmatchedItem.id.in_([int(i) for i in wanted]))
-    results = {}
+        known = list(UnmatchedItem.select().where(UnmatchedItem.id.in_(wanted)))
+        resolved = {i.id for i in known if i.resolved_at is not None}
+        missing = sorted(set(wanted) - {i.id for i in known})
+        if missing:
+            raise AdminRefused(
+                f"item_ids: no parked item with id {', '.join(map(str, missing))}; "
+                "see `hero-admin unmatched list --all`"
+            )
+        results.update({str(i): "already resolved" for i in sorted(resolved)})
+        query = query.where(UnmatchedItem.id.in_(wanted))
     for item in query.order_by(UnmatchedItem.id):
         results[str(item.id)] = retry_unmatched(item)
-    return {"results": results}
+    return {"results": dict(sorted(results.items(), key=lambda kv: int(kv[0])))}
 
 
 def _node_add(envelope: dict[str, Any]) -> dict[str, Any]:
     args = envelope["args"]
     name = str(args.get("name") or "")
-    if not NODE_NAME.match(name):
+    if NODE_NAME.fullmatch(name) is None:
         raise AdminRefused(f"name: {name!r} is not a node name (a-z, 0-9, '-', '_')")
     pubkey = str(args.get("pubkey") or "").lower()
     try:
@@ -191,6 +207,15 @@ def _pool_add(envelope: dict[str, Any]) -> dict[str, Any]:
             raise AdminRefused(f"address: {address!r} is not an IP address") from None
     if address and len(vm_ids) > 1:
         raise AdminRefused("address: give one VM id when you give its address")
+    existing = VmPoolSlot.get_or_none(VmPoolSlot.vm_id == vm_ids[0]) if address else None
+    if existing is not None and existing.address != address:
+        if not args.get("update"):
+            raise AdminRefused(
+                f"vm_ids: {vm_ids[0]} is already in the pool with address "
+                f"{existing.address or '(none)'}; pass --update to change it to {address}"
+            )
+        VmPoolSlot.update(address=address).where(VmPoolSlot.id == existing.id).execute()
+        return {"added": 0, "updated": vm_ids[0], "already_there": 0}
     added = 0
     for vm_id in vm_ids:
         added += (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -11,17 +10,31 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import nacl.signing
+import peewee
 from rich.console import Console
 
 import actors
 from actors.adjustments import adjustment_cents
 from actors.admin import handle, make_envelope, stored_outcome
 from cli import admin_usage, admin_views
-from cli.admin_common import EXIT_OK, EXIT_REFUSED, EXIT_TIMEOUT, EXIT_USAGE, parse_address_arg
+from cli.admin_common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_TIMEOUT,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    make_console,
+    parse_address_arg,
+    print_json,
+    safe,
+)
+from cli.admin_results import describe_outcome, email_arg, positive_int
+from cli.failures import describe_broker_failure
 from cli.logs import configure_logging
 from cli.runtime import wire_actors
-from models import Account, Billing
-from models.errors import AdminRefused
+from models import Account, Billing, DatabaseUnavailable, check_database
+from models.db import describe_failure
+from models.errors import AdminRefused, BrokerUnavailable
 from models.money import CONFIRM_ADJUSTMENT_CENTS, format_cents
 from settings import ConfigError, Settings
 
@@ -37,36 +50,48 @@ def make_parser() -> argparse.ArgumentParser:
     keygen.add_argument("--out", required=True, help="file to write the private key to")
 
     user = sub.add_parser("user", help="accounts").add_subparsers(dest="verb", required=True)
-    add = user.add_parser("add", help="create an account for an address")
-    add.add_argument("address")
-    add.add_argument("--email")
+    add = _with_json(user.add_parser("add", help="create an account for an address"))
+    add.add_argument("address", help="the user's Mycelium address")
+    add.add_argument("--email", type=email_arg, help="the user's email address")
     _with_json(user.add_parser("list", help="list accounts"))
     show = _with_json(user.add_parser("show", help="one account in detail"))
-    show.add_argument("address")
+    show.add_argument("address", help="the user's Mycelium address")
 
-    balance = sub.add_parser("balance").add_subparsers(dest="verb", required=True)
-    adjust = balance.add_parser("adjust", help="change a balance, with a reason (audited)")
-    adjust.add_argument("address")
+    balance = sub.add_parser("balance", help="balances").add_subparsers(dest="verb", required=True)
+    adjust = _with_json(
+        balance.add_parser("adjust", help="change a balance, with a reason (audited)")
+    )
+    adjust.add_argument("address", help="the user's Mycelium address")
     amount = adjust.add_mutually_exclusive_group(required=True)
     amount.add_argument("--to", type=int, metavar="CENTS", help="set the balance to CENTS")
     amount.add_argument("--by", type=int, metavar="CENTS", help="change the balance by CENTS")
-    adjust.add_argument("--reason", required=True)
+    adjust.add_argument("--reason", required=True, help="why (kept in the audit and ledger)")
     adjust.add_argument(
         "--yes",
         action="store_true",
         help=f"do not ask to confirm a change over {format_cents(CONFIRM_ADJUSTMENT_CENTS)}",
     )
 
-    payments = sub.add_parser("payments").add_subparsers(dest="verb", required=True)
+    payments = sub.add_parser("payments", help="payments and refunds").add_subparsers(
+        dest="verb", required=True
+    )
     plist = _with_json(payments.add_parser("list", help="payments and refunds received"))
-    plist.add_argument("--address")
-    plist.add_argument("--limit", type=int, default=100)
+    plist.add_argument("--address", help="only this Mycelium address")
+    plist.add_argument(
+        "--limit", type=positive_int, default=100, help="the newest N (default 100)", metavar="N"
+    )
 
-    unmatched = sub.add_parser("unmatched").add_subparsers(dest="verb", required=True)
+    unmatched = sub.add_parser(
+        "unmatched", help="payments and usage for unknown accounts"
+    ).add_subparsers(dest="verb", required=True)
     ulist = _with_json(unmatched.add_parser("list", help="parked items for unknown accounts"))
     ulist.add_argument("--all", action="store_true", help="include resolved items")
-    retry = unmatched.add_parser("retry", help="apply parked items whose account now exists")
-    retry.add_argument("ids", nargs="*", type=int, help="item ids (default: all open items)")
+    retry = _with_json(
+        unmatched.add_parser("retry", help="apply parked items whose account now exists")
+    )
+    retry.add_argument(
+        "ids", nargs="*", type=positive_int, help="item ids (default: all open items)"
+    )
 
     _with_json(sub.add_parser("audit", help="check every balance against its ledger"))
     admin_usage.add_parsers(sub, _with_json)
@@ -80,7 +105,7 @@ def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
     args = make_parser().parse_args(argv)
-    console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
+    console = make_console(out or sys.stdout)
     if args.command == "keygen":
         return _keygen(args.out, console)
     try:
@@ -89,21 +114,33 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
         print(f"hero-admin: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(json_lines=True if settings.log_json is None else settings.log_json)
-    wire_actors(settings)
     command = f"{args.command} {getattr(args, 'verb', '')}".strip()
     handler = COMMANDS[command]
-    return handler(args, settings, console)
+    try:
+        wire_actors(settings, create_database=False)
+        check_database(settings.database_url)
+        return handler(args, settings, console)
+    except DatabaseUnavailable as exc:
+        problem = str(exc)
+    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+        problem = describe_failure(exc, settings.database_url)
+    except BrokerUnavailable as exc:
+        problem = describe_broker_failure(exc.__cause__ or exc, settings.amqp_url or "")
+    print(f"hero-admin: {problem}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
 
 
 def _keygen(path: str, console: Console) -> int:
     if os.path.exists(path):
-        print(f"hero-admin: {path} exists; choose another --out", file=sys.stderr)
+        print(f"hero-admin: {path!r} exists; choose another --out", file=sys.stderr)
         return EXIT_USAGE
     key = nacl.signing.SigningKey.generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key.encode().hex() + "\n")
-    console.print(f"wrote private key to {path}; add the public key to HERO_OPERATOR_PUBKEYS:")
+    console.print(
+        f"wrote private key to {safe(path)}; add the public key to HERO_OPERATOR_PUBKEYS:"
+    )
     console.print(key.verify_key.encode().hex())
     return EXIT_OK
 
@@ -146,27 +183,31 @@ def submit(
     return None
 
 
-def _report(outcome: dict[str, Any] | None, console: Console) -> int:
+def _report(
+    action: str, outcome: dict[str, Any] | None, console: Console, *, as_json: bool = False
+) -> int:
+    """Print what became of a change: one human line, or its JSON with ``--json``."""
     if outcome is None:
-        console.print(
-            f"sent, but no worker handled it within {WAIT_S:.0f} s; "
-            "check that `hero-onboarding worker` runs, then `hero-admin audit`"
-        )
+        if as_json:
+            print_json(console, {"outcome": "timeout", "waited_s": WAIT_S})
+        else:
+            console.print(
+                f"sent, but no worker handled it within {WAIT_S:.0f} s; "
+                "check that `hero-onboarding worker` runs, then `hero-admin audit`"
+            )
         return EXIT_TIMEOUT
-    if outcome.get("outcome") != "applied":
-        console.print(f"refused: {outcome.get('reason')}")
-        return EXIT_REFUSED
-    console.print(json.dumps({k: v for k, v in outcome.items() if k != "reason"}, sort_keys=True))
-    return EXIT_OK
+    if as_json:
+        print_json(console, outcome)
+    elif outcome.get("outcome") != "applied":
+        console.print(f"refused: {safe(outcome.get('reason'))}")
+    else:
+        console.print(describe_outcome(action, outcome))
+    return EXIT_OK if outcome.get("outcome") == "applied" else EXIT_REFUSED
 
 
 def _user_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    return _report(
-        submit(
-            "user_add", {"address": parse_address_arg(args.address), "email": args.email}, settings
-        ),
-        console,
-    )
+    payload = {"address": parse_address_arg(args.address), "email": args.email}
+    return _report("user_add", submit("user_add", payload, settings), console, as_json=args.json)
 
 
 def _balance_adjust(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -192,7 +233,8 @@ def _balance_adjust(args: argparse.Namespace, settings: Settings, console: Conso
         if input(f"{question} Type yes to go on: ").strip().lower() not in ("y", "yes"):
             console.print("not confirmed; nothing was sent")
             return EXIT_REFUSED
-    return _report(submit("balance_adjust", payload, settings), console)
+    outcome = submit("balance_adjust", payload, settings)
+    return _report("balance_adjust", outcome, console, as_json=args.json)
 
 
 def _adjustment_change(payload: dict[str, Any]) -> int | None:
@@ -208,17 +250,18 @@ def _adjustment_change(payload: dict[str, Any]) -> int | None:
 
 
 def _unmatched_retry(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    return _report(submit("unmatched_retry", {"item_ids": args.ids}, settings), console)
+    outcome = submit("unmatched_retry", {"item_ids": args.ids}, settings)
+    return _report("unmatched_retry", outcome, console, as_json=args.json)
 
 
 def _node_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     payload = {"name": args.name, "repo": args.repo, "pubkey": args.pubkey}
-    return _report(submit("node_add", payload, settings), console)
+    return _report("node_add", submit("node_add", payload, settings), console, as_json=args.json)
 
 
 def _pool_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    payload = {"vm_ids": args.vm_ids, "address": args.address}
-    return _report(submit("pool_add", payload, settings), console)
+    payload = {"vm_ids": args.vm_ids, "address": args.address, "update": args.update}
+    return _report("pool_add", submit("pool_add", payload, settings), console, as_json=args.json)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {

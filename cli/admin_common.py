@@ -1,11 +1,19 @@
-"""What the hero-admin commands share: exit codes and how listings are printed."""
+"""What the hero-admin commands share: exit codes, safe text and how listings are printed.
+
+Text that users or nodes wrote (emails, node names, NATS subjects, alert messages, error
+texts) reaches an operator's terminal only through :func:`safe`: rich markup is escaped
+and control characters are shown as escapes, so no one can hide a link, forge a line or
+send the terminal an escape sequence. JSON output is written as it is, without rich.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import unicodedata
+from typing import IO, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from models.address import canonical_address
@@ -14,12 +22,58 @@ from models.money import format_cents
 
 #: Done as asked.
 EXIT_OK = 0
-#: Refused, or the audit found a mismatch.
+#: Refused, not found, or the audit found a mismatch.
 EXIT_REFUSED = 1
 #: Bad usage or configuration.
 EXIT_USAGE = 2
 #: A change was sent but no worker handled it in time.
 EXIT_TIMEOUT = 3
+#: The database or the broker cannot be used (down, not migrated, no such vhost).
+EXIT_UNAVAILABLE = 4
+
+#: Unicode categories never sent to a terminal as they are: controls, format characters
+#: (bidirectional overrides, zero-width), surrogates, unassigned, line and paragraph breaks.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"})
+
+
+def make_console(file: IO[str] | None = None) -> Console:
+    """The console every human view prints on: no emoji codes, no highlighting."""
+    return Console(file=file, highlight=False, soft_wrap=True, emoji=False)
+
+
+def visible(text: str) -> str:
+    r"""*text* with every control or invisible character written as its escape.
+
+    >>> visible("a\x1b[2Jb\u202e")
+    'a\\x1b[2Jb\\u202e'
+    """
+    return "".join(_shown(ch) for ch in text)
+
+
+def _shown(ch: str) -> str:
+    if unicodedata.category(ch) not in _HIDDEN_CATEGORIES:
+        return ch
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def safe(value: Any) -> str:
+    """*value* as text to put into rich markup: control characters shown, markup escaped.
+
+    >>> safe("[link=https://evil.example]click[/link]")
+    '\\[link=https://evil.example]click\\[/link]'
+    """
+    # rich's escape doubles a trailing backslash, right only when a tag follows; the views
+    # never put a tag right after a value, so a sentinel keeps the backslash as it is.
+    return escape(visible("" if value is None else str(value)) + " ")[:-1]
+
+
+def print_json(console: Console, data: Any) -> None:
+    """Write *data* as JSON, exactly (non-ASCII and controls as JSON escapes), no markup."""
+    console.file.write(json.dumps(data, indent=2, default=str) + "\n")
+    console.file.flush()
 
 
 def parse_address_arg(text: str) -> str:
@@ -37,7 +91,7 @@ def print_rows(
     rows: list[dict[str, Any]], columns: list[str], as_json: bool, console: Console, title: str
 ) -> None:
     if as_json:
-        console.print_json(json.dumps(rows, default=str)) if rows else console.print("[]")
+        print_json(console, rows)
         return
     if not rows:
         console.print(f"no {title}")
@@ -51,6 +105,7 @@ def print_rows(
 
 
 def cell(column: str, value: Any) -> str:
+    """*value* of *column* as markup-safe text (cents formatted as dollars)."""
     if column.endswith("_cents") and isinstance(value, int):
         return format_cents(value)
-    return "" if value is None else str(value)
+    return safe(value)

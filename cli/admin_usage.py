@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from actors.aggregator import default_deliver, pull, skip_node
 from adapters.forge import ForgeUnavailable
 from adapters.repo_url import RepoUrlRefused, check_repo_url
-from cli.admin_common import EXIT_OK, EXIT_REFUSED
+from cli.admin_common import EXIT_OK, EXIT_REFUSED, print_json, safe
 from models import Alert, Node, UsageRecord, utcnow
 from settings import Settings
 
@@ -28,8 +28,8 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
     node = sub.add_parser("node", help="Hero hosts that report usage").add_subparsers(
         dest="verb", required=True
     )
-    add = node.add_parser("add", help="register a node (or change its repo or key)")
-    add.add_argument("name")
+    add = with_json(node.add_parser("add", help="register a node (or change its repo or key)"))
+    add.add_argument("name", help="the node's name (a-z, 0-9, '-', '_'; 63 at most)")
     add.add_argument(
         "--repo", required=True, type=_repo_url, help="git smart-HTTP URL or absolute local path"
     )
@@ -37,7 +37,7 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
     with_json(node.add_parser("list", help="registered nodes and their cursors"))
 
     aggregate = sub.add_parser("aggregate", help="pull node repos now (all, or one)")
-    aggregate.add_argument("node", nargs="?")
+    aggregate.add_argument("node", nargs="?", help="only this node (default: every node)")
     aggregate.add_argument("--json", action="store_true", help="print JSON")
 
     alerts = with_json(sub.add_parser("alerts", help="open alerts (force-push, quarantine...)"))
@@ -46,14 +46,23 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
     pool = sub.add_parser("pool", help="pre-deployed VMs users are given").add_subparsers(
         dest="verb", required=True
     )
-    pool_add = pool.add_parser("add", help="register free VMs")
-    pool_add.add_argument("vm_ids", nargs="+", metavar="VM_ID")
+    pool_add = with_json(pool.add_parser("add", help="register free VMs"))
+    pool_add.add_argument("vm_ids", nargs="+", metavar="VM_ID", help="the VMs' ids")
     pool_add.add_argument("--address", help="the VM's IP address (with one VM id)")
+    pool_add.add_argument(
+        "--update",
+        action="store_true",
+        help="change the address of a VM already in the pool (refused otherwise)",
+    )
     with_json(pool.add_parser("list", help="the pool and who has each VM"))
 
     reconcile = with_json(sub.add_parser("reconcile", help="keys seen on one path only"))
     reconcile.add_argument(
-        "--grace-minutes", type=_grace_minutes, default=RECONCILE_GRACE_MIN, metavar="MINUTES"
+        "--grace-minutes",
+        type=_grace_minutes,
+        default=RECONCILE_GRACE_MIN,
+        metavar="MINUTES",
+        help=f"how long a key may be seen on one path only (default {RECONCILE_GRACE_MIN})",
     )
 
 
@@ -95,7 +104,7 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
         query = query.where(Node.name == args.node)
     nodes = list(query)
     if args.node and not nodes:
-        console.print(f"no node {args.node!r}; register it with `hero-admin node add`")
+        console.print(f"no node {safe(repr(args.node))}; register it with `hero-admin node add`")
         return 1
     reports, failed = [], 0
     with Progress(
@@ -121,14 +130,14 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
                 failed += 1
                 reports.append({"node": node.name, "error": skip_node(node.name, exc)["skipped"]})
     if args.json:
-        console.print_json(json.dumps(reports))
+        print_json(console, reports)
     else:
         for r in reports:
             if "error" in r:
-                console.print(f"{r['node']}: could not fetch: {r['error']}")
+                console.print(f"{safe(r['node'])}: could not fetch: {safe(r['error'])}")
                 continue
             console.print(
-                f"{r['node']}: {r['commits']} commits, {r['files']} files, {r['records']} "
+                f"{safe(r['node'])}: {r['commits']} commits, {r['files']} files, {r['records']} "
                 f"records handed over, {r['quarantined']} quarantined, {r['rejected']} rejected"
                 + (
                     f"; HISTORY REWRITTEN, {len(r['vanished'])} keys vanished"

@@ -16,7 +16,9 @@ from cli.admin_common import (
     cell,
     iso,
     parse_address_arg,
+    print_json,
     print_rows,
+    safe,
 )
 from models import Account, Billing, PaymentEvent, UnmatchedItem
 from settings import Settings
@@ -64,11 +66,11 @@ def user_list(args: argparse.Namespace, settings: Settings, console: Console) ->
 def user_show(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     account = Account.get_or_none(Account.address == parse_address_arg(args.address))
     if account is None:
-        console.print(f"no account for {args.address}; create it with `hero-admin user add`")
+        console.print(f"no account for {safe(args.address)}; create it with `hero-admin user add`")
         return EXIT_REFUSED
     summary = user_summary(account)
     if args.json:
-        console.print_json(json.dumps(summary))
+        print_json(console, summary)
     else:
         for key, value in summary.items():
             console.print(f"{key:>20}  {cell(key, value)}")
@@ -134,7 +136,7 @@ def unmatched_list(args: argparse.Namespace, settings: Settings, console: Consol
 def audit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     problems = audit_mismatches()
     if args.json:
-        console.print_json(json.dumps({"ok": not problems, "mismatches": problems}))
+        print_json(console, {"ok": not problems, "mismatches": problems})
     elif problems:
         print_rows(
             problems,

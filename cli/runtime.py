@@ -59,9 +59,13 @@ def payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
     return providers
 
 
-def wire_actors(settings: Settings) -> dramatiq.Broker:
-    """Bind the database and the broker, and hand actors their collaborators."""
-    init_database(settings.database_url)
+def wire_actors(settings: Settings, *, create_database: bool = True) -> dramatiq.Broker:
+    """Bind the database and the broker, and hand actors their collaborators.
+
+    Args:
+        create_database: make a missing SQLite file; False raises ``DatabaseUnavailable``.
+    """
+    init_database(settings.database_url, create=create_database)
     broker = actors.configure_broker(settings.amqp_url)
     from actors import admin
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from models.accounts import Account, Billing, LedgerEntry, utcnow
 from models.auth import LoginChallenge, Session
-from models.db import db, init_database, is_sqlite, ping, write_transaction
+from models.db import (
+    DatabaseUnavailable,
+    check_database,
+    db,
+    init_database,
+    is_sqlite,
+    ping,
+    write_transaction,
+)
 from models.migrations import ALL_MODELS, migrate
 from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
@@ -14,10 +22,12 @@ from models.usage import Node, UsageRecord
 __all__ = [
     "ALL_MODELS",
     "ActionRequest",
+    "DatabaseUnavailable",
     "Account",
     "AdminAudit",
     "Alert",
     "Billing",
+    "check_database",
     "LedgerEntry",
     "LoginChallenge",
     "Node",

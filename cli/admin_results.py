@@ -1,0 +1,60 @@
+"""hero-admin's argument types and the one line each change prints when it is applied."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cli.admin_common import safe
+from models.accounts import validate_email
+from models.errors import InvalidEmail
+from models.money import format_cents
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def email_arg(text: str) -> str:
+    """An argparse type: an email address as the web accepts it."""
+    try:
+        return validate_email(text)
+    except InvalidEmail as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+
+
+def describe_outcome(action: str, outcome: dict[str, Any]) -> str:
+    """One markup-safe line saying what an applied change *action* did."""
+    if action == "user_add":
+        verb = "created" if outcome.get("created") else "already had"
+        return f"{verb} the account {safe(outcome.get('address'))}"
+    if action == "balance_adjust":
+        changed = int(outcome.get("changed") or 0)
+        return (
+            f"balance of {safe(outcome.get('address'))} changed by {format_cents(changed)}, "
+            f"now {format_cents(int(outcome.get('balance_cents') or 0))}"
+        )
+    if action == "node_add":
+        verb = "registered" if outcome.get("created") else "updated"
+        return f"{verb} node {safe(outcome.get('name'))}"
+    if action == "pool_add":
+        line = f"added {outcome.get('added', 0)} VMs to the pool"
+        if outcome.get("updated"):
+            line += f", updated the address of {outcome['updated']}"
+        if outcome.get("already_there"):
+            line += f", {outcome['already_there']} already there unchanged"
+        return line
+    if action == "unmatched_retry":
+        results: dict[str, str] = outcome.get("results") or {}
+        if not results:
+            return "no open parked items to retry"
+        listed = ", ".join(f"{safe(i)} {safe(r)}" for i, r in results.items())
+        return f"retried {len(results)} parked items: {listed}"
+    return safe(outcome)
