@@ -18,6 +18,9 @@ DEFAULT_PLANS: dict[str, dict[str, int]] = {
     "10vms": {"price_cents": 2000, "period_hours": 720, "vms": 10},
 }
 
+#: The furthest ``HERO_CREDIT_FLOOR_CENTS`` may sit below zero ($1,000,000).
+MAX_FLOOR_CENTS = 100_000_000
+
 #: Webhook secret the sandbox provider signs with when none is configured (dev only).
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_development_only"  # noqa: S105
 
@@ -94,6 +97,12 @@ class Settings:
     forge_token: str | None = field(default=None, repr=False)
     #: Connect and read timeout of a Forge fetch, in seconds.
     forge_timeout_s: int = 30
+    #: At or under this balance (less an account's allowance) an account is exhausted.
+    credit_floor_cents: int = 0
+    #: Seconds an account stays exhausted before its VMs are suspended.
+    suspend_after_s: int = 86_400
+    #: The NATS key-value bucket holding every account's credit state.
+    nats_credit_bucket: str = "HERO_CREDIT"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -165,6 +174,11 @@ class Settings:
             forge_user=environ.get("HERO_FORGE_USER") or None,
             forge_token=environ.get("HERO_FORGE_TOKEN") or None,
             forge_timeout_s=_int(environ, "HERO_FORGE_TIMEOUT_S", 30, minimum=1),
+            credit_floor_cents=_int(
+                environ, "HERO_CREDIT_FLOOR_CENTS", 0, minimum=-MAX_FLOOR_CENTS
+            ),
+            suspend_after_s=_int(environ, "HERO_SUSPEND_AFTER_S", 86_400, minimum=1),
+            nats_credit_bucket=_name(environ, "HERO_NATS_CREDIT_BUCKET", "HERO_CREDIT"),
             metrics_addr=(
                 _addr(environ, "HERO_METRICS_ADDR", "")
                 if environ.get("HERO_METRICS_ADDR")
@@ -261,6 +275,10 @@ class NodeSettings:
     intake_token_path: str = ""
     #: Seconds between commit attempts of the hourly committer (it commits closed hours).
     commit_interval_s: int = 60
+    #: The NATS key-value bucket of credit states the agent watches.
+    nats_credit_bucket: str = "HERO_CREDIT"
+    #: Seconds without contact after which a credit answer is ``unknown``.
+    credit_stale_s: int = 300
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> NodeSettings:
@@ -286,6 +304,8 @@ class NodeSettings:
             intake_token_path=environ.get("HERO_NODE_INTAKE_TOKEN_FILE")
             or str(Path(journal).with_suffix(".intake-token")),
             commit_interval_s=_int(environ, "HERO_NODE_COMMIT_INTERVAL_S", 60, minimum=1),
+            nats_credit_bucket=_name(environ, "HERO_NATS_CREDIT_BUCKET", "HERO_CREDIT"),
+            credit_stale_s=_int(environ, "HERO_NODE_CREDIT_STALE_S", 300, minimum=1),
         )
 
 
