@@ -34,6 +34,7 @@ from gateway.resources.health import Health, Metrics, Ready
 from gateway.resources.login import LoginPage
 from gateway.resources.plans import Plans, RequestStatus, Vms
 from gateway.resources.sandbox import SandboxCheckout
+from gateway.resources.statement import Statement, StatementCsv
 from gateway.resources.topup import TopUpStart, TopUpStatus
 from gateway.resources.webhooks import Webhook
 from gateway.templates import Renderer
@@ -93,6 +94,8 @@ def create_app(
     )
     app.add_route("/", Dashboard(renderer=renderer))
     app.add_route("/payments", Payments(renderer=renderer))
+    app.add_route("/statement", Statement(renderer=renderer))
+    app.add_route("/statement.csv", StatementCsv())
     app.add_route("/account/email", Email(send=send))
     app.add_route("/plans", Plans(plans=plans, send=send, renderer=renderer))
     app.add_route("/vms", Vms(send=send))

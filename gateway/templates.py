@@ -6,6 +6,7 @@ from typing import Any
 
 import jinja2
 
+from gateway.humantime import human_date, human_time, iso_utc, relative
 from models.money import format_cents
 
 
@@ -19,6 +20,10 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
         )
         self._env.filters["money"] = format_cents
+        self._env.filters["when"] = human_time
+        self._env.filters["day"] = human_date
+        self._env.filters["iso"] = iso_utc
+        self._env.filters["relative"] = relative
 
     def render(self, name: str, **context: Any) -> str:
         return self._env.get_template(name).render(**context)
