@@ -23,6 +23,8 @@ MAX_FLOOR_CENTS = 100_000_000
 
 #: Webhook secret the sandbox provider signs with when none is configured (dev only).
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_development_only"  # noqa: S105
+#: Key the KYC sandbox signs its iDenfy-format webhooks with when none is set (dev only).
+SANDBOX_IDENFY_SIGNING_KEY = "idenfy_sandbox_development_only"  # noqa: S105
 
 
 class ConfigError(ValueError):
@@ -97,6 +99,13 @@ class Settings:
     forge_token: str | None = field(default=None, repr=False)
     #: Connect and read timeout of a Forge fetch, in seconds.
     forge_timeout_s: int = 30
+    #: Identity verification: idenfy | sandbox | none, and what needs it: none | plan | topup.
+    kyc_provider: str = "none"
+    kyc_required_for: str = "none"
+    idenfy_api_key: str | None = field(default=None, repr=False)
+    idenfy_api_secret: str | None = field(default=None, repr=False)
+    idenfy_signing_key: str | None = field(default=None, repr=False)
+    idenfy_api_base: str = "https://ivs.idenfy.com"
     #: At or under this balance (less an account's allowance) an account is exhausted.
     credit_floor_cents: int = 0
     #: Seconds an account stays exhausted before its VMs are suspended.
@@ -179,6 +188,7 @@ class Settings:
             ),
             suspend_after_s=_int(environ, "HERO_SUSPEND_AFTER_S", 86_400, minimum=1),
             nats_credit_bucket=_name(environ, "HERO_NATS_CREDIT_BUCKET", "HERO_CREDIT"),
+            **_kyc(environ, env),
             metrics_addr=(
                 _addr(environ, "HERO_METRICS_ADDR", "")
                 if environ.get("HERO_METRICS_ADDR")
@@ -251,6 +261,16 @@ class Settings:
             problems.append("HERO_OPERATOR_PUBKEYS: missing; no operator could sign a change")
         if not self.public_url.startswith("https://"):
             problems.append("HERO_PUBLIC_URL: must be an https:// URL in prod")
+        if self.kyc_provider == "sandbox":
+            problems.append("HERO_KYC_PROVIDER: the KYC sandbox must be off in prod")
+        if self.kyc_provider == "idenfy":
+            for name, value in (
+                ("HERO_IDENFY_API_KEY", self.idenfy_api_key),
+                ("HERO_IDENFY_API_SECRET", self.idenfy_api_secret),
+                ("HERO_IDENFY_SIGNING_KEY", self.idenfy_signing_key),
+            ):
+                if not value:
+                    problems.append(f"{name}: missing; HERO_KYC_PROVIDER is idenfy")
         return problems
 
 
@@ -399,6 +419,41 @@ def _ips(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
         except ValueError:
             raise ConfigError(name, f"each entry must be an IP address, not {ip!r}") from None
     return tuple(str(ipaddress.ip_address(ip)) for ip in ips)
+
+
+def _kyc(environ: Mapping[str, str], env: str) -> dict[str, Any]:
+    """The KYC settings. Production verifies with iDenfy before a plan; development uses
+    the sandbox and requires nothing unless ``HERO_KYC_REQUIRED_FOR`` says so."""
+    provider = _choice(
+        environ,
+        "HERO_KYC_PROVIDER",
+        ("idenfy", "sandbox", "none"),
+        "idenfy" if env == "prod" else "sandbox",
+    )
+    required_for = _choice(
+        environ,
+        "HERO_KYC_REQUIRED_FOR",
+        ("none", "plan", "topup"),
+        "plan" if env == "prod" else "none",
+    )
+    if provider == "none" and required_for != "none":
+        raise ConfigError(
+            "HERO_KYC_REQUIRED_FOR",
+            f"is {required_for} but HERO_KYC_PROVIDER is none: no one could be verified",
+        )
+    signing_key = environ.get("HERO_IDENFY_SIGNING_KEY") or None
+    if provider == "sandbox" and signing_key is None and env == "dev":
+        signing_key = SANDBOX_IDENFY_SIGNING_KEY
+    return {
+        "kyc_provider": provider,
+        "kyc_required_for": required_for,
+        "idenfy_api_key": environ.get("HERO_IDENFY_API_KEY") or None,
+        "idenfy_api_secret": environ.get("HERO_IDENFY_API_SECRET") or None,
+        "idenfy_signing_key": signing_key,
+        "idenfy_api_base": (
+            _url(environ, "HERO_IDENFY_API_BASE", ("http", "https")) or "https://ivs.idenfy.com"
+        ).rstrip("/"),
+    }
 
 
 def _plans(environ: Mapping[str, str]) -> tuple[Plan, ...]:

@@ -38,6 +38,7 @@ ACTOR_MODULES = (
     "actors.plans",
     "actors.notify",
     "actors.accounts",
+    "actors.kyc",
 )
 
 #: Retry policy shared by money actors: backoff stays far under RabbitMQ's 30 min

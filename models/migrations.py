@@ -20,6 +20,7 @@ from models.accounts import Account, Billing, LedgerEntry, utcnow
 from models.auth import LoginChallenge, Session
 from models.clickpesa import PaymentCheck, ProviderCallDay, ProviderToken
 from models.db import BaseModel, db
+from models.kyc import KycEvent, KycVerification
 from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
 from models.plans import (
@@ -53,6 +54,8 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     ProviderCallDay,
     ProviderToken,
     PaymentCheck,
+    KycVerification,
+    KycEvent,
 )
 
 
@@ -123,11 +126,16 @@ def _payment_call_budget() -> None:
     db.create_tables([ProviderCallDay, ProviderToken, PaymentCheck], safe=True)
 
 
+def _kyc() -> None:
+    db.create_tables([KycVerification, KycEvent], safe=True)
+
+
 #: The ordered history of the schema. Version 1 is the first released schema.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _baseline),
     Migration(2, "request ids per account; one active plan per account", _request_ids_per_account),
     Migration(3, "provider calls per day, shared token, re-query schedule", _payment_call_budget),
+    Migration(4, "identity verification: gate state and result history", _kyc),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

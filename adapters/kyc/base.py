@@ -1,0 +1,62 @@
+"""The ``KycProvider`` interface, and the result a verified webhook turns into."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+class KycUnavailable(Exception):
+    """The identity provider could not be reached or refused to start a session."""
+
+
+@dataclass(frozen=True)
+class KycSession:
+    """A started verification: where to send the browser and the provider's reference."""
+
+    redirect_url: str
+    scan_ref: str
+    expires_in_s: int
+
+
+@dataclass(frozen=True)
+class KycResult:
+    """What one webhook said, stripped of personal data: JSON primitives only."""
+
+    source: str
+    digest: str  # SHA-256 of the raw body
+    event_type: str
+    scan_ref: str
+    client_id: str | None
+    final: bool | None
+    overall: str | None
+    auto_document: str | None = None
+    auto_face: str | None = None
+    manual_document: str | None = None
+    manual_face: str | None = None
+    tags: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_message(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class KycProvider(Protocol):
+    """A way to verify a person: start a hosted session, read the provider's webhooks."""
+
+    name: str
+
+    def start(self, *, client_id: str, return_url: str) -> KycSession:
+        """Create a verification session for *client_id*.
+
+        Raises:
+            KycUnavailable: the provider could not be reached or refused.
+        """
+        ...
+
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Any]:
+        """Verify a webhook over its raw *body*; the ``WebhookMessage``s it means.
+
+        Raises:
+            WebhookRejected: naming what failed.
+        """
+        ...
