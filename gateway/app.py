@@ -33,6 +33,7 @@ from gateway.resources.auth import (
 from gateway.resources.health import Health, Metrics, Ready
 from gateway.resources.login import LoginPage
 from gateway.resources.plans import Plans, RequestStatus, Vms
+from gateway.resources.receipts import ReceiptPage, ReceiptPdf
 from gateway.resources.sandbox import SandboxCheckout
 from gateway.resources.statement import Statement, StatementCsv
 from gateway.resources.topup import TopUpStart, TopUpStatus
@@ -95,6 +96,8 @@ def create_app(
     app.add_route("/", Dashboard(renderer=renderer))
     app.add_route("/payments", Payments(renderer=renderer))
     app.add_route("/statement", Statement(renderer=renderer))
+    app.add_route("/payments/{payment_id:int(min=1)}/receipt", ReceiptPage(renderer=renderer))
+    app.add_route("/payments/{payment_id:int(min=1)}/receipt.pdf", ReceiptPdf())
     app.add_route("/statement.csv", StatementCsv())
     app.add_route("/account/email", Email(send=send))
     app.add_route("/plans", Plans(plans=plans, send=send, renderer=renderer))
