@@ -14,11 +14,10 @@ from typing import Any
 
 import peewee
 
+from actors.credit import LOW_BALANCE_CENTS as LOW_BALANCE_CENTS
+from actors.credit import record_change
 from models import Account, Billing, LedgerEntry, Notification, db, utcnow
 from models.money import MAX_BALANCE_CENTS, MAX_ENTRY_CENTS, AmountOutOfBounds, check_cents
-
-#: A debit that takes the balance below this (from at or above it) notifies the user.
-LOW_BALANCE_CENTS = 500
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,7 @@ def post(
         changes[Billing.first_paid_at] = peewee.fn.COALESCE(Billing.first_paid_at, paid_at)
     changes.update(extra or {})
     Billing.update(changes).where(Billing.account == account_id).execute()
+    record_change(account_id, balance_after)
     if amount_cents < 0 and balance_after < LOW_BALANCE_CENTS <= balance_after - amount_cents:
         Notification.insert(
             account=account_id,
@@ -308,6 +308,8 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
         "WHERE billing.account_id = v.account_id",
         [str(now), *updates],
     )
+    for account_id, (after, _) in sorted(finals.items()):
+        record_change(account_id, after, now=now)
     if crossings:
         Notification.insert_many(
             [

@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
     worker = start_worker(broker, settings) if command in ("up", "worker") else None
+    if command in ("up", "worker") and settings.nats_url:
+        from cli.credit_publisher import start_publisher
+
+        start_publisher(settings.nats_url, settings.nats_credit_bucket, stop)
     if command in ("up", "scheduler"):
         threading.Thread(
             target=run_scheduler, args=(actors.send,), kwargs={"stop": stop}, daemon=True

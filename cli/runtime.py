@@ -73,6 +73,13 @@ def wire_actors(settings: Settings, *, create_database: bool = True) -> dramatiq
     from actors import aggregator, plans
 
     plans.configure(settings.plans)
+    from actors import credit
+
+    credit.configure(
+        credit.CreditPolicy(
+            floor_cents=settings.credit_floor_cents, suspend_after_s=settings.suspend_after_s
+        )
+    )
     from actors import notify
     from adapters.email import FolderSender, SendGridSender
 

@@ -19,6 +19,7 @@ from playhouse.migrate import migrate as migrate_schema
 from models.accounts import Account, Billing, LedgerEntry, utcnow
 from models.auth import LoginChallenge, Session
 from models.clickpesa import PaymentCheck, ProviderCallDay, ProviderToken
+from models.credit import CreditState
 from models.db import BaseModel, db
 from models.kyc import KycEvent, KycVerification
 from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
@@ -56,6 +57,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     PaymentCheck,
     KycVerification,
     KycEvent,
+    CreditState,
 )
 
 
@@ -126,6 +128,10 @@ def _payment_call_budget() -> None:
     db.create_tables([ProviderCallDay, ProviderToken, PaymentCheck], safe=True)
 
 
+def _credit_state() -> None:
+    db.create_tables([CreditState], safe=True)
+
+
 def _kyc() -> None:
     db.create_tables([KycVerification, KycEvent], safe=True)
 
@@ -136,6 +142,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "request ids per account; one active plan per account", _request_ids_per_account),
     Migration(3, "provider calls per day, shared token, re-query schedule", _payment_call_budget),
     Migration(4, "identity verification: gate state and result history", _kyc),
+    Migration(5, "credit state per account, published to hosts", _credit_state),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,4 +1,5 @@
-"""``hero-node``: the node agent's CLI (keygen, record, serve, flush, status, intake-token)."""
+"""``hero-node``: the node agent's CLI (keygen, record, serve, flush, status, intake-token,
+credit)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 
@@ -61,6 +63,9 @@ def make_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="how far the journal's records have got")
     status.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("intake-token", help="print the intake's bearer token (made if missing)")
+    credit = sub.add_parser("credit", help="an account's credit state as this host knows it")
+    credit.add_argument("address", help="the user's Mycelium address")
+    credit.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -76,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     try:
         handler = {"record": _record, "serve": _serve, "flush": _flush, "status": _status,
-                   "intake-token": _intake_token}
+                   "intake-token": _intake_token, "credit": _credit}
         return handler[args.command](args, settings)
     except (JournalError, sqlite3.Error) as exc:
         print(f"hero-node: journal {settings.journal_path}: {exc}", file=sys.stderr)
@@ -146,6 +151,37 @@ def _bad_time(text: str) -> str | None:
 
 def _intake_token(args: argparse.Namespace, settings: NodeSettings) -> int:
     print(intake_token(given=settings.intake_token, path=settings.intake_token_path))
+    return EXIT_OK
+
+
+def _credit(args: argparse.Namespace, settings: NodeSettings) -> int:
+    import requests
+
+    host = settings.intake_host if ":" not in settings.intake_host else f"[{settings.intake_host}]"
+    token = intake_token(given=settings.intake_token, path=settings.intake_token_path)
+    try:
+        resp = requests.get(
+            f"http://{host}:{settings.intake_port}/credit/{quote(args.address, safe='')}",
+            headers={"Authorization": f"Bearer {token}"}, timeout=10,
+        )
+        answer = resp.json()
+    except (requests.RequestException, ValueError) as exc:
+        print(f"hero-node: the agent at {host}:{settings.intake_port} does not answer "
+              f"(is `hero-node serve` running?): {exc}", file=sys.stderr)
+        return EXIT_PENDING
+    if resp.status_code != 200:
+        print(f"hero-node: {answer.get('field', 'credit')}: {answer.get('error')}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(answer, sort_keys=True))
+        return EXIT_OK
+    age = answer.get("age_s")
+    line = f"{answer['address']}: {answer['state']}"
+    if "balance_cents" in answer:
+        line += f", balance {answer['balance_cents']} cents (floor {answer['floor_cents']})"
+    line += f"; known {'never' if age is None else f'{age:.1f} s ago'}"
+    print(line + (f" ({answer['reason']})" if answer.get("reason") else ""))
     return EXIT_OK
 
 

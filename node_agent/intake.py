@@ -14,6 +14,8 @@ once the record is durable in the journal. Every answer but 201 is
 - ``503`` the journal cannot store the record (nothing was stored: send again).
 
 ``GET /healthz`` answers 200 while the endpoint serves (no token: it reveals nothing).
+``GET /credit/{address}`` answers an account's credit state (``node_agent.credit_route``)
+when the agent watches the credit bucket.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import falcon
 import structlog
 
 from models.otoml import RecordError, UsageIn
+from node_agent.credit import CreditBook
+from node_agent.credit_route import CreditResource
 from node_agent.records import field_of
 
 log = structlog.get_logger("hero.node.intake")
@@ -120,13 +124,15 @@ def _error(resp: falcon.Response, status: str, field: str, message: str) -> None
         resp.set_header("WWW-Authenticate", "Bearer")
 
 
-def create_intake_app(*, record: RecordFn,
-                      token: str) -> falcon.App[falcon.Request, falcon.Response]:
+def create_intake_app(
+    *, record: RecordFn, token: str, credit: CreditBook | None = None
+) -> falcon.App[falcon.Request, falcon.Response]:
     """The intake WSGI app.
 
     Args:
         record: validates and journals a report.
-        token: the bearer token every ``POST /usage`` must carry.
+        token: the bearer token every ``POST /usage`` (and ``GET /credit``) must carry.
+        credit: the credit states this agent knows (no ``/credit`` route without).
 
     Raises:
         ValueError: *token* is empty.
@@ -134,4 +140,6 @@ def create_intake_app(*, record: RecordFn,
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App()
     app.add_route("/usage", UsageResource(record=record, token=token))
     app.add_route("/healthz", HealthResource())
+    if credit is not None:
+        app.add_route("/credit/{address}", CreditResource(book=credit, token=token))
     return app

@@ -23,6 +23,7 @@ import structlog
 
 from models.otoml import UsageIn
 from node_agent.committer import Committer, Remote, repo_path_for
+from node_agent.credit import CreditBook, start_watch
 from node_agent.intake import create_intake_app
 from node_agent.journal import Journal
 from node_agent.keys import intake_token
@@ -118,6 +119,9 @@ def serve(settings: NodeSettings, key: nacl.signing.SigningKey, *, stop: threadi
     else:
         log.warning("node.nats_off", reason="HERO_NATS_URL is not set; records are not published")
     committer = build_committer(settings, key, clock=clock)
+    book = CreditBook(stale_s=settings.credit_stale_s)
+    if settings.nats_url:
+        start_watch(settings.nats_url, settings.nats_credit_bucket, book, stop)
 
     def record(raw: Any) -> UsageIn:
         result = record_report(journal, raw, clock=clock)
@@ -129,7 +133,7 @@ def serve(settings: NodeSettings, key: nacl.signing.SigningKey, *, stop: threadi
         log.warning("node.intake_not_loopback", host=settings.intake_host,
                     reason="the intake listens beyond this host; only its token guards it")
     server = waitress.create_server(
-        create_intake_app(record=record, token=token), host=settings.intake_host,
+        create_intake_app(record=record, token=token, credit=book), host=settings.intake_host,
         port=settings.intake_port, threads=INTAKE_THREADS, ident="hero-node",
         max_request_body_size=1024 * 1024,
     )

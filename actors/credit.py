@@ -1,0 +1,167 @@
+"""Credit state: computed from the balance in the transaction that changes it.
+
+``record_change`` is called by the ledger (``actors.ledger.post`` and ``post_many``) with
+the billing row locked, so the state row, its sequence number and the ledger entry
+commit together or not at all. The row is the outbox that ``cli.credit_publisher`` puts
+into the NATS key-value bucket. A state is one of:
+
+- ``ok``: above the low threshold;
+- ``low``: under ``LOW_BALANCE_CENTS`` but above the account's limit;
+- ``exhausted``: at or under its limit (``HERO_CREDIT_FLOOR_CENTS`` less the account's
+  allowance): hosts start no new work for it;
+- ``suspended``: still exhausted, and its VMs were suspended after the grace period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from models import Account, Notification, PlanSubscription, utcnow
+from models.credit import CreditState
+
+#: Under this balance (and above the limit) an account is ``low`` (the low-balance email's
+#: threshold too).
+LOW_BALANCE_CENTS = 500
+
+
+@dataclass(frozen=True)
+class CreditPolicy:
+    """What the states are computed against (from settings, set by entry points)."""
+
+    floor_cents: int = 0
+    suspend_after_s: int = 86_400
+
+
+_policy = CreditPolicy()
+
+
+def configure(policy: CreditPolicy) -> None:
+    global _policy
+    _policy = policy
+
+
+def policy() -> CreditPolicy:
+    return _policy
+
+
+def classify(balance_cents: int, *, floor_cents: int, allowance_cents: int, suspended: bool) -> str:
+    """The state of an account with *balance_cents*.
+
+    >>> classify(600, floor_cents=0, allowance_cents=0, suspended=False)
+    'ok'
+    >>> classify(1, floor_cents=0, allowance_cents=0, suspended=False)
+    'low'
+    >>> classify(0, floor_cents=0, allowance_cents=0, suspended=False)
+    'exhausted'
+    >>> classify(-50, floor_cents=0, allowance_cents=100, suspended=False)
+    'low'
+    >>> classify(-50, floor_cents=0, allowance_cents=0, suspended=True)
+    'suspended'
+    """
+    if balance_cents <= floor_cents - allowance_cents:
+        return "suspended" if suspended else "exhausted"
+    return "low" if balance_cents < LOW_BALANCE_CENTS else "ok"
+
+
+def record_change(account_id: int, balance_cents: int, *, now: dt.datetime | None = None) -> str:
+    """Write *account_id*'s state for its new balance and bump its sequence number.
+
+    The caller holds the transaction and the account's billing row lock. Entering
+    ``exhausted`` writes the user's notification, once per crossing.
+
+    Returns:
+        The new state.
+    """
+    now = now or utcnow()
+    row: CreditState | None = CreditState.get_or_none(CreditState.account == account_id)
+    floor = _policy.floor_cents
+    allowance = int(row.allowance_cents) if row else 0
+    suspended = bool(row and row.suspended_at is not None)
+    state = classify(
+        balance_cents, floor_cents=floor, allowance_cents=allowance, suspended=suspended
+    )
+    exhausted = state in ("exhausted", "suspended")
+    if row is None:
+        CreditState.insert(
+            account=account_id,
+            state=state,
+            balance_cents=balance_cents,
+            floor_cents=floor,
+            seq=1,
+            pending=True,
+            exhausted_since=now if exhausted else None,
+            updated_at=now,
+        ).execute()
+        seq, was_exhausted = 1, False
+    else:
+        seq, was_exhausted = int(row.seq) + 1, row.exhausted_since is not None
+        CreditState.update(
+            state=state,
+            balance_cents=balance_cents,
+            floor_cents=floor,
+            seq=seq,
+            pending=True,
+            updated_at=now,
+            exhausted_since=(row.exhausted_since or now) if exhausted else None,
+        ).where(CreditState.id == row.id).execute()
+    if exhausted and not was_exhausted:
+        notify(
+            account_id,
+            "credit_exhausted",
+            crossing=seq,
+            payload={
+                "balance_cents": balance_cents,
+                "limit_cents": floor - allowance,
+                "suspend_after_s": _policy.suspend_after_s,
+            },
+        )
+    return state
+
+
+def notify(account_id: int, kind: str, *, crossing: int, payload: dict[str, Any]) -> None:
+    """Write one notification of *kind* per *crossing* (the sequence that entered it)."""
+    Notification.insert(
+        account=account_id,
+        kind=kind,
+        key=f"{account_id}:{crossing}",
+        payload=json.dumps(payload, sort_keys=True),
+        created_at=utcnow(),
+    ).on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key]).execute()
+
+
+def bucket_key(address_hex: str) -> str:
+    """The bucket key of an account: its 16 address bytes in hex (``:`` is no key letter).
+
+    >>> bucket_key("0520c662fd009e925d9934ed0ab882ab")
+    'acct.0520c662fd009e925d9934ed0ab882ab'
+    """
+    return f"acct.{address_hex}"
+
+
+def payload_of(row: CreditState, account: Account, now: dt.datetime) -> dict[str, Any]:
+    """What hosts get for *row*: the state, the money, the plan and the sequence number."""
+    plan: PlanSubscription | None = (
+        PlanSubscription.select()
+        .where(
+            (PlanSubscription.account == row.account_id)
+            & (PlanSubscription.status == "active")
+            & (PlanSubscription.period_end > now)
+        )
+        .order_by(PlanSubscription.id.desc())
+        .first()
+    )
+    return {
+        "address": account.address,
+        "state": row.state,
+        "balance_cents": int(row.balance_cents),
+        "floor_cents": int(row.floor_cents),
+        "allowance_cents": int(row.allowance_cents),
+        "plan_id": plan.plan_id if plan else None,
+        "vm_quota_total": int(plan.vm_quota_total) if plan else 0,
+        "vm_quota_used": int(plan.vm_quota_used) if plan else 0,
+        "seq": int(row.seq),
+        "changed_at": row.updated_at.replace(microsecond=0).isoformat() + "Z",
+    }
