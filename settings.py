@@ -22,7 +22,10 @@ DEFAULT_PLANS: dict[str, dict[str, int]] = {
 MAX_FLOOR_CENTS = 100_000_000
 
 #: Webhook secret the sandbox provider signs with when none is configured (dev only).
+#: It is published here, so only the sandbox ever uses it: never the real Stripe route.
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_development_only"  # noqa: S105
+#: The sender address of development; production must send from its own domain.
+DEV_EMAIL_FROM = "billing@hero.localhost"
 #: Key the KYC sandbox signs its iDenfy-format webhooks with when none is set (dev only).
 SANDBOX_IDENFY_SIGNING_KEY = "idenfy_sandbox_development_only"  # noqa: S105
 
@@ -93,7 +96,9 @@ class Settings:
     mirror_dir: str = "var/mirrors"
     sendgrid_api_key: str | None = field(default=None, repr=False)
     sendgrid_api_base: str = "https://api.sendgrid.com"
-    email_from: str = "billing@hero.localhost"
+    email_from: str = DEV_EMAIL_FROM
+    #: Start a production role even though check-config finds problems (a staging escape).
+    start_unready: bool = False
     outbox_dir: str = "var/outbox"
     forge_user: str | None = None
     forge_token: str | None = field(default=None, repr=False)
@@ -128,8 +133,6 @@ class Settings:
         host, port = _addr(environ, "HERO_HTTP_ADDR", "127.0.0.1:8080")
         stripe_secret = environ.get("HERO_STRIPE_WEBHOOK_SECRET") or None
         sandbox = _bool(environ, "HERO_SANDBOX_PAYMENTS", env == "dev")
-        if sandbox and stripe_secret is None and env == "dev":
-            stripe_secret = SANDBOX_WEBHOOK_SECRET
         return cls(
             env=env,
             database_url=_database_url(environ),
@@ -178,7 +181,8 @@ class Settings:
                 _url(environ, "HERO_SENDGRID_API_BASE", ("http", "https"))
                 or "https://api.sendgrid.com"
             ),
-            email_from=environ.get("HERO_EMAIL_FROM") or "billing@hero.localhost",
+            email_from=environ.get("HERO_EMAIL_FROM") or DEV_EMAIL_FROM,
+            start_unready=_bool(environ, "HERO_START_UNREADY", False),
             outbox_dir=environ.get("HERO_OUTBOX_DIR") or "var/outbox",
             forge_user=environ.get("HERO_FORGE_USER") or None,
             forge_token=environ.get("HERO_FORGE_TOKEN") or None,
@@ -212,7 +216,15 @@ class Settings:
 
     @property
     def stripe_enabled(self) -> bool:
+        """Real Stripe: both secrets configured (the sandbox's secret never counts)."""
         return bool(self.stripe_secret_key and self.stripe_webhook_secret)
+
+    @property
+    def sandbox_webhook_secret(self) -> str | None:
+        """What the sandbox provider signs with: None unless it is on, and never in prod."""
+        if not self.sandbox_payments or self.env == "prod":
+            return None
+        return self.stripe_webhook_secret or SANDBOX_WEBHOOK_SECRET
 
     @property
     def clickpesa_enabled(self) -> bool:
@@ -261,6 +273,13 @@ class Settings:
             problems.append("HERO_OPERATOR_PUBKEYS: missing; no operator could sign a change")
         if not self.public_url.startswith("https://"):
             problems.append("HERO_PUBLIC_URL: must be an https:// URL in prod")
+        if (self.stripe_secret_key or "").startswith(("sk_test_", "rk_test_")):
+            problems.append("HERO_STRIPE_SECRET_KEY: a test-mode key; production takes sk_live_")
+        if self.email_from == DEV_EMAIL_FROM or self.email_from.endswith(".localhost"):
+            problems.append(
+                f"HERO_EMAIL_FROM: {self.email_from} is the development sender; "
+                "set an address of your own domain"
+            )
         if self.kyc_provider == "sandbox":
             problems.append("HERO_KYC_PROVIDER: the KYC sandbox must be off in prod")
         if self.kyc_provider == "idenfy":
@@ -304,7 +323,7 @@ class NodeSettings:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> NodeSettings:
         """Raises: ConfigError naming the variable."""
         name = environ.get("HERO_NODE_NAME") or ""
-        if not _NODE_NAME.match(name):
+        if _NODE_NAME.fullmatch(name) is None:
             raise ConfigError("HERO_NODE_NAME", f"must be a node name like node-a, not {name!r}")
         host, port = _addr(environ, "HERO_NODE_INTAKE_ADDR", "127.0.0.1:9931")
         journal = environ.get("HERO_NODE_JOURNAL") or f"var/node-{name}.journal.db"
@@ -329,7 +348,7 @@ class NodeSettings:
         )
 
 
-_NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_NODE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 def _name(environ: Mapping[str, str], name: str, default: str) -> str:

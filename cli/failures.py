@@ -34,7 +34,10 @@ def probe_broker(amqp_url: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> str | 
     import pika
     import pika.exceptions
 
-    params = pika.URLParameters(amqp_url)
+    try:
+        params = pika.URLParameters(amqp_url)
+    except (TypeError, ValueError) as exc:  # pika's parser fails on e.g. a user without password
+        return f"HERO_AMQP_URL cannot be read by the RabbitMQ client ({exc}): give user:password@"
     params.socket_timeout = timeout_s
     params.blocked_connection_timeout = timeout_s
     params.stack_timeout = timeout_s

@@ -6,7 +6,16 @@ import argparse
 import sys
 import threading
 
+import peewee
+
 import actors
+from cli.checks import config_problems, service_problems
+from cli.failures import (
+    describe_broker_failure,
+    describe_port_busy,
+    is_port_busy,
+    probe_broker,
+)
 from cli.logs import configure_logging
 from cli.runtime import (
     build_gateway,
@@ -18,15 +27,28 @@ from cli.runtime import (
 )
 from cli.scheduler import run_scheduler
 from cli.signals import stop_on_signals
-from models import migrate
+from models import DatabaseUnavailable, check_database, migrate
+from models.db import describe_failure
+from models.errors import BrokerUnavailable
 from settings import ConfigError, Settings
 
 #: Everything went as asked.
 EXIT_OK = 0
 #: The configuration is not usable (names the variable).
 EXIT_CONFIG = 2
-#: check-config found problems for production.
+#: check-config found problems for production (or a role refused to start on them).
 EXIT_NOT_READY = 3
+#: The database, RabbitMQ or the HTTP port cannot be used (down, not migrated, taken).
+EXIT_UNAVAILABLE = 4
+
+#: Roles that refuse to start in production while check-config finds a problem.
+CHECKED_ROLES = ("up", "gateway", "worker")
+#: Roles that need RabbitMQ: alone, an in-process broker would talk to no one.
+BROKER_ROLES = {
+    "gateway": "a lone gateway would queue into memory that no worker reads",
+    "worker": "a lone worker would read an in-process queue that no one writes to",
+    "scheduler": "a lone scheduler would send to an in-process queue that no worker reads",
+}
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -45,7 +67,13 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser("scheduler", help="send periodic messages")
     sub.add_parser("bridge", help="NATS usage messages to the workers (needs HERO_NATS_URL)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
-    sub.add_parser("check-config", help="validate the configuration for production")
+    check = sub.add_parser(
+        "check-config",
+        help="validate the configuration for production, and that the database and broker answer",
+    )
+    check.add_argument(
+        "--offline", action="store_true", help="check the values only; connect to nothing"
+    )
     return parser
 
 
@@ -59,14 +87,53 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(json_lines=settings.log_json)
     command: str = args.command
     if command == "check-config":
-        return _check_config(settings)
-    if command == "gateway" and not settings.amqp_url:
+        return _check_config(settings, offline=args.offline)
+    if command in BROKER_ROLES and not settings.amqp_url:
         print(
-            "hero-onboarding: HERO_AMQP_URL is unset, so a lone gateway would queue into "
-            "memory that no worker reads. Set it, or run `hero-onboarding up`.",
+            f"hero-onboarding: HERO_AMQP_URL is unset, so {BROKER_ROLES[command]}. "
+            "Set it, or run `hero-onboarding up`.",
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    if command in CHECKED_ROLES and settings.env == "prod":
+        refused = _refuse_unready(command, settings)
+        if refused is not None:
+            return refused
+    try:
+        return _run(command, args, settings)
+    except DatabaseUnavailable as exc:
+        problem = str(exc)
+    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+        problem = describe_failure(exc, settings.database_url)
+    except BrokerUnavailable as exc:
+        problem = describe_broker_failure(exc.__cause__ or exc, settings.amqp_url or "")
+    except OSError as exc:
+        if not is_port_busy(exc):
+            raise
+        problem = describe_port_busy(settings.http_host, settings.http_port)
+    print(f"hero-onboarding: {problem}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
+
+
+def _refuse_unready(command: str, settings: Settings) -> int | None:
+    """EXIT_NOT_READY, listing the problems, when a production role should not start."""
+    problems = config_problems(settings)
+    if not problems:
+        return None
+    listed = "".join(f"\n  problem: {p}" for p in problems)
+    if settings.start_unready:
+        print(f"hero-onboarding: starting anyway (HERO_START_UNREADY):{listed}", file=sys.stderr)
+        return None
+    print(
+        f"hero-onboarding: {command} refused to start in HERO_ENV=prod; "
+        f"`hero-onboarding check-config` finds {len(problems)} problems:{listed}",
+        file=sys.stderr,
+    )
+    return EXIT_NOT_READY
+
+
+def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
+    """Run *command* until it is stopped."""
     if command == "up" and args.demo and settings.env == "prod":
         print(
             "hero-onboarding: --demo charges synthetic usage; it is refused in HERO_ENV=prod.",
@@ -79,7 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    broker = wire_actors(settings)
+    broker = wire_actors(settings, create_database=command in ("migrate", "up"))
+    if command not in ("migrate", "up"):
+        check_database(settings.database_url)
+    down = probe_broker(settings.amqp_url) if settings.amqp_url else None
+    if down is not None:
+        print(f"hero-onboarding: {down}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     if command == "migrate":
         for line in migrate():
             print(line)
@@ -136,15 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
-def _check_config(settings: Settings) -> int:
-    problems = settings.production_problems()
-    if settings.mycelium_key:
-        from adapters.mycelium import KeyFileError, read_key_file
-
-        try:
-            read_key_file(settings.mycelium_key)
-        except KeyFileError as exc:
-            problems.append(f"HERO_MYCELIUM_KEY: {exc}")
+def _check_config(settings: Settings, *, offline: bool) -> int:
+    problems = config_problems(settings)
+    if not offline:
+        problems += service_problems(settings)
     for problem in problems:
         print(f"problem: {problem}")
     if problems:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from settings import SANDBOX_WEBHOOK_SECRET, ConfigError, Plan, Settings
+from settings import SANDBOX_WEBHOOK_SECRET, ConfigError, NodeSettings, Plan, Settings
 
 OPERATOR_PUBKEY = "ab" * 32
 
@@ -19,6 +19,7 @@ PROD = {
     "HERO_OPERATOR_PUBKEYS": OPERATOR_PUBKEY,
     "HERO_PUBLIC_URL": "https://hero.example",
     "HERO_MYCELIUM_KEY": "/etc/mycelium/priv_key.bin",
+    "HERO_EMAIL_FROM": "billing@hero.example",
 }
 
 
@@ -54,19 +55,30 @@ class TestDefaults:
         assert Settings.from_env({"HERO_ENV": "prod"}).sandbox_payments is False
 
     def test_sandbox_webhook_secret_is_used_in_dev(self) -> None:
-        assert Settings.from_env({}).stripe_webhook_secret == SANDBOX_WEBHOOK_SECRET
+        assert Settings.from_env({}).sandbox_webhook_secret == SANDBOX_WEBHOOK_SECRET
 
     def test_sandbox_webhook_secret_is_never_used_in_prod(self) -> None:
         settings = Settings.from_env({"HERO_ENV": "prod", "HERO_SANDBOX_PAYMENTS": "true"})
+        assert settings.sandbox_webhook_secret is None
         assert settings.stripe_webhook_secret is None
 
     def test_sandbox_webhook_secret_is_not_used_when_sandbox_is_off(self) -> None:
         settings = Settings.from_env({"HERO_SANDBOX_PAYMENTS": "false"})
-        assert settings.stripe_webhook_secret is None
+        assert settings.sandbox_webhook_secret is None
 
     def test_configured_webhook_secret_wins_over_the_sandbox_one(self) -> None:
         settings = Settings.from_env({"HERO_STRIPE_WEBHOOK_SECRET": "whsec_mine"})
         assert settings.stripe_webhook_secret == "whsec_mine"
+        assert settings.sandbox_webhook_secret == "whsec_mine"
+
+    def test_the_sandbox_secret_never_enables_the_real_stripe_route(self) -> None:
+        settings = Settings.from_env({"HERO_STRIPE_SECRET_KEY": "sk_test_real"})
+        assert settings.stripe_webhook_secret is None
+        assert settings.stripe_enabled is False
+
+    def test_a_node_name_with_a_trailing_newline_is_refused(self) -> None:
+        with pytest.raises(ConfigError, match="HERO_NODE_NAME"):
+            NodeSettings.from_env({"HERO_NODE_NAME": "node-a\n"})
 
     def test_http_address_defaults_to_localhost_8080(self) -> None:
         settings = Settings.from_env({})
