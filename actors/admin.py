@@ -20,6 +20,7 @@ import structlog
 
 from actors import RETRY_POLICY
 from actors.adjustments import balance_adjust
+from actors.admin_ops import alert_resolve, payment_refund, pool_retire
 from actors.ledger import billing_for
 from actors.parked import retry_unmatched
 from adapters.repo_url import RepoUrlRefused, check_repo_url
@@ -234,9 +235,13 @@ ACTIONS = {
     "unmatched_retry": _unmatched_retry,
     "node_add": _node_add,
     "pool_add": _pool_add,
+    "pool_retire": pool_retire,
+    "alert_resolve": alert_resolve,
+    "payment_refund": payment_refund,
 }
-#: Actions that run their own transactions (one per item) and are audited after.
-OWN_TRANSACTIONS = {"unmatched_retry"}
+#: Actions that run their own transactions (one per item, or around a provider's API
+#: call, never held open across it) and are audited after.
+OWN_TRANSACTIONS = {"unmatched_retry", "payment_refund"}
 
 
 def handle(envelope: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:

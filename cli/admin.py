@@ -16,7 +16,7 @@ from rich.console import Console
 import actors
 from actors.adjustments import adjustment_cents
 from actors.admin import handle, make_envelope, stored_outcome
-from cli import admin_usage, admin_views
+from cli import admin_ledger, admin_usage, admin_views
 from cli.admin_common import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -95,6 +95,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     _with_json(sub.add_parser("audit", help="check every balance against its ledger"))
     admin_usage.add_parsers(sub, _with_json)
+    admin_ledger.add_parsers(sub, _with_json)
     return parser
 
 
@@ -280,6 +281,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {
     "unmatched list": admin_views.unmatched_list,
     "unmatched retry": _unmatched_retry,
     "audit": admin_views.audit,
+    **admin_ledger.COMMANDS,
 }
 
 

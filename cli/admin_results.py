@@ -57,4 +57,17 @@ def describe_outcome(action: str, outcome: dict[str, Any]) -> str:
             return "no open parked items to retry"
         listed = ", ".join(f"{safe(i)} {safe(r)}" for i, r in results.items())
         return f"retried {len(results)} parked items: {listed}"
+    if action == "pool_retire":
+        verb = "retired" if outcome.get("retired") else "was already retired:"
+        return f"{verb} VM {safe(outcome.get('vm_id'))}"
+    if action == "alert_resolve":
+        verb = "resolved" if outcome.get("resolved") else "was already resolved:"
+        return f"{verb} alert {safe(outcome.get('alert_id'))}"
+    if action == "payment_refund":
+        return (
+            f"asked for a refund of {format_cents(int(outcome.get('amount_cents') or 0))} of "
+            f"{safe(outcome.get('payment'))}: {safe(outcome.get('refund_id'))} "
+            f"{safe(outcome.get('refund_status'))}; the balance changes when the provider "
+            "confirms it"
+        )
     return safe(outcome)

@@ -59,6 +59,19 @@ def payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
     return providers
 
 
+def _refunders(settings: Settings) -> dict[str, StripeProvider]:
+    """Who operators' refunds go through: Stripe's API when it is configured."""
+    if not (settings.stripe_secret_key and settings.stripe_webhook_secret):
+        return {}
+    return {
+        "stripe": StripeProvider(
+            secret_key=settings.stripe_secret_key,
+            webhook_secret=settings.stripe_webhook_secret,
+            api_base=settings.stripe_api_base,
+        )
+    }
+
+
 def wire_actors(settings: Settings, *, create_database: bool = True) -> dramatiq.Broker:
     """Bind the database and the broker, and hand actors their collaborators.
 
@@ -70,6 +83,9 @@ def wire_actors(settings: Settings, *, create_database: bool = True) -> dramatiq
     from actors import admin
 
     admin.configure(operator_pubkeys=settings.operator_pubkeys)
+    from actors import admin_ops
+
+    admin_ops.configure(refunders=_refunders(settings))
     from actors import aggregator, plans
 
     plans.configure(settings.plans)

@@ -96,6 +96,45 @@ class StripeProvider:
             list_refunds=self.list_refunds,
         )
 
+    def create_refund(
+        self,
+        *,
+        payment_key: str,
+        amount_cents: int,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> dict[str, Any]:
+        """Ask Stripe to refund *amount_cents* of a payment (``POST /v1/refunds``).
+
+        *payment_key* is the payment intent (``pi_``) or charge (``ch_``) it was credited
+        under. The balance is not touched here: Stripe's ``charge.refunded`` webhook does it.
+
+        Raises:
+            PaymentError: Stripe refused, or the payment has no intent or charge to refund.
+            ProviderUnavailable: Stripe could not be reached (its retries, with the same
+                idempotency key, were used up).
+        """
+        params: Any = {"amount": amount_cents, "metadata": metadata}
+        if payment_key.startswith("pi_"):
+            params["payment_intent"] = payment_key
+        elif payment_key.startswith(("ch_", "py_")):
+            params["charge"] = payment_key
+        else:
+            raise PaymentError(
+                f"{payment_key} is neither a payment intent nor a charge; refund it in "
+                "Stripe's dashboard"
+            )
+        try:
+            refund = self._client.v1.refunds.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.APIConnectionError as exc:
+            raise ProviderUnavailable(f"Stripe could not be reached: {exc.user_message}") from exc
+        except stripe.StripeError as exc:
+            raise PaymentError(f"Stripe refused the refund: {exc.user_message}") from exc
+        result: dict[str, Any] = refund.to_dict()
+        return result
+
     def list_refunds(self, charge_id: str) -> list[dict[str, Any]] | None:
         """Every refund of *charge_id*, newest first, or None when Stripe cannot say."""
         try:
