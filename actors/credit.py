@@ -165,3 +165,23 @@ def payload_of(row: CreditState, account: Account, now: dt.datetime) -> dict[str
         "seq": int(row.seq),
         "changed_at": row.updated_at.replace(microsecond=0).isoformat() + "Z",
     }
+
+
+def recompute_all() -> int:
+    """Write every account's state again (each under its billing row lock) with a new
+    sequence number, so a new bucket, a changed floor or a lost bucket gets them all.
+
+    Returns:
+        The number of accounts written.
+    """
+    from models import Billing, db, write_transaction
+
+    ids = [int(b.account_id) for b in Billing.select(Billing.account).order_by(Billing.account)]
+    for account_id in ids:
+        with write_transaction():
+            query = Billing.select().where(Billing.account == account_id)
+            if db.obj.for_update:
+                query = query.for_update()
+            billing = query.get()
+            record_change(account_id, int(billing.balance_cents))
+    return len(ids)

@@ -67,6 +67,10 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser("scheduler", help="send periodic messages")
     sub.add_parser("bridge", help="NATS usage messages to the workers (needs HERO_NATS_URL)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
+    sub.add_parser(
+        "credit-republish",
+        help="write every account's credit state again and publish it (a new NATS bucket)",
+    )
     check = sub.add_parser(
         "check-config",
         help="validate the configuration for production, and that the database and broker answer",
@@ -153,6 +157,8 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
     if down is not None:
         print(f"hero-onboarding: {down}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    if command == "credit-republish":
+        return _credit_republish(settings)
     if command == "migrate":
         for line in migrate():
             print(line)
@@ -218,6 +224,25 @@ def _check_config(settings: Settings, *, offline: bool) -> int:
     if problems:
         return EXIT_NOT_READY
     print(f"configuration is fine for HERO_ENV={settings.env}")
+    return EXIT_OK
+
+
+def _credit_republish(settings: Settings) -> int:
+    import asyncio
+
+    from actors.credit import recompute_all
+    from cli.credit_publisher import run_publisher
+
+    if not settings.nats_url:
+        print("hero-onboarding: HERO_NATS_URL is unset; nowhere to publish.", file=sys.stderr)
+        return EXIT_CONFIG
+    count = recompute_all()
+    asyncio.run(
+        run_publisher(
+            settings.nats_url, settings.nats_credit_bucket, threading.Event(), until_empty=True
+        )
+    )
+    print(f"published the credit state of {count} account(s) to {settings.nats_credit_bucket}")
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from models import Account, Billing, LedgerEntry, Node
+from models.address import parse_address
 from models.credit import CreditState
 from tests.conftest import need
 from tests.integration.conftest import Stack
@@ -270,3 +271,37 @@ def test_an_agent_cut_from_nats_answers_its_last_state_with_its_age_then_unknown
     wait_until(lambda: credit.state_is("exhausted"), timeout=30, what="current again")
     assert credit.answer()["age_s"] < 2
     proxy.down()
+
+
+def test_republish_fills_a_new_bucket_with_every_account_state(
+    pg_stack: Stack, credit: Credit
+) -> None:
+    # Given an exhausted account whose state was never published
+    seed_account(-20)
+    # When an operator republishes into a new bucket
+    done = subprocess.run(
+        [str(BIN / "hero-onboarding"), "credit-republish"],
+        env={**pg_stack.env, **credit.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Then the bucket holds the account's state, and nothing is left pending
+    key = "acct." + parse_address(ADDRESS).packed.hex()
+
+    async def read() -> dict:
+        nc = await nats.connect(NATS_URL, connect_timeout=2, allow_reconnect=False)
+        try:
+            entry = await (await nc.jetstream(timeout=5).key_value(credit.bucket)).get(key)
+            return json.loads(entry.value)
+        finally:
+            await nc.close()
+
+    stored = asyncio.run(read())
+    assert (stored["state"], stored["balance_cents"], stored["address"]) == (
+        "exhausted",
+        -20,
+        ADDRESS,
+    )
+    assert not CreditState.get().pending
