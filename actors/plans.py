@@ -18,6 +18,7 @@ import peewee
 import structlog
 
 from actors import RETRY_POLICY
+from actors.kyc import gate_refusal
 from actors.ledger import lock_billing, post
 from models import (
     Account,
@@ -124,6 +125,8 @@ def buy(request_id: str, address: str, plan_id: str, *, now: dt.datetime) -> dic
     if plan is None:
         raise Refused(f"There is no plan called {plan_id!r}.")
     account = _account(address)
+    if (unverified := gate_refusal(account, "plan")) is not None:
+        raise Refused(unverified)
     # The account's billing row, locked until commit, serialises its buys: the checks
     # below still hold when the plan is created and the price debited.
     have = lock_billing({account.id})[account.id].balance_cents

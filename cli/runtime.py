@@ -15,6 +15,7 @@ import nacl.public
 import structlog
 
 import actors
+from adapters.kyc import KycProvider
 from adapters.payments import PaymentProvider
 from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider
@@ -72,6 +73,43 @@ def _refunders(settings: Settings) -> dict[str, StripeProvider]:
     }
 
 
+def kyc_provider(settings: Settings) -> KycProvider | None:
+    """The identity verification provider this configuration enables, if any.
+
+    Raises:
+        ConfigError: iDenfy without its keys.
+    """
+    if settings.kyc_provider == "idenfy":
+        from adapters.kyc.idenfy import IdenfyProvider
+
+        for name, value in (
+            ("HERO_IDENFY_API_KEY", settings.idenfy_api_key),
+            ("HERO_IDENFY_API_SECRET", settings.idenfy_api_secret),
+            ("HERO_IDENFY_SIGNING_KEY", settings.idenfy_signing_key),
+        ):
+            if not value:
+                raise ConfigError(name, "missing; HERO_KYC_PROVIDER is idenfy")
+        assert settings.idenfy_api_key and settings.idenfy_api_secret
+        assert settings.idenfy_signing_key
+        return IdenfyProvider(
+            api_key=settings.idenfy_api_key,
+            api_secret=settings.idenfy_api_secret,
+            signing_key=settings.idenfy_signing_key,
+            api_base=settings.idenfy_api_base,
+        )
+    if (
+        settings.kyc_provider == "sandbox"
+        and settings.env != "prod"
+        and settings.idenfy_signing_key
+    ):
+        from adapters.kyc.sandbox import SandboxKycProvider
+
+        return SandboxKycProvider(
+            public_url=settings.public_url, signing_key=settings.idenfy_signing_key
+        )
+    return None
+
+
 def wire_actors(settings: Settings, *, create_database: bool = True) -> dramatiq.Broker:
     """Bind the database and the broker, and hand actors their collaborators.
 
@@ -89,6 +127,9 @@ def wire_actors(settings: Settings, *, create_database: bool = True) -> dramatiq
     from actors import aggregator, plans
 
     plans.configure(settings.plans)
+    from actors import kyc
+
+    kyc.configure(required_for=settings.kyc_required_for)
     from actors import credit
 
     credit.configure(
@@ -148,6 +189,8 @@ def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
         webhook_providers=webhook_providers,
         production=settings.env == "prod",
         metrics_token=settings.metrics_token,
+        kyc=kyc_provider(settings),
+        support=settings.email_from,
     )
 
 

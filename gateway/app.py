@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from adapters.kyc import KycProvider
 from adapters.payments import PaymentProvider
 from adapters.payments.base import MAX_WEBHOOK_BYTES
 from adapters.payments.sandbox import SandboxProvider
@@ -31,6 +32,7 @@ from gateway.resources.auth import (
     SessionInfo,
 )
 from gateway.resources.health import Health, Metrics, Ready
+from gateway.resources.kyc import add_kyc_routes
 from gateway.resources.login import LoginPage
 from gateway.resources.plans import Plans, RequestStatus, Vms
 from gateway.resources.receipts import ReceiptPage, ReceiptPdf
@@ -56,6 +58,8 @@ def create_app(
     plans: tuple[Plan, ...] = DEFAULT_PLAN_LIST,
     production: bool = False,
     metrics_token: str | None = None,
+    kyc: KycProvider | None = None,
+    support: str = "our support team",
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the gateway.
 
@@ -70,6 +74,8 @@ def create_app(
         production: served over https to the public: HSTS on, ``/metrics`` closed
             unless *metrics_token* is given.
         metrics_token: the bearer token ``/metrics`` asks for.
+        kyc: the identity verification provider (None: no verification pages).
+        support: how users reach support (shown when a verification is refused).
     """
     renderer = Renderer()
     middleware: list[Any] = [
@@ -122,6 +128,10 @@ def create_app(
     if isinstance(sandbox, SandboxProvider):
         app.add_route(
             "/sandbox/checkout/{topup_id}", SandboxCheckout(sandbox=sandbox, renderer=renderer)
+        )
+    if kyc is not None:
+        add_kyc_routes(
+            app, provider=kyc, send=send, renderer=renderer, public_url=public_url, support=support
         )
     app.add_static_route("/static", _static_dir())
     return app

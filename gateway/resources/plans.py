@@ -18,6 +18,7 @@ from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.dashboard import dashboard_for
 from gateway.errors import wants_json
+from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
 from models import ActionRequest, utcnow
 from settings import Plan
@@ -67,6 +68,7 @@ class Plans:
                 title="Unknown plan", description=f"plan_id: there is no plan {plan_id!r}"
             )
         request_id = _request_id(form)
+        refuse_unverified(req, "plan")
         self._send("buy_plan", request_id=request_id, address=req.context.address, plan_id=plan_id)
         _accepted(req, resp, request_id)
 

@@ -12,6 +12,7 @@ from adapters.payments import PaymentProvider
 from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.errors import wants_json
+from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
 from models import Account, Billing, TopUp
 from models.money import format_cents, parse_cents
@@ -101,6 +102,7 @@ class TopUpStart:
         address: str = req.context.address
         if not Account.select().where(Account.address == address).exists():
             raise account_being_set_up()
+        refuse_unverified(req, "topup")
         topup_id = new_topup_id()
         self._send(
             "record_topup",

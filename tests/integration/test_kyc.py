@@ -1,0 +1,217 @@
+"""Identity verification against a stand-in iDenfy, through real gateway and worker
+processes on PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+import actors
+from models import Billing, LedgerEntry, PlanSubscription
+from models.kyc import KycEvent, KycVerification
+from tests.integration.conftest import Stack
+from tests.support.fake_idenfy import FakeIdenfy, fake_idenfy
+from tests.support.login import JSON, LoggedIn, login
+from tests.support.procs import wait_until
+
+API_KEY, API_SECRET, SIGNING_KEY = "idenfy-key", "idenfy-secret", "idenfy-signing-key"
+
+
+@pytest.fixture
+def idenfy() -> Iterator[FakeIdenfy]:
+    with fake_idenfy(API_KEY, API_SECRET, SIGNING_KEY) as fake:
+        fake.retry_delay_s = 0.05
+        yield fake
+
+
+@pytest.fixture
+def kyc(pg_stack: Stack, idenfy: FakeIdenfy) -> tuple[str, requests.Session, LoggedIn]:
+    pg_stack.env.update(
+        HERO_KYC_PROVIDER="idenfy",
+        HERO_KYC_REQUIRED_FOR="plan",
+        HERO_IDENFY_API_KEY=API_KEY,
+        HERO_IDENFY_API_SECRET=API_SECRET,
+        HERO_IDENFY_SIGNING_KEY=SIGNING_KEY,
+        HERO_IDENFY_API_BASE=idenfy.url,
+    )
+    url = pg_stack.gateway()
+    pg_stack.worker()
+    idenfy.webhook_url = f"{url}/webhooks/idenfy"
+    session = requests.Session()
+    return url, session, login(session, url)
+
+
+def start(url: str, session: requests.Session, user: LoggedIn) -> str:
+    """Start a verification as the page does; the scanRef the stand-in made."""
+    answer = session.post(
+        f"{url}/kyc", data={"csrf_token": user.csrf_token}, headers=JSON, timeout=30
+    )
+    assert answer.status_code == 201, answer.text
+    return str(KycVerification.get().scan_ref)
+
+
+def state(url: str, session: requests.Session, want: str) -> dict:
+    def reached() -> dict | None:
+        got = session.get(f"{url}/kyc", headers=JSON, timeout=30).json()
+        return got if got["status"] == want else None
+
+    return wait_until(reached, timeout=30, what=f"verification {want}")
+
+
+def buy(url: str, session: requests.Session, user: LoggedIn) -> requests.Response:
+    form = {"plan_id": "5vms", "request_id": uuid.uuid4().hex, "csrf_token": user.csrf_token}
+    return session.post(f"{url}/plans", data=form, headers=JSON, timeout=30)
+
+
+def done(url: str, session: requests.Session, request_id: str) -> dict | None:
+    got = session.get(f"{url}/requests/{request_id}", headers=JSON, timeout=30).json()
+    return got if got["outcome"] != "pending" else None
+
+
+def fund(cents: int) -> None:
+    billing = Billing.get()
+    LedgerEntry.create(
+        account=billing.account_id,
+        amount_cents=cents,
+        kind="adjustment",
+        ref=uuid.uuid4().hex,
+        balance_after_cents=billing.balance_cents + cents,
+    )
+    Billing.update(balance_cents=Billing.balance_cents + cents).execute()
+
+
+def test_gate_refuses_a_plan_until_approved_then_sells_it(
+    kyc, idenfy: FakeIdenfy, pg_stack: Stack
+) -> None:
+    url, session, user = kyc
+    fund(2500)
+    refused = buy(url, session, user)
+    assert refused.status_code == 403 and "Identity verification" in refused.text
+    page = session.post(
+        f"{url}/plans",
+        data={"plan_id": "5vms", "request_id": uuid.uuid4().hex, "csrf_token": user.csrf_token},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert page.status_code == 303 and page.headers["Location"] == "/kyc?need=plan"
+    shown = session.get(f"{url}/kyc?need=plan", timeout=30).text
+    assert 'id="kyc-start"' in shown and "before buying a plan" in shown
+
+    # A forged message straight to the actor is refused too.
+    actors.configure_broker(pg_stack.env["HERO_AMQP_URL"])
+    try:
+        forged = uuid.uuid4().hex
+        actors.send("buy_plan", request_id=forged, address=user.address, plan_id="5vms")
+    finally:
+        actors.configure_broker(None)
+    outcome = wait_until(lambda: done(url, session, forged), what="forged buy")
+    assert outcome["outcome"] == "refused" and "Identity verification" in outcome["message"]
+
+    scan_ref = start(url, session, user)
+    sent = idenfy.token_requests[-1]
+    row = KycVerification.get()
+    assert sent["clientId"] == row.client_id and user.address not in json.dumps(sent)
+    assert idenfy.finish(scan_ref, "APPROVED", autoDocument="DOC_VALIDATED") == [200]
+    assert state(url, session, "approved")["scan_ref"] == scan_ref
+
+    assert buy(url, session, user).status_code == 202
+    wait_until(lambda: PlanSubscription.select().count() == 1, what="plan bought")
+    assert Billing.get().balance_cents == 1500
+    stored = json.dumps(
+        [list(KycEvent.select().dicts()), list(KycVerification.select().dicts())], default=str
+    )
+    for personal in ("JOHN", "SAMPLE", "XK1234567", "1990-05-15", "s3.example", "203.0.113.7"):
+        assert personal not in stored
+
+
+def test_denied_is_told_with_support_and_cannot_restart(kyc, idenfy: FakeIdenfy) -> None:
+    url, session, user = kyc
+    scan_ref = start(url, session, user)
+    idenfy.finish(scan_ref, "DENIED", autoDocument="DOC_EXPIRED", autoFace="FACE_MATCH")
+    got = state(url, session, "denied")
+    assert got["reasons"] == ["DOC_EXPIRED"] and not got["may_start"]
+    page = session.get(f"{url}/kyc", timeout=30).text
+    assert "could not verify your identity" in page and scan_ref in page and "write to" in page
+    again = session.post(
+        f"{url}/kyc", data={"csrf_token": user.csrf_token}, allow_redirects=False, timeout=30
+    )
+    assert again.status_code == 303 and again.headers["Location"] == "/kyc"
+    assert len(idenfy.token_requests) == 1
+
+
+def test_suspected_then_approved_by_review_and_a_late_preliminary_changes_nothing(
+    kyc, idenfy: FakeIdenfy
+) -> None:
+    url, session, user = kyc
+    scan_ref = start(url, session, user)
+    auto = idenfy.body(scan_ref, final=False, overall="SUSPECTED", fraudTags=["DOC_MOBILE_PHOTO"])
+    assert idenfy.send("IDENTIFICATION_AUTO_FINISHED", auto) == 200
+    wait_until(lambda: KycEvent.select().count() == 1, what="auto result")
+    assert session.get(f"{url}/kyc", headers=JSON, timeout=30).json()["reviewing"]
+    manual = idenfy.body(
+        scan_ref,
+        final=True,
+        overall="APPROVED",
+        manualDocument="DOC_VALIDATED",
+        manualFace="FACE_MATCH",
+    )
+    assert idenfy.send("IDENTIFICATION_MANUAL_FINISHED", manual) == 200
+    state(url, session, "approved")
+    late = idenfy.body(scan_ref, final=False, overall="DENIED")
+    assert idenfy.send("IDENTIFICATION_AUTO_FINISHED", late) == 200
+    wait_until(lambda: KycEvent.select().count() == 3, what="late result")
+    assert KycVerification.get().status == "approved"
+    assert [e.effect for e in KycEvent.select().order_by(KycEvent.id)] == [
+        "applied",
+        "applied",
+        "ignored",
+    ]
+
+
+def test_expired_then_started_again(kyc, idenfy: FakeIdenfy) -> None:
+    url, session, user = kyc
+    first = start(url, session, user)
+    assert idenfy.expire(first) == 200
+    got = state(url, session, "expired")
+    assert got["may_start"]
+    assert "expired before it was finished" in session.get(f"{url}/kyc", timeout=30).text
+    second = start(url, session, user)
+    assert second != first and len(idenfy.token_requests) == 2
+    assert KycVerification.get().status == "pending"
+
+
+def test_tampered_or_unsigned_webhooks_are_refused_and_nothing_is_recorded(
+    kyc, idenfy: FakeIdenfy
+) -> None:
+    url, session, user = kyc
+    scan_ref = start(url, session, user)
+    body = json.dumps(idenfy.body(scan_ref, final=True, overall="DENIED")).encode()
+    good = idenfy.body(scan_ref, final=True, overall="APPROVED")
+    signature = __import__("hmac").new(SIGNING_KEY.encode(), body, "sha256").hexdigest()
+    tampered = json.dumps(good).encode()
+    idenfy.attempts = 1
+    assert idenfy.send("IDENTIFICATION_AUTO_FINISHED", tampered, signature=signature) == 400
+    assert idenfy.send("IDENTIFICATION_AUTO_FINISHED", good, signature=None) == 400
+    assert idenfy.send("IDENTIFICATION_AUTO_FINISHED", good, signature="zz" * 32) == 400
+    answer = requests.post(f"{url}/webhooks/idenfy", data=b"{}", timeout=30)
+    assert answer.status_code == 400 and "Idenfy-Signature" in answer.text
+    assert KycEvent.select().count() == 0 and KycVerification.get().status == "pending"
+
+
+def test_a_duplicate_delivered_twice_changes_nothing(
+    kyc, idenfy: FakeIdenfy, pg_stack: Stack
+) -> None:
+    url, session, user = kyc
+    scan_ref = start(url, session, user)
+    body = json.dumps(idenfy.body(scan_ref, final=True, overall="APPROVED")).encode()
+    assert idenfy.send("IDENTIFICATION_AUTO_FINISHED", body) == 200
+    assert idenfy.send("IDENTIFICATION_AUTO_FINISHED", body) == 200
+    pg_stack.process("worker").wait_lines(
+        "message.processed", '"actor_name": "record_kyc_result"', count=2
+    )
+    assert KycEvent.select().count() == 1
+    assert KycVerification.get().status == "approved"
