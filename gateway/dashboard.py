@@ -13,6 +13,7 @@ import peewee
 from actors.ladder import next_tier, tier_at
 from actors.plans import active_plan
 from gateway.charts import DayUsage
+from gateway.receipts import provider_of
 from models import (
     Account,
     Billing,
@@ -28,7 +29,11 @@ from models import (
 CHART_DAYS = 14
 #: Ledger entries the dashboard lists.
 RECENT_ENTRIES = 15
-PROVIDER_WORDS = {"stripe": "card", "clickpesa": "mobile money", "sandbox": "sandbox card"}
+PROVIDER_WORDS = {
+    "stripe": "card",
+    "clickpesa": "mobile money",
+    "sandbox": "Sandbox (no real money)",
+}
 TIER_NAMES = {"none": "No discount yet", "week": "Week tier: x0.5", "month": "Month tier: x0.25"}
 
 
@@ -74,7 +79,7 @@ def reason(entry: LedgerEntry) -> str:
     """A ledger entry's reason in words a user understands."""
     details: dict[str, Any] = json.loads(entry.details or "{}")
     if entry.kind == "payment":
-        provider = details.get("provider", "")
+        provider = provider_of(details.get("provider", ""), details.get("payment_key"))
         return f"Top-up by {PROVIDER_WORDS.get(provider, provider or 'payment')}"
     if entry.kind == "refund":
         return "Refund failed: credited back" if entry.amount_cents > 0 else "Refund to your card"

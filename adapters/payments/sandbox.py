@@ -1,5 +1,6 @@
 """The sandbox provider: development only. Its checkout page is the gateway's own, and
-paying there posts a correctly signed Stripe-format webhook to the real webhook route."""
+paying there posts a correctly signed Stripe-format webhook to the real webhook route,
+``/webhooks/sandbox``, and the payment is recorded under the provider ``sandbox``."""
 
 from __future__ import annotations
 
@@ -49,7 +50,21 @@ class SandboxProvider:
         )
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
-        return parse_stripe_webhook(body, headers, secret=self._webhook_secret, now=self._clock())
+        """Verify a Stripe-format webhook signed with the sandbox's secret.
+
+        Its payments and refunds are recorded under the provider ``sandbox``, never
+        ``stripe``: sandbox money is never shown as a card payment.
+        """
+        messages = parse_stripe_webhook(
+            body, headers, secret=self._webhook_secret, now=self._clock()
+        )
+        return [
+            WebhookMessage(
+                actor=m.actor,
+                kwargs={**m.kwargs, "provider": self.name} if "provider" in m.kwargs else m.kwargs,
+            )
+            for m in messages
+        ]
 
     def complete(self, *, topup_id: str, address: str, amount_cents: int) -> None:
         """Pay a sandbox checkout: post the signed ``checkout.session.completed`` webhook.
@@ -78,7 +93,7 @@ class SandboxProvider:
         }
         body = json.dumps(event).encode()
         resp = self._post(
-            f"{self._public_url}/webhooks/stripe",
+            f"{self._public_url}/webhooks/{self.name}",
             data=body,
             timeout=30,
             headers={

@@ -14,6 +14,7 @@ import pytest
 
 from adapters.payments.base import MAX_WEBHOOK_BYTES
 from adapters.payments.sandbox import SandboxProvider
+from adapters.payments.stripe_provider import StripeProvider
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
 from gateway.auth.sessions import SESSION_COOKIE, start_session
@@ -100,7 +101,10 @@ def make_client(
         ready_checks=checks if checks is not None else {"database": ping},
         public_url=PUBLIC_URL,
         login=LoginOptions(service_key=SERVICE_KEY),
-        webhook_providers={"stripe": sandbox, "sandbox": sandbox},
+        webhook_providers={
+            "stripe": StripeProvider(secret_key="sk_test_unit", webhook_secret=SECRET),
+            "sandbox": sandbox,
+        },
     )
     return falcon.testing.TestClient(app)
 
@@ -532,7 +536,7 @@ class TestSandboxCheckout:
         result = self.pay(client, "HEROUNIT1", browser)
         assert (result.status_code, result.headers["Location"]) == (303, "/topups/HEROUNIT1")
 
-    def test_paying_posts_to_the_stripe_webhook_route(
+    def test_paying_posts_to_the_sandbox_webhook_route(
         self,
         client: falcon.testing.TestClient,
         topup: TopUp,
@@ -540,7 +544,7 @@ class TestSandboxCheckout:
         fake_post: FakePost,
     ) -> None:
         self.pay(client, "HEROUNIT1", browser)
-        assert [c["url"] for c in fake_post.calls] == [f"{PUBLIC_URL}/webhooks/stripe"]
+        assert [c["url"] for c in fake_post.calls] == [f"{PUBLIC_URL}/webhooks/sandbox"]
 
     def test_posted_webhook_is_accepted_by_the_gateway(
         self,
@@ -552,10 +556,11 @@ class TestSandboxCheckout:
     ) -> None:
         self.pay(client, "HEROUNIT1", browser)
         posted = fake_post.calls[0]
-        client.simulate_post("/webhooks/stripe", body=posted["data"], headers=posted["headers"])
-        assert [(a, k["address"], k["amount_cents"], k["topup_id"]) for a, k in sent.calls] == [
-            ("apply_payment", ADDRESS, 2500, "HEROUNIT1")
-        ]
+        client.simulate_post("/webhooks/sandbox", body=posted["data"], headers=posted["headers"])
+        assert [
+            (a, k["provider"], k["address"], k["amount_cents"], k["topup_id"])
+            for a, k in sent.calls
+        ] == [("apply_payment", "sandbox", ADDRESS, 2500, "HEROUNIT1")]
 
     def test_unknown_top_up_is_not_paid(
         self, client: falcon.testing.TestClient, browser: Browser, fake_post: FakePost

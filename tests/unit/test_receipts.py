@@ -148,3 +148,27 @@ def test_an_unmatched_payment_has_no_receipt(client) -> None:
 def test_receipts_send_visitors_to_the_login(client, suffix: str) -> None:
     page = client.simulate_get(f"/payments/1/{suffix}", headers=HTML)
     assert page.status_code == 303 and page.headers["Location"].startswith("/login?next=")
+
+
+def test_sandbox_money_reads_as_sandbox_on_the_dashboard_and_statement(client) -> None:
+    alice = logged_in(client)
+    pay(500, provider="sandbox", key="pi_sandbox_t3", topup_id="t3")
+    pay(600, provider="stripe", key="pi_sandbox_t4", topup_id="t4")
+    for path in ("/", "/statement"):
+        page = alice.get(path, headers=HTML).text
+        assert page.count("Top-up by Sandbox (no real money)") == 2, path
+        assert "by card" not in page
+
+
+def test_the_sandbox_checkout_records_sandbox_money(sqlite_db: str) -> None:
+    from adapters.payments.sandbox import SandboxProvider
+    from tests.unit.test_gateway import FakePost
+
+    posted = FakePost()
+    sandbox = SandboxProvider(public_url="http://hero.test", webhook_secret="whsec_x", post=posted)
+    sandbox.complete(topup_id="t9", address=ALICE_ADDRESS, amount_cents=900)
+    call = posted.calls[0]
+    assert call["url"] == "http://hero.test/webhooks/sandbox"
+    headers = {k.lower(): v for k, v in call["headers"].items()}
+    [message] = sandbox.parse_webhook(call["data"], headers)
+    assert (message.actor, message.kwargs["provider"]) == ("apply_payment", "sandbox")
