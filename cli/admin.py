@@ -16,7 +16,7 @@ from rich.console import Console
 import actors
 from actors.adjustments import adjustment_cents
 from actors.admin import handle, make_envelope, stored_outcome
-from cli import admin_ledger, admin_usage, admin_views
+from cli import admin_kyc, admin_ledger, admin_usage, admin_views
 from cli.admin_common import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -95,6 +95,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     _with_json(sub.add_parser("audit", help="check every balance against its ledger"))
     admin_usage.add_parsers(sub, _with_json)
+    admin_kyc.add_parsers(sub, _with_json)
     admin_ledger.add_parsers(sub, _with_json)
     return parser
 
@@ -282,6 +283,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {
     "unmatched retry": _unmatched_retry,
     "audit": admin_views.audit,
     **admin_ledger.COMMANDS,
+    **admin_kyc.COMMANDS,
 }
 
 

@@ -11,12 +11,12 @@ import pytest
 import requests
 
 import actors
-from models import Billing, LedgerEntry, PlanSubscription
+from models import AdminAudit, Billing, LedgerEntry, PlanSubscription
 from models.kyc import KycEvent, KycVerification
 from tests.integration.conftest import Stack
 from tests.support.fake_idenfy import FakeIdenfy, fake_idenfy
 from tests.support.login import JSON, LoggedIn, login
-from tests.support.procs import wait_until
+from tests.support.procs import hero_admin, wait_until
 
 API_KEY, API_SECRET, SIGNING_KEY = "idenfy-key", "idenfy-secret", "idenfy-signing-key"
 
@@ -215,3 +215,46 @@ def test_a_duplicate_delivered_twice_changes_nothing(
     )
     assert KycEvent.select().count() == 1
     assert KycVerification.get().status == "approved"
+
+
+def test_operator_decides_a_suspected_verification_through_hero_admin(
+    kyc, idenfy: FakeIdenfy, pg_stack: Stack
+) -> None:
+    url, session, user = kyc
+    scan_ref = start(url, session, user)
+    idenfy.finish(scan_ref, "SUSPECTED", fraudTags=["DUPLICATE_FACE"])
+    assert state(url, session, "suspected")["reasons"] == ["DUPLICATE_FACE"]
+    assert "support team" in session.get(f"{url}/kyc", timeout=30).text
+
+    unsigned = hero_admin(
+        "kyc",
+        "set",
+        user.address,
+        "--status",
+        "approved",
+        "--reason",
+        "x",
+        env=pg_stack.admin_env(with_key=False),
+    )
+    assert unsigned.returncode == 1 and "unsigned" in unsigned.stdout
+    done_ = hero_admin(
+        "kyc",
+        "set",
+        user.address,
+        "--status",
+        "approved",
+        "--reason",
+        "passport seen on call",
+        env=pg_stack.admin_env(),
+    )
+    assert done_.returncode == 0, done_.stderr
+    assert "set to approved (was suspected)" in done_.stdout
+    shown = hero_admin("kyc", "show", user.address, "--json", env=pg_stack.admin_env())
+    view = json.loads(shown.stdout)
+    assert view["status"] == "approved" and view["decided_by"] == "operator"
+    assert [h["source"] for h in view["history"]] == ["idenfy", "operator"]
+    assert view["history"][1]["note"] == "passport seen on call"
+    assert AdminAudit.select().where(AdminAudit.action == "kyc_set").count() == 2
+    human = hero_admin("kyc", "show", user.address, env=pg_stack.admin_env())
+    assert human.returncode == 0 and "approved" in human.stdout and scan_ref in human.stdout
+    assert buy(url, session, user).status_code == 202
