@@ -181,9 +181,11 @@ class Journal:
             )
         return record
 
-    def unpublished(self, *, limit: int) -> list[JournalRow]:
-        """Records with no PubAck yet, oldest first (quarantined rows left out)."""
-        return self._select("published_at IS NULL", limit=limit)
+    def unpublished(self, *, limit: int, after_seq: int = 0) -> list[JournalRow]:
+        """Records with no PubAck yet, oldest first (quarantined rows left out); only those
+        after *after_seq* (the publisher's window: rows already in flight are skipped)."""
+        return self._select("published_at IS NULL AND seq > ?", limit=limit,
+                            args=(after_seq,))
 
     def uncommitted(self, *, hours_before: dt.datetime | None = None) -> list[JournalRow]:
         """Records not yet in a local commit, oldest first.
@@ -259,7 +261,7 @@ class Journal:
                 (format_time(now), reason[:MAX_REASON_CHARS], seq),
             )
 
-    def _select(self, where: str, *, limit: int, args: tuple[str, ...] = ()) -> list[JournalRow]:
+    def _select(self, where: str, *, limit: int, args: tuple[object, ...] = ()) -> list[JournalRow]:
         """Rows matching *where*, oldest first; a row that is no record is quarantined."""
         with self._lock:
             rows = self._db.execute(

@@ -21,13 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import nacl.signing
 import nats
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from nats.js.errors import NotFoundError
 
 from node_agent.journal import Journal, JournalRow
@@ -39,9 +44,11 @@ log = structlog.get_logger("hero.node.publisher")
 MSG_ID_HEADER = "Nats-Msg-Id"
 #: Header carrying the hex Ed25519 signature of the body.
 SIGNATURE_HEADER = "Hero-Signature"
-#: Records published per round (their PubAcks are awaited together).
+#: Journal rows read, and acknowledged rows marked published, at a time.
 BATCH = 256
-#: Seconds to wait for one PubAck.
+#: PubAcks in flight at most: the journal is read on while they arrive.
+WINDOW = 2048
+#: Seconds to wait for one PubAck, from its send.
 ACK_TIMEOUT_S = 5.0
 #: Seconds between looks at the journal when nothing woke the publisher.
 POLL_S = 0.25
@@ -64,7 +71,7 @@ def headers_for(row: JournalRow, key: nacl.signing.SigningKey) -> dict[str, str]
     return {MSG_ID_HEADER: row.key, SIGNATURE_HEADER: sign_hex(key, row.body)}
 
 
-async def ensure_stream(js: nats.js.JetStreamContext, *, stream: str, prefix: str) -> None:
+async def ensure_stream(js: JetStreamContext, *, stream: str, prefix: str) -> None:
     """Create *stream* on ``<prefix>.>`` unless it exists (an existing one is left alone)."""
     try:
         await js.stream_info(stream)
@@ -141,43 +148,114 @@ class Publisher:
         if not self._stopping:
             log.warning("publisher.disconnected", url=self._url)
 
-    async def _publish_until(self, stop: asyncio.Event, js: nats.js.JetStreamContext) -> None:
+    async def _publish_until(self, stop: asyncio.Event, js: JetStreamContext) -> None:
         backoff = MIN_BACKOFF_S
         while not stop.is_set():
             self._wake.clear()
-            sent, failed = await self.publish_pending(js)
+            _, failed = await self.publish_pending(js, stop=stop)
             if failed:
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
-            elif sent < BATCH:
-                backoff = MIN_BACKOFF_S
-                waiters = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
-                await asyncio.wait(waiters, timeout=POLL_S,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
+                continue
+            backoff = MIN_BACKOFF_S
+            waiters = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
+            await asyncio.wait(waiters, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
 
-    async def publish_pending(self, js: nats.js.JetStreamContext) -> tuple[int, int]:
-        """Publish one batch of unpublished records; returns (acknowledged, failed)."""
-        rows = await asyncio.to_thread(self._journal.unpublished, limit=BATCH)
-        if not rows:
-            return 0, 0
-        results = await asyncio.gather(
-            *(js.publish(self._subject, row.body, timeout=ACK_TIMEOUT_S,
-                         headers=headers_for(row, self._key)) for row in rows),
-            return_exceptions=True,
-        )
-        acked = [row.seq for row, result in zip(rows, results, strict=True)
-                 if not isinstance(result, BaseException)]
-        duplicates = sum(1 for r in results if getattr(r, "duplicate", False))
-        errors = [r for r in results if isinstance(r, BaseException)]
-        await asyncio.to_thread(self._journal.mark_published, acked, now=self._clock())
-        if acked:
-            log.info("publisher.published", count=len(acked), duplicates=duplicates,
-                     first=rows[0].key, subject=self._subject)
-        if errors:
-            log.warning("publisher.unacknowledged", count=len(errors), error=repr(errors[0]))
-        return len(acked), len(errors)
+    async def publish_pending(self, js: JetStreamContext, *,
+                              stop: asyncio.Event | None = None) -> tuple[int, int]:
+        """Publish every unpublished record, up to ``WINDOW`` PubAcks in flight; returns
+        (acknowledged, failed). Once *stop* is set no more rows are read; those in flight
+        are still awaited.
+
+        The journal is read ``BATCH`` rows at a time after the last row sent, while the
+        acks of the rows before arrive; acknowledged rows are marked published ``BATCH``
+        at a time. The first ack that fails or is late ends the pass: the rows acknowledged
+        so far are marked, the others stay unpublished for the next pass (same key, same
+        body: JetStream and the consumers drop the repeats).
+        """
+        inflight: deque[_InFlight] = deque()
+        acked: list[int] = []
+        total = duplicates = 0
+        after, exhausted, error = 0, False, None
+        try:
+            while error is None:
+                exhausted = exhausted or (stop is not None and stop.is_set())
+                if exhausted and not inflight:
+                    break
+                room = WINDOW - len(inflight)
+                if not exhausted and room >= BATCH:
+                    rows = await asyncio.to_thread(self._journal.unpublished,
+                                                   limit=BATCH, after_seq=after)
+                    exhausted = len(rows) < BATCH
+                    for row in rows:
+                        inflight.append(await self._send(js, row))
+                    after = rows[-1].seq if rows else after
+                    continue
+                error = await _settle_head(inflight)
+                while error is None and inflight and inflight[0].future.done():
+                    error = inflight[0].future.exception()
+                    if error is None:
+                        item = inflight.popleft()
+                        acked.append(item.seq)
+                        duplicates += bool(item.future.result().duplicate)
+                if len(acked) >= BATCH or not inflight:
+                    total += await self._mark(acked, duplicates)
+                    acked, duplicates = [], 0
+        finally:
+            late = _abandon(inflight)
+            acked += late
+            total += await self._mark(acked, duplicates)
+        failed = len(inflight) - len(late)
+        if error is not None:
+            log.warning("publisher.unacknowledged", count=failed, error=repr(error))
+        return total, failed
+
+    async def _send(self, js: JetStreamContext, row: JournalRow) -> _InFlight:
+        future = await js.publish_async(self._subject, row.body,
+                                        headers=headers_for(row, self._key))
+        return _InFlight(row.seq, row.key, future, time.monotonic() + ACK_TIMEOUT_S)
+
+    async def _mark(self, seqs: list[int], duplicates: int) -> int:
+        if not seqs:
+            return 0
+        await asyncio.to_thread(self._journal.mark_published, seqs, now=self._clock())
+        log.info("publisher.published", count=len(seqs), duplicates=duplicates,
+                 subject=self._subject)
+        return len(seqs)
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A record sent and not yet acknowledged: its PubAck future and its deadline."""
+
+    seq: int
+    key: str
+    future: asyncio.Future[PubAck]
+    deadline: float
+
+
+async def _settle_head(inflight: deque[_InFlight]) -> BaseException | None:
+    """Wait for the oldest in-flight PubAck until its deadline; the error if it failed."""
+    head = inflight[0]
+    if not head.future.done():
+        remaining = head.deadline - time.monotonic()
+        done, _ = await asyncio.wait([head.future], timeout=max(remaining, 0.0))
+        if not done:
+            return TimeoutError(f"no PubAck for {head.key} within {ACK_TIMEOUT_S:g} s")
+    return head.future.exception()
+
+
+def _abandon(inflight: deque[_InFlight]) -> list[int]:
+    """Cancel what is still in flight; the seqs of those acknowledged meanwhile."""
+    acked = []
+    for item in inflight:
+        if not item.future.done():
+            item.future.cancel()  # frees its slot in the client's pending window
+        elif not item.future.cancelled() and item.future.exception() is None:
+            acked.append(item.seq)
+    return acked
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
