@@ -70,3 +70,16 @@ def relative(when: dt.datetime, now: dt.datetime) -> str:
             words = f"{count} {name}{'s' if count != 1 else ''}"
             return f"in {words}" if ahead else f"{words} ago"
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def with_relative(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """A moment with how far it is from now, for dates that matter soon.
+
+    >>> with_relative(dt.datetime(2026, 12, 30, 10, 1), dt.datetime(2026, 12, 27, 10, 0))
+    '30 Dec 2026, 10:01 UTC (in 3 days)'
+    """
+    if when is None:
+        return "—"
+    if now is None:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return f"{human_time(when)} ({relative(when, now)})"

@@ -6,7 +6,7 @@ from typing import Any
 
 import jinja2
 
-from gateway.humantime import human_date, human_time, iso_utc, relative
+from gateway.humantime import human_date, human_time, iso_utc, relative, with_relative
 from gateway.receipts import provider_label
 from models.money import format_cents
 
@@ -25,6 +25,7 @@ class Renderer:
         self._env.filters["day"] = human_date
         self._env.filters["iso"] = iso_utc
         self._env.filters["relative"] = relative
+        self._env.filters["when_relative"] = with_relative
         self._env.filters["provider"] = provider_label
 
     def render(self, name: str, **context: Any) -> str:
