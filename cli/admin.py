@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -116,6 +117,8 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
         print(f"hero-admin: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(json_lines=True if settings.log_json is None else settings.log_json)
+    # A failed connection is said in one line below; pika's own lines add only tracebacks.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     command = f"{args.command} {getattr(args, 'verb', '')}".strip()
     handler = COMMANDS[command]
     try:

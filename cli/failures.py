@@ -6,11 +6,28 @@ which one failed, where, and what to do, instead of a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
+from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
 #: Seconds a check waits for RabbitMQ to answer before it counts as down.
 PROBE_TIMEOUT_S = 5.0
+#: Causes worth naming when a connection fails, as the client's text says them.
+_REASONS = ("Connection refused", "timed out", "Name or service not known", "No route to host")
+
+
+@contextlib.contextmanager
+def quiet_pika() -> Iterator[None]:
+    """pika logs every failed attempt with a traceback; the caller says it in one line."""
+    logger = logging.getLogger("pika")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def describe_broker_failure(exc: BaseException, amqp_url: str) -> str:
@@ -26,7 +43,8 @@ def describe_broker_failure(exc: BaseException, amqp_url: str) -> str:
         )
     if "ACCESS_REFUSED" in text or "Authentication" in repr(exc):
         return f"{where} refused the user or password of HERO_AMQP_URL"
-    return f"{where} does not answer ({text}): is it running, and is HERO_AMQP_URL right?"
+    reason = next((r for r in _REASONS if r.lower() in text.lower()), type(exc).__name__)
+    return f"{where} does not answer ({reason}): is it running, and is HERO_AMQP_URL right?"
 
 
 def probe_broker(amqp_url: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
@@ -43,7 +61,8 @@ def probe_broker(amqp_url: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> str | 
     params.stack_timeout = timeout_s
     params.connection_attempts = 1
     try:
-        pika.BlockingConnection(params).close()
+        with quiet_pika():
+            pika.BlockingConnection(params).close()
     except (pika.exceptions.AMQPError, OSError) as exc:
         return describe_broker_failure(exc, amqp_url)
     return None

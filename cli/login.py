@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import nacl.public
 import requests
@@ -51,9 +52,22 @@ def make_parser() -> argparse.ArgumentParser:
     prove = sub.add_parser("prove", help="answer a login with the key proof")
     prove.add_argument("code", help="the code on the login page (or the challenge id, ch_...)")
     prove.add_argument("--key", required=True, help="private key file (Mycelium's priv_key.bin)")
-    prove.add_argument("--url", default=DEFAULT_URL, help=f"the gateway (default {DEFAULT_URL})")
+    prove.add_argument(
+        "--url", type=gateway_url, default=DEFAULT_URL, help=f"the gateway (default {DEFAULT_URL})"
+    )
     prove.add_argument("--service-pubkey", help="the service key shown on the login page")
     return parser
+
+
+def gateway_url(text: str) -> str:
+    """An argparse type: the gateway's http(s) URL, scheme and host included."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http:// or https:// URL with a host; "
+            f"write it in full, like {DEFAULT_URL}"
+        )
+    return text.strip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,6 +123,16 @@ def _prove(args: argparse.Namespace) -> int:
             timeout=30,
         )
         body = _json(answer)
+    except requests.ConnectionError:
+        print(
+            f"hero-login: {url} does not answer (no connection): is the gateway running "
+            "there? Give its address with --url",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    except requests.Timeout:
+        print(f"hero-login: {url} did not answer within 30 s; try again", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except (requests.RequestException, KeyError, ValueError) as exc:
         print(f"hero-login: {url} could not be used: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
