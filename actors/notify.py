@@ -49,6 +49,14 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
             f"Your balance is {format_cents(payload['balance_cents'])}. Top up to keep your "
             "VMs and services running; usage is charged even below zero.",
         )
+    if kind == "credit_exhausted":
+        hours = payload.get("suspend_after_s", 0) // 3600
+        return (
+            "Your Hero credit is used up",
+            f"Your balance is {format_cents(payload['balance_cents'])}, so hosts start no new "
+            f"work for you. Usage already running is still charged. Top up to continue; "
+            f"your VMs may be suspended after {hours} hours without credit.",
+        )
     if kind == "tier_reached":
         share = {"week": "half", "month": "a quarter"}.get(payload["tier"], "less")
         return (

@@ -164,3 +164,13 @@ def test_the_route_answers_any_address_text_with_a_state_or_a_400(client, text: 
         assert answer.json["field"] == "address"
     if answer.status_code == 200:
         assert answer.json["state"] in ("ok", "low", "exhausted", "suspended", "unknown")
+
+
+def test_the_exhausted_email_says_what_stops_and_when_vms_may_be_suspended() -> None:
+    from actors.notify import render
+
+    subject, text = render(
+        "credit_exhausted", {"balance_cents": -50, "limit_cents": 0, "suspend_after_s": 86_400}
+    )
+    assert subject == "Your Hero credit is used up"
+    assert "-$0.50" in text and "24 hours" in text and "still charged" in text
