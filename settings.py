@@ -85,6 +85,12 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     operator_key: str | None = None
     operator_pubkeys: tuple[str, ...] = ()
+    #: Mycelium addresses that may open the operator console at /admin.
+    operator_addresses: tuple[str, ...] = ()
+    #: File with the console's Ed25519 signing key (its public key in HERO_OPERATOR_PUBKEYS).
+    console_key: str | None = None
+    #: Seconds a console session lives (shorter than a user's).
+    console_session_ttl_s: int = 1800
     worker_threads: int = 4
     worker_processes: int = 1
     http_threads: int = 8
@@ -169,6 +175,9 @@ class Settings:
             metrics_token=environ.get("HERO_METRICS_TOKEN") or None,
             operator_key=environ.get("HERO_OPERATOR_KEY") or None,
             operator_pubkeys=_pubkeys(environ, "HERO_OPERATOR_PUBKEYS"),
+            operator_addresses=_addresses(environ, "HERO_OPERATOR_ADDRESSES"),
+            console_key=environ.get("HERO_CONSOLE_KEY") or None,
+            console_session_ttl_s=_int(environ, "HERO_CONSOLE_SESSION_TTL_S", 1800, minimum=60),
             worker_threads=_int(environ, "HERO_WORKER_THREADS", 4, minimum=1),
             worker_processes=_int(environ, "HERO_WORKER_PROCESSES", 1, minimum=1),
             http_threads=_int(environ, "HERO_HTTP_THREADS", 8, minimum=1),
@@ -427,6 +436,21 @@ def _pubkeys(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ConfigError(name, f"each key must be 64 hex characters, not {key!r}")
     return keys
+
+
+def _addresses(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    from models.address import canonical_address
+    from models.errors import InvalidAddress
+
+    raw = environ.get(name) or ""
+    found = []
+    for part in raw.replace(";", ",").split(","):
+        if part.strip():
+            try:
+                found.append(canonical_address(part.strip()))
+            except InvalidAddress as exc:
+                raise ConfigError(name, f"{part.strip()!r}: {exc}") from None
+    return tuple(found)
 
 
 def _ips(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
