@@ -15,7 +15,7 @@ from models import AdminAudit, Billing, LedgerEntry, PlanSubscription
 from models.kyc import KycEvent, KycVerification
 from tests.integration.conftest import Stack
 from tests.support.fake_idenfy import FakeIdenfy, fake_idenfy
-from tests.support.login import JSON, LoggedIn, login
+from tests.support.login import BOB_KEY, JSON, LoggedIn, login
 from tests.support.procs import hero_admin, wait_until
 
 API_KEY, API_SECRET, SIGNING_KEY = "idenfy-key", "idenfy-secret", "idenfy-signing-key"
@@ -258,3 +258,30 @@ def test_operator_decides_a_suspected_verification_through_hero_admin(
     human = hero_admin("kyc", "show", user.address, env=pg_stack.admin_env())
     assert human.returncode == 0 and "approved" in human.stdout and scan_ref in human.stdout
     assert buy(url, session, user).status_code == 202
+
+
+def test_sandbox_approve_and_deny_travel_the_real_webhook_route(pg_stack: Stack) -> None:
+    pg_stack.env.update(HERO_KYC_PROVIDER="sandbox", HERO_KYC_REQUIRED_FOR="plan")
+    url = pg_stack.gateway()
+    pg_stack.worker()
+    session = requests.Session()
+    user = login(session, url)
+    form = {"csrf_token": user.csrf_token}
+    started = session.post(f"{url}/kyc", data=form, allow_redirects=False, timeout=30)
+    assert started.status_code == 303 and started.headers["Location"].startswith(
+        f"{url}/kyc/sandbox/"
+    )
+    page = session.get(started.headers["Location"], timeout=30)
+    assert 'id="approve"' in page.text and 'id="deny"' in page.text
+    stranger = requests.Session()
+    login(stranger, url, BOB_KEY)
+    assert stranger.get(started.headers["Location"], timeout=30).status_code == 404
+    decided = session.post(
+        started.headers["Location"],
+        data={**form, "outcome": "approve"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert decided.status_code == 303 and decided.headers["Location"] == "/kyc"
+    assert state(url, session, "approved")["provider"] == "sandbox"
+    assert KycEvent.get().source == "sandbox"
