@@ -261,7 +261,8 @@ class TestSecurity:
         assert {"HttpOnly", "SameSite=Lax", "Path=/"} <= {p.strip() for p in cookie.split(";")}
 
     def test_production_cookies_are_secure(self, stack: Stack, node: FakeMycelium) -> None:
-        running = start(stack, node, HERO_ENV="prod")
+        # A prod-shaped gateway on the test stack (SQLite, test keys, http): started anyway.
+        running = start(stack, node, HERO_ENV="prod", HERO_START_UNREADY="true")
         started = requests.post(
             f"{running.url}/auth/challenges",
             json={"address": ALICE_ADDRESS},
