@@ -20,6 +20,9 @@ PROD = {
     "HERO_PUBLIC_URL": "https://hero.example",
     "HERO_MYCELIUM_KEY": "/etc/mycelium/priv_key.bin",
     "HERO_EMAIL_FROM": "billing@hero.example",
+    "HERO_IDENFY_API_KEY": "idenfy_live_key",
+    "HERO_IDENFY_API_SECRET": "idenfy_live_secret",
+    "HERO_IDENFY_SIGNING_KEY": "idenfy_live_signing_key",
 }
 
 
