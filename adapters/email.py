@@ -10,11 +10,24 @@ from typing import Protocol
 
 import requests
 
-from models.errors import HeroError
+from models.accounts import validate_email
+from models.errors import HeroError, InvalidEmail
 
 
 class EmailError(HeroError):
     """An email could not be handed over (try again later)."""
+
+
+def recipient(to: str) -> str:
+    """*to* checked as an address (a stored value may predate the check).
+
+    Raises:
+        EmailError: naming what is wrong, so one bad address never stops a batch.
+    """
+    try:
+        return validate_email(to)
+    except InvalidEmail as exc:
+        raise EmailError(f"to: {exc}") from None
 
 
 class EmailSender(Protocol):
@@ -43,7 +56,7 @@ class SendGridSender:
 
     def send(self, *, to: str, subject: str, text: str) -> None:
         body = {
-            "personalizations": [{"to": [{"email": to}]}],
+            "personalizations": [{"to": [{"email": recipient(to)}]}],
             "from": {"email": self._sender},
             "subject": subject,
             "content": [{"type": "text/plain", "value": text}],
@@ -71,7 +84,7 @@ class FolderSender:
     def send(self, *, to: str, subject: str, text: str) -> None:
         message = email.message.EmailMessage()
         message["From"] = self._sender
-        message["To"] = to
+        message["To"] = recipient(to)
         message["Subject"] = subject
         message.set_content(text)
         os.makedirs(self._folder, exist_ok=True)
