@@ -1,13 +1,20 @@
 """One continuous journey in headless Chromium against a running gateway and worker:
 log in with the key proof, top up with the sandbox, buy the 5vms plan, start a VM from the
-pool, see usage in the chart and the ledger as the balance drops, log out.
+pool, see usage in the chart and the ledger as the balance drops, read the statement with a
+filter and download its CSV, open the payment's receipt and its PDF (read back for the
+amount), see that another account cannot open them, log out.
+
+The portal's pages are also taken at 390 and 1440 px wide, and none is wider than the
+390 px viewport.
 
 Screenshots of every page go to ``test-artifacts/journey/`` (not committed).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import shutil
 import subprocess
@@ -15,12 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
+from pypdf import PdfReader
 
 import actors
 from models import Billing, UsageRecord
 from tests.conftest import need
 from tests.integration.conftest import Stack
-from tests.support.login import ALICE_ADDRESS, ALICE_KEY
+from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, login
 from tests.support.procs import BIN, hero_admin, wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -81,6 +90,15 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
 
     def shot(name: str) -> None:
         web.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def both_widths(name: str) -> None:
+        """Screenshots at 1440 and 390 px; at 390 nothing is wider than the viewport."""
+        for width in (1440, 390):
+            web.set_viewport_size({"width": width, "height": 900})
+            web.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        wide = web.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, f"{web.url} is {wide} px wide at 390"
+        web.set_viewport_size({"width": 1200, "height": 900})
 
     url = pg_stack.gateway(HERO_SANDBOX_PAYMENTS="true")
     pg_stack.worker()
@@ -159,12 +177,65 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
     shot("10-dashboard-usage")
     web.get_by_role("link", name="Payments").first.click()
     expect(web.locator("#payments")).to_contain_text("$25.00")
+    expect(web.locator("#payments")).to_contain_text("Sandbox (no real money)")
     shot("11-payments")
+
+    # The statement: every entry, a kind filter, and the same rows as CSV
+    web.get_by_role("link", name="Statement").first.click()
+    expect(web.locator("#statement tbody tr")).to_have_count(3)
+    both_widths("12-statement")
+    web.get_by_label("Usage").check()
+    web.locator("#apply-filter").click()
+    web.wait_for_url(re.compile(r".*/statement\?.*kind=usage.*"))
+    expect(web.locator("#statement tbody tr")).to_have_count(1)
+    expect(web.locator("#statement")).to_contain_text("Usage: 12 records")
+    expect(web.locator("#statement")).not_to_contain_text("Top-up")
+    both_widths("13-statement-usage")
+    with web.expect_download() as download:
+        web.locator("#download-csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [(r["kind"], r["amount_cents"], r["amount_usd"]) for r in rows] == [
+        ("usage", "-84", "-0.84")
+    ]
+    assert rows[0]["balance_after_cents"] == str(balance)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", rows[0]["time_utc"])
+
+    # A bad filter stays on the page, the values kept, the problem next to the field
+    before = len(problems)
+    web.goto(f"{url}/statement?from=2026-11-30&to=2026-11-01")
+    expect(web.locator("#to-error")).to_have_text("must be on or after the from date")
+    assert all("status of 400" in p for p in problems[before:])  # the page's own status
+    del problems[before:]
+    expect(web.locator("#from")).to_have_value("2026-11-30")
+    both_widths("14-statement-error")
+
+    # The receipt of the top-up, and its PDF
+    web.goto(f"{url}/payments")
+    web.locator(".receipt-link").first.click()
+    expect(web.locator("#receipt-amount")).to_have_text("$25.00 USD")
+    expect(web.locator("#receipt")).to_contain_text("Sandbox (no real money)")
+    both_widths("15-receipt")
+    receipt_path = web.url.removeprefix(url)
+    with web.expect_download() as download:
+        web.locator("#receipt-pdf").click()
+    pdf = PdfReader(download.value.path())
+    assert "$25.00 USD" in "".join(p.extract_text() for p in pdf.pages)
+
+    # Another account opens none of it
+    bob = requests.Session()
+    login(bob, url, BOB_KEY)
+    for path in (receipt_path, receipt_path + ".pdf"):
+        assert bob.get(url + path, timeout=30).status_code == 404, path
+    assert "Usage: 12" not in bob.get(f"{url}/statement", timeout=30).text
+    assert bob.get(f"{url}/statement.csv", timeout=30).text.count("\n") == 1
+    for path in ("/", "/payments"):
+        web.goto(url + path)
+        both_widths("16-" + (path.strip("/") or "dashboard"))
 
     # Log out
     web.get_by_role("button", name="Log out").click()
     web.wait_for_url(re.compile(r".*/login.*"))
     web.goto(f"{url}/plans")
     assert "/login" in web.url
-    shot("12-logged-out")
+    shot("20-logged-out")
     assert problems == []
