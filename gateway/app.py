@@ -39,6 +39,7 @@ from gateway.resources.receipts import ReceiptPage, ReceiptPdf
 from gateway.resources.sandbox import SandboxCheckout
 from gateway.resources.statement import Statement, StatementCsv
 from gateway.resources.topup import TopUpStart, TopUpStatus
+from gateway.resources.usage_items import UsageEntryPage
 from gateway.resources.webhooks import Webhook
 from gateway.templates import Renderer
 from settings import DEFAULT_PLANS, Plan
@@ -105,6 +106,7 @@ def create_app(
     app.add_route("/payments/{payment_id:int(min=1)}/receipt", ReceiptPage(renderer=renderer))
     app.add_route("/payments/{payment_id:int(min=1)}/receipt.pdf", ReceiptPdf())
     app.add_route("/statement.csv", StatementCsv())
+    app.add_route("/statement/{entry_id:int(min=1)}", UsageEntryPage(renderer=renderer))
     app.add_route("/account/email", Email(send=send))
     app.add_route("/plans", Plans(plans=plans, send=send, renderer=renderer))
     app.add_route("/vms", Vms(send=send))
