@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import dramatiq
 import falcon
 import nacl.public
+import nacl.signing
 import structlog
 
 import actors
@@ -21,6 +22,7 @@ from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
+from gateway.console import ConsoleOptions
 from gateway.proxies import WsgiApp, behind_proxies, waitress_options
 from models import init_database, ping
 from settings import ConfigError, Settings
@@ -110,6 +112,28 @@ def kyc_provider(settings: Settings) -> KycProvider | None:
     return None
 
 
+def console_options(settings: Settings) -> ConsoleOptions | None:
+    """The operator console, when operator addresses are configured.
+
+    Raises:
+        ConfigError: ``HERO_CONSOLE_KEY`` cannot be read.
+    """
+    if not settings.operator_addresses:
+        return None
+    key = None
+    if settings.console_key:
+        try:
+            with open(settings.console_key) as fh:
+                key = nacl.signing.SigningKey(bytes.fromhex(fh.read().strip()))
+        except (OSError, ValueError) as exc:
+            raise ConfigError("HERO_CONSOLE_KEY", f"cannot read a key: {exc}") from None
+    return ConsoleOptions(
+        operator_addresses=settings.operator_addresses,
+        signing_key=key,
+        session_ttl_s=settings.console_session_ttl_s,
+    )
+
+
 def wire_actors(settings: Settings, *, create_database: bool = True) -> dramatiq.Broker:
     """Bind the database and the broker, and hand actors their collaborators.
 
@@ -189,6 +213,7 @@ def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
         webhook_providers=webhook_providers,
         production=settings.env == "prod",
         metrics_token=settings.metrics_token,
+        console=console_options(settings),
         kyc=kyc_provider(settings),
         support=settings.email_from,
     )

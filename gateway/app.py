@@ -13,6 +13,8 @@ from adapters.payments.base import MAX_WEBHOOK_BYTES
 from adapters.payments.sandbox import SandboxProvider
 from gateway.auth.middleware import CsrfProtection, Sessions
 from gateway.auth.options import LoginOptions
+from gateway.console import ConsoleOptions, add_console
+from gateway.console.session import ConsoleSessions
 from gateway.errors import add_domain_error_handlers, make_serializer
 from gateway.forms import media_handlers
 from gateway.middleware import (
@@ -59,6 +61,7 @@ def create_app(
     plans: tuple[Plan, ...] = DEFAULT_PLAN_LIST,
     production: bool = False,
     metrics_token: str | None = None,
+    console: ConsoleOptions | None = None,
     kyc: KycProvider | None = None,
     support: str = "our support team",
 ) -> falcon.App[falcon.Request, falcon.Response]:
@@ -75,6 +78,7 @@ def create_app(
         production: served over https to the public: HSTS on, ``/metrics`` closed
             unless *metrics_token* is given.
         metrics_token: the bearer token ``/metrics`` asks for.
+        console: the operator console at ``/admin`` (None: no console, a plain 404).
         kyc: the identity verification provider (None: no verification pages).
         support: how users reach support (shown when a verification is refused).
     """
@@ -86,6 +90,7 @@ def create_app(
         PathParams(),
         DatabaseConnection(),
         Sessions(clock=login.clock),
+        *([ConsoleSessions(console)] if console is not None else []),
         CsrfProtection(exempt_prefixes=("/webhooks/",)),
     ]
     app = falcon.App(middleware=middleware)
@@ -135,6 +140,8 @@ def create_app(
         add_kyc_routes(
             app, provider=kyc, send=send, renderer=renderer, public_url=public_url, support=support
         )
+    if console is not None:
+        add_console(app, options=console, login=login, send=send, renderer=renderer)
     app.add_static_route("/static", _static_dir())
     return app
 
