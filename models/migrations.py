@@ -136,6 +136,13 @@ def _kyc() -> None:
     db.create_tables([KycVerification, KycEvent], safe=True)
 
 
+def _plan_renewal() -> None:
+    migrator = SchemaMigrator.from_database(db.obj)
+    migrate_schema(
+        migrator.add_column("plan_subscription", "auto_renew", PlanSubscription.auto_renew)
+    )
+
+
 #: The ordered history of the schema. Version 1 is the first released schema.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _baseline),
@@ -143,6 +150,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "provider calls per day, shared token, re-query schedule", _payment_call_budget),
     Migration(4, "identity verification: gate state and result history", _kyc),
     Migration(5, "credit state per account, published to hosts", _credit_state),
+    Migration(6, "plans renew themselves when their owner opts in", _plan_renewal),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -26,6 +26,8 @@ class PlanSubscription(BaseModel):
     period_end = peewee.DateTimeField(index=True)
     #: active | expired
     status = peewee.CharField(max_length=16, default="active", index=True)
+    #: Renew for another period at its end when the balance allows (the owner opts in).
+    auto_renew = peewee.BooleanField(default=False)
 
     class Meta:
         indexes = ((("account", "request_id"), True),)
