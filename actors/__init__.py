@@ -39,6 +39,7 @@ ACTOR_MODULES = (
     "actors.notify",
     "actors.accounts",
     "actors.kyc",
+    "actors.suspension",
 )
 
 #: Retry policy shared by money actors: backoff stays far under RabbitMQ's 30 min

@@ -106,7 +106,12 @@ def record_change(account_id: int, balance_cents: int, *, now: dt.datetime | Non
             pending=True,
             updated_at=now,
             exhausted_since=(row.exhausted_since or now) if exhausted else None,
+            suspended_at=row.suspended_at if exhausted else None,
         ).where(CreditState.id == row.id).execute()
+        if suspended and not exhausted:
+            from actors.suspension import resume  # the ledger sits under plans: no cycle
+
+            resume(row, balance_cents)
     if exhausted and not was_exhausted:
         notify(
             account_id,
@@ -121,15 +126,21 @@ def record_change(account_id: int, balance_cents: int, *, now: dt.datetime | Non
     return state
 
 
-def notify(account_id: int, kind: str, *, crossing: int, payload: dict[str, Any]) -> None:
-    """Write one notification of *kind* per *crossing* (the sequence that entered it)."""
-    Notification.insert(
-        account=account_id,
-        kind=kind,
-        key=f"{account_id}:{crossing}",
-        payload=json.dumps(payload, sort_keys=True),
-        created_at=utcnow(),
-    ).on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key]).execute()
+def notify(account_id: int, kind: str, *, crossing: int | str, payload: dict[str, Any]) -> int:
+    """Write one notification of *kind* per *crossing* (what identifies the crossing: the
+    sequence or the time that entered it); 1 when this call wrote it."""
+    return int(
+        Notification.insert(
+            account=account_id,
+            kind=kind,
+            key=f"{account_id}:{crossing}",
+            payload=json.dumps(payload, sort_keys=True),
+            created_at=utcnow(),
+        )
+        .on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key])
+        .as_rowcount()
+        .execute()
+    )
 
 
 def bucket_key(address_hex: str) -> str:

@@ -57,6 +57,26 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
             f"work for you. Usage already running is still charged. Top up to continue; "
             f"your VMs may be suspended after {hours} hours without credit.",
         )
+    if kind == "credit_suspension_coming":
+        return (
+            "Your Hero VMs will be suspended soon",
+            f"Your balance is still {format_cents(payload['balance_cents'])}. Unless you top "
+            f"up, your VMs will be suspended at {payload['suspend_at']}.",
+        )
+    if kind == "credit_suspended":
+        vms = ", ".join(payload.get("vms") or []) or "none running"
+        return (
+            "Your Hero VMs are suspended",
+            f"Your credit stayed used up, so your VMs were suspended ({vms}). They are kept: "
+            "top up above zero and they resume.",
+        )
+    if kind == "credit_resumed":
+        vms = ", ".join(payload.get("vms") or []) or "none"
+        return (
+            "Your Hero VMs are running again",
+            f"Thanks: your balance is {format_cents(payload['balance_cents'])}, so your "
+            f"suspended VMs were resumed ({vms}).",
+        )
     if kind == "tier_reached":
         share = {"week": "half", "month": "a quarter"}.get(payload["tier"], "less")
         return (

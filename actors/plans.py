@@ -31,6 +31,7 @@ from models import (
     utcnow,
     write_transaction,
 )
+from models.credit import CreditState
 from models.money import format_cents
 from settings import DEFAULT_PLANS, Plan
 
@@ -56,6 +57,14 @@ class Provisioner(Protocol):
 
     def provision(self, account: Account, subscription: PlanSubscription) -> VmPoolSlot:
         """Raises: Refused when there is no VM to give."""
+        ...
+
+    def suspend(self, account_id: int) -> list[str]:
+        """Suspend the account's running VMs; returns their ids."""
+        ...
+
+    def resume(self, account_id: int) -> list[str]:
+        """Resume the account's suspended VMs; returns their ids."""
         ...
 
 
@@ -87,6 +96,23 @@ class PoolAssignmentProvisioner:
             "No VM is free right now, so none was started and your quota is "
             "untouched. Please try again later."
         )
+
+    def suspend(self, account_id: int) -> list[str]:
+        return self._move(account_id, "assigned", "suspended")
+
+    def resume(self, account_id: int) -> list[str]:
+        return self._move(account_id, "suspended", "assigned")
+
+    @staticmethod
+    def _move(account_id: int, old: str, new: str) -> list[str]:
+        """Mark the account's held VMs in status *old* as *new*; their ids."""
+        held = VmAllocation.select(VmAllocation.slot).where(
+            (VmAllocation.account == account_id) & VmAllocation.released_at.is_null()
+        )
+        slots = VmPoolSlot.select().where(VmPoolSlot.id.in_(held) & (VmPoolSlot.status == old))
+        vms = sorted(slot.vm_id for slot in slots)
+        VmPoolSlot.update(status=new).where(VmPoolSlot.vm_id.in_(vms)).execute()
+        return vms
 
     @staticmethod
     def _pick(*, skip_locked: bool) -> VmPoolSlot | None:
@@ -185,6 +211,10 @@ def allocate(
         plan = PlanSubscription.select().where(PlanSubscription.id == plan.id).for_update().get()
     if plan is None or plan.status != "active":
         raise Refused("You need an active plan to start a VM. Buy one on the Plans page.")
+    if CreditState.get_or_none(
+        (CreditState.account == account) & CreditState.suspended_at.is_null(False)
+    ):
+        raise Refused("Your VMs are suspended because your credit is used up. Top up first.")
     if plan.vm_quota_used >= plan.vm_quota_total:
         raise Refused(f"Your {plan.plan_id} plan's {plan.vm_quota_total} VMs are all in use.")
     slot = provisioner.provision(account, plan)

@@ -30,6 +30,7 @@ JOBS: tuple[Job, ...] = (
     Job("expire_plans", 300_000),
     Job("send_notifications", 60_000),
     Job("reconcile_clickpesa_topups", 600_000),
+    Job("suspend_exhausted", 60_000),
 )
 
 

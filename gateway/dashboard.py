@@ -13,6 +13,7 @@ import peewee
 from actors.ladder import next_tier, tier_at
 from actors.plans import active_plan
 from gateway.charts import DayUsage
+from gateway.credit_banner import Banner, credit_banner
 from gateway.receipts import provider_of
 from models import (
     Account,
@@ -73,6 +74,7 @@ class Dashboard:
     vms: list[Vm] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     usage: list[DayUsage] = field(default_factory=list)
+    credit: Banner | None = None
 
 
 def reason(entry: LedgerEntry) -> str:
@@ -133,6 +135,7 @@ def dashboard_for(address: str, *, now: dt.datetime) -> Dashboard:
         .limit(RECENT_ENTRIES)
     ]
     view.usage = usage_by_day(account, now=now)
+    view.credit = credit_banner(account.id, now=now)
     return view
 
 

@@ -51,7 +51,7 @@ class VmPoolSlot(BaseModel):
     vm_id = peewee.CharField(max_length=100, unique=True)
     address = peewee.CharField(max_length=64, null=True)
     details = peewee.TextField(default="{}")
-    #: free | assigned
+    #: free | assigned | suspended (its owner's credit ran out) | retired
     status = peewee.CharField(max_length=16, default="free", index=True)
     created_at = peewee.DateTimeField(default=utcnow)
 
