@@ -36,6 +36,7 @@ ACTOR_MODULES = (
     "actors.ladder",
     "actors.aggregator",
     "actors.plans",
+    "actors.plan_changes",
     "actors.notify",
     "actors.accounts",
     "actors.kyc",

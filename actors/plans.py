@@ -48,6 +48,11 @@ def configure(plans: tuple[Plan, ...]) -> None:
     _plans = plans
 
 
+def catalogue() -> tuple[Plan, ...]:
+    """The plans on sale."""
+    return _plans
+
+
 class Refused(Exception):
     """A request that cannot be carried out; the message is shown to the user as is."""
 
@@ -290,7 +295,11 @@ def outcome_of(row: ActionRequest) -> dict[str, Any]:
 
 def expire(now: dt.datetime) -> dict[str, int]:
     """End plans whose period is over and return their VMs to the pool; warn owners of
-    plans ending within ``EXPIRY_NOTICE_HOURS``, once per plan."""
+    plans ending within ``EXPIRY_NOTICE_HOURS``, once per plan. Plans whose owner opted
+    in to renewal are renewed first, when the balance allows."""
+    from actors.plan_changes import renew_due  # it builds on this module
+
+    renew_due(now)
     expired = 0
     for plan in PlanSubscription.select().where(
         (PlanSubscription.status == "active") & (PlanSubscription.period_end <= now)
