@@ -12,6 +12,10 @@ from models.errors import InvalidEmail
 
 #: Longest email address accepted (RFC 5321's path limit less the angle brackets).
 MAX_EMAIL_LENGTH = 254
+#: Under this balance an account is warned (the default of ``Billing.low_balance_cents``).
+DEFAULT_LOW_BALANCE_CENTS = 500
+#: The highest low-balance threshold a user may set ($1,000.00).
+MAX_LOW_BALANCE_CENTS = 100_000
 #: Characters of the part before the @: RFC 5322's atext less the backquote, and the dot.
 #: No brackets, angle brackets, quotes or spaces, so an address is never markup anywhere.
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_{|}~.-]{1,64}$")
@@ -78,6 +82,9 @@ class Billing(BaseModel):
     overdrawn = peewee.BooleanField(default=False)
     #: Discounted usage not yet charged as a whole cent, in quarter-cents (0..3).
     usage_carry = peewee.BigIntegerField(default=0)
+    #: Under this balance the account is ``low``: warned on the dashboard and emailed once
+    #: per crossing (the user sets it; 0 turns the warning off).
+    low_balance_cents = peewee.BigIntegerField(default=DEFAULT_LOW_BALANCE_CENTS)
     updated_at = peewee.DateTimeField(default=utcnow)
 
 

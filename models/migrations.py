@@ -143,6 +143,11 @@ def _plan_renewal() -> None:
     )
 
 
+def _low_balance_threshold() -> None:
+    migrator = SchemaMigrator.from_database(db.obj)
+    migrate_schema(migrator.add_column("billing", "low_balance_cents", Billing.low_balance_cents))
+
+
 #: The ordered history of the schema. Version 1 is the first released schema.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _baseline),
@@ -151,6 +156,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "identity verification: gate state and result history", _kyc),
     Migration(5, "credit state per account, published to hosts", _credit_state),
     Migration(6, "plans renew themselves when their owner opts in", _plan_renewal),
+    Migration(7, "a low-balance threshold per account", _low_balance_threshold),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
