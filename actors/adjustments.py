@@ -29,7 +29,7 @@ def balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
     reason = str(args.get("reason") or "").strip()
     if not reason:
         raise AdminRefused("reason: every adjustment needs a reason")
-    account = _account(args.get("address"))
+    account = account_of(args.get("address"))
     billing = billing_for(account)
     if db.obj.for_update:
         billing = Billing.select().where(Billing.id == billing.id).for_update().get()
@@ -83,7 +83,7 @@ def adjustment_cents(args: dict[str, Any], *, balance_cents: int) -> int:
     return amount
 
 
-def _account(address: Any) -> Account:
+def account_of(address: Any) -> Account:
     try:
         canonical = canonical_address(str(address or ""))
     except InvalidAddress as exc:

@@ -21,6 +21,7 @@ import structlog
 from actors import RETRY_POLICY
 from actors.adjustments import balance_adjust
 from actors.admin_ops import alert_resolve, payment_refund, pool_retire
+from actors.credit_allow import credit_allow
 from actors.kyc import operator_set
 from actors.ledger import billing_for
 from actors.parked import retry_unmatched
@@ -240,6 +241,7 @@ ACTIONS = {
     "alert_resolve": alert_resolve,
     "payment_refund": payment_refund,
     "kyc_set": operator_set,
+    "credit_allow": credit_allow,
 }
 #: Actions that run their own transactions (one per item, or around a provider's API
 #: call, never held open across it) and are audited after.

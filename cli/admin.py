@@ -17,7 +17,7 @@ from rich.console import Console
 import actors
 from actors.adjustments import adjustment_cents
 from actors.admin import handle, make_envelope, stored_outcome
-from cli import admin_kyc, admin_ledger, admin_usage, admin_views
+from cli import admin_credit, admin_kyc, admin_ledger, admin_usage, admin_views
 from cli.admin_common import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -98,6 +98,7 @@ def make_parser() -> argparse.ArgumentParser:
     admin_usage.add_parsers(sub, _with_json)
     admin_kyc.add_parsers(sub, _with_json)
     admin_ledger.add_parsers(sub, _with_json)
+    admin_credit.add_parsers(sub, _with_json)
     return parser
 
 
@@ -287,6 +288,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {
     "audit": admin_views.audit,
     **admin_ledger.COMMANDS,
     **admin_kyc.COMMANDS,
+    **admin_credit.COMMANDS,
 }
 
 

@@ -22,6 +22,9 @@ MAX_ENTRY_CENTS = 2 * MAX_BALANCE_CENTS
 MAX_ADJUSTMENT_CENTS = 100_000_000
 #: Operator adjustments larger than this either way ask for confirmation ($500.00).
 CONFIRM_ADJUSTMENT_CENTS = 50_000
+#: Largest credit allowance below the floor an operator may give one account, in cents
+#: ($1,000,000.00).
+MAX_ALLOWANCE_CENTS = 100_000_000
 
 
 class AmountOutOfBounds(HeroError):
