@@ -39,6 +39,7 @@ ACTOR_MODULES = (
     "actors.plan_changes",
     "actors.notify",
     "actors.accounts",
+    "actors.low_balance",
     "actors.kyc",
     "actors.suspension",
 )

@@ -6,7 +6,8 @@ commit together or not at all. The row is the outbox that ``cli.credit_publisher
 into the NATS key-value bucket. A state is one of:
 
 - ``ok``: above the low threshold;
-- ``low``: under ``LOW_BALANCE_CENTS`` but above the account's limit;
+- ``low``: under the account's own threshold (``Billing.low_balance_cents``, by default
+  ``LOW_BALANCE_CENTS``) but above its limit;
 - ``exhausted``: at or under its limit (``HERO_CREDIT_FLOOR_CENTS`` less the account's
   allowance): hosts start no new work for it;
 - ``suspended``: still exhausted, and its VMs were suspended after the grace period.
@@ -19,12 +20,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from models import Account, Notification, PlanSubscription, utcnow
+from models import Account, Billing, Notification, PlanSubscription, utcnow
+from models.accounts import DEFAULT_LOW_BALANCE_CENTS
 from models.credit import CreditState
 
-#: Under this balance (and above the limit) an account is ``low`` (the low-balance email's
-#: threshold too).
-LOW_BALANCE_CENTS = 500
+#: Under this balance (and above the limit) an account is ``low`` unless its owner chose
+#: another threshold (the low-balance email's threshold too).
+LOW_BALANCE_CENTS = DEFAULT_LOW_BALANCE_CENTS
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,15 @@ def policy() -> CreditPolicy:
     return _policy
 
 
-def classify(balance_cents: int, *, floor_cents: int, allowance_cents: int, suspended: bool) -> str:
-    """The state of an account with *balance_cents*.
+def classify(
+    balance_cents: int,
+    *,
+    floor_cents: int,
+    allowance_cents: int,
+    suspended: bool,
+    low_cents: int = LOW_BALANCE_CENTS,
+) -> str:
+    """The state of an account with *balance_cents* (``low`` under *low_cents*).
 
     >>> classify(600, floor_cents=0, allowance_cents=0, suspended=False)
     'ok'
@@ -60,14 +69,25 @@ def classify(balance_cents: int, *, floor_cents: int, allowance_cents: int, susp
     'low'
     >>> classify(-50, floor_cents=0, allowance_cents=0, suspended=True)
     'suspended'
+    >>> classify(900, floor_cents=0, allowance_cents=0, suspended=False, low_cents=1000)
+    'low'
     """
     if balance_cents <= floor_cents - allowance_cents:
         return "suspended" if suspended else "exhausted"
-    return "low" if balance_cents < LOW_BALANCE_CENTS else "ok"
+    return "low" if balance_cents < low_cents else "ok"
 
 
-def record_change(account_id: int, balance_cents: int, *, now: dt.datetime | None = None) -> str:
+def record_change(
+    account_id: int,
+    balance_cents: int,
+    *,
+    now: dt.datetime | None = None,
+    low_cents: int | None = None,
+) -> str:
     """Write *account_id*'s state for its new balance and bump its sequence number.
+
+    *low_cents* is the account's low-balance threshold (read from its billing row when
+    the caller has not).
 
     The caller holds the transaction and the account's billing row lock. Entering
     ``exhausted`` writes the user's notification, once per crossing.
@@ -80,8 +100,15 @@ def record_change(account_id: int, balance_cents: int, *, now: dt.datetime | Non
     floor = _policy.floor_cents
     allowance = int(row.allowance_cents) if row else 0
     suspended = bool(row and row.suspended_at is not None)
+    if low_cents is None:
+        low = Billing.select(Billing.low_balance_cents).where(Billing.account == account_id)
+        low_cents = int(low.scalar() if low.exists() else LOW_BALANCE_CENTS)
     state = classify(
-        balance_cents, floor_cents=floor, allowance_cents=allowance, suspended=suspended
+        balance_cents,
+        floor_cents=floor,
+        allowance_cents=allowance,
+        suspended=suspended,
+        low_cents=low_cents,
     )
     exhausted = state in ("exhausted", "suspended")
     if row is None:

@@ -16,6 +16,7 @@ import peewee
 
 from actors.credit import LOW_BALANCE_CENTS as LOW_BALANCE_CENTS
 from actors.credit import record_change
+from actors.runway import crossing_payload
 from models import Account, Billing, LedgerEntry, Notification, db, utcnow
 from models.money import MAX_BALANCE_CENTS, MAX_ENTRY_CENTS, AmountOutOfBounds, check_cents
 
@@ -97,18 +98,35 @@ def post(
         changes[Billing.first_paid_at] = peewee.fn.COALESCE(Billing.first_paid_at, paid_at)
     changes.update(extra or {})
     Billing.update(changes).where(Billing.account == account_id).execute()
-    record_change(account_id, balance_after)
-    if amount_cents < 0 and balance_after < LOW_BALANCE_CENTS <= balance_after - amount_cents:
+    low = int(
+        Billing.select(Billing.low_balance_cents).where(Billing.account == account_id).scalar()
+    )
+    record_change(account_id, balance_after, low_cents=low)
+    if amount_cents < 0 and crosses(balance_after - amount_cents, balance_after, low):
+        now = utcnow()
+        payload = crossing_payload(
+            account_id, balance_cents=balance_after, threshold_cents=low, now=now
+        )
         Notification.insert(
             account=account_id,
             kind="low_balance",
             key=f"{account_id}:{entry_id}",
-            payload=json.dumps({"balance_cents": balance_after}),
-            created_at=utcnow(),
+            payload=json.dumps(payload, sort_keys=True),
+            created_at=now,
         ).on_conflict(
             action="NOTHING", conflict_target=[Notification.kind, Notification.key]
         ).execute()
     return Posted(entry_id=entry_id, amount_cents=amount_cents, balance_after_cents=balance_after)
+
+
+def crosses(before_cents: int, after_cents: int, low_cents: int) -> bool:
+    """Whether a balance going from *before_cents* to *after_cents* falls under the
+    threshold *low_cents* (0: the warning is off).
+
+    >>> crosses(600, 400, 500), crosses(400, 300, 500), crosses(600, 400, 0)
+    (True, False, False)
+    """
+    return low_cents > 0 and after_cents < low_cents <= before_cents
 
 
 def _insert_entry(
@@ -199,6 +217,7 @@ class BillingState:
     balance_cents: int
     usage_carry: int
     first_paid_at: dt.datetime | None
+    low_balance_cents: int = LOW_BALANCE_CENTS
 
 
 @dataclass(frozen=True)
@@ -233,12 +252,14 @@ def _select_billing(account_ids: set[int]) -> dict[int, BillingState]:
     lock = " FOR UPDATE" if db.obj.for_update else ""
     ids = sorted(account_ids)
     rows = db.execute_sql(
-        "SELECT account_id, balance_cents, usage_carry, first_paid_at FROM billing "
+        "SELECT account_id, balance_cents, usage_carry, first_paid_at, low_balance_cents "
+        "FROM billing "
         f"WHERE account_id IN ({', '.join([p] * len(ids))}) ORDER BY account_id{lock}",
         ids,
     ).fetchall()
     return {
-        int(r[0]): BillingState(int(r[0]), int(r[1]), int(r[2]), _as_datetime(r[3])) for r in rows
+        int(r[0]): BillingState(int(r[0]), int(r[1]), int(r[2]), _as_datetime(r[3]), int(r[4]))
+        for r in rows
     }
 
 
@@ -288,7 +309,8 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
             str(now),
             json.dumps(posting.details, sort_keys=True, default=str),
         ]
-        if posting.amount_cents < 0 and after < LOW_BALANCE_CENTS <= before:
+        low = states[posting.account_id].low_balance_cents
+        if posting.amount_cents < 0 and crosses(before, after, low):
             crossings.append((posting.account_id, after))
     row = f"({', '.join([p] * 7)})"
     db.execute_sql(
@@ -309,7 +331,7 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
         [str(now), *updates],
     )
     for account_id, (after, _) in sorted(finals.items()):
-        record_change(account_id, after, now=now)
+        record_change(account_id, after, now=now, low_cents=states[account_id].low_balance_cents)
     if crossings:
         Notification.insert_many(
             [
@@ -317,7 +339,15 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
                     "account": a,
                     "kind": "low_balance",
                     "key": f"{a}:{kind}:{now.isoformat()}",
-                    "payload": json.dumps({"balance_cents": b}),
+                    "payload": json.dumps(
+                        crossing_payload(
+                            a,
+                            balance_cents=b,
+                            threshold_cents=states[a].low_balance_cents,
+                            now=now,
+                        ),
+                        sort_keys=True,
+                    ),
                     "created_at": now,
                 }
                 for a, b in crossings

@@ -24,11 +24,20 @@ log = structlog.get_logger("hero.notify")
 BATCH = 200
 
 _sender: EmailSender = FolderSender(folder="var/outbox", sender="billing@hero.localhost")
+#: Where users reach the gateway: the links in emails start with it.
+_public_url = "http://127.0.0.1:8080"
 
 
-def configure(sender: EmailSender) -> None:
-    global _sender
+def configure(sender: EmailSender, *, public_url: str | None = None) -> None:
+    global _sender, _public_url
     _sender = sender
+    if public_url is not None:
+        _public_url = public_url.rstrip("/")
+
+
+def link(path: str) -> str:
+    """The address of the gateway's *path* for an email."""
+    return f"{_public_url}{path}"
 
 
 def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
@@ -44,11 +53,7 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
             f"Your balance is now {format_cents(payload.get('balance_after_cents', 0))}.",
         )
     if kind == "low_balance":
-        return (
-            "Your Hero credit is running low",
-            f"Your balance is {format_cents(payload['balance_cents'])}. Top up to keep your "
-            "VMs and services running; usage is charged even below zero.",
-        )
+        return ("Your Hero credit is running low", low_balance_text(payload, link("/topup")))
     if kind == "credit_exhausted":
         hours = payload.get("suspend_after_s", 0) // 3600
         return (
@@ -90,6 +95,31 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
             "buy a new plan to keep going.",
         )
     return (f"Hero: {kind}", json.dumps(payload, indent=2))
+
+
+def low_balance_text(payload: dict[str, Any], topup_url: str) -> str:
+    """The low-balance email: the balance, the threshold, the rate and runway, the link."""
+    lines = [f"Your balance is {format_cents(payload['balance_cents'])}."]
+    if payload.get("threshold_cents"):
+        lines[0] += f" You asked to be told under {format_cents(payload['threshold_cents'])}."
+    rate = payload.get("rate_cents_per_day") or 0
+    if rate:
+        days = payload.get("runway_days")
+        lines.append(
+            f"Over the last 7 days your usage cost {format_cents(rate)} a day on average"
+            + (
+                f", so your credit lasts about {days} day{'s' if days != 1 else ''}."
+                if days
+                else "."
+            )
+        )
+    else:
+        lines.append("You had no usage in the last 7 days.")
+    lines.append(
+        "Top up to keep your VMs and services running; usage is charged even below zero:\n"
+        + topup_url
+    )
+    return "\n\n".join(lines)
 
 
 def send_pending(sender: EmailSender | None = None) -> dict[str, int]:

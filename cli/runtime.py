@@ -171,7 +171,8 @@ def wire_actors(settings: Settings, *, create_database: bool = True) -> dramatiq
             api_base=settings.sendgrid_api_base,
         )
         if settings.sendgrid_api_key
-        else FolderSender(folder=settings.outbox_dir, sender=settings.email_from)
+        else FolderSender(folder=settings.outbox_dir, sender=settings.email_from),
+        public_url=settings.public_url,
     )
     aggregator.configure(
         aggregator.ForgeAccess(
