@@ -1,0 +1,260 @@
+"""One chaos run: set up, load and faults together, drain, compare, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg2
+
+from tests.chaos import check, faults, load
+from tests.chaos.oracle import PLANS, Oracle
+from tests.chaos.plan import FULL, SHORT, Plan, Size, draw
+from tests.chaos.report import render
+from tests.chaos.stack import ChaosStack
+
+#: The run's database forgets usage keys: see ``mutate``.
+MUTATIONS = ("drop-usage-unique",)
+
+
+def mutate(db_url: str, mutation: str) -> None:
+    """Break the run's own database on purpose, to show the oracle can fail.
+
+    ``drop-usage-unique``: the unique index on ``usage_record.key`` no longer keeps a key
+    single: a trigger deletes the earlier row of a key before each insert, so the insert
+    always goes in and a record that arrives twice (NATS and git) is charged twice. (Dropping
+    the index alone would make ``ON CONFLICT (key)`` fail outright, not double.)
+    """
+    if mutation != "drop-usage-unique":
+        raise SystemExit(f"CHAOS_MUTATE: {mutation!r} is not one of {', '.join(MUTATIONS)}")
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE FUNCTION chaos_forget_key() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN DELETE FROM usage_record WHERE key = NEW.key; RETURN NEW; END $$"
+        )
+        cur.execute(
+            "CREATE TRIGGER chaos_forget_key BEFORE INSERT ON usage_record "
+            "FOR EACH ROW EXECUTE FUNCTION chaos_forget_key()"
+        )
+
+
+def wait(what: str, predicate: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def count(db_url: str, sql: str) -> int:
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return int(cur.fetchone()[0])
+
+
+def operations(
+    stack: ChaosStack, plan: Plan, oracle: Oracle, stop: threading.Event, errors: list[str]
+) -> None:
+    """Plan buys, VM allocations, operator adjustments and pulls, spread over the load."""
+    rng = random.Random(plan.seed + 1)
+    begun = time.monotonic()
+    buyers = [a for a in plan.accounts if a.plan_id]
+    buys = []
+    for account in buyers:
+        request = secrets.token_hex(8)
+        oracle.plan(account.address, account.plan_id or "")
+        buys += [
+            (
+                "buy_plan",
+                {"request_id": request, "address": account.address, "plan_id": account.plan_id},
+            )
+        ] * rng.randint(1, 2)
+    rng.shuffle(buys)
+    stack.send(buys)
+    adjust_every = plan.size.load_s * 0.8 / max(1, len(plan.adjustments))
+    next_pull = begun + 20
+    allocations_sent = False
+    pending = list(plan.adjustments)
+    while not stop.is_set() and time.monotonic() - begun < plan.size.load_s:
+        now = time.monotonic()
+        if pending and now - begun >= adjust_every * (len(plan.adjustments) - len(pending)):
+            address, by = pending.pop(0)
+            done = stack.admin(
+                "balance", "adjust", address, "--by", str(by), "--reason", "chaos run adjustment"
+            )
+            if done.returncode != 0:
+                errors.append(f"balance adjust: {done.stdout}{done.stderr}")
+            else:
+                oracle.adjustment(address, by)
+        if (
+            not allocations_sent
+            and now - begun > plan.size.load_s * 0.4
+            and _bought(stack, len(buyers))
+        ):
+            vms = []
+            for account in buyers:
+                for _ in range(rng.randint(1, PLANS[account.plan_id or ""][1])):
+                    request = secrets.token_hex(8)
+                    oracle.vm(account.address, request)
+                    vms += [
+                        ("allocate_vm", {"request_id": request, "address": account.address})
+                    ] * rng.randint(1, 2)
+            rng.shuffle(vms)
+            stack.send(vms)
+            allocations_sent = True
+        if now >= next_pull:
+            stack.send([("pull_all", {})])
+            next_pull = now + 20
+        time.sleep(0.5)
+    for address, by in pending:
+        stack.admin("balance", "adjust", address, "--by", str(by), "--reason", "chaos run")
+        oracle.adjustment(address, by)
+    if not allocations_sent:
+        errors.append("plan buys were not all carried out during the load: no VMs asked for")
+
+
+def _bought(stack: ChaosStack, buyers: int) -> bool:
+    return (
+        count(
+            stack.db_url,
+            "SELECT count(*) FROM action_request WHERE outcome = 'ok' AND kind = 'buy_plan'",
+        )
+        >= buyers
+    )
+
+
+def drain(stack: ChaosStack, oracle: Oracle, timeout: float) -> list[str]:
+    """Push every journal, pull every node, retry parked items, until balances settle."""
+    problems: list[str] = []
+    deadline = time.monotonic() + timeout
+    for agent in stack.agents.values():
+        while (flushed := stack.node_flush(agent)).returncode != 0:
+            if time.monotonic() > deadline:
+                problems.append(f"{agent.name} flush: {flushed.stdout}{flushed.stderr}"[-500:])
+                break
+            time.sleep(2)
+    while True:
+        pulled = stack.admin("aggregate", "--json")
+        stack.admin("unmatched", "retry")
+        if pulled.returncode == 0 and check.settled(stack.db_url, oracle):
+            return problems
+        if time.monotonic() > deadline:
+            if pulled.returncode != 0:
+                problems.append(f"aggregate: {pulled.stdout}{pulled.stderr}"[-500:])
+            return problems
+        time.sleep(3)
+
+
+def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> int:
+    print(f"chaos: seed {seed} (replay with CHAOS_SEED={seed})", flush=True)
+    began = time.monotonic()
+    stack = ChaosStack(run_dir, workers=size.workers, nodes=size.nodes)
+    try:
+        stack.start()
+        if mutation:
+            mutate(stack.db_url, mutation)
+        stack.start_services()
+        stack.start_nodes()
+        stack.supervise()
+        start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        plan = draw(seed, size, start)
+        oracle = Oracle()
+        stack.send([("ensure_account", {"address": a.address}) for a in plan.accounts])
+        wait(
+            "accounts",
+            lambda: count(stack.db_url, "SELECT count(*) FROM account") >= len(plan.accounts),
+            120,
+        )
+        load.founding_payments(stack, plan, oracle)
+        founded = sum(a.tenure_h is not None for a in plan.accounts)
+        wait(
+            "founding payments",
+            lambda: (
+                count(
+                    stack.db_url,
+                    "SELECT count(*) FROM ledger_entry WHERE ref LIKE 'stripe:pi_found%'",
+                )
+                >= founded
+            ),
+            120,
+        )
+        slots = sum(PLANS[a.plan_id][1] for a in plan.accounts if a.plan_id) + 5
+        pooled = stack.admin("pool", "add", *[f"vm-{i}" for i in range(slots)])
+        if pooled.returncode != 0:
+            raise RuntimeError(f"pool add: {pooled.stdout}{pooled.stderr}")
+        # The load and the faults, together.
+        stop = threading.Event()
+        counters = {"records": 0, "webhooks": 0, "webhook_retries": 0}
+        gates = {name: load.Gate() for name in stack.agents}
+        log = faults.FaultLog()
+        rng = random.Random(seed + 2)
+        injector = faults.Injector(stack, gates, log, rng)
+        fault_threads = injector.start(
+            faults.schedule(
+                rng, stack, kills=size.kills, cuts=size.cuts, slows=size.slows, load_s=size.load_s
+            )
+        )
+        errors: list[str] = []
+        threads = load.run_usage(stack, plan, oracle, gates, stop, counters) + load.run_webhooks(
+            stack, plan, oracle, stop, counters
+        )
+        ops = threading.Thread(
+            target=operations, args=(stack, plan, oracle, stop, errors), daemon=True
+        )
+        ops.start()
+        for thread in [*threads, ops, *fault_threads]:
+            thread.join(timeout=max(1.0, size.load_s * 4 - (time.monotonic() - began)))
+        stop.set()
+        errors += [repr(e) for e in load.FAILURES] + log.errors
+        if any(t.is_alive() for t in threads):
+            errors.append("the load did not finish in time")
+        last_fault = injector.now()
+        errors += drain(stack, oracle, timeout=max(120.0, size.load_s * 1.5))
+        drained_s = injector.now() - last_fault
+        verdict = check.compare(stack.db_url, oracle)
+        audit = stack.admin("audit")
+        verdict.checks.append(("hero-admin audit", "ok" if audit.returncode == 0 else "FAILED"))
+        if audit.returncode != 0:
+            verdict.other.append(f"audit: {audit.stdout[-1000:]}")
+        verdict.other += errors
+        print(
+            render(
+                seed,
+                log,
+                verdict,
+                drained_s,
+                counters,
+                len(plan.payments),
+                time.monotonic() - began,
+                stack.self_exits,
+            ),
+            flush=True,
+        )
+        return 0 if verdict.ok else 1
+    finally:
+        stack.close()
+
+
+def main() -> int:
+    seed = int(os.environ.get("CHAOS_SEED") or secrets.randbelow(10**9))
+    size = SHORT if os.environ.get("CHAOS_SIZE") == "short" else FULL
+    run_dir = Path(tempfile.mkdtemp(prefix="hero-chaos-"))
+    try:
+        code = run(seed, size, run_dir, os.environ.get("CHAOS_MUTATE") or None)
+    except BaseException:
+        print(f"chaos: logs kept in {run_dir}", file=sys.stderr)
+        raise
+    if code == 0 and not os.environ.get("CHAOS_KEEP"):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        print(f"chaos: logs kept in {run_dir}", file=sys.stderr)
+    return code

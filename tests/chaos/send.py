@@ -1,0 +1,27 @@
+"""Send actor messages as the gateway does, one JSON line ``[actor, kwargs]`` per message.
+
+Run as ``python -m tests.chaos.send`` with the stack's ``HERO_*`` environment; each line is
+confirmed by RabbitMQ before ``ok`` is printed for it, so the caller knows what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import actors
+from cli.runtime import wire_actors
+from settings import Settings
+
+
+def main() -> int:
+    wire_actors(Settings.from_env(), create_database=False)
+    for line in sys.stdin:
+        name, kwargs = json.loads(line)
+        actors.send(name, **kwargs)
+        print("ok", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
