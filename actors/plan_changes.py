@@ -157,8 +157,8 @@ def release(request_id: str, address: str, vm_id: str, *, now: dt.datetime) -> d
     )
     if held is None:
         raise Refused(f"You hold no VM called {vm_id!r}; it may already be released.")
-    plan = PlanSubscription.select().where(PlanSubscription.id == held.subscription_id)
-    plan = (plan.for_update() if db.obj.for_update else plan).get()
+    query = PlanSubscription.select().where(PlanSubscription.id == held.subscription_id)
+    plan: PlanSubscription = (query.for_update() if db.obj.for_update else query).get()
     gone = (
         VmAllocation.update(released_at=now)
         .where((VmAllocation.id == held.id) & VmAllocation.released_at.is_null())

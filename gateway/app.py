@@ -36,12 +36,14 @@ from gateway.resources.auth import (
 from gateway.resources.health import Health, Metrics, Ready
 from gateway.resources.kyc import add_kyc_routes
 from gateway.resources.login import LoginPage
+from gateway.resources.low_balance import LowBalance
 from gateway.resources.plans import Plans, RequestStatus, Vms
 from gateway.resources.receipts import ReceiptPage, ReceiptPdf
 from gateway.resources.sandbox import SandboxCheckout
 from gateway.resources.statement import Statement, StatementCsv
 from gateway.resources.topup import TopUpStart, TopUpStatus
 from gateway.resources.usage_items import UsageEntryPage
+from gateway.resources.vms import PlanRenewal, PlanUpgrade, VmRelease
 from gateway.resources.webhooks import Webhook
 from gateway.templates import Renderer
 from settings import DEFAULT_PLANS, Plan
@@ -113,8 +115,12 @@ def create_app(
     app.add_route("/statement.csv", StatementCsv())
     app.add_route("/statement/{entry_id:int(min=1)}", UsageEntryPage(renderer=renderer))
     app.add_route("/account/email", Email(send=send))
+    app.add_route("/account/low-balance", LowBalance(send=send, renderer=renderer))
     app.add_route("/plans", Plans(plans=plans, send=send, renderer=renderer))
     app.add_route("/vms", Vms(send=send))
+    app.add_route("/plans/upgrade", PlanUpgrade(plans=plans, send=send))
+    app.add_route("/plans/renewal", PlanRenewal(send=send))
+    app.add_route("/vms/release", VmRelease(send=send))
     app.add_route("/requests/{request_id}", RequestStatus(renderer=renderer))
     app.add_route("/login", LoginPage(login=login, renderer=renderer))
     app.add_route("/logout", Logout(login=login))

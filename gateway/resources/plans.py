@@ -18,9 +18,10 @@ from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.dashboard import dashboard_for
 from gateway.errors import wants_json
+from gateway.plans_view import offers, start_vm_refusal, vm_lines
 from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
-from models import ActionRequest, utcnow
+from models import Account, ActionRequest, utcnow
 from settings import Plan
 
 #: What a request id from a form may look like.
@@ -48,15 +49,18 @@ class Plans:
 
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        view = dashboard_for(req.context.address, now=utcnow())
+        now = utcnow()
+        view = dashboard_for(req.context.address, now=now)
+        account = Account.get_or_none(Account.address == req.context.address)
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
             "plans.html",
             viewer=viewer(req),
             view=view,
-            plans=self._plans,
-            buy_request_id=uuid.uuid4().hex,
-            vm_request_id=uuid.uuid4().hex,
+            offers=offers(self._plans, view.plan, view.balance_cents, now),
+            vms=vm_lines(account.id) if account else [],
+            start_refusal=start_vm_refusal(account.id, view.plan) if account else "",
+            new_id=lambda: uuid.uuid4().hex,
         )
 
     @falcon.before(require_login)
