@@ -1,6 +1,7 @@
 """``hero-onboarding up --demo``: a local node agent that reports synthetic usage for
-every logged-in user, through the real journal, signed git batches and the aggregator,
-so a newcomer sees the dashboard move."""
+every logged-in user who has a plan and a VM, through the real journal, signed git
+batches and the aggregator, so a newcomer sees the dashboard move once they use
+something, and is never charged before paying. VM hours count only running VMs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from dulwich.repo import Repo
 
 from actors.aggregator import pull
 from actors.usage import deliver_usage
-from models import Node, Session, utcnow
+from models import (
+    Account,
+    Node,
+    PlanSubscription,
+    Session,
+    VmAllocation,
+    VmPoolSlot,
+    utcnow,
+)
 from node_agent.committer import Committer, Remote, repo_path_for
 from node_agent.journal import Journal
 from node_agent.keys import generate_key_file, load_key
@@ -39,13 +48,42 @@ class Synthetic:
     amount_cents: int
 
 
-def synthetic_usage(rng: random.Random) -> list[Synthetic]:
-    """A round of plausible usage for one user (pure, given the random source)."""
-    return [
+def synthetic_usage(rng: random.Random, running_vms: int = 1) -> list[Synthetic]:
+    """A round of plausible usage for one user with *running_vms* VMs running (pure,
+    given the random source): VM hours only for those VMs."""
+    usage = [
         Synthetic("hero_os_hour", "hero_os_hourly", 1, rng.randint(1, 3)),
         Synthetic("llm_token", "llm", rng.randint(500, 5000), rng.randint(1, 8)),
-        Synthetic("vm_hour", "vm", 1, rng.randint(2, 5)),
     ]
+    if running_vms > 0:
+        usage.append(Synthetic("vm_hour", "vm", running_vms, running_vms * rng.randint(2, 5)))
+    return usage
+
+
+def users_with_vms(now: dt.datetime) -> dict[str, int]:
+    """Logged-in addresses whose account has an active plan and holds a VM, with the
+    number of those VMs that are running (naive UTC *now*)."""
+    logged_in = Session.select(Session.address).where(
+        Session.ended_at.is_null() & (Session.expires_at > now)
+    )
+    held = (
+        VmAllocation.select(Account.address, VmPoolSlot.status)
+        .join(VmPoolSlot)
+        .switch(VmAllocation)
+        .join(PlanSubscription)
+        .switch(VmAllocation)
+        .join(Account)
+        .where(
+            VmAllocation.released_at.is_null()
+            & (PlanSubscription.status == "active")
+            & (PlanSubscription.period_end > now)
+            & Account.address.in_(logged_in)
+        )
+    )
+    users: dict[str, int] = {}
+    for address, status in held.tuples():
+        users[address] = users.get(address, 0) + (status == "assigned")
+    return users
 
 
 def run_demo(folder: str, stop: threading.Event, *, seed: int | None = None) -> None:
@@ -86,16 +124,9 @@ def run_demo(folder: str, stop: threading.Event, *, seed: int | None = None) -> 
 
 def _round(journal: Journal, committer: Committer, rng: random.Random) -> None:
     now = dt.datetime.now(dt.UTC)
-    users = sorted(
-        {
-            s.address
-            for s in Session.select(Session.address).where(
-                Session.ended_at.is_null() & (Session.expires_at > utcnow())
-            )
-        }
-    )
-    for address in users:
-        for usage in synthetic_usage(rng):
+    users = users_with_vms(utcnow())
+    for address, running in sorted(users.items()):
+        for usage in synthetic_usage(rng, running):
             record_report(
                 journal,
                 {
