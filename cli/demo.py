@@ -81,7 +81,8 @@ def users_with_vms(now: dt.datetime) -> dict[str, int]:
         )
     )
     users: dict[str, int] = {}
-    for address, status in held.tuples():
+    rows: list[tuple[str, str]] = list(held.tuples())
+    for address, status in rows:
         users[address] = users.get(address, 0) + (status == "assigned")
     return users
 
