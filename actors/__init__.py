@@ -22,7 +22,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from actors.middleware import LogMessage, MessageMetrics
+from actors.middleware import DatabaseReconnect, LogMessage, MessageMetrics
 
 #: Actor modules, imported by ``configure_broker`` so every actor is declared.
 ACTOR_MODULES = (
@@ -64,6 +64,7 @@ def _middleware() -> list[dramatiq.Middleware]:
         Retries(max_retries=RETRY_POLICY["max_retries"], max_backoff=RETRY_POLICY["max_backoff"]),
         LogMessage(),
         MessageMetrics(),
+        DatabaseReconnect(),
     ]
 
 

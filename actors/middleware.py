@@ -1,11 +1,14 @@
-"""Cross-cutting behaviour of every message: one log line and Prometheus metrics."""
+"""Cross-cutting behaviour of every message: one log line, Prometheus metrics, and a fresh
+database connection for a worker thread whose connection broke."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
 import dramatiq
+import peewee
 import structlog
 from dramatiq.broker import MessageProxy
 from prometheus_client import Counter, Histogram
@@ -70,6 +73,34 @@ class MessageMetrics(dramatiq.Middleware):
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         MESSAGES.labels(message.actor_name, "skipped").inc()
+
+
+class DatabaseReconnect(dramatiq.Middleware):
+    """Give back a worker thread's database connection when a message failed on it.
+
+    Each worker thread keeps its pooled connection between messages. When PostgreSQL drops
+    it (a restart, a network cut), every later message of that thread would fail with
+    ``connection already closed`` until its retries ran out and it went to the dead-letter
+    queue. Closing the connection after a failure that peewee reports as a connection or
+    operational error hands the broken one back to the pool, which discards it; the
+    retried message (and the next one) opens a fresh connection.
+    """
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if not isinstance(exception, peewee.InterfaceError | peewee.OperationalError):
+            return
+        from models import db
+
+        with contextlib.suppress(Exception):
+            if not db.is_closed():
+                db.close()
 
 
 def _short(result: Any) -> Any:
