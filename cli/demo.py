@@ -10,6 +10,7 @@ import os
 import random
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from dulwich.repo import Repo
@@ -81,7 +82,7 @@ def users_with_vms(now: dt.datetime) -> dict[str, int]:
         )
     )
     users: dict[str, int] = {}
-    rows: list[tuple[str, str]] = list(held.tuples())
+    rows: Any = held.tuples()
     for address, status in rows:
         users[address] = users.get(address, 0) + (status == "assigned")
     return users
