@@ -15,6 +15,7 @@ from actors.plans import active_plan
 from gateway.charts import DayUsage
 from gateway.credit_banner import Banner, credit_banner
 from gateway.receipts import provider_of
+from gateway.runway import Runway, runway_for
 from models import (
     Account,
     Billing,
@@ -75,6 +76,7 @@ class Dashboard:
     entries: list[Entry] = field(default_factory=list)
     usage: list[DayUsage] = field(default_factory=list)
     credit: Banner | None = None
+    runway: Runway | None = None
 
 
 def reason(entry: LedgerEntry) -> str:
@@ -113,6 +115,12 @@ def dashboard_for(address: str, *, now: dt.datetime) -> Dashboard:
         upcoming = next_tier(billing.first_paid_at, now)
         if upcoming:
             view.next_tier, view.days_to_next = upcoming
+        view.runway = runway_for(
+            account.id,
+            balance_cents=billing.balance_cents,
+            threshold_cents=billing.low_balance_cents,
+            now=now,
+        )
     view.plan = active_plan(account, now)
     view.vms = [
         Vm(vm_id=a.slot.vm_id, address=a.slot.address, since=a.created_at)

@@ -10,6 +10,7 @@ import falcon
 from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.charts import CATEGORY_COLOURS, CATEGORY_LABELS, usage_svg
+from gateway.dashboard import Dashboard as DashboardView
 from gateway.dashboard import dashboard_for, payment_history
 from gateway.errors import wants_json
 from gateway.templates import Renderer
@@ -42,17 +43,35 @@ class Dashboard:
                 "vm_quota_total": view.plan.vm_quota_total if view.plan else 0,
                 "vms": [vm.vm_id for vm in view.vms],
                 "usage_cents_by_day": {d.day.isoformat(): d.cents for d in view.usage},
+                "low_balance_cents": view.runway.threshold_cents if view.runway else None,
+                "runway_days": view.runway.days if view.runway else None,
             }
             return
-        resp.content_type = falcon.MEDIA_HTML
-        resp.text = self._renderer.render(
-            "dashboard.html",
-            viewer=viewer(req),
-            view=view,
-            chart=usage_svg(view.usage),
-            email_saved=req.get_param("email") == "saved",
-            legend=[(c, CATEGORY_LABELS[c]) for c in CATEGORY_COLOURS],
-        )
+        render_dashboard(self._renderer, req, resp, view=view)
+
+
+def render_dashboard(
+    renderer: Renderer,
+    req: falcon.Request,
+    resp: falcon.Response,
+    *,
+    view: DashboardView | None = None,
+    **extra: Any,
+) -> None:
+    """The dashboard page of the logged-in user, with *extra* for its forms (a value kept
+    and the problem next to its field)."""
+    view = view or dashboard_for(req.context.address, now=utcnow())
+    resp.content_type = falcon.MEDIA_HTML
+    resp.text = renderer.render(
+        "dashboard.html",
+        viewer=viewer(req),
+        view=view,
+        chart=usage_svg(view.usage),
+        email_saved=req.get_param("email") == "saved",
+        low_balance_saved=req.get_param("low_balance") == "saved",
+        legend=[(c, CATEGORY_LABELS[c]) for c in CATEGORY_COLOURS],
+        **extra,
+    )
 
 
 class Email:

@@ -1,0 +1,42 @@
+"""``POST /account/low-balance``: the balance under which the user is warned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+
+from gateway import forms
+from gateway.auth.middleware import require_login
+from gateway.errors import wants_json
+from gateway.resources.account import render_dashboard
+from gateway.runway import parse_threshold
+from gateway.templates import Renderer
+
+
+class LowBalance:
+    """Sends ``set_low_balance``; a value out of bounds comes back on the dashboard, kept,
+    with the problem next to the field."""
+
+    def __init__(self, *, send: Callable[..., Any], renderer: Renderer) -> None:
+        self._send = send
+        self._renderer = renderer
+
+    @falcon.before(require_login)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raw = forms.text(forms.body(req), "threshold", max_chars=32)
+        try:
+            cents = parse_threshold(raw)
+        except ValueError as exc:
+            if wants_json(req):
+                raise falcon.HTTPBadRequest(
+                    title="Check the threshold", description=f"threshold: {exc}"
+                ) from None
+            resp.status = falcon.HTTP_400
+            render_dashboard(
+                self._renderer, req, resp, threshold_error=str(exc), threshold_value=raw
+            )
+            return
+        self._send("set_low_balance", address=req.context.address, low_balance_cents=cents)
+        raise falcon.HTTPSeeOther("/?low_balance=saved#low-balance")
