@@ -37,7 +37,6 @@ from gateway.resources.health import Health, Metrics, Ready
 from gateway.resources.kyc import add_kyc_routes
 from gateway.resources.login import LoginPage
 from gateway.resources.low_balance import LowBalance
-from gateway.resources.low_balance import LowBalance
 from gateway.resources.plans import Plans, RequestStatus, Vms
 from gateway.resources.receipts import ReceiptPage, ReceiptPdf
 from gateway.resources.sandbox import SandboxCheckout
@@ -116,7 +115,6 @@ def create_app(
     app.add_route("/statement.csv", StatementCsv())
     app.add_route("/statement/{entry_id:int(min=1)}", UsageEntryPage(renderer=renderer))
     app.add_route("/account/email", Email(send=send))
-    app.add_route("/account/low-balance", LowBalance(send=send, renderer=renderer))
     app.add_route("/account/low-balance", LowBalance(send=send, renderer=renderer))
     app.add_route("/plans", Plans(plans=plans, send=send, renderer=renderer))
     app.add_route("/vms", Vms(send=send))
