@@ -44,3 +44,17 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         assert "NoSuchThing" in str(exc)
     else:
         raise AssertionError("models.NoSuchThing resolved")
+
+
+def test_the_hero_node_process_keeps_structlog_from_loading_rich() -> None:
+    loaded = _loaded_after("import sys\nsys.argv = ['/usr/bin/hero-node', 'serve']\n"
+                           "import node_agent.cli, node_agent.service\n"
+                           "sys.modules = {k: v for k, v in sys.modules.items() if v}")
+
+    assert "structlog" in loaded and "rich" not in loaded and "rich.traceback" not in loaded
+
+
+def test_other_processes_importing_the_package_keep_rich() -> None:
+    loaded = _loaded_after("import structlog\nimport node_agent.rules")
+
+    assert "rich" in loaded
