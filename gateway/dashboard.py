@@ -16,6 +16,7 @@ from gateway.charts import DayUsage
 from gateway.credit_banner import Banner, credit_banner
 from gateway.receipts import provider_of
 from gateway.runway import Runway, runway_for
+from gateway.usage_groups import Savings, discount_savings
 from models import (
     Account,
     Billing,
@@ -77,6 +78,7 @@ class Dashboard:
     usage: list[DayUsage] = field(default_factory=list)
     credit: Banner | None = None
     runway: Runway | None = None
+    savings: Savings | None = None
 
 
 def reason(entry: LedgerEntry) -> str:
@@ -143,6 +145,7 @@ def dashboard_for(address: str, *, now: dt.datetime) -> Dashboard:
         .limit(RECENT_ENTRIES)
     ]
     view.usage = usage_by_day(account, now=now)
+    view.savings = discount_savings(account.id, now=now)
     view.credit = credit_banner(account.id, now=now)
     return view
 

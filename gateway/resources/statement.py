@@ -21,6 +21,8 @@ from gateway.statement import (
     statement_rows,
 )
 from gateway.templates import Renderer
+from gateway.usage_groups import GROUPS, parse_group, usage_groups
+from gateway.usage_items import quarters_text
 
 #: Longest filter value echoed back into the form.
 _ECHO_CHARS = 40
@@ -50,11 +52,15 @@ class Statement:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         try:
             query = _query(req)
+            group = parse_group(req.get_param("group"))
         except BadFilter as exc:
             if wants_json(req):
                 raise _bad_request(exc) from None
             resp.status = falcon.HTTP_400
             self._render(req, resp, query=None, error=exc)
+            return
+        if group != "entries":
+            self._grouped(req, resp, query, group)
             return
         page = statement_page(req.context.address, query)
         next_url = (
@@ -80,6 +86,28 @@ class Statement:
             }
             return
         self._render(req, resp, query=query, page=page, next_url=next_url)
+
+    def _grouped(
+        self, req: falcon.Request, resp: falcon.Response, query: StatementQuery, group: str
+    ) -> None:
+        groups = usage_groups(req.context.address, by=group, start=query.start, end=query.end)
+        if wants_json(req):
+            resp.media = {
+                "group": group,
+                "groups": [
+                    {
+                        "key": g.key,
+                        "records": g.records,
+                        "quantity": g.quantity,
+                        "list_cents": g.list_cents,
+                        "charge_quarter_cents": g.charge_quarters,
+                        "saved_quarter_cents": g.saved_quarters,
+                    }
+                    for g in groups
+                ],
+            }
+            return
+        self._render(req, resp, query=query, groups=groups, group=group)
 
     def _render(
         self,
@@ -108,6 +136,10 @@ class Statement:
             csv_url="/statement.csv" + ("?" + urlencode(filters) if filters else ""),
             page=context.get("page"),
             next_url=context.get("next_url"),
+            groups=context.get("groups"),
+            group=context.get("group") or "entries",
+            group_labels=GROUPS,
+            quarters=quarters_text,
         )
 
 
