@@ -9,11 +9,11 @@ send the terminal an escape sequence. JSON output is written as it is, without r
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import IO, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from models.address import canonical_address
@@ -34,6 +34,10 @@ EXIT_UNAVAILABLE = 4
 #: Unicode categories never sent to a terminal as they are: controls, format characters
 #: (bidirectional overrides, zero-width), surrogates, unassigned, line and paragraph breaks.
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"})
+#: A '[' and the backslashes before it, which rich's markup reads as escapes.
+_BRACKET = re.compile(r"(\\*)\[")
+#: What follows a '[' that rich's markup reads as a tag (its ``RE_TAGS``).
+_TAG_AHEAD = re.compile(r"[a-z#/@][^[]*?]")
 
 
 def make_console(file: IO[str] | None = None) -> Console:
@@ -60,14 +64,23 @@ def _shown(ch: str) -> str:
 
 
 def safe(value: Any) -> str:
-    """*value* as text to put into rich markup: control characters shown, markup escaped.
+    r"""*value* as text to put into rich markup: control characters shown, markup escaped.
 
     >>> safe("[link=https://evil.example]click[/link]")
     '\\[link=https://evil.example]click\\[/link]'
     """
-    # rich's escape doubles a trailing backslash, right only when a tag follows; the views
-    # never put a tag right after a value, so a sentinel keeps the backslash as it is.
-    return escape(visible("" if value is None else str(value)) + " ")[:-1]
+    text = visible("" if value is None else str(value))
+    return _BRACKET.sub(lambda match: _escaped_bracket(match, text), text)
+
+
+def _escaped_bracket(match: re.Match[str], text: str) -> str:
+    """Backslashes and '[' as rich's renderer gives them back: before what reads as a tag,
+    n backslashes render as n // 2 and an odd one escapes the tag (rich.markup.escape's
+    rule); before any other '[', the renderer drops one backslash."""
+    backslashes = match.group(1)
+    if _TAG_AHEAD.match(text, match.end()):
+        return backslashes * 2 + "\\["
+    return backslashes + "\\["
 
 
 def print_json(console: Console, data: Any) -> None:
