@@ -17,6 +17,7 @@ from actors import RETRY_POLICY
 from adapters.email import EmailError, EmailSender, FolderSender
 from models import Account, Notification, utcnow
 from models.money import format_cents
+from models.receipt_mail import receipt_text
 
 log = structlog.get_logger("hero.notify")
 
@@ -50,7 +51,8 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
         return (
             f"Your Hero credit: {format_cents(payload['amount_cents'])} received",
             f"We received your payment of {format_cents(payload['amount_cents'])}. "
-            f"Your balance is now {format_cents(payload.get('balance_after_cents', 0))}.",
+            f"Your balance is now {format_cents(payload.get('balance_after_cents', 0))}."
+            + receipt_text(payload, link),
         )
     if kind == "low_balance":
         return ("Your Hero credit is running low", low_balance_text(payload, link("/topup")))

@@ -155,6 +155,27 @@ def credit_payment(fact: PaymentFact) -> str:
     return "credited"
 
 
+def _receipt_facts(fact: PaymentFact, paid_at: dt.datetime) -> dict[str, Any]:
+    """What the payment email shows of the receipt: its id (the page's address), provider,
+    reference, top-up and time."""
+    payment_id = (
+        PaymentEvent.select(PaymentEvent.id)
+        .where(
+            (PaymentEvent.provider == fact.provider)
+            & (PaymentEvent.kind == "payment")
+            & (PaymentEvent.key == fact.payment_key)
+        )
+        .scalar()
+    )
+    return {
+        "payment_id": payment_id,
+        "provider": fact.provider,
+        "payment_key": fact.payment_key,
+        "topup_id": fact.topup_id,
+        "paid_at": paid_at.replace(microsecond=0).isoformat() + "Z",
+    }
+
+
 def _credit(account: Account, fact: PaymentFact, paid_at: dt.datetime) -> None:
     posted = post(
         account,
@@ -184,7 +205,9 @@ def _credit(account: Account, fact: PaymentFact, paid_at: dt.datetime) -> None:
                 {
                     "amount_cents": fact.amount_cents,
                     "balance_after_cents": posted.balance_after_cents,
-                }
+                    **_receipt_facts(fact, paid_at),
+                },
+                sort_keys=True,
             ),
             created_at=utcnow(),
         ).on_conflict(

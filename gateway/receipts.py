@@ -6,45 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from models import Account, LedgerEntry, PaymentEvent
+from models.payment_names import method_label, provider_label, provider_of, receipt_number
+
+__all__ = ["Receipt", "provider_label", "provider_of", "receipt_for", "receipt_number"]
 
 #: Largest payment id a route accepts (ids are BIGINT).
 MAX_PAYMENT_ID = 2**63 - 1
-#: Providers and methods in words. Sandbox money never reads as a card or as Stripe.
-PROVIDER_NAMES = {
-    "stripe": ("Stripe", "card"),
-    "clickpesa": ("ClickPesa", "mobile money"),
-    "sandbox": ("Sandbox (no real money)", "sandbox checkout"),
-}
-#: Key prefixes of the payments the development sandbox makes (recorded before the
-#: sandbox had a provider name of its own, under ``stripe``).
-SANDBOX_KEY_PREFIXES = ("pi_sandbox_", "cs_sandbox_")
-
-
-def provider_of(provider: str, key: str | None = None) -> str:
-    """The provider a payment really came from: ``sandbox`` for sandbox money.
-
-    >>> provider_of("stripe", "pi_sandbox_t1"), provider_of("stripe", "pi_3Q")
-    ('sandbox', 'stripe')
-    """
-    if provider == "sandbox" or (key or "").startswith(SANDBOX_KEY_PREFIXES):
-        return "sandbox"
-    return provider
-
-
-def provider_label(provider: str, key: str | None = None) -> str:
-    """A payment's provider in words.
-
-    >>> provider_label("stripe", "pi_sandbox_t1")
-    'Sandbox (no real money)'
-    """
-    real = provider_of(provider, key)
-    return PROVIDER_NAMES.get(real, (real.capitalize(), ""))[0]
-
-
-def method_label(provider: str, key: str | None = None) -> str:
-    """How a payment was paid, in words ("card", "mobile money", "sandbox checkout")."""
-    real = provider_of(provider, key)
-    return PROVIDER_NAMES.get(real, ("", "payment"))[1]
 
 
 @dataclass(frozen=True)
@@ -67,15 +34,6 @@ class Receipt:
     @property
     def sandbox(self) -> bool:
         return self.provider == "sandbox"
-
-
-def receipt_number(payment_id: int) -> str:
-    """The number printed on a receipt.
-
-    >>> receipt_number(42)
-    'HR-000042'
-    """
-    return f"HR-{payment_id:06d}"
 
 
 def receipt_for(address: str, payment_id: int) -> Receipt | None:

@@ -36,7 +36,8 @@ def test_a_credited_payment_notifies_once(account) -> None:
     credit_payment(fact)
     [note] = Notification.select()
     assert note.kind == "payment_credited"
-    assert json.loads(note.payload) == {"amount_cents": 2500, "balance_after_cents": 2500}
+    payload = json.loads(note.payload)
+    assert payload["amount_cents"] == 2500 and payload["balance_after_cents"] == 2500
 
 
 def test_low_balance_is_notified_when_a_debit_crosses_the_threshold_only(account) -> None:
