@@ -115,7 +115,25 @@ class RequestStatus:
         if wants_json(req):
             resp.media = state
             return
+        # The page refreshes itself once a second, counting; a request still unknown after
+        # WAIT_REFRESHES is said to be unknown, and the page stops refreshing.
+        waited = _waited(req)
+        if row is None and waited >= WAIT_REFRESHES:
+            state = {"request_id": request_id, "outcome": "unknown"}
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
-            "request.html", viewer=viewer(req), state=state, kind=row.kind if row else None
+            "request.html",
+            viewer=viewer(req),
+            state=state,
+            kind=row.kind if row else None,
+            next_refresh=f"/requests/{request_id}?waited={waited + 1}",
         )
+
+
+#: Refreshes of a request's page (about one a second) before it is called unknown.
+WAIT_REFRESHES = 60
+
+
+def _waited(req: falcon.Request) -> int:
+    raw = req.get_param("waited") or "0"
+    return min(int(raw), WAIT_REFRESHES) if raw.isdigit() and len(raw) < 6 else 0

@@ -145,7 +145,9 @@ def test_a_bad_change_form_names_the_field(client, sent: Sent, path, form, field
     assert [c for c in sent.calls if c[0] != "ensure_account"] == []
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(vm_id=st.text(max_size=120), renew=st.text(max_size=10), plan_id=st.text(max_size=20))
 def test_change_routes_never_fail_on_any_text(client, vm_id: str, renew: str, plan_id: str) -> None:
     # one login for all examples (the client fixture is shared by them)
@@ -185,3 +187,18 @@ def test_another_account_sees_none_of_alices_vms(client) -> None:
     start_vm("vm-secret")
     bob = logged_in(client, BOB_KEY)
     assert "vm-secret" not in bob.get("/plans", headers=HTML).text
+
+
+def test_an_unknown_request_is_said_so_and_its_page_stops_refreshing(client) -> None:
+    alice = logged_in(client)
+    request_id = uuid.uuid4().hex
+    first = alice.get(f"/requests/{request_id}", headers=HTML).text
+    assert f'content="1; url=/requests/{request_id}?waited=1"' in first
+    later = alice.get(f"/requests/{request_id}?waited=59", headers=HTML).text
+    assert "?waited=60" in later and "Working on it" in later
+    gone = alice.get(f"/requests/{request_id}?waited=60", headers=HTML).text
+    assert "We have no record of this request" in gone and 'http-equiv="refresh"' not in gone
+    for odd in ("-1", "abc", "9" * 50):
+        page = alice.get(f"/requests/{request_id}?waited={odd}", headers=HTML)
+        assert page.status_code == 200 and "?waited=1" in page.text
+    assert alice.get(f"/requests/{request_id}?waited=60").json["outcome"] == "pending"
