@@ -179,18 +179,33 @@ def bucket_key(address_hex: str) -> str:
     return f"acct.{address_hex}"
 
 
-def payload_of(row: CreditState, account: Account, now: dt.datetime) -> dict[str, Any]:
-    """What hosts get for *row*: the state, the money, the plan and the sequence number."""
-    plan: PlanSubscription | None = (
+def active_plans(account_ids: list[int], now: dt.datetime) -> dict[int, PlanSubscription]:
+    """The plan of each of *account_ids* whose period has not ended, in one query."""
+    plans: dict[int, PlanSubscription] = {}
+    for plan in (
         PlanSubscription.select()
         .where(
-            (PlanSubscription.account == row.account_id)
+            PlanSubscription.account.in_(account_ids)
             & (PlanSubscription.status == "active")
             & (PlanSubscription.period_end > now)
         )
-        .order_by(PlanSubscription.id.desc())
-        .first()
-    )
+        .order_by(PlanSubscription.id)
+    ):
+        plans[int(plan.account_id)] = plan  # the newest wins
+    return plans
+
+
+def payload_of(
+    row: CreditState,
+    account: Account,
+    now: dt.datetime,
+    *,
+    plans: dict[int, PlanSubscription] | None = None,
+) -> dict[str, Any]:
+    """What hosts get for *row*: the state, the money, the plan and the sequence number
+    (*plans*: ``active_plans`` of a batch of rows, read here when not given)."""
+    plans = plans if plans is not None else active_plans([int(row.account_id)], now)
+    plan = plans.get(int(row.account_id))
     return {
         "address": account.address,
         "state": row.state,

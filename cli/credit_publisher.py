@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from actors.credit import bucket_key, payload_of
+from actors.credit import active_plans, bucket_key, payload_of
 from models import Account, db, utcnow
 from models.address import parse_address
 from models.credit import CreditState
@@ -53,16 +53,17 @@ class Pending:
 def pending(limit: int = BATCH) -> list[Pending]:
     """The states the bucket does not hold yet, oldest change first."""
     now = utcnow()
-    rows = (
+    rows: list[CreditState] = list(
         CreditState.select(CreditState, Account)
         .join(Account)
         .where(CreditState.pending == True)  # noqa: E712 - peewee expression
         .order_by(CreditState.updated_at)
         .limit(limit)
     )
+    plans = active_plans([int(r.account_id) for r in rows], now)
     out = []
     for row in rows:
-        payload = payload_of(row, row.account, now)
+        payload = payload_of(row, row.account, now, plans=plans)
         key = bucket_key(parse_address(row.account.address).packed.hex())
         out.append(Pending(row.id, int(row.seq), key, json.dumps(payload, sort_keys=True).encode()))
     db.close()
@@ -71,11 +72,15 @@ def pending(limit: int = BATCH) -> list[Pending]:
 
 def mark_published(done: list[tuple[int, int]]) -> None:
     """Record that the bucket holds sequence *seq* of each row (a newer change stays pending)."""
-    with db.atomic():
-        for row_id, seq in done:
-            CreditState.update(published_seq=seq, pending=CreditState.seq > seq).where(
-                (CreditState.id == row_id) & (CreditState.published_seq < seq)
-            ).execute()
+    if done:
+        p = db.obj.param
+        db.execute_sql(
+            "UPDATE credit_state SET published_seq = v.seq, pending = (credit_state.seq > v.seq) "
+            "FROM (SELECT column1 AS id, column2 AS seq FROM "
+            f"(VALUES {', '.join([f'({p}, {p})'] * len(done))}) AS t) AS v "
+            "WHERE credit_state.id = v.id AND credit_state.published_seq < v.seq",
+            [x for pair in done for x in pair],
+        )
     db.close()
 
 
