@@ -6,10 +6,12 @@ Environment: ``BENCH_WEBHOOKS`` (default 3000) signed webhooks, ``BENCH_MESSAGES
 git, ``BENCH_NATS_RECORDS`` (30000) records through NATS (and published by a node agent),
 ``BENCH_USAGE_ACCOUNTS`` (200) accounts, the catch-up ``BENCH_CATCHUP_NODES`` (10) x 168
 commits x 100 records, or ``BENCH_CATCHUP=full`` for 100 x 168 x 100 (1.68M records, long).
-``BENCH_SECTIONS`` (default ``webhooks,payments,usage``) picks the sections to run.
+The credit section: ``BENCH_CREDIT_CHANGES`` (400) changes timed from their commit to the
+node agent's answer, over ``BENCH_CREDIT_ACCOUNTS`` (200) accounts, under load.
+``BENCH_SECTIONS`` (default ``webhooks,payments,usage,credit``) picks the sections to run.
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres), RabbitMQ on
-127.0.0.1:5672 (guest) and ``rabbitmqctl``; the usage section also NATS JetStream on
-127.0.0.1:4222.
+127.0.0.1:5672 (guest) and ``rabbitmqctl``; the usage and credit sections also NATS
+JetStream on 127.0.0.1:4222.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from types import FrameType
 
 from rich.console import Console
 
-from bench import payments, usage, usage_run, webhooks
+from bench import credit_latency, payments, usage, usage_run, webhooks
 from bench.limits import LIMIT_SCALE
 from bench.procs import REPO
 from bench.report import Check, Figure, render, write_json
@@ -36,9 +38,9 @@ JSON_PATH = Path("var") / "bench.json"
 #: Where the processes' logs are kept (overwritten by the next run).
 LOG_DIR = Path("var") / "bench-logs"
 #: Sections in the order they appear in the table.
-SECTIONS = ("webhooks", "payments", "usage", "memory")
+SECTIONS = ("webhooks", "payments", "usage", "credit", "memory")
 #: What ``BENCH_SECTIONS`` may name, in the order they run.
-RUNNABLE = ("webhooks", "payments", "usage")
+RUNNABLE = ("webhooks", "payments", "usage", "credit")
 #: Exit codes: all figures measured and every check passed / a check failed or a section
 #: broke / a service the bench needs is not running / interrupted (Ctrl-C).
 EXIT_OK, EXIT_FAILED, EXIT_NO_SERVICES, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     webhook_count = _positive_int("BENCH_WEBHOOKS", 3000)
     message_count = _positive_int("BENCH_MESSAGES", 5000)
     usage_params = _usage_params()
+    credit_changes = _positive_int("BENCH_CREDIT_CHANGES", 400)
+    credit_accounts = _positive_int("BENCH_CREDIT_ACCOUNTS", 200)
     chosen = _sections()
     params: dict[str, object] = {
         "sections": ",".join(chosen), "webhooks": webhook_count, "messages": message_count,
@@ -99,13 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     if "usage" in chosen:
         params.update({f"usage_{k}": v for k, v in usage_params.as_dict().items()},
                       usage_worker_threads=usage_run.WORKER_THREADS)
+    if "credit" in chosen:
+        params.update(credit_changes=credit_changes, credit_accounts=credit_accounts,
+                      credit_load_per_s=credit_latency.LOAD_PER_S)
     if not (pg_reachable() and amqp_reachable()):
         console.print("[red]bench needs PostgreSQL on 127.0.0.1:5432 and RabbitMQ on "
                       "127.0.0.1:5672[/red]")
         return EXIT_NO_SERVICES
-    if "usage" in chosen and not nats_reachable():
-        console.print("[red]the usage section needs NATS JetStream on 127.0.0.1:4222 "
-                      "(or leave it out: BENCH_SECTIONS=webhooks,payments)[/red]")
+    if {"usage", "credit"} & set(chosen) and not nats_reachable():
+        console.print("[red]the usage and credit sections need NATS JetStream on "
+                      "127.0.0.1:4222 (or leave them out: BENCH_SECTIONS=webhooks,payments)[/red]")
         return EXIT_NO_SERVICES
     signal.signal(signal.SIGTERM, _terminate)
     log_dir = REPO / LOG_DIR
@@ -116,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "webhooks": lambda d: webhooks.run(webhook_count, d),
         "payments": lambda d: payments.run(message_count, d),
         "usage": lambda d: usage.run(usage_params, d),
+        "credit": lambda d: credit_latency.run(credit_changes, credit_accounts, d),
     }
     began = time.perf_counter()
     figures: list[Figure] = []
