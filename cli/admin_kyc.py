@@ -36,7 +36,12 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
         kyc.add_parser("set", help="approve or deny an account yourself (signed, audited)")
     )
     decide.add_argument("address", help="the user's Mycelium address")
-    decide.add_argument("--status", required=True, choices=("approved", "denied"))
+    decide.add_argument(
+        "--status",
+        required=True,
+        choices=("approved", "denied"),
+        help="the decision to record: approved or denied",
+    )
     decide.add_argument("--reason", required=True, help="why (kept in the audit and history)")
 
 

@@ -136,16 +136,20 @@ def _kyc() -> None:
     db.create_tables([KycVerification, KycEvent], safe=True)
 
 
+def _add_column(table: str, column: str, field: peewee.Field) -> None:
+    """Add *column* to *table* unless it is there already (a database created from newer
+    models, or a step interrupted after its DDL on a database without transactional DDL)."""
+    if column in {c.name for c in db.get_columns(table)}:
+        return
+    migrate_schema(SchemaMigrator.from_database(db.obj).add_column(table, column, field))
+
+
 def _plan_renewal() -> None:
-    migrator = SchemaMigrator.from_database(db.obj)
-    migrate_schema(
-        migrator.add_column("plan_subscription", "auto_renew", PlanSubscription.auto_renew)
-    )
+    _add_column("plan_subscription", "auto_renew", PlanSubscription.auto_renew)
 
 
 def _low_balance_threshold() -> None:
-    migrator = SchemaMigrator.from_database(db.obj)
-    migrate_schema(migrator.add_column("billing", "low_balance_cents", Billing.low_balance_cents))
+    _add_column("billing", "low_balance_cents", Billing.low_balance_cents)
 
 
 #: The ordered history of the schema. Version 1 is the first released schema.
