@@ -42,8 +42,14 @@ def make_serializer(renderer: Renderer) -> Any:
             resp.media = {"title": exc.title, "description": exc.description}
             return
         resp.content_type = falcon.MEDIA_HTML
+        from gateway.auth.middleware import viewer  # the auth package imports this module
+
         resp.text = renderer.render(
-            "error.html", title=exc.title, description=exc.description, status=exc.status
+            "error.html",
+            title=exc.title,
+            description=exc.description,
+            status=exc.status,
+            viewer=viewer(req),
         )
 
     return serialize

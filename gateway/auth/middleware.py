@@ -111,7 +111,7 @@ def viewer(req: falcon.Request) -> dict[str, str] | None:
     session: CurrentSession | None = req.context.get("session")
     if session is None:
         return None
-    return {"address": session.address, "csrf_token": session.csrf_token}
+    return {"address": session.address, "csrf_token": session.csrf_token, "path": req.path}
 
 
 #: Where a login goes when ``next`` is missing or not a path of this site: the dashboard.

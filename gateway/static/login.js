@@ -2,6 +2,21 @@
 // The page works without this script too ("I have sent it: continue").
 (function () {
   "use strict";
+  // Copy buttons: shown only where the script runs; the command is copied whole.
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        button.textContent = "Copied";
+      }, function () {
+        button.textContent = "Select the command and copy it";
+      });
+    });
+  });
   var box = document.getElementById("login");
   if (!box || box.getAttribute("data-state") !== "pending") {
     return;
