@@ -105,20 +105,31 @@ def founding_payments(stack: ChaosStack, plan: Plan, oracle: Oracle) -> None:
     """The payments that give accounts their paid tenure, delivered before any usage."""
     stop = threading.Event()
     counters = {"webhooks": 0, "webhook_retries": 0}
-    rng = random.Random(plan.seed)
+    events = []
     for i, account in enumerate(plan.accounts):
         if account.tenure_h is None:
             continue
         paid_at = plan.start - dt.timedelta(hours=account.tenure_h)
         key = f"pi_found{plan.seed}x{i}"
-        event = stripe_events.checkout_completed(
-            address=account.address,
-            amount_cents=account.founding_cents,
-            payment_intent=key,
-            created=int(paid_at.timestamp()),
+        events.append(
+            stripe_events.checkout_completed(
+                address=account.address,
+                amount_cents=account.founding_cents,
+                payment_intent=key,
+                created=int(paid_at.timestamp()),
+            )
         )
-        deliver(stack.gateways, event, rng, stop, counters)
         oracle.founding_payment(account.address, key, account.founding_cents, paid_at)
+
+    def worker(n: int) -> None:
+        rng = random.Random(plan.seed + n)
+        for event in events[n::4]:
+            deliver(stack.gateways, event, rng, stop, counters)
+
+    for thread in _spawn(worker, 4, "founding"):
+        thread.join()
+    if FAILURES:
+        raise FAILURES[0]
 
 
 def run_webhooks(

@@ -80,46 +80,47 @@ def operations(
         ] * rng.randint(1, 2)
     rng.shuffle(buys)
     stack.send(buys)
-    adjust_every = plan.size.load_s * 0.8 / max(1, len(plan.adjustments))
-    next_pull = begun + 20
-    allocations_sent = False
-    pending = list(plan.adjustments)
-    while not stop.is_set() and time.monotonic() - begun < plan.size.load_s:
-        now = time.monotonic()
-        if pending and now - begun >= adjust_every * (len(plan.adjustments) - len(pending)):
-            address, by = pending.pop(0)
-            done = stack.admin(
-                "balance", "adjust", address, "--by", str(by), "--reason", "chaos run adjustment"
-            )
-            if done.returncode != 0:
-                errors.append(f"balance adjust: {done.stdout}{done.stderr}")
-            else:
-                oracle.adjustment(address, by)
-        if (
-            not allocations_sent
-            and now - begun > plan.size.load_s * 0.4
-            and _bought(stack, len(buyers))
-        ):
-            vms = []
-            for account in buyers:
-                for _ in range(rng.randint(1, PLANS[account.plan_id or ""][1])):
-                    request = secrets.token_hex(8)
-                    oracle.vm(account.address, request)
-                    vms += [
-                        ("allocate_vm", {"request_id": request, "address": account.address})
-                    ] * rng.randint(1, 2)
-            rng.shuffle(vms)
-            stack.send(vms)
-            allocations_sent = True
-        if now >= next_pull:
+    vms = []
+    for account in buyers:
+        for _ in range(rng.randint(1, PLANS[account.plan_id or ""][1])):
+            request = secrets.token_hex(8)
+            oracle.vm(account.address, request)
+            vms += [
+                ("allocate_vm", {"request_id": request, "address": account.address})
+            ] * rng.randint(1, 2)
+    rng.shuffle(vms)
+
+    def allocations() -> None:
+        # A VM is asked for once its plan is bought (before, it would be refused).
+        time.sleep(plan.size.load_s * 0.4)
+        deadline = time.monotonic() + plan.size.load_s * 3
+        while not _bought(stack, len(buyers)):
+            if time.monotonic() > deadline:
+                errors.append("plan buys were not all carried out: no VMs asked for")
+                for account in buyers:
+                    oracle.books[account.address].vm_requests.clear()
+                return
+            time.sleep(1)
+        stack.send(vms)
+
+    def pulls() -> None:
+        while not stop.wait(20):
             stack.send([("pull_all", {})])
-            next_pull = now + 20
-        time.sleep(0.5)
-    for address, by in pending:
-        stack.admin("balance", "adjust", address, "--by", str(by), "--reason", "chaos run")
-        oracle.adjustment(address, by)
-    if not allocations_sent:
-        errors.append("plan buys were not all carried out during the load: no VMs asked for")
+
+    helpers = [threading.Thread(target=t, daemon=True) for t in (allocations, pulls)]
+    for helper in helpers:
+        helper.start()
+    every = plan.size.load_s * 0.8 / max(1, len(plan.adjustments))
+    for n, (address, by) in enumerate(plan.adjustments):
+        time.sleep(max(0.0, begun + every * n - time.monotonic()))
+        done = stack.admin(
+            "balance", "adjust", address, "--by", str(by), "--reason", "chaos run adjustment"
+        )
+        if done.returncode != 0:
+            errors.append(f"balance adjust: {done.stdout}{done.stderr}")
+        else:
+            oracle.adjustment(address, by)
+    helpers[0].join()
 
 
 def _bought(stack: ChaosStack, buyers: int) -> bool:

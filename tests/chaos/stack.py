@@ -91,6 +91,7 @@ class ChaosStack:
     gateways: list[str] = field(default_factory=list)
     #: Restarts the supervisor made for processes that exited on their own (name -> count).
     self_exits: dict[str, int] = field(default_factory=dict)
+    node_errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.db_name = f"hero_chaos_{self.uid}"
@@ -199,25 +200,25 @@ class ChaosStack:
 
     def start_nodes(self) -> None:
         """Node agents (all but the last also publish over NATS), registered by hero-admin."""
-        for i in range(self.nodes):
-            name = f"node-{i}"
+        keys = {f"node-{i}": nacl.signing.SigningKey.generate() for i in range(self.nodes)}
+        urls = {name: self.forge.create_repo(name) for name in keys}
+        adds = [
+            threading.Thread(target=self._node_add, args=(name, urls[name], key))
+            for name, key in keys.items()
+        ]
+        for thread in adds:
+            thread.start()
+        for i, (name, key) in enumerate(keys.items()):
             nats = i < self.nodes - 1 or self.nodes == 1
-            key = nacl.signing.SigningKey.generate()
             key_path = self.run_dir / f"{name}.key"
             key_path.write_text(key.encode().hex())
-            url = self.forge.create_repo(name)
-            added = self.admin(
-                "node", "add", name, "--repo", url, "--pubkey", key.verify_key.encode().hex()
-            )
-            if added.returncode != 0:
-                raise RuntimeError(f"node add {name}: {added.stdout}{added.stderr}")
             port = free_port()
             env = {
                 **self.env,
                 "HERO_NODE_NAME": name,
                 "HERO_NODE_KEY": str(key_path),
                 "HERO_NODE_JOURNAL": str(self.run_dir / f"{name}.journal.db"),
-                "HERO_NODE_REPO": url,
+                "HERO_NODE_REPO": urls[name],
                 "HERO_NODE_REPO_USER": "forge",
                 "HERO_NODE_REPO_TOKEN": "s3cret",
                 "HERO_NODE_INTAKE_ADDR": f"127.0.0.1:{port}",
@@ -229,8 +230,20 @@ class ChaosStack:
             role = self._role([str(BIN / "hero-node"), "serve"], env, name, start=False)
             role.url = f"http://127.0.0.1:{port}"
             role.start()
-            role.ready()
             self.agents[name] = NodeAgent(name, env, role, role.url, nats)
+        for agent in self.agents.values():
+            agent.role.ready()
+        for thread in adds:
+            thread.join()
+        if self.node_errors:
+            raise RuntimeError("; ".join(self.node_errors))
+
+    def _node_add(self, name: str, url: str, key: nacl.signing.SigningKey) -> None:
+        added = self.admin(
+            "node", "add", name, "--repo", url, "--pubkey", key.verify_key.encode().hex()
+        )
+        if added.returncode != 0:
+            self.node_errors.append(f"node add {name}: {added.stdout}{added.stderr}")
 
     def _role(self, argv: list[str], env: dict[str, str], name: str, *, start: bool = True) -> Role:
         role = Role(argv, env, self.run_dir, name)
@@ -289,6 +302,9 @@ class ChaosStack:
     def stop_all(self) -> None:
         if hasattr(self, "_supervising"):
             self._supervising.set()
+        for role in self.roles.values():
+            if role.proc and role.proc.poll() is None:
+                role.proc.terminate()
         for role in self.roles.values():
             role.stop()
 
