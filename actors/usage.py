@@ -31,12 +31,12 @@ from peewee import chunked
 from actors import RETRY_POLICY
 from actors.ladder import LADDER_DENOMINATOR, multiplier_quarters, tier_at
 from actors.ledger import BillingState, Posting, lock_billing, post_many
+from actors.usage_insert import INSERT_CHUNK, insert_new
 from models import (
     Account,
     Alert,
     UnmatchedItem,
     UsageRecord,
-    db,
     utcnow,
     write_transaction,
 )
@@ -44,8 +44,6 @@ from node_agent.rules import RecordError, UsageIn, format_time, short_repr, vali
 
 log = structlog.get_logger("hero.usage")
 
-#: Rows per INSERT statement.
-INSERT_CHUNK = 500
 #: The column recording when a record was seen on each path.
 SEEN_COLUMNS = {"nats": UsageRecord.seen_nats_at, "git": UsageRecord.seen_git_at}
 
@@ -155,7 +153,7 @@ def _apply_valid(good: list[UsageIn], via: str) -> BatchOutcome:
     with write_transaction():
         accounts = _lock_accounts({r.user for r in good})
         rows = [_row(r, accounts.get(r.user), via, stamp) for r in good]
-        inserted = _insert(rows)
+        inserted = insert_new(rows)
         fresh = [row for row in rows if row["key"] in inserted]
         _mark_seen([row["key"] for row in rows if row["key"] not in inserted], via)
         states = {s.account_id: s for s in accounts.values()}
@@ -190,48 +188,6 @@ def _lock_accounts(addresses: set[str]) -> dict[str, BillingState]:
     ids: dict[str, int] = dict(found)
     states = lock_billing(set(ids.values()))
     return {address: states[account_id] for address, account_id in ids.items()}
-
-
-#: Columns of usage_record written by a batch, in order.
-COLUMNS = (
-    "key",
-    "node",
-    "address",
-    "account_id",
-    "resource_kind",
-    "applies_to",
-    "quantity",
-    "amount_cents",
-    "occurred_at",
-    "multiplier_quarters",
-    "charge_quarters",
-    "status",
-    "via",
-    "received_at",
-    "seen_nats_at",
-    "seen_git_at",
-)
-
-
-def _insert(rows: list[dict[str, Any]]) -> set[str]:
-    """Insert *rows*, skipping keys already there; return the keys this call inserted."""
-    p = db.obj.param
-    inserted: set[str] = set()
-    placeholders = f"({', '.join([p] * len(COLUMNS))})"
-    for chunk in chunked(rows, INSERT_CHUNK):
-        values = [_sql_value(row[c]) for row in chunk for c in COLUMNS]
-        cursor = db.execute_sql(
-            f"INSERT INTO usage_record ({', '.join(COLUMNS)}) "
-            f"VALUES {', '.join([placeholders] * len(chunk))} "
-            "ON CONFLICT (key) DO NOTHING RETURNING key",
-            values,
-        )
-        inserted.update(r[0] for r in cursor.fetchall())
-    return inserted
-
-
-def _sql_value(value: Any) -> Any:
-    return str(value) if isinstance(value, dt.datetime) else value
 
 
 def _row(

@@ -1,0 +1,81 @@
+"""usage_record rows through COPY and a staging table (PostgreSQL) or multi-row VALUES
+(SQLite): the same keys inserted, text kept byte for byte, repeats skipped, a refused value
+raised as peewee's error so the batch can be split around it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import peewee
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actors.usage_insert import COLUMNS, copy_text, insert_new
+from models import UsageRecord, db
+
+NOW = dt.datetime(2026, 11, 21, 14, 30)
+
+
+def row(key: str, **changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "key": key, "node": "node-a", "address": "520:c662:fd00:9e92:5d99:34ed:ab8:82ab",
+        "account_id": None, "resource_kind": "llm_token", "applies_to": "llm",
+        "quantity": 1200, "amount_cents": 3, "occurred_at": NOW, "multiplier_quarters": 4,
+        "charge_quarters": 12, "status": "unmatched", "via": "nats", "received_at": NOW,
+        "seen_nats_at": NOW, "seen_git_at": None}
+    return base | changes
+
+
+@pytest.fixture(params=["pg_db", "sqlite_db"])
+def database(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(request.param))
+
+
+def test_new_keys_are_inserted_and_repeats_skipped(database: str) -> None:
+    with db.atomic():
+        first = insert_new([row("node-a:1"), row("node-a:2")])
+    with db.atomic():
+        again = insert_new([row("node-a:2"), row("node-a:3")])
+        third = insert_new([row("node-a:3"), row("node-a:4")])  # twice in one transaction
+
+    assert first == {"node-a:1", "node-a:2"}
+    assert again == {"node-a:3"} and third == {"node-a:4"}
+    assert UsageRecord.select().count() == 4
+
+
+def test_a_rolled_back_batch_leaves_nothing_behind(database: str) -> None:
+    with pytest.raises(RuntimeError), db.atomic():
+        insert_new([row("node-a:1")])
+        raise RuntimeError("the charge failed")
+
+    with db.atomic():
+        assert insert_new([row("node-a:1")]) == {"node-a:1"}
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+                                           blacklist_characters="\x00"), max_size=40))
+def test_any_text_is_stored_byte_for_byte(pg_db: str, text: str) -> None:
+    key = f"k:{abs(hash(text))}:{len(text)}"
+    with db.atomic():
+        insert_new([row(key, node=text, resource_kind=text[:16])])  # varchar(16)
+    stored = UsageRecord.get(UsageRecord.key == key)
+    assert (stored.node, stored.resource_kind) == (text, text[:16])
+
+
+def test_a_refused_value_is_peewees_data_error_on_postgres(pg_db: str) -> None:
+    with pytest.raises((peewee.DataError, peewee.IntegrityError)), db.atomic():
+        insert_new([row("node-a:1"), row("k" * 500)])  # a key is 200 at most
+    with db.atomic():
+        assert insert_new([row("node-a:1")]) == {"node-a:1"}
+
+
+def test_copy_text_escapes_what_copy_would_read_as_syntax() -> None:
+    line = copy_text([row("n:1", node="a\tb\\c\nd\re")])
+    fields = line.rstrip("\n").split("\t")
+
+    assert len(fields) == len(COLUMNS) and line.count("\n") == 1
+    assert fields[1] == "a\\tb\\\\c\\nd\\re" and fields[COLUMNS.index("seen_git_at")] == "\\N"
