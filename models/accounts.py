@@ -67,6 +67,10 @@ class Account(BaseModel):
 
     address = peewee.CharField(max_length=64, unique=True)
     email = peewee.CharField(max_length=254, null=True)
+    #: When ``email`` was proven by its link; None: no mail but the link goes to it.
+    email_verified_at = peewee.DateTimeField(null=True)
+    #: Kinds of email the user turned off, comma-separated (see ``models.email_prefs``).
+    muted_kinds = peewee.CharField(max_length=200, default="")
     created_at = peewee.DateTimeField(default=utcnow)
 
 

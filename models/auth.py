@@ -40,3 +40,7 @@ class Session(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     expires_at = peewee.DateTimeField()
     ended_at = peewee.DateTimeField(null=True)
+    #: When the browser last used it (updated at most once a minute).
+    last_seen_at = peewee.DateTimeField(null=True)
+    #: The browser's User-Agent when it logged in, cut to 200 characters.
+    user_agent = peewee.CharField(max_length=200, default="")

@@ -21,6 +21,7 @@ from models.auth import LoginChallenge, Session
 from models.clickpesa import PaymentCheck, ProviderCallDay, ProviderToken
 from models.credit import CreditState
 from models.db import BaseModel, db
+from models.email_prefs import EmailVerification
 from models.kyc import KycEvent, KycVerification
 from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
@@ -58,6 +59,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     KycVerification,
     KycEvent,
     CreditState,
+    EmailVerification,
 )
 
 
@@ -152,6 +154,15 @@ def _low_balance_threshold() -> None:
     _add_column("billing", "low_balance_cents", Billing.low_balance_cents)
 
 
+def _portal_account() -> None:
+    _add_column("top_up", "checkout_url", TopUp.checkout_url)
+    _add_column("session", "last_seen_at", Session.last_seen_at)
+    _add_column("session", "user_agent", Session.user_agent)
+    _add_column("account", "email_verified_at", Account.email_verified_at)
+    _add_column("account", "muted_kinds", Account.muted_kinds)
+    db.create_tables([EmailVerification], safe=True)
+
+
 #: The ordered history of the schema. Version 1 is the first released schema.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _baseline),
@@ -161,6 +172,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "credit state per account, published to hosts", _credit_state),
     Migration(6, "plans renew themselves when their owner opts in", _plan_renewal),
     Migration(7, "a low-balance threshold per account", _low_balance_threshold),
+    Migration(
+        8,
+        "resumable top-ups, sessions last seen, verified emails and email choices",
+        _portal_account,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -16,9 +16,11 @@ class TopUp(BaseModel):
     provider = peewee.CharField(max_length=16)
     amount_cents = peewee.BigIntegerField()
     currency = peewee.CharField(max_length=3, default="usd")
-    #: started -> paid | failed
+    #: started -> paid | failed | cancelled (a started one older than a day reads as expired)
     status = peewee.CharField(max_length=16, default="started")
     provider_ref = peewee.CharField(max_length=200, null=True, index=True)
+    #: The provider's hosted checkout page, to go back to while it lives.
+    checkout_url = peewee.CharField(max_length=2000, null=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
