@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.services import (
     IN_CI,
@@ -16,6 +17,13 @@ from tests.support.services import (
     drop_pg_database,
     pg_reachable,
 )
+
+# Speed is measured by `make bench`, never asserted: a property test on a loaded two-core
+# machine (or in CI beside the integration tier's processes) may take any time per example.
+settings.register_profile(
+    "hero", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("hero")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
