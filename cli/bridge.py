@@ -243,8 +243,8 @@ class BatchHandler:
 
 
 async def _each(pairs: list[tuple[Any, Verdict]], act: Callable[[Any], Any]) -> None:
-    for msg, _ in pairs:
-        await _settle(act(msg), msg)
+    """Ack (or nak) every message of a batch at once: one flush, not one await each."""
+    await asyncio.gather(*(_settle(act(msg), msg) for msg, _ in pairs))
 
 
 async def _settle(action: Any, msg: Any) -> None:
@@ -298,30 +298,49 @@ async def consume(fetch: Callable[[], Awaitable[list[Any]]],
                   stop: threading.Event) -> None:
     """Fetch and handle batches until *stop*; no fetch or batch ends the loop.
 
+    The next fetch is in flight while a batch is verified, sent and acked, so the
+    messages of the next batch are on their way instead of waiting for a round trip.
+    A batch fetched is always handled, even when *stop* came meanwhile; after *stop* no
+    new fetch starts.
+
     An idle fetch raises ``nats.errors.TimeoutError`` or, from some code paths of
     nats-py 2.x, asyncio's (the builtin) ``TimeoutError``: both just mean "fetch again".
     """
     from nats.errors import Error as NatsError
 
     failures = 0
-    while not stop.is_set():
-        try:
-            msgs = await fetch()
-        except TimeoutError:  # idle: nats.errors.TimeoutError is a TimeoutError too
-            continue
-        except NatsError as exc:  # reconnecting, or a JetStream API hiccup
-            log.warning("bridge.fetch_failed", error=repr(exc))
-            await asyncio.sleep(FETCH_TIMEOUT_S)
-            continue
-        try:
-            await handle(msgs)
-            failures = 0
-        except Exception as exc:  # noqa: BLE001 - unacked messages come back; go on
-            failures += 1
-            pause = min(2.0**failures, MAX_BACKOFF_S)
-            log.exception("bridge.batch_failed", error=repr(exc), messages=len(msgs),
-                          failures=failures, retry_in_s=pause)
-            await asyncio.sleep(pause)
+    ahead: asyncio.Future[list[Any]] | None = asyncio.ensure_future(fetch())
+    try:
+        while ahead is not None:
+            msgs: list[Any] | None = None
+            try:
+                msgs = await ahead
+            except TimeoutError:  # idle: nats.errors.TimeoutError is a TimeoutError too
+                pass
+            except NatsError as exc:  # reconnecting, or a JetStream API hiccup
+                log.warning("bridge.fetch_failed", error=repr(exc))
+                await asyncio.sleep(FETCH_TIMEOUT_S)
+            ahead = None if stop.is_set() else asyncio.ensure_future(fetch())
+            if msgs is not None:
+                failures = await _handle(handle, msgs, failures)
+    finally:
+        if ahead is not None:
+            ahead.cancel()  # its messages, if any came, are redelivered after ack_wait
+
+
+async def _handle(handle: Callable[[list[Any]], Awaitable[None]], msgs: list[Any],
+                  failures: int) -> int:
+    """Handle one batch; the count of consecutive failed batches after it."""
+    try:
+        await handle(msgs)
+        return 0
+    except Exception as exc:  # noqa: BLE001 - unacked messages come back; go on
+        failures += 1
+        pause = min(2.0**failures, MAX_BACKOFF_S)
+        log.exception("bridge.batch_failed", error=repr(exc), messages=len(msgs),
+                      failures=failures, retry_in_s=pause)
+        await asyncio.sleep(pause)
+        return failures
 
 
 def bridge_forever(settings: Settings, stop: threading.Event) -> None:

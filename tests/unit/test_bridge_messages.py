@@ -309,3 +309,27 @@ def test_idle_fetches_and_a_failing_batch_do_not_end_the_loop(
     assert handled == [["first"], ["second"]]
     failed = [e for e in logs if e["event"] == "bridge.batch_failed"]
     assert len(failed) == 1 and failed[0]["log_level"] == "error"
+
+
+def test_the_next_fetch_is_in_flight_while_a_batch_is_handled() -> None:
+    import threading
+
+    from cli.bridge import consume
+
+    stop = threading.Event()
+    fetches: list[int] = []
+    overlapped: list[bool] = []
+
+    async def fetch() -> list[Any]:
+        fetches.append(len(fetches) + 1)
+        if len(fetches) == 3:
+            stop.set()
+        return [f"batch {len(fetches)}"]
+
+    async def handle(msgs: list[Any]) -> None:
+        await asyncio.sleep(0.01)  # verifying and sending take a while
+        overlapped.append(len(fetches) > int(msgs[0].split()[1]))
+
+    asyncio.run(asyncio.wait_for(consume(fetch, handle, stop=stop), timeout=5))
+
+    assert fetches == [1, 2, 3] and overlapped == [True, True, False]  # every fetched batch handled
