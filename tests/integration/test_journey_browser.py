@@ -29,6 +29,7 @@ import actors
 from models import Billing, UsageRecord
 from tests.conftest import need
 from tests.integration.conftest import Stack
+from tests.support.axe import blocking_violations
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, login
 from tests.support.procs import BIN, hero_admin, wait_until
 
@@ -85,11 +86,14 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
     web: Page = page  # type: ignore[assignment]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
+    #: Serious or critical axe-core violations of every page the journey shows.
+    inaccessible: list[str] = []
     web.on("pageerror", lambda e: problems.append(str(e)))
     web.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
 
     def shot(name: str) -> None:
         web.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        inaccessible.extend(blocking_violations(web))
 
     def both_widths(name: str) -> None:
         """Screenshots at 1440 and 390 px; at 390 nothing is wider than the viewport."""
@@ -98,6 +102,7 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
             web.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
         wide = web.evaluate("document.documentElement.scrollWidth")
         assert wide <= 390, f"{web.url} is {wide} px wide at 390"
+        inaccessible.extend(blocking_violations(web))
         web.set_viewport_size({"width": 1200, "height": 900})
 
     url = pg_stack.gateway(HERO_SANDBOX_PAYMENTS="true")
@@ -184,7 +189,7 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
     web.get_by_role("link", name="Statement").first.click()
     expect(web.locator("#statement tbody tr")).to_have_count(3)
     both_widths("12-statement")
-    web.get_by_label("Usage").check()
+    web.get_by_label("Usage", exact=True).check()
     web.locator("#apply-filter").click()
     web.wait_for_url(re.compile(r".*/statement\?.*kind=usage.*"))
     expect(web.locator("#statement tbody tr")).to_have_count(1)
@@ -239,3 +244,4 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
     assert "/login" in web.url
     shot("20-logged-out")
     assert problems == []
+    assert inaccessible == [], "\n".join(inaccessible)
