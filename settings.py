@@ -439,8 +439,8 @@ def _pubkeys(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 def _addresses(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
-    from models.address import canonical_address
     from models.errors import InvalidAddress
+    from wire.address import canonical_address
 
     raw = environ.get(name) or ""
     found = []

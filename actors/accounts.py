@@ -9,8 +9,8 @@ from actors import RETRY_POLICY
 from actors.ledger import billing_for
 from models import Account, utcnow, write_transaction
 from models.accounts import validate_email
-from models.address import canonical_address
 from models.errors import InvalidAddress, InvalidEmail
+from wire.address import canonical_address
 
 log = structlog.get_logger("hero.accounts")
 

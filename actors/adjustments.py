@@ -12,7 +12,6 @@ from typing import Any
 
 from actors.ledger import billing_for, post
 from models import Account, Billing, db
-from models.address import canonical_address
 from models.errors import AdminRefused, InvalidAddress
 from models.money import (
     MAX_ADJUSTMENT_CENTS,
@@ -21,6 +20,7 @@ from models.money import (
     check_cents,
     format_cents,
 )
+from wire.address import canonical_address
 
 
 def balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:

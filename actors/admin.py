@@ -36,9 +36,9 @@ from models import (
     write_transaction,
 )
 from models.accounts import validate_email
-from models.address import canonical_address
 from models.errors import AdminRefused, InvalidAddress, InvalidEmail
-from models.otoml import NODE_NAME
+from wire.address import canonical_address
+from wire.otoml import NODE_NAME
 
 log = structlog.get_logger("hero.admin")
 

@@ -31,7 +31,7 @@ from actors.alerts import raise_alert
 from actors.usage import deliver_usage
 from adapters.forge import DEFAULT_TIMEOUT_S, BatchFile, ForgeMirror, ForgeUnavailable
 from models import Node, UsageRecord, db, is_sqlite, utcnow
-from models.otoml import OtomlError, batch_path, format_time, loads
+from wire.otoml import OtomlError, batch_path, format_time, loads
 
 log = structlog.get_logger("hero.aggregator")
 

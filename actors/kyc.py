@@ -184,8 +184,8 @@ def record_kyc_result(result: dict[str, Any]) -> str:
 
 def operator_set(envelope: dict[str, Any]) -> dict[str, Any]:
     """The signed ``kyc_set`` action: an operator approves or denies an account."""
-    from models.address import canonical_address
     from models.errors import InvalidAddress
+    from wire.address import canonical_address
 
     args = envelope["args"]
     try:

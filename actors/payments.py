@@ -27,9 +27,9 @@ from models import (
     utcnow,
     write_transaction,
 )
-from models.address import canonical_address
 from models.errors import InvalidAddress
 from models.money import CURRENCY, MAX_PAYMENT_CENTS
+from wire.address import canonical_address
 
 log = structlog.get_logger("hero.payments")
 

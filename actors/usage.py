@@ -6,7 +6,7 @@ a record arriving over NATS and again from git, costs once. Charges are exact: e
 record costs ``amount_cents x multiplier`` quarter-cents, the account pays whole cents
 and carries the remainder. One ledger entry per account per batch lists the keys.
 
-Every record is checked again against ``node_agent.rules`` (whatever path it came by);
+Every record is checked again against ``wire.rules`` (whatever path it came by);
 one that breaks them is quarantined with a ``usage_rejected`` alert holding the record,
 and the others are charged. Should the database still refuse a batch as data (never a
 lost connection, which is retried), the batch is split in halves until the record it
@@ -40,7 +40,7 @@ from models import (
     utcnow,
     write_transaction,
 )
-from node_agent.rules import RecordError, UsageIn, format_time, short_repr, validate_record
+from wire.rules import RecordError, UsageIn, format_time, short_repr, validate_record
 
 log = structlog.get_logger("hero.usage")
 

@@ -4,7 +4,7 @@ Records are made for accounts that never paid, so every multiplier is x1 whateve
 category and the oracle is simple: each account is charged exactly the sum of its
 records' ``amount_cents``. Repos are written as a node agent writes them (see
 ``node_agent.committer``): one commit per hour on ``refs/heads/main`` that writes
-``nodes/<node>/usage_<YYYY-MM-DD-HH>.otoml`` (``models.otoml.dumps``) and its detached
+``nodes/<node>/usage_<YYYY-MM-DD-HH>.otoml`` (``wire.otoml.dumps``) and its detached
 ``.otoml.sig`` (hex Ed25519 over the file's exact bytes, no newline), built with dulwich
 in memory and stored as one pack in a bare repo whose path is the node's repo URL.
 """
@@ -24,7 +24,7 @@ from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from models.otoml import UsageIn, batch_path, dumps, hour_of
+from wire.otoml import UsageIn, batch_path, dumps, hour_of
 
 #: The branch the aggregator reads.
 BRANCH = Ref(b"refs/heads/main")

@@ -17,8 +17,8 @@ from bench.limits import LIMIT_SCALE, Rate, sql_usage_batches
 from bench.report import Check
 from bench.scratch import create_accounts, mycelium_addresses, scratch_database, scratch_vhost
 from bench.watch import GONE, MIB, CpuWindow, PeakRss
-from models.otoml import UsageIn
 from tests.support.procs import HeroProcess, hero_env
+from wire.otoml import UsageIn
 
 #: Worker threads of the product worker in the usage runs.
 WORKER_THREADS = 4

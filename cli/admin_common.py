@@ -16,9 +16,9 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
-from models.address import canonical_address
 from models.errors import InvalidAddress
 from models.money import format_cents
+from wire.address import canonical_address
 
 #: Done as asked.
 EXIT_OK = 0

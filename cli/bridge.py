@@ -4,7 +4,7 @@ A durable pull consumer on the usage stream fetches batches, and each message ge
 own verdict from ``check_message`` (pure, never raises):
 
 - ``apply``: the signature verifies with its node's registered key and the record obeys
-  the shared rules (``node_agent.rules``); the batch's good records go to
+  the shared rules (``wire.rules``); the batch's good records go to
   ``apply_usage_batch`` in one message, and these messages are acked only after the
   broker confirmed it (or, embedded, after the batch was applied);
 - ``term``: a bad signature, a body that is no record, a value out of bounds, a time
@@ -40,8 +40,8 @@ from actors.alerts import raise_alert
 from actors.usage import deliver_usage
 from models import Node
 from models.errors import BrokerUnavailable
-from node_agent.rules import short_repr, validate_record
 from settings import Settings
+from wire.rules import short_repr, validate_record
 
 log = structlog.get_logger("hero.bridge")
 

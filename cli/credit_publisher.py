@@ -23,8 +23,8 @@ import structlog
 
 from actors.credit import active_plans, bucket_key, payload_of
 from models import Account, db, utcnow
-from models.address import parse_address
 from models.credit import CreditState
+from wire.address import parse_address
 
 log = structlog.get_logger("hero.credit")
 

@@ -20,7 +20,7 @@ import requests
 
 from adapters.mycelium import KeyFileError, read_key_file, write_key_file
 from gateway.auth.proofs import make_key_proof, parse_public_key
-from models.address import derive_address
+from wire.address import derive_address
 
 #: Done as asked.
 EXIT_OK = 0

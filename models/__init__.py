@@ -1,7 +1,7 @@
 """Peewee models, database set-up, migrations, and the pure rules of money and addresses.
 
 The names below are loaded on first use (PEP 562): importing a light submodule such as
-``models.otoml``, ``models.errors`` or ``models.address`` does not load peewee, psycopg2
+``wire.otoml``, ``models.errors`` or ``wire.address`` does not load peewee, psycopg2
 and every table, so the node agent, which needs only those, stays small.
 """
 

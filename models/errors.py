@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from wire.errors import HeroError, InvalidAddress
 
-class HeroError(Exception):
-    """Base of every domain error."""
+__all__ = [
+    "AccountNotFound",
+    "AdminRefused",
+    "BrokerUnavailable",
+    "HeroError",
+    "InvalidAddress",
+    "InvalidEmail",
+    "PaymentError",
+    "ProviderUnavailable",
+]
 
 
 class AccountNotFound(HeroError):
     """No account has this address."""
-
-
-class InvalidAddress(HeroError):
-    """The text is not a Mycelium address."""
 
 
 class PaymentError(HeroError):

@@ -6,7 +6,7 @@ import peewee
 
 from models.accounts import Account, utcnow
 from models.db import BaseModel
-from node_agent.rules import CATEGORIES, RESOURCE_KINDS
+from wire.rules import CATEGORIES, RESOURCE_KINDS
 
 __all__ = ["CATEGORIES", "RESOURCE_KINDS", "Node", "UsageRecord"]
 

@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from models.otoml import UsageIn, batch_path, hour_of
 from node_agent.journal import JournalRow
+from wire.otoml import UsageIn, batch_path, hour_of
 
 #: The length of one batch, the unit of a commit.
 HOUR = dt.timedelta(hours=1)

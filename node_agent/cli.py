@@ -17,12 +17,12 @@ import structlog
 
 from cli.logs import configure_logging
 from cli.signals import stop_on_signals
-from models.otoml import RecordError, parse_time
 from node_agent.journal import JournalError
 from node_agent.keys import NodeKeyError, generate_key_file, intake_token, load_key
 from node_agent.records import cli_report, field_of
 from node_agent.service import build_committer, open_journal, record_report, serve
 from settings import ConfigError, NodeSettings
+from wire.otoml import RecordError, parse_time
 
 log = structlog.get_logger("hero.node")
 

@@ -31,10 +31,10 @@ from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from models.otoml import OtomlError, UsageIn, dumps, format_time, loads
 from node_agent.batches import HourFile, merge_records, plan_commits
 from node_agent.journal import FAR_FUTURE, Journal
 from node_agent.keys import sign_hex
+from wire.otoml import OtomlError, UsageIn, dumps, format_time, loads
 
 log = structlog.get_logger("hero.node.committer")
 

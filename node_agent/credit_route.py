@@ -21,9 +21,9 @@ import time
 
 import falcon
 
-from models.address import parse_address
-from models.errors import InvalidAddress
 from node_agent.credit import CreditBook
+from wire.address import parse_address
+from wire.errors import InvalidAddress
 
 #: Seconds a request waits for a just-started agent to load the bucket.
 LOAD_WAIT_S = 3.0

@@ -29,10 +29,10 @@ from typing import Any
 import falcon
 import structlog
 
-from models.otoml import RecordError, UsageIn
 from node_agent.credit import CreditBook
 from node_agent.credit_route import CreditResource
 from node_agent.records import field_of
+from wire.otoml import RecordError, UsageIn
 
 log = structlog.get_logger("hero.node.intake")
 

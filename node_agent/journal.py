@@ -27,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from models.otoml import UsageIn, format_time, hour_of, parse_record
+from wire.otoml import UsageIn, format_time, hour_of, parse_record
 
 log = structlog.get_logger("hero.node.journal")
 

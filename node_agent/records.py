@@ -1,6 +1,6 @@
 """What a service on the host reports, validated before the journal gives it a key.
 
-One rule set for ``hero-node record`` and ``POST /usage``: ``node_agent.rules``
+One rule set for ``hero-node record`` and ``POST /usage``: ``wire.rules``
 (shared with the service's codec, bridge and usage actor), with the node's name and a
 placeholder key (the journal assigns the real one). Errors name the field:
 ``RecordError("quantity: must be ...")``.
@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from node_agent.rules import DEFAULT_CATEGORY, RecordError, UsageIn, format_time, validate_record
+from wire.rules import DEFAULT_CATEGORY, RecordError, UsageIn, format_time, validate_record
 
 #: The fields a report may carry; ``key`` and ``node`` are the agent's to set.
 FIELDS = ("user", "resource_kind", "quantity", "amount_cents", "applies_to", "occurred_at")

@@ -21,7 +21,6 @@ from typing import Any
 import nacl.signing
 import structlog
 
-from models.otoml import UsageIn
 from node_agent.committer import Committer, Remote, repo_path_for
 from node_agent.credit import CreditBook, start_watch
 from node_agent.intake import create_intake_app
@@ -30,6 +29,7 @@ from node_agent.keys import intake_token
 from node_agent.publisher import Publisher
 from node_agent.records import draft_record
 from settings import NodeSettings
+from wire.otoml import UsageIn
 
 log = structlog.get_logger("hero.node")
 

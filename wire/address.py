@@ -7,7 +7,7 @@ import ipaddress
 
 import blake3
 
-from models.errors import InvalidAddress
+from wire.errors import InvalidAddress
 
 #: The network every Mycelium address lies in.
 MYCELIUM_NETWORK = ipaddress.IPv6Network("400::/7")

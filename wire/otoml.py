@@ -16,7 +16,7 @@ occurred_at = "2026-11-21T14:03:10Z"
 ```
 
 Times are quoted RFC 3339 UTC strings; a quoted integer (Unix seconds) is accepted on
-read. The record rules (bounds, formats, enumerations) are ``node_agent.rules``, shared
+read. The record rules (bounds, formats, enumerations) are ``wire.rules``, shared
 with the node agent. A problem with the file itself (not TOML, wrong format, wrong node,
 bad hour) raises ``OtomlError`` and nothing else, whatever the bytes; a problem with one
 record rejects that record only, so the rest of the file can still be applied.
@@ -31,8 +31,8 @@ from typing import Any
 import tomli
 import tomli_w
 
-from models.errors import HeroError
-from node_agent.rules import (
+from wire.errors import HeroError
+from wire.rules import (
     DEFAULT_CATEGORY,
     MAX_FUTURE,
     MAX_YEAR,

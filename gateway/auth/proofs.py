@@ -18,8 +18,8 @@ import nacl.exceptions
 import nacl.public
 
 from adapters.mycelium import InboundMessage
-from models.address import derive_address, parse_address
 from models.errors import HeroError, InvalidAddress
+from wire.address import derive_address, parse_address
 
 #: The Mycelium message topic a login code is sent on.
 LOGIN_TOPIC = b"hero.login"

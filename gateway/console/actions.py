@@ -18,9 +18,9 @@ from gateway import forms
 from gateway.console.session import ConsoleOptions, operator, render_context
 from gateway.templates import Renderer
 from models import Account, Billing
-from models.address import canonical_address
 from models.errors import AdminRefused, InvalidAddress
 from models.money import CONFIRM_ADJUSTMENT_CENTS, format_cents, parse_cents
+from wire.address import canonical_address
 
 #: How long a change is waited for before its page says it is still under way, in seconds.
 WAIT_S = 10.0

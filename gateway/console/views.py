@@ -14,9 +14,9 @@ from gateway.console import queries
 from gateway.console.session import ConsoleOptions, render_context
 from gateway.templates import Renderer
 from models import Account
-from models.address import canonical_address
 from models.errors import InvalidAddress
 from models.money import CONFIRM_ADJUSTMENT_CENTS
+from wire.address import canonical_address
 
 
 def _before(req: falcon.Request) -> int | None:

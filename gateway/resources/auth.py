@@ -36,8 +36,8 @@ from gateway.auth.sessions import (
 from gateway.errors import wants_json
 from gateway.templates import Renderer
 from models import Account, LoginChallenge, write_transaction
-from models.address import canonical_address
 from models.errors import InvalidAddress
+from wire.address import canonical_address
 
 log = structlog.get_logger("hero.login")
 

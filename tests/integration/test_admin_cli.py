@@ -136,9 +136,9 @@ def test_nodes_are_registered_aggregated_and_their_alerts_listed_through_the_cli
     import datetime as dt
 
     from models import UsageRecord
-    from models.otoml import UsageIn
     from tests.support.git_http import git_http_server
     from tests.support.node_repo import NodeRepo
+    from wire.otoml import UsageIn
 
     make_account()
     stack.worker()

@@ -13,9 +13,9 @@ from actors.aggregator import ForgeAccess, pull
 from actors.usage import apply_batch
 from adapters.forge import ForgeUnavailable
 from models import Account, Alert, Billing, Node, UsageRecord
-from models.otoml import UsageIn
 from tests.support.git_http import git_http_server
 from tests.support.node_repo import NodeRepo
+from wire.otoml import UsageIn
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 HOUR = dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)

@@ -19,7 +19,6 @@ from actors.aggregator import ForgeAccess, pull, pull_node
 from actors.usage import apply_batch
 from adapters.forge import ForgeUnavailable
 from models import Alert, Node, UsageRecord
-from models.otoml import dumps
 from tests.integration.test_aggregator import (  # noqa: F401
     HOUR,
     NOW,
@@ -32,6 +31,7 @@ from tests.integration.test_aggregator import (  # noqa: F401
     run_pull,
 )
 from tests.support.node_repo import NodeRepo
+from wire.otoml import dumps
 
 
 def toml_record(seq: int, minute: int, **fields: object) -> bytes:

@@ -11,7 +11,6 @@ import nats
 
 from actors.ledger import post
 from models import Account, AdminAudit, write_transaction
-from models.address import parse_address
 from models.credit import CreditState
 from tests.integration.conftest import Stack
 from tests.integration.test_credit_state import (
@@ -21,6 +20,7 @@ from tests.integration.test_credit_state import (
 )
 from tests.support.nats_helpers import NATS_URL
 from tests.support.procs import hero_admin, wait_until
+from wire.address import parse_address
 
 
 def in_bucket(bucket: str) -> dict:

@@ -21,7 +21,6 @@ import pytest
 import requests
 
 from models import Account, Billing, LedgerEntry, Node
-from models.address import parse_address
 from models.credit import CreditState
 from tests.conftest import need
 from tests.integration.conftest import Stack
@@ -29,6 +28,7 @@ from tests.support.nats_helpers import NATS_URL, TestStream, delete_stream
 from tests.support.procs import BIN, HeroProcess, hero_admin, wait_until
 from tests.support.services import free_port, nats_reachable
 from tests.support.tcp_proxy import TcpProxy
+from wire.address import parse_address
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 TOKEN = "intake-token-of-the-credit-test"

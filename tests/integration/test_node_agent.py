@@ -19,7 +19,6 @@ from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Commit, Tree
 from dulwich.repo import Repo
 
-from models.otoml import format_time, loads, parse_record
 from node_agent.committer import BRANCH
 from tests.conftest import need
 from tests.support.git_http import GitHttpServer, git_http_server
@@ -27,6 +26,7 @@ from tests.support.nats_helpers import StoredMsg, TestStream, delete_stream, str
 from tests.support.procs import HeroProcess, hero_env, wait_until
 from tests.support.services import free_port, nats_reachable
 from tests.support.tcp_proxy import TcpProxy
+from wire.otoml import format_time, loads, parse_record
 
 HERO_NODE = str(Path(sys.executable).parent / "hero-node")
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import nacl.public
 
-from models.address import derive_address
+from wire.address import derive_address
 
 
 class FifoLock:

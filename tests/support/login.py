@@ -14,7 +14,7 @@ import nacl.public
 import requests
 
 from gateway.auth.proofs import make_key_proof
-from models.address import derive_address
+from wire.address import derive_address
 
 #: RFC 7748 section 6.1 private keys; their addresses are pinned in tests/unit/test_address.py.
 ALICE_KEY = nacl.public.PrivateKey(

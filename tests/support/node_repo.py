@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nacl.signing
 
-from models.otoml import UsageIn, batch_path, dumps
+from wire.otoml import UsageIn, batch_path, dumps
 
 
 class NodeRepo:

@@ -10,14 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nacl.public import PrivateKey
 
-from models.address import (
+from models.errors import InvalidAddress
+from wire.address import (
     MYCELIUM_NETWORK,
     canonical_address,
     derive_address,
     parse_address,
     same_address,
 )
-from models.errors import InvalidAddress
 
 # RFC 7748 section 6.1 test keys.
 ALICE_PRIVATE = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")

@@ -15,10 +15,10 @@ from actors import credit
 from actors.ledger import post
 from cli.credit_publisher import seq_of
 from models import Account, Notification, write_transaction
-from models.address import parse_address
 from models.credit import CreditState
 from node_agent.credit import CreditBook
 from node_agent.intake import create_intake_app
+from wire.address import parse_address
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 HEX = parse_address(USER).packed.hex()

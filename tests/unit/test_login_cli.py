@@ -10,8 +10,8 @@ import pytest
 
 from adapters.mycelium import KeyFileError, read_key_file, write_key_file
 from cli.login import EXIT_OK, EXIT_USAGE, main
-from models.address import derive_address
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY
+from wire.address import derive_address
 
 
 def test_keygen_writes_32_raw_bytes(tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ from gateway.auth.proofs import (
     normalize_code,
     open_key_proof,
 )
-from models.address import derive_address
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY
+from wire.address import derive_address
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 CODE = "k7m2-q9xp-4hrt"

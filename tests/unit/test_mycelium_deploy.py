@@ -13,8 +13,8 @@ import tomllib
 from pathlib import Path
 
 from gateway.auth.proofs import LOGIN_TOPIC
-from models.address import derive_address
 from tests.support.login import ALICE_KEY
+from wire.address import derive_address
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from models.otoml import UsageIn
 from node_agent.batches import merge_records, plan_commits
 from node_agent.journal import JournalRow, encode_body
+from wire.otoml import UsageIn
 
 H10 = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
 H11 = H10 + dt.timedelta(hours=1)

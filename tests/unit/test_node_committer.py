@@ -11,10 +11,10 @@ from dulwich.object_store import commit_tree_changes, tree_lookup_path
 from dulwich.objects import Blob, Commit
 from dulwich.repo import Repo
 
-from models.otoml import loads
 from node_agent.committer import BRANCH, Committer, Remote, repo_path_for
 from node_agent.journal import Journal
 from node_agent.records import draft_record
+from wire.otoml import loads
 
 H10 = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

@@ -55,6 +55,6 @@ def test_the_hero_node_process_keeps_structlog_from_loading_rich() -> None:
 
 
 def test_other_processes_importing_the_package_keep_rich() -> None:
-    loaded = _loaded_after("import structlog\nimport node_agent.rules")
+    loaded = _loaded_after("import structlog\nimport wire.rules")
 
     assert "rich" in loaded

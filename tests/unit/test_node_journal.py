@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from models.otoml import UsageIn
 from node_agent.journal import Journal, JournalError, encode_body
+from wire.otoml import UsageIn
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

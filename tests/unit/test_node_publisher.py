@@ -14,9 +14,9 @@ import pytest
 from nats.js.api import PubAck
 from nats.js.errors import APIError
 
-from models.otoml import UsageIn
 from node_agent import publisher as pub
 from node_agent.journal import Journal
+from wire.otoml import UsageIn
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

@@ -14,10 +14,10 @@ import nacl.signing
 import pytest
 import structlog
 
-from models.otoml import RecordError
 from node_agent.cli import EXIT_OK, EXIT_USAGE, main
 from node_agent.journal import Journal
 from node_agent.records import cli_report, draft_record
+from wire.otoml import RecordError
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, 15, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

@@ -9,7 +9,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.otoml import OtomlError, UsageIn, batch_path, dumps, loads
+from wire.otoml import OtomlError, UsageIn, batch_path, dumps, loads
 
 NOW = dt.datetime(2026, 11, 21, 15, 0, tzinfo=dt.UTC)
 HOUR = dt.datetime(2026, 11, 21, 14, 0, tzinfo=dt.UTC)

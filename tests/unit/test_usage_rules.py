@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.address import canonical_address
 from models.errors import InvalidAddress
-from node_agent import rules
-from node_agent.rules import (
+from wire import rules
+from wire.address import canonical_address
+from wire.rules import (
     MAX_AMOUNT_CENTS,
     MAX_QUANTITY,
     RecordError,
@@ -154,7 +154,7 @@ def test_the_service_uses_the_same_enumerations() -> None:
 
 def test_the_rules_import_neither_the_database_nor_the_settings() -> None:
     code = (
-        "import sys, node_agent.rules, node_agent.records;"
+        "import sys, wire.rules, node_agent.records;"
         "bad = {'peewee', 'settings', 'models'} & set(sys.modules);"
         "sys.exit(f'imported {sorted(bad)}' if bad else 0)"
     )
