@@ -27,6 +27,7 @@ from actors.middleware import DatabaseReconnect, LogMessage, MessageMetrics
 #: Actor modules, imported by ``configure_broker`` so every actor is declared.
 ACTOR_MODULES = (
     "actors.payments",
+    "actors.topups",
     "actors.refunds",
     "actors.parked",
     "actors.clickpesa",

@@ -41,7 +41,8 @@ from gateway.resources.plans import Plans, RequestStatus, Vms
 from gateway.resources.receipts import ReceiptPage, ReceiptPdf
 from gateway.resources.sandbox import SandboxCheckout
 from gateway.resources.statement import Statement, StatementCsv
-from gateway.resources.topup import TopUpStart, TopUpStatus
+from gateway.resources.topup import TopUpStart
+from gateway.resources.topups import TopUpCancel, TopUpResume, TopUpStatus
 from gateway.resources.usage_items import UsageEntryPage
 from gateway.resources.vms import PlanRenewal, PlanUpgrade, VmRelease
 from gateway.resources.webhooks import Webhook
@@ -132,11 +133,11 @@ def create_app(
         ChallengeStatus(login=login, send=send, renderer=renderer, public_url=public_url),
     )
     app.add_route("/auth/challenges/{challenge_id}/proof", ChallengeProof(login=login))
-    app.add_route(
-        "/topup",
-        TopUpStart(providers=providers, send=send, renderer=renderer, public_url=public_url),
-    )
+    topup = TopUpStart(providers=providers, send=send, renderer=renderer, public_url=public_url)
+    app.add_route("/topup", topup)
     app.add_route("/topups/{topup_id}", TopUpStatus(renderer=renderer))
+    app.add_route("/topups/{topup_id}/resume", TopUpResume(start=topup))
+    app.add_route("/topups/{topup_id}/cancel", TopUpCancel(send=send))
     sandbox = providers.get("sandbox")
     if isinstance(sandbox, SandboxProvider):
         app.add_route(

@@ -1,20 +1,27 @@
-"""Top-ups: start one with a provider, then watch it until its webhook has credited it."""
+"""Top-ups: start one with a provider, then watch it until its webhook has credited it.
+
+A form with a mistake comes back as the same page, its values kept and the problem next
+to the field; the API gets a 400 whose description starts with the field's name.
+"""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
 
 from adapters.payments import PaymentProvider
+from adapters.payments.base import Checkout
 from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.errors import wants_json
 from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
-from models import Account, Billing, TopUp
+from gateway.topups_view import unpaid_topups
+from models import Account, TopUp, utcnow
 from models.money import format_cents, parse_cents
 
 #: Smallest and largest top-up accepted, in cents.
@@ -22,6 +29,11 @@ MIN_TOPUP_CENTS = 100
 MAX_TOPUP_CENTS = 100_000
 #: Amounts offered as one-click choices, in cents.
 PRESET_CENTS = (500, 1000, 2500, 5000)
+#: What a bad amount is told, whatever was wrong with it.
+AMOUNT_PROBLEM = (
+    f"Enter an amount between {format_cents(MIN_TOPUP_CENTS)} and "
+    f"{format_cents(MAX_TOPUP_CENTS)}, in dollars and cents like 12.50"
+)
 
 
 def new_topup_id() -> str:
@@ -30,19 +42,19 @@ def new_topup_id() -> str:
 
 
 def parse_topup_amount(raw: str | None) -> int:
-    """Parse the amount field of the form, in dollars; raise HTTP 400 naming the problem."""
+    """Parse the amount field of the form, in dollars.
+
+    Raises:
+        ValueError: in plain words (``AMOUNT_PROBLEM``).
+    """
     if not raw:
-        raise falcon.HTTPBadRequest(title="Amount missing", description="amount: enter an amount")
+        raise ValueError(AMOUNT_PROBLEM)
     try:
         cents = parse_cents(raw)
-    except ValueError as exc:
-        raise falcon.HTTPBadRequest(title="Invalid amount", description=f"amount: {exc}") from None
+    except ValueError:
+        raise ValueError(AMOUNT_PROBLEM) from None
     if not MIN_TOPUP_CENTS <= cents <= MAX_TOPUP_CENTS:
-        raise falcon.HTTPBadRequest(
-            title="Amount out of range",
-            description=f"amount: must be between {format_cents(MIN_TOPUP_CENTS)} and "
-            f"{format_cents(MAX_TOPUP_CENTS)}",
-        )
+        raise ValueError(AMOUNT_PROBLEM)
     return cents
 
 
@@ -55,8 +67,36 @@ def account_being_set_up() -> falcon.HTTPConflict:
     )
 
 
+@dataclass
+class TopUpForm:
+    """What the form held, and the problem of each field that had one."""
+
+    amount: str = "10.00"
+    custom_amount: str = ""
+    provider: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    amount_cents: int = 0
+
+
+def read_form(data: dict[str, Any], providers: Mapping[str, PaymentProvider]) -> TopUpForm:
+    """The top-up form of a request, checked field by field."""
+    form = TopUpForm(
+        amount=forms.text(data, "amount", max_chars=32),
+        custom_amount=forms.text(data, "custom_amount", max_chars=32),
+        provider=forms.text(data, "provider", max_chars=32),
+    )
+    if form.provider not in providers:
+        form.errors["provider"] = f"Choose how to pay: {', '.join(sorted(providers))}"
+    try:
+        form.amount_cents = parse_topup_amount(form.custom_amount or form.amount)
+    except ValueError as exc:
+        form.errors["amount"] = str(exc)
+    return form
+
+
 class TopUpStart:
-    """``GET /topup`` shows the form; ``POST /topup`` starts a checkout and redirects to it.
+    """``GET /topup`` shows the form and the unpaid top-ups; ``POST /topup`` starts a
+    checkout and redirects to it.
 
     Both need a session: the top-up is for the logged-in address, never a form field.
     """
@@ -69,42 +109,69 @@ class TopUpStart:
         renderer: Renderer,
         public_url: str,
     ) -> None:
-        self._providers = providers
-        self._send = send
+        self.providers = providers
+        self.send = send
         self._renderer = renderer
         self._public_url = public_url
 
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.render(req, resp, TopUpForm(provider=min(self.providers, default="")))
+
+    def render(
+        self, req: falcon.Request, resp: falcon.Response, form: TopUpForm, **extra: Any
+    ) -> None:
+        """The top-up page with *form*'s values and problems, and the unpaid top-ups."""
+        now = utcnow()
+        cancelled = req.get_param("cancelled") or ""
+        unpaid = unpaid_topups(req.context.address, now=now)
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
             "topup.html",
             viewer=viewer(req),
             account_ready=Account.select().where(Account.address == req.context.address).exists(),
-            providers=sorted(self._providers),
+            providers=sorted(self.providers),
             presets=PRESET_CENTS,
             min_cents=MIN_TOPUP_CENTS,
             max_cents=MAX_TOPUP_CENTS,
+            form=form,
+            unpaid=unpaid,
+            cancelled=cancelled,
+            cancelling=any(t.public_id == cancelled and t.pending for t in unpaid),
+            **extra,
         )
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        form = forms.body(req)
-        provider_name = forms.text(form, "provider")
-        provider = self._providers.get(provider_name)
-        if provider is None:
-            raise falcon.HTTPBadRequest(
-                title="Unknown payment provider",
-                description=f"provider: choose one of {', '.join(sorted(self._providers))}",
-            )
-        custom = forms.text(form, "custom_amount")
-        amount_cents = parse_topup_amount(custom or forms.text(form, "amount"))
-        address: str = req.context.address
-        if not Account.select().where(Account.address == address).exists():
+        form = read_form(forms.body(req), self.providers)
+        if form.errors:
+            if wants_json(req):
+                name, problem = next(iter(form.errors.items()))
+                raise falcon.HTTPBadRequest(
+                    title="Check the form", description=f"{name}: {problem}"
+                )
+            resp.status = falcon.HTTP_400
+            self.render(req, resp, form)
+            return
+        if not Account.select().where(Account.address == req.context.address).exists():
             raise account_being_set_up()
         refuse_unverified(req, "topup")
+        topup_id, checkout = self.start(req.context.address, form.provider, form.amount_cents)
+        if wants_json(req):
+            resp.status = falcon.HTTP_201
+            resp.media = {"topup_id": topup_id, "redirect_url": checkout.redirect_url}
+            return
+        raise falcon.HTTPSeeOther(checkout.redirect_url)
+
+    def start(self, address: str, provider_name: str, amount_cents: int) -> tuple[str, Checkout]:
+        """Record a new top-up, open its checkout with the provider, and remember where.
+
+        Raises:
+            BrokerUnavailable: a message was not confirmed (nothing is charged).
+            ProviderUnavailable, PaymentError: the provider did not open a checkout.
+        """
         topup_id = new_topup_id()
-        self._send(
+        self.send(
             "record_topup",
             public_id=topup_id,
             address=address,
@@ -112,18 +179,21 @@ class TopUpStart:
             amount_cents=amount_cents,
             provider_ref=None,
         )
-        checkout = provider.start_checkout(
+        checkout = self.providers[provider_name].start_checkout(
             topup_id=topup_id,
             address=address,
             amount_cents=amount_cents,
             return_url=f"{self._public_url}/topups/{topup_id}",
             cancel_url=f"{self._public_url}/topup",
         )
-        if wants_json(req):
-            resp.status = falcon.HTTP_201
-            resp.media = {"topup_id": topup_id, "redirect_url": checkout.redirect_url}
-            return
-        raise falcon.HTTPSeeOther(checkout.redirect_url)
+        self.send(
+            "note_checkout",
+            public_id=topup_id,
+            address=address,
+            provider_ref=checkout.provider_ref,
+            checkout_url=checkout.redirect_url,
+        )
+        return topup_id, checkout
 
 
 def owned_topup(req: falcon.Request, topup_id: str) -> TopUp | None:
@@ -141,29 +211,3 @@ def owned_topup(req: falcon.Request, topup_id: str) -> TopUp | None:
             title="Top-up not found", description="None of your top-ups has this reference."
         )
     return topup
-
-
-class TopUpStatus:
-    """``GET /topups/{topup_id}``: the return page, refreshing until the webhook credited.
-
-    Only the owner's session sees a top-up.
-    """
-
-    def __init__(self, *, renderer: Renderer) -> None:
-        self._renderer = renderer
-
-    @falcon.before(require_login)
-    def on_get(self, req: falcon.Request, resp: falcon.Response, topup_id: str) -> None:
-        topup = owned_topup(req, topup_id)
-        billing = Billing.get_or_none(Billing.account == topup.account) if topup else None
-        state = {
-            "topup_id": topup_id,
-            "status": topup.status if topup else "pending",
-            "amount_cents": topup.amount_cents if topup else None,
-            "balance_cents": billing.balance_cents if billing else None,
-        }
-        if wants_json(req):
-            resp.media = state
-            return
-        resp.content_type = falcon.MEDIA_HTML
-        resp.text = self._renderer.render("topup_status.html", viewer=viewer(req), **state)

@@ -357,12 +357,12 @@ class TestTopUpErrors:
     ) -> None:
         assert post_topup(client, topup_form(amount=amount), HTML, browser).status_code == 400
 
-    def test_bad_amount_html_page_names_the_field(
+    def test_bad_amount_html_page_says_the_problem_next_to_the_field(
         self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
         result = post_topup(client, topup_form(amount="abc"), HTML, browser)
         assert result.headers["Content-Type"].startswith("text/html")
-        assert "amount:" in result.text
+        assert '<p class="field-error" id="amount-error">Enter an amount between' in result.text
 
     def test_bad_amount_json_names_the_field(
         self, client: falcon.testing.TestClient, browser: Browser
@@ -376,12 +376,12 @@ class TestTopUpErrors:
     ) -> None:
         assert post_topup(client, topup_form(provider="paypal"), HTML, browser).status_code == 400
 
-    def test_unknown_provider_html_page_names_the_field(
+    def test_unknown_provider_html_page_says_the_problem_next_to_the_field(
         self, client: falcon.testing.TestClient, browser: Browser
     ) -> None:
         result = post_topup(client, topup_form(provider="paypal"), HTML, browser)
         assert result.headers["Content-Type"].startswith("text/html")
-        assert "provider:" in result.text
+        assert '<p class="field-error" id="provider-error">Choose how to pay' in result.text
 
     def test_unknown_provider_json_names_the_field(
         self, client: falcon.testing.TestClient, browser: Browser
@@ -435,12 +435,21 @@ class TestTopUpStart:
         assert result.status_code == 303
         assert result.headers["Location"].startswith(f"{PUBLIC_URL}/sandbox/checkout/HERO")
 
-    def test_good_top_up_sends_one_record_topup(
+    def test_good_top_up_sends_record_topup_then_where_its_checkout_is(
         self, client: falcon.testing.TestClient, browser: Browser, sent: RecordingSend
     ) -> None:
         result = post_topup(client, topup_form(), HTML, browser)
         topup_id = result.headers["Location"].rsplit("/", 1)[1]
-        assert sent.calls == [
+        assert sent.calls[1] == (
+            "note_checkout",
+            {
+                "public_id": topup_id,
+                "address": ADDRESS,
+                "provider_ref": f"cs_sandbox_{topup_id}",
+                "checkout_url": result.headers["Location"],
+            },
+        )
+        assert sent.calls[:1] == [
             (
                 "record_topup",
                 {
@@ -457,7 +466,7 @@ class TestTopUpStart:
         self, client: falcon.testing.TestClient, browser: Browser, sent: RecordingSend
     ) -> None:
         post_topup(client, topup_form(address=STRANGER), HTML, browser)
-        assert [kwargs["address"] for _, kwargs in sent.calls] == [ADDRESS]
+        assert {kwargs["address"] for _, kwargs in sent.calls} == {ADDRESS}
 
     def test_good_top_up_answers_json_with_the_redirect(
         self, client: falcon.testing.TestClient, browser: Browser

@@ -147,7 +147,9 @@ def test_a_custom_amount_outside_the_limits_is_refused_in_words(client, custom: 
         },
         headers=HTML,
     )
-    assert page.status_code == 400 and "amount:" in page.text
+    assert page.status_code == 400
+    assert "Enter an amount between $1.00 and $1,000.00" in page.text
+    assert f'value="{custom}"' in page.text  # kept
 
 
 def test_the_email_form_sends_set_email_and_refuses_garbage(client, sent: Sent) -> None:
