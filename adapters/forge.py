@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from dulwich.errors import (
     ObjectFormatException,
 )
 from dulwich.graph import can_fast_forward
-from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
 from dulwich.walk import ORDER_TOPO, Walker
 
@@ -54,6 +55,8 @@ BRANCH: Any = b"refs/heads/main"
 MIRROR_REF: Any = b"refs/remotes/origin/main"
 #: Seconds to wait for a connection, and then for each read, before a fetch gives up.
 DEFAULT_TIMEOUT_S = 30.0
+#: Commits and trees a mirror keeps after reading them.
+RECENT_OBJECTS = 256
 
 
 class ForgeUnavailable(HeroError):
@@ -112,6 +115,9 @@ class ForgeMirror:
         os.makedirs(mirror_dir, exist_ok=True)
         self._repo = Repo(path) if os.path.isdir(path) else Repo.init_bare(path, mkdir=True)
         self._pattern = re.compile(rf"^nodes/{re.escape(node)}/usage_[0-9-]+\.otoml$")
+        #: Commits and trees read lately: a commit's trees are its child's parent trees,
+        #: and each one read from a pack costs its whole delta chain.
+        self._recent: OrderedDict[ObjectID, ShaFile] = OrderedDict()
 
     def close(self) -> None:
         self._repo.close()
@@ -197,14 +203,16 @@ class ForgeMirror:
         commit = self._commit(sha)
         parent_tree = self._commit(commit.parents[0].decode()).tree if commit.parents else None
         touched: set[str] = set()
-        for change in tree_changes(self._repo.object_store, parent_tree, commit.tree):
-            if change.new is None or change.new.path is None:
+        blobs: dict[str, ObjectID] = {}  # path -> blob id, from the diff itself
+        for change in tree_changes(_objects(self._object), parent_tree, commit.tree):
+            if change.new is None or change.new.path is None or change.new.sha is None:
                 continue
             path = change.new.path.decode()
+            blobs[path] = change.new.sha
             path = path[: -len(".sig")] if path.endswith(".otoml.sig") else path
             if self._pattern.match(path):
                 touched.add(path)
-        return [self._file(commit, path) for path in sorted(touched)]
+        return [self._file(commit, path, blobs) for path in sorted(touched)]
 
     def files_at(self, sha: str) -> list[BatchFile]:
         """Every batch file in the tree of commit *sha*."""
@@ -234,31 +242,64 @@ class ForgeMirror:
             if self._pattern.match(path):
                 yield self._file(commit, path)
 
-    def _file(self, commit: Commit, path: str) -> BatchFile:
+    def _file(self, commit: Commit, path: str, blobs: Mapping[str, ObjectID] | None = None
+              ) -> BatchFile:
+        """The file at *path* in *commit*; *blobs*: blob ids already known by path."""
+        known = blobs or {}
         return BatchFile(
             commit=commit.id.decode(),
             path=path,
-            data=self._blob(commit.tree, path) or b"",
-            signature=self._blob(commit.tree, path + ".sig"),
+            data=self._blob(commit.tree, path, known.get(path)) or b"",
+            signature=self._blob(commit.tree, path + ".sig", known.get(path + ".sig")),
         )
 
-    def _blob(self, tree_id: bytes, path: str) -> bytes | None:
-        try:
-            _, blob_id = self._tree_lookup(tree_id, path.encode())
-        except KeyError:
-            return None
-        blob = self._repo[blob_id]
+    def _blob(self, tree_id: bytes, path: str, blob_id: ObjectID | None = None) -> bytes | None:
+        if blob_id is None:
+            try:
+                _, found = self._tree_lookup(tree_id, path.encode())
+            except KeyError:
+                return None
+            blob_id = ObjectID(found)
+        blob = self._repo.object_store[blob_id]  # read once: not kept
         return blob.data if isinstance(blob, Blob) else None
 
     def _tree_lookup(self, tree_id: bytes, path: bytes) -> tuple[int, bytes]:
-        tree = self._repo[tree_id]
+        tree = self._object(ObjectID(tree_id))
         assert isinstance(tree, Tree)
-        return tree.lookup_path(self._repo.object_store.__getitem__, path)
+        return tree.lookup_path(self._object, path)
 
     def _commit(self, sha: str) -> Commit:
-        commit = self._repo[_oid(sha)]
+        commit = self._object(_oid(sha))
         assert isinstance(commit, Commit)
         return commit
+
+    def _object(self, oid: ObjectID) -> ShaFile:
+        """A commit or tree, from the recent ones when it was read lately."""
+        found = self._recent.get(oid)
+        if found is not None:
+            self._recent.move_to_end(oid)
+            return found
+        found = self._repo.object_store[oid]
+        if not isinstance(found, Blob):
+            self._recent[oid] = found
+            if len(self._recent) > RECENT_OBJECTS:
+                self._recent.popitem(last=False)
+        return found
+
+
+class _Objects:
+    """An object store's ``[]`` through the mirror's recent objects (for ``tree_changes``)."""
+
+    def __init__(self, get: Callable[[ObjectID], ShaFile]) -> None:
+        self._get = get
+
+    def __getitem__(self, oid: ObjectID) -> ShaFile:
+        return self._get(oid)
+
+
+def _objects(get: Callable[[ObjectID], ShaFile]) -> Any:
+    """What ``tree_changes`` reads objects from (it only ever indexes the store)."""
+    return _Objects(get)
 
 
 #: What reading a broken or hostile history can raise.
