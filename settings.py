@@ -5,12 +5,18 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from wire.env import ConfigError
+from wire.env import read_addr as _addr
+from wire.env import read_int as _int
+from wire.env import read_name as _name
+from wire.env import read_url as _url
+from wire.nats import CREDIT_BUCKET, USAGE_STREAM, USAGE_SUBJECT_PREFIX
+
+__all__ = ["DEFAULT_PLANS", "MAX_FLOOR_CENTS", "ConfigError", "Plan", "Settings"]
 
 #: Plans sold when ``HERO_PLANS_JSON`` is unset: id -> price, period and VM quota.
 DEFAULT_PLANS: dict[str, dict[str, int]] = {
@@ -28,15 +34,6 @@ SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_development_only"  # noqa: S105
 DEV_EMAIL_FROM = "billing@hero.localhost"
 #: Key the KYC sandbox signs its iDenfy-format webhooks with when none is set (dev only).
 SANDBOX_IDENFY_SIGNING_KEY = "idenfy_sandbox_development_only"  # noqa: S105
-
-
-class ConfigError(ValueError):
-    """A ``HERO_*`` variable holds a value the program cannot run with."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
-        self.name = name
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -96,8 +93,8 @@ class Settings:
     http_threads: int = 8
     log_json: bool | None = None
     metrics_addr: tuple[str, int] | None = None
-    nats_stream: str = "HERO_USAGE"
-    nats_subject_prefix: str = "hero.usage"
+    nats_stream: str = USAGE_STREAM
+    nats_subject_prefix: str = USAGE_SUBJECT_PREFIX
     #: Where the aggregator keeps its local mirrors of node repos.
     mirror_dir: str = "var/mirrors"
     sendgrid_api_key: str | None = field(default=None, repr=False)
@@ -122,7 +119,7 @@ class Settings:
     #: Seconds an account stays exhausted before its VMs are suspended.
     suspend_after_s: int = 86_400
     #: The NATS key-value bucket holding every account's credit state.
-    nats_credit_bucket: str = "HERO_CREDIT"
+    nats_credit_bucket: str = CREDIT_BUCKET
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -182,8 +179,8 @@ class Settings:
             worker_processes=_int(environ, "HERO_WORKER_PROCESSES", 1, minimum=1),
             http_threads=_int(environ, "HERO_HTTP_THREADS", 8, minimum=1),
             log_json=_bool(environ, "HERO_LOG_JSON", None),
-            nats_stream=_name(environ, "HERO_NATS_STREAM", "HERO_USAGE"),
-            nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", "hero.usage"),
+            nats_stream=_name(environ, "HERO_NATS_STREAM", USAGE_STREAM),
+            nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", USAGE_SUBJECT_PREFIX),
             mirror_dir=environ.get("HERO_MIRROR_DIR") or "var/mirrors",
             sendgrid_api_key=environ.get("HERO_SENDGRID_API_KEY") or None,
             sendgrid_api_base=(
@@ -200,7 +197,7 @@ class Settings:
                 environ, "HERO_CREDIT_FLOOR_CENTS", 0, minimum=-MAX_FLOOR_CENTS
             ),
             suspend_after_s=_int(environ, "HERO_SUSPEND_AFTER_S", 86_400, minimum=1),
-            nats_credit_bucket=_name(environ, "HERO_NATS_CREDIT_BUCKET", "HERO_CREDIT"),
+            nats_credit_bucket=_name(environ, "HERO_NATS_CREDIT_BUCKET", CREDIT_BUCKET),
             **_kyc(environ, env),
             metrics_addr=(
                 _addr(environ, "HERO_METRICS_ADDR", "")
@@ -302,88 +299,10 @@ class Settings:
         return problems
 
 
-@dataclass(frozen=True)
-class NodeSettings:
-    """The node agent's configuration (``hero-node``), from ``HERO_NODE_*`` and NATS."""
-
-    name: str
-    key_path: str | None
-    journal_path: str
-    repo: str | None
-    repo_token: str | None = field(default=None, repr=False)
-    repo_user: str = "hero-node"
-    nats_url: str | None = None
-    nats_stream: str = "HERO_USAGE"
-    nats_subject_prefix: str = "hero.usage"
-    intake_host: str = "127.0.0.1"
-    intake_port: int = 9931
-    #: The intake's bearer token when set by hand (else it is read from ``intake_token_path``).
-    intake_token: str | None = field(default=None, repr=False)
-    #: The intake token file, created 0600 at first start (default: beside the journal).
-    intake_token_path: str = ""
-    #: Seconds between commit attempts of the hourly committer (it commits closed hours).
-    commit_interval_s: int = 60
-    #: The NATS key-value bucket of credit states the agent watches.
-    nats_credit_bucket: str = "HERO_CREDIT"
-    #: Seconds without contact after which a credit answer is ``unknown``.
-    credit_stale_s: int = 300
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> NodeSettings:
-        """Raises: ConfigError naming the variable."""
-        name = environ.get("HERO_NODE_NAME") or ""
-        if _NODE_NAME.fullmatch(name) is None:
-            raise ConfigError("HERO_NODE_NAME", f"must be a node name like node-a, not {name!r}")
-        host, port = _addr(environ, "HERO_NODE_INTAKE_ADDR", "127.0.0.1:9931")
-        journal = environ.get("HERO_NODE_JOURNAL") or f"var/node-{name}.journal.db"
-        return cls(
-            name=name,
-            key_path=environ.get("HERO_NODE_KEY") or None,
-            journal_path=journal,
-            repo=environ.get("HERO_NODE_REPO") or None,
-            repo_token=environ.get("HERO_NODE_REPO_TOKEN") or None,
-            repo_user=environ.get("HERO_NODE_REPO_USER") or "hero-node",
-            nats_url=_url(environ, "HERO_NATS_URL", ("nats", "tls")),
-            nats_stream=_name(environ, "HERO_NATS_STREAM", "HERO_USAGE"),
-            nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", "hero.usage"),
-            intake_host=host,
-            intake_port=port,
-            intake_token=environ.get("HERO_NODE_INTAKE_TOKEN") or None,
-            intake_token_path=environ.get("HERO_NODE_INTAKE_TOKEN_FILE")
-            or str(Path(journal).with_suffix(".intake-token")),
-            commit_interval_s=_int(environ, "HERO_NODE_COMMIT_INTERVAL_S", 60, minimum=1),
-            nats_credit_bucket=_name(environ, "HERO_NATS_CREDIT_BUCKET", "HERO_CREDIT"),
-            credit_stale_s=_int(environ, "HERO_NODE_CREDIT_STALE_S", 300, minimum=1),
-        )
-
-
-_NODE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-
-
-def _name(environ: Mapping[str, str], name: str, default: str) -> str:
-    value = environ.get(name) or default
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", value):
-        raise ConfigError(name, f"letters, digits, '.', '_' and '-' only, not {value!r}")
-    return value
-
-
 def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = environ.get(name) or default
     if value not in allowed:
         raise ConfigError(name, f"must be one of {', '.join(allowed)}, not {value!r}")
-    return value
-
-
-def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    raw = environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be an integer, not {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(name, f"must be at least {minimum}, not {value}")
     return value
 
 
@@ -399,16 +318,6 @@ def _bool(environ: Mapping[str, str], name: str, default: bool | None) -> Any:
     raise ConfigError(name, f"must be true or false, not {raw!r}")
 
 
-def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
-    raw = environ.get(name)
-    if not raw:
-        return None
-    parts = urlsplit(raw)
-    if parts.scheme not in schemes or not parts.netloc:
-        raise ConfigError(name, f"must be a {'/'.join(schemes)} URL with a host, not {raw!r}")
-    return raw
-
-
 def _database_url(environ: Mapping[str, str]) -> str:
     raw = environ.get("HERO_DATABASE_URL") or "sqlite:///var/hero.db"
     scheme = raw.split(":", 1)[0]
@@ -421,14 +330,6 @@ def _database_url(environ: Mapping[str, str]) -> str:
     return raw
 
 
-def _addr(environ: Mapping[str, str], name: str, default: str) -> tuple[str, int]:
-    raw = environ.get(name) or default
-    host, sep, port = raw.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(name, f"must be HOST:PORT, not {raw!r}")
-    return host.strip("[]"), int(port)
-
-
 def _pubkeys(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = environ.get(name) or ""
     keys = tuple(k.strip().lower() for k in raw.replace(";", ",").split(",") if k.strip())
@@ -439,8 +340,8 @@ def _pubkeys(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 def _addresses(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
-    from models.errors import InvalidAddress
     from wire.address import canonical_address
+    from wire.errors import InvalidAddress
 
     raw = environ.get(name) or ""
     found = []

@@ -170,15 +170,6 @@ def notify(account_id: int, kind: str, *, crossing: int | str, payload: dict[str
     )
 
 
-def bucket_key(address_hex: str) -> str:
-    """The bucket key of an account: its 16 address bytes in hex (``:`` is no key letter).
-
-    >>> bucket_key("0520c662fd009e925d9934ed0ab882ab")
-    'acct.0520c662fd009e925d9934ed0ab882ab'
-    """
-    return f"acct.{address_hex}"
-
-
 def active_plans(account_ids: list[int], now: dt.datetime) -> dict[int, PlanSubscription]:
     """The plan of each of *account_ids* whose period has not ended, in one query."""
     plans: dict[int, PlanSubscription] = {}

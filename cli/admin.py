@@ -31,13 +31,13 @@ from cli.admin_common import (
 )
 from cli.admin_results import describe_outcome, email_arg, positive_int
 from cli.failures import describe_broker_failure
-from cli.logs import configure_logging
 from cli.runtime import wire_actors
 from models import Account, Billing, DatabaseUnavailable, check_database
 from models.db import describe_failure
 from models.errors import AdminRefused, BrokerUnavailable
 from models.money import CONFIRM_ADJUSTMENT_CENTS, format_cents
 from settings import ConfigError, Settings
+from wire.logs import configure_logging
 
 #: How long a change sent to RabbitMQ is waited for, in seconds.
 WAIT_S = 60.0

@@ -41,6 +41,7 @@ from actors.usage import deliver_usage
 from models import Node
 from models.errors import BrokerUnavailable
 from settings import Settings
+from wire.nats import MSG_ID_HEADER, SIGNATURE_HEADER
 from wire.rules import short_repr, validate_record
 
 log = structlog.get_logger("hero.bridge")
@@ -59,10 +60,6 @@ FETCH_TIMEOUT_S = 1.0
 MAX_BACKOFF_S = 30.0
 #: Characters of a quarantined body kept in its alert.
 ALERT_BODY_CHARS = 2048
-#: The header carrying the hex Ed25519 signature of the body.
-SIGNATURE_HEADER = "Hero-Signature"
-#: The header carrying the record key (JetStream's deduplication id).
-MSG_ID_HEADER = "Nats-Msg-Id"
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from typing import Any
 
 import structlog
 
-from actors.credit import active_plans, bucket_key, payload_of
+from actors.credit import active_plans, payload_of
 from models import Account, db, utcnow
 from models.credit import CreditState
 from wire.address import parse_address
+from wire.nats import bucket_key
 
 log = structlog.get_logger("hero.credit")
 

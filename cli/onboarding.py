@@ -16,7 +16,6 @@ from cli.failures import (
     is_port_busy,
     probe_broker,
 )
-from cli.logs import configure_logging
 from cli.runtime import (
     build_gateway,
     serve,
@@ -26,11 +25,12 @@ from cli.runtime import (
     wire_actors,
 )
 from cli.scheduler import run_scheduler
-from cli.signals import stop_on_signals
 from models import DatabaseUnavailable, check_database, migrate
 from models.db import describe_failure
 from models.errors import BrokerUnavailable
 from settings import ConfigError, Settings
+from wire.logs import configure_logging
+from wire.signals import stop_on_signals
 
 #: Everything went as asked.
 EXIT_OK = 0

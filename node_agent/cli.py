@@ -15,14 +15,14 @@ from urllib.parse import quote
 
 import structlog
 
-from cli.logs import configure_logging
-from cli.signals import stop_on_signals
 from node_agent.journal import JournalError
 from node_agent.keys import NodeKeyError, generate_key_file, intake_token, load_key
 from node_agent.records import cli_report, field_of
 from node_agent.service import build_committer, open_journal, record_report, serve
-from settings import ConfigError, NodeSettings
+from node_agent.settings import ConfigError, NodeSettings
+from wire.logs import configure_logging
 from wire.otoml import RecordError, parse_time
+from wire.signals import stop_on_signals
 
 log = structlog.get_logger("hero.node")
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import structlog
 
+from wire.nats import address_hex_of
+
 log = structlog.get_logger("hero.node.credit")
 
 #: Seconds between checks of the connection while the bucket is quiet.
@@ -141,7 +143,7 @@ async def _follow(nc: Any, bucket: str, book: CreditBook, stop: threading.Event)
                 loaded = True
                 log.info("credit.loaded", bucket=bucket)
             elif entry and entry.operation is None and entry.value is not None:
-                book.apply(entry.key.removeprefix("acct."), entry.value)
+                book.apply(address_hex_of(entry.key), entry.value)
             if loaded:
                 book.touch()
     finally:

@@ -37,13 +37,10 @@ from nats.js.errors import NotFoundError
 
 from node_agent.journal import Journal, JournalRow
 from node_agent.keys import sign_hex
+from wire.nats import MSG_ID_HEADER, SIGNATURE_HEADER, subject_for
 
 log = structlog.get_logger("hero.node.publisher")
 
-#: Header carrying the record key, JetStream's deduplication id.
-MSG_ID_HEADER = "Nats-Msg-Id"
-#: Header carrying the hex Ed25519 signature of the body.
-SIGNATURE_HEADER = "Hero-Signature"
 #: Journal rows read, and acknowledged rows marked published, at a time.
 BATCH = 256
 #: PubAcks in flight at most: the journal is read on while they arrive.
@@ -55,15 +52,6 @@ POLL_S = 0.25
 #: Seconds to wait after a failed round or connection, doubling up to ``MAX_BACKOFF_S``.
 MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 10.0
-
-
-def subject_for(prefix: str, node: str) -> str:
-    """The subject a node publishes on.
-
-    >>> subject_for("hero.usage", "node-a")
-    'hero.usage.node-a'
-    """
-    return f"{prefix}.{node}"
 
 
 def headers_for(row: JournalRow, key: nacl.signing.SigningKey) -> dict[str, str]:

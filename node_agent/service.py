@@ -23,12 +23,11 @@ import structlog
 
 from node_agent.committer import Committer, Remote, repo_path_for
 from node_agent.credit import CreditBook, start_watch
-from node_agent.intake import create_intake_app
 from node_agent.journal import Journal
 from node_agent.keys import intake_token
 from node_agent.publisher import Publisher
 from node_agent.records import draft_record
-from settings import NodeSettings
+from node_agent.settings import NodeSettings
 from wire.otoml import UsageIn
 
 log = structlog.get_logger("hero.node")
@@ -107,7 +106,9 @@ def serve(settings: NodeSettings, key: nacl.signing.SigningKey, *, stop: threadi
         JournalError: the journal cannot be opened.
         OSError: the intake address cannot be bound.
     """
-    import waitress
+    import waitress  # the HTTP stack loads with `serve`, not with every command
+
+    from node_agent.intake import create_intake_app
 
     token = intake_token(given=settings.intake_token, path=settings.intake_token_path)
     journal = open_journal(settings)

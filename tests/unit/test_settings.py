@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from settings import SANDBOX_WEBHOOK_SECRET, ConfigError, NodeSettings, Plan, Settings
+from node_agent.settings import NodeSettings
+from settings import SANDBOX_WEBHOOK_SECRET, ConfigError, Plan, Settings
 
 OPERATOR_PUBKEY = "ab" * 32
 
