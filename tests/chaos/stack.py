@@ -28,6 +28,8 @@ from tests.support.procs import BIN, HeroProcess, hero_admin, hero_env
 from tests.support.services import create_pg_database, drop_pg_database, free_port
 
 STRIPE_SECRET = "whsec_chaos_run_secret"
+#: The processes run this working tree's code, whatever the virtualenv installed.
+ROOT = Path(__file__).resolve().parents[2]
 INTAKE_TOKEN = "chaos-intake-token"
 
 
@@ -139,6 +141,7 @@ class ChaosStack:
         mycelium_key.write_bytes(bytes(nacl.public.PrivateKey.generate()))
         amqp = "amqp://guest:guest@127.0.0.1:{}/" + self.vhost
         common = dict(
+            PYTHONPATH=str(ROOT),
             HERO_STRIPE_SECRET_KEY="sk_test_chaos",
             HERO_STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
             HERO_SANDBOX_PAYMENTS="false",
