@@ -1,4 +1,4 @@
-"""The Mycelium node's local HTTP API (messages), and Mycelium-style X25519 key files.
+"""The Mycelium node's local HTTP API (messages); key files are ``wire.keys``.
 
 Only the part the login needs: ``GET /messages`` (long poll, pops one message) and
 ``GET /admin`` (the node's public key). Payloads and topics travel as standard base64.
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -23,8 +21,6 @@ from models.errors import HeroError
 READ_MARGIN_S = 10
 #: Read timeout of ``GET /admin``, in seconds (it waits for the node's API lock).
 ADMIN_TIMEOUT_S = 10
-#: Size of a Mycelium key file (``priv_key.bin``): the raw X25519 private key.
-KEY_FILE_BYTES = 32
 
 
 class MyceliumUnavailable(HeroError):
@@ -33,10 +29,6 @@ class MyceliumUnavailable(HeroError):
 
 class MalformedMessage(HeroError):
     """An inbound message from the node API is not the documented shape."""
-
-
-class KeyFileError(HeroError):
-    """A key file is missing, unreadable or not 32 bytes."""
 
 
 @dataclass(frozen=True)
@@ -146,42 +138,3 @@ class MyceliumClient:
         if answer.status_code not in (200, 204):
             raise MyceliumUnavailable(f"{self._api}{path} answered {answer.status_code}")
         return answer
-
-
-def read_key_file(path: str | os.PathLike[str]) -> bytes:
-    """The 32-byte X25519 private key in a Mycelium-style key file.
-
-    Raises:
-        KeyFileError: naming the file and what is wrong with it.
-    """
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise KeyFileError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(raw) != KEY_FILE_BYTES:
-        raise KeyFileError(
-            f"{path}: a key file holds {KEY_FILE_BYTES} raw bytes (like Mycelium's "
-            f"priv_key.bin), not {len(raw)}"
-        )
-    return raw
-
-
-def write_key_file(path: str | os.PathLike[str], raw: bytes) -> None:
-    """Write a new key file, mode 0600; never overwrite one.
-
-    Raises:
-        KeyFileError: the file exists or cannot be written.
-    """
-    if len(raw) != KEY_FILE_BYTES:
-        raise KeyFileError(f"a key is {KEY_FILE_BYTES} bytes, not {len(raw)}")
-    target = Path(path)
-    if target.parent != Path("."):
-        target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise KeyFileError(f"{path}: already exists; not overwriting a key") from None
-    except OSError as exc:
-        raise KeyFileError(f"{path}: cannot create ({exc.strerror})") from None
-    with os.fdopen(fd, "wb") as out:
-        out.write(raw)

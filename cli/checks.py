@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import peewee
 
-from adapters.mycelium import KeyFileError, read_key_file
 from cli.failures import PROBE_TIMEOUT_S, probe_broker
 from models.db import DatabaseUnavailable, check_database, describe_failure, init_database
 from settings import Settings
+from wire.keys import KeyFileError, read_key_file
 
 
 def config_problems(settings: Settings) -> list[str]:

@@ -18,9 +18,8 @@ from urllib.parse import urlsplit
 import nacl.public
 import requests
 
-from adapters.mycelium import KeyFileError, read_key_file, write_key_file
-from gateway.auth.proofs import make_key_proof, parse_public_key
 from wire.address import derive_address
+from wire.keys import KeyFileError, make_key_proof, parse_public_key, read_key_file, write_key_file
 
 #: Done as asked.
 EXIT_OK = 0

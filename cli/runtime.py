@@ -234,7 +234,7 @@ def service_key(settings: Settings) -> nacl.public.PrivateKey:
     Raises:
         ConfigError: naming HERO_MYCELIUM_KEY when the file is missing or not a key.
     """
-    from adapters.mycelium import KeyFileError, read_key_file, write_key_file
+    from wire.keys import KeyFileError, read_key_file, write_key_file
 
     path = settings.mycelium_key_path
     if settings.mycelium_key is None and settings.env != "prod":

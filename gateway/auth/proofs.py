@@ -20,6 +20,7 @@ import nacl.public
 from adapters.mycelium import InboundMessage
 from models.errors import HeroError, InvalidAddress
 from wire.address import derive_address, parse_address
+from wire.keys import parse_public_key
 
 #: The Mycelium message topic a login code is sent on.
 LOGIN_TOPIC = b"hero.login"
@@ -168,15 +169,6 @@ def judge_message(
     return next((v for v in verdicts if v.accepted), verdicts[0])
 
 
-def parse_public_key(text: str) -> bytes | None:
-    """The 32 bytes of a hex X25519 public key, or None when *text* is not one."""
-    try:
-        raw = bytes.fromhex(text.strip())
-    except ValueError:
-        return None
-    return raw if len(raw) == 32 else None
-
-
 def _owns(public_key: bytes, source_ip: str) -> bool:
     try:
         source = ipaddress.IPv6Address(source_ip.strip())
@@ -213,11 +205,3 @@ def open_key_proof(
             "service with the same key?"
         ) from None
     return public_key, plaintext.decode("utf-8", errors="replace").strip().lower()
-
-
-def make_key_proof(
-    user_key: nacl.public.PrivateKey, service_pubkey: bytes, code: str
-) -> tuple[str, str]:
-    """The ``(pubkey, box)`` hex pair that proves *code* with *user_key* (the client side)."""
-    box = nacl.public.Box(user_key, nacl.public.PublicKey(service_pubkey))
-    return bytes(user_key.public_key).hex(), bytes(box.encrypt(code.encode())).hex()

@@ -13,8 +13,8 @@ from typing import Any
 import nacl.public
 import requests
 
-from gateway.auth.proofs import make_key_proof
 from wire.address import derive_address
+from wire.keys import make_key_proof
 
 #: RFC 7748 section 6.1 private keys; their addresses are pinned in tests/unit/test_address.py.
 ALICE_KEY = nacl.public.PrivateKey(

@@ -12,8 +12,8 @@ import nacl.public
 from adapters.payments.sandbox import SandboxProvider
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
-from gateway.auth.proofs import make_key_proof
 from models import ping
+from wire.keys import make_key_proof
 
 SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
 PUBLIC_URL = "http://hero.test"

@@ -8,10 +8,10 @@ from pathlib import Path
 import nacl.public
 import pytest
 
-from adapters.mycelium import KeyFileError, read_key_file, write_key_file
 from cli.login import EXIT_OK, EXIT_USAGE, main
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY
 from wire.address import derive_address
+from wire.keys import KeyFileError, read_key_file, write_key_file
 
 
 def test_keygen_writes_32_raw_bytes(tmp_path: Path) -> None:

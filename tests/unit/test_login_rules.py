@@ -17,13 +17,13 @@ from gateway.auth.proofs import (
     ProofRefused,
     judge,
     judge_message,
-    make_key_proof,
     new_code,
     normalize_code,
     open_key_proof,
 )
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY
 from wire.address import derive_address
+from wire.keys import make_key_proof
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 CODE = "k7m2-q9xp-4hrt"
