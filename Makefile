@@ -65,6 +65,7 @@ chaos: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) var/ .pytest_cache .mypy_cache .ruff_cache
