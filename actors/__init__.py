@@ -23,6 +23,7 @@ from dramatiq.middleware import (
 )
 
 from actors.middleware import DatabaseReconnect, LogMessage, MessageMetrics
+from messages import Message, deliver
 
 #: Actor modules, imported by ``configure_broker`` so every actor is declared.
 ACTOR_MODULES = (
@@ -117,21 +118,22 @@ def is_in_process() -> bool:
     return isinstance(broker, StubBroker)
 
 
-def send(actor_name: str, /, **kwargs: object) -> dramatiq.Message[Any]:
-    """Send a message to *actor_name* and return once the broker has confirmed it.
+def send(message: Message) -> dramatiq.Message[Any]:
+    """Send *message* to its actor and return once the broker has confirmed it.
 
     Raises:
+        TypeError: *message* is not a declared message.
         BrokerUnavailable: RabbitMQ could not be reached or did not confirm.
     """
     from models.errors import BrokerUnavailable
 
     try:
-        actor = broker.get_actor(actor_name)
-        return actor.send_with_options(kwargs=kwargs)
+        sent: dramatiq.Message[Any] = deliver(broker, message)
+        return sent
     except dramatiq.errors.ActorNotFound:
         raise
     except (dramatiq.errors.BrokerError, pika_errors(), OSError) as exc:
-        raise BrokerUnavailable(f"message to {actor_name} not confirmed: {exc!r}") from exc
+        raise BrokerUnavailable(f"message to {message.actor} not confirmed: {exc!r}") from exc
 
 
 def pika_errors() -> type[Exception]:

@@ -310,7 +310,9 @@ def skip_node(name: str, exc: ForgeUnavailable) -> dict[str, Any]:
 @dramatiq.actor(queue_name="usage", **RETRY_POLICY)
 def pull_all() -> int:
     """Hourly: one pull_node message per registered node."""
+    from messages import PullNode
+
     names = [n.name for n in Node.select(Node.name).order_by(Node.name)]
     for name in names:
-        actors.send("pull_node", name=name)
+        actors.send(PullNode(name=name))
     return len(names)

@@ -352,11 +352,12 @@ def deliver_usage(records: list[dict[str, Any]], via: str) -> None:
         BrokerUnavailable: the broker did not confirm.
     """
     import actors
+    from messages import ApplyUsageBatch
 
     if actors.is_in_process():
         apply_batch(records, via=via)
     else:
-        actors.send("apply_usage_batch", records=records, via=via)
+        actors.send(ApplyUsageBatch(records=records, via=via))
 
 
 @dramatiq.actor(queue_name="usage", **RETRY_POLICY)

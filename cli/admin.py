@@ -15,6 +15,7 @@ import peewee
 from rich.console import Console
 
 import actors
+import messages
 from actors.adjustments import adjustment_cents
 from actors.admin import handle, make_envelope, stored_outcome
 from cli import admin_credit, admin_kyc, admin_ledger, admin_usage, admin_views
@@ -179,7 +180,7 @@ def submit(
     envelope = make_envelope(action, args, signing_key=load_signing_key(settings.operator_key))
     if actors.is_in_process():
         return handle(envelope)
-    actors.send("admin_command", envelope=envelope)
+    actors.send(messages.AdminCommand(envelope=envelope))
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         outcome = stored_outcome(envelope["nonce"])

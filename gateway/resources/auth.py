@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlencode
 
 import falcon
 import structlog
 
+import messages
 from gateway import forms
 from gateway.auth import challenges
 from gateway.auth.middleware import require_login, safe_next, viewer
@@ -109,7 +108,7 @@ class ChallengeStatus:
         self,
         *,
         login: LoginOptions,
-        send: Callable[..., Any],
+        send: messages.Send,
         renderer: Renderer,
         public_url: str,
     ) -> None:
@@ -157,7 +156,7 @@ class ChallengeStatus:
         self, req: falcon.Request, resp: falcon.Response, row: LoginChallenge, now: dt.datetime
     ) -> bool:
         # The account is the workers' to create; confirmed before anything is marked used.
-        self._send("ensure_account", address=row.address)
+        self._send(messages.EnsureAccount(address=row.address))
         with write_transaction():
             if not challenges.claim(row.id, now=now):
                 return False
