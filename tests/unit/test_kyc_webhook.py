@@ -15,9 +15,11 @@ from adapters.kyc.idenfy_webhook import parse_idenfy_webhook, sign
 from adapters.kyc.sandbox import SandboxKycProvider
 from adapters.payments.base import WebhookRejected
 from gateway.resources.kyc import KycWebhook
+from messages.facts import message_for
 from models.errors import BrokerUnavailable
 from settings import ConfigError, Settings
 from tests.support.fake_idenfy import fake_idenfy
+from tests.support.message_contract import check_message
 
 KEY = "signing-key"
 SCAN = "ec6a7108-8c26-11e9-9758-309c231b1bac"
@@ -46,8 +48,8 @@ def body(**over: Any) -> dict[str, Any]:
 def parse(data: Any, event: str = "IDENTIFICATION_AUTO_FINISHED", key: str = KEY) -> dict[str, Any]:
     raw = json.dumps(data).encode()
     headers = {"idenfy-signature": sign(raw, key), "idenfy-event-type": event}
-    [message] = parse_idenfy_webhook(raw, headers, signing_key=KEY)
-    return message.kwargs["result"]  # type: ignore[no-any-return]
+    [fact] = parse_idenfy_webhook(raw, headers, signing_key=KEY)
+    return check_message(message_for(fact)).kwargs["result"]  # type: ignore[no-any-return]
 
 
 def test_keeps_status_reference_and_codes_and_drops_personal_data() -> None:
@@ -162,7 +164,7 @@ def test_the_route_answers_400_or_200_never_500(raw: bytes) -> None:
         "/webhooks/idenfy",
         KycWebhook(
             provider=SandboxKycProvider(public_url="http://h", signing_key=KEY),
-            send=lambda *a, **k: sent.append(k),
+            send=lambda message: sent.append(check_message(message)),
         ),
     )
     client = falcon.testing.TestClient(app)
@@ -172,7 +174,8 @@ def test_the_route_answers_400_or_200_never_500(raw: bytes) -> None:
 
 
 def test_route_answers_503_when_the_broker_is_down() -> None:
-    def down(*args: Any, **kwargs: Any) -> None:
+    def down(message: Any) -> None:
+        check_message(message)
         raise BrokerUnavailable("no")
 
     from gateway.errors import add_domain_error_handlers

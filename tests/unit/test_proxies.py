@@ -23,6 +23,7 @@ from gateway.proxies import behind_proxies
 from models import LoginChallenge, ping
 from settings import Settings
 from tests.support.login import address_of
+from tests.support.message_contract import check_message
 from tests.support.services import free_port
 
 PROXY = "127.0.0.1"
@@ -81,7 +82,7 @@ class Gateway:
 def served(proxies: tuple[str, ...], count: int = 1) -> Iterator[Gateway]:
     app = create_app(
         providers={},
-        send=lambda actor, **kwargs: None,
+        send=check_message,
         ready_checks={"database": ping},
         public_url="http://hero.test",
         login=LoginOptions(service_key=nacl.public.PrivateKey(bytes(range(32)))),
