@@ -24,7 +24,8 @@ from gateway.middleware import (
     RequestContext,
     SecurityHeaders,
 )
-from gateway.resources.account import Dashboard, Email, Payments
+from gateway.resources.account import Dashboard, Payments
+from gateway.resources.account_settings import AccountPage, EmailChange, EmailChoices, EmailResend
 from gateway.resources.auth import (
     ChallengeProof,
     Challenges,
@@ -33,6 +34,7 @@ from gateway.resources.auth import (
     ServiceKey,
     SessionInfo,
 )
+from gateway.resources.email_verify import EmailVerify
 from gateway.resources.health import Health, Metrics, Ready
 from gateway.resources.kyc import add_kyc_routes
 from gateway.resources.login import LoginPage
@@ -40,6 +42,7 @@ from gateway.resources.low_balance import LowBalance
 from gateway.resources.plans import Plans, RequestStatus, Vms
 from gateway.resources.receipts import ReceiptPage, ReceiptPdf
 from gateway.resources.sandbox import SandboxCheckout
+from gateway.resources.sessions import SessionEnd, SessionsEndAll
 from gateway.resources.statement import Statement, StatementCsv
 from gateway.resources.topup import TopUpStart
 from gateway.resources.topups import TopUpCancel, TopUpResume, TopUpStatus
@@ -115,7 +118,13 @@ def create_app(
     app.add_route("/payments/{payment_id:int(min=1)}/receipt.pdf", ReceiptPdf())
     app.add_route("/statement.csv", StatementCsv())
     app.add_route("/statement/{entry_id:int(min=1)}", UsageEntryPage(renderer=renderer))
-    app.add_route("/account/email", Email(send=send))
+    app.add_route("/account", AccountPage(renderer=renderer, clock=login.clock))
+    app.add_route("/account/email", EmailChange(send=send, renderer=renderer, clock=login.clock))
+    app.add_route("/account/email/link", EmailResend(send=send))
+    app.add_route("/account/email/verify", EmailVerify(send=send, renderer=renderer, login=login))
+    app.add_route("/account/choices", EmailChoices(send=send, renderer=renderer, clock=login.clock))
+    app.add_route("/account/sessions/{session_id:int(min=1)}/end", SessionEnd(login=login))
+    app.add_route("/account/sessions/end-all", SessionsEndAll(login=login))
     app.add_route("/account/low-balance", LowBalance(send=send, renderer=renderer))
     app.add_route("/plans", Plans(plans=plans, send=send, renderer=renderer))
     app.add_route("/vms", Vms(send=send))

@@ -59,6 +59,7 @@ class EmailVerification(BaseModel):
     """A link sent to an email address: its token's hash, single use, 24 hours."""
 
     account = peewee.ForeignKeyField(Account, backref="email_links", on_delete="CASCADE")
+    account_id: int  # peewee's id accessor of the foreign key, declared for type checkers
     email = peewee.CharField(max_length=254)
     token_hash = peewee.CharField(max_length=64, unique=True)
     created_at = peewee.DateTimeField(default=utcnow, index=True)

@@ -42,8 +42,16 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def start_session(address: str, *, ttl_s: int, now: dt.datetime) -> tuple[str, CurrentSession]:
-    """Store a new session for *address*.
+#: How often a session's ``last_seen_at`` is written, at most.
+LAST_SEEN_EVERY = dt.timedelta(seconds=60)
+#: Longest User-Agent kept with a session.
+MAX_USER_AGENT_CHARS = 200
+
+
+def start_session(
+    address: str, *, ttl_s: int, now: dt.datetime, user_agent: str = ""
+) -> tuple[str, CurrentSession]:
+    """Store a new session for *address*, with the browser's User-Agent (cut short).
 
     Returns:
         The token for the cookie (only its hash is stored) and the session.
@@ -54,13 +62,18 @@ def start_session(address: str, *, ttl_s: int, now: dt.datetime) -> tuple[str, C
         address=address,
         csrf_token=new_token(),
         created_at=now,
+        last_seen_at=now,
         expires_at=now + dt.timedelta(seconds=ttl_s),
+        user_agent=user_agent[:MAX_USER_AGENT_CHARS],
     )
     return token, _current(row)
 
 
 def load_session(token: str | None, *, now: dt.datetime) -> CurrentSession | None:
-    """The live session whose cookie holds *token*, or None (unknown, ended or expired)."""
+    """The live session whose cookie holds *token*, or None (unknown, ended or expired).
+
+    Notes when it was last seen, at most once every ``LAST_SEEN_EVERY``.
+    """
     if not token or len(token) > 128:
         return None
     row = Session.get_or_none(
@@ -68,7 +81,11 @@ def load_session(token: str | None, *, now: dt.datetime) -> CurrentSession | Non
         & Session.ended_at.is_null()
         & (Session.expires_at > now)
     )
-    return _current(row) if row is not None else None
+    if row is None:
+        return None
+    if row.last_seen_at is None or now - row.last_seen_at >= LAST_SEEN_EVERY:
+        Session.update(last_seen_at=now).where(Session.id == row.id).execute()
+    return _current(row)
 
 
 def end_session(session_id: int, *, now: dt.datetime) -> None:
@@ -76,6 +93,17 @@ def end_session(session_id: int, *, now: dt.datetime) -> None:
     Session.update(ended_at=now).where(
         (Session.id == session_id) & Session.ended_at.is_null()
     ).execute()
+
+
+def end_all_sessions(address: str) -> int:
+    """Delete every session of *address* (log out everywhere); return how many."""
+    return int(Session.delete().where(Session.address == address).execute())
+
+
+def end_one_session(address: str, session_id: int) -> bool:
+    """Delete the session *session_id* when it is one of *address*'s."""
+    deleted = Session.delete().where((Session.id == session_id) & (Session.address == address))
+    return bool(deleted.execute())
 
 
 def _current(row: Session) -> CurrentSession:

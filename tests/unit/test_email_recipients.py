@@ -3,6 +3,7 @@ is refused by the sender, and never stops the other emails of a batch."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,9 @@ def test_both_senders_refuse_a_bad_recipient_naming_it(to: str, tmp_path: Path) 
 def test_a_bad_stored_address_does_not_stop_the_batch(sqlite_db: str, tmp_path: Path) -> None:
     # Given a poison address between two good ones
     for n, email in enumerate(["ann@example.com", BAD[0], "bob@example.com"]):
-        account = Account.create(address=f"400::{n + 1}", email=email)
+        account = Account.create(
+            address=f"400::{n + 1}", email=email, email_verified_at=dt.datetime(2026, 1, 1)
+        )
         Notification.create(
             account=account, kind="payment_credited", key=f"k{n}", payload='{"amount_cents": 100}'
         )

@@ -13,14 +13,14 @@ from actors.ledger import post
 from actors.notify import render, send_pending
 from actors.payments import PaymentFact, credit_payment
 from adapters.email import EmailError, FolderSender, SendGridSender
-from models import Account, Billing, Notification
+from models import Account, Billing, Notification, utcnow
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 
 @pytest.fixture
 def account(sqlite_db: str) -> Account:
-    return Account.create(address=USER, email="ada@example.org")
+    return Account.create(address=USER, email="ada@example.org", email_verified_at=utcnow())
 
 
 def test_a_credited_payment_notifies_once(account) -> None:
