@@ -23,7 +23,9 @@ from typing import Any
 import psycopg2
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-from adapters.payments.stripe_provider import event_messages
+from adapters.payments.stripe_provider import event_facts
+from messages import ApplyPayment
+from messages.facts import message_for
 from bench.limits import LIMIT_SCALE, Rate, run_threads, slices, sql_payments
 from bench.procs import result_of, run_module, spawn, stop
 from bench.report import Check, Figure
@@ -74,8 +76,8 @@ class WorkerRun:
 def build_messages(addresses: list[str], count: int) -> list[dict[str, Any]]:
     """*count* distinct apply_payment kwargs, as the gateway derives them from webhooks."""
     rng = random.Random(13)
-    return [event_messages(checkout_completed(address=rng.choice(addresses),
-                                              amount_cents=rng.randint(100, 50_000)))[0].kwargs
+    return [message_for(event_facts(checkout_completed(
+                address=rng.choice(addresses), amount_cents=rng.randint(100, 50_000)))[0]).kwargs
             for _ in range(count)]
 
 
@@ -83,7 +85,7 @@ def enqueue(amqp_url: str, messages: list[dict[str, Any]]) -> Rate:
     """Send *messages* with the product's own ``actors.send`` (confirmed), in threads."""
     import actors
 
-    broker = actors.configure_broker(amqp_url)
+    broker = actors.build_broker(amqp_url)
     assert isinstance(broker, RabbitmqBroker)
 
     def sender(first: int, n: int) -> Any:
@@ -91,7 +93,7 @@ def enqueue(amqp_url: str, messages: list[dict[str, Any]]) -> Rate:
             broker.channel  # noqa: B018 - open this thread's connection before the clock
             barrier.wait()
             for kwargs in messages[first:first + n]:
-                actors.send("apply_payment", **kwargs)
+                actors.send(ApplyPayment(**kwargs))
         return body
 
     try:
@@ -99,7 +101,7 @@ def enqueue(amqp_url: str, messages: list[dict[str, Any]]) -> Rate:
                                for first, n in slices(len(messages), SEND_THREADS)])
     finally:
         broker.close()
-        actors.configure_broker(None)
+        actors.build_broker(None)
     return Rate(count=len(messages), seconds=seconds, threads=SEND_THREADS)
 
 

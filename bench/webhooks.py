@@ -21,7 +21,8 @@ from typing import Any
 import dramatiq
 import pika
 
-from adapters.payments.stripe_provider import event_messages
+from adapters.payments.stripe_provider import event_facts
+from messages.facts import message_for
 from bench.limits import LIMIT_SCALE, Rate, confirmed_publishes
 from bench.procs import result_of, spawn, stop, wait_http
 from bench.report import Check, Figure, at_least
@@ -71,9 +72,9 @@ def prepare_requests(path: Path, addresses: list[str], count: int) -> int:
             body, headers = signed(event, SECRET)
             out.write(json.dumps({"body": body.decode(),
                                   "signature": headers["Stripe-Signature"]}) + "\n")
-    kwargs = event_messages(event)[0].kwargs
+    typed = message_for(event_facts(event)[0])
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name="payments", actor_name="apply_payment", args=(), kwargs=kwargs, options={})
+        queue_name="payments", actor_name=typed.actor, args=(), kwargs=typed.kwargs, options={})
     return len(message.encode())
 
 

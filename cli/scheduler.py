@@ -10,42 +10,49 @@ from typing import Any
 
 import structlog
 
+import messages
+from messages import Message
+
 log = structlog.get_logger("hero.scheduler")
 
 
 @dataclass(frozen=True)
 class Job:
-    """A message sent every *every_ms* milliseconds."""
+    """*message* sent every *every_ms* milliseconds."""
 
-    actor: str
+    message: Message
     every_ms: int
-    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def actor(self) -> str:
+        """The name of the actor the job's message goes to."""
+        return self.message.actor
 
 
 #: What runs on a schedule.
 JOBS: tuple[Job, ...] = (
-    Job("retry_parked_items", 3_600_000),
-    Job("refresh_tiers", 86_400_000),
-    Job("pull_all", 3_600_000),
-    Job("expire_plans", 300_000),
-    Job("send_notifications", 60_000),
-    Job("reconcile_clickpesa_topups", 600_000),
-    Job("suspend_exhausted", 60_000),
+    Job(messages.RetryParkedItems(), 3_600_000),
+    Job(messages.RefreshTiers(), 86_400_000),
+    Job(messages.PullAll(), 3_600_000),
+    Job(messages.ExpirePlans(), 300_000),
+    Job(messages.SendNotifications(), 60_000),
+    Job(messages.ReconcileClickpesaTopups(), 600_000),
+    Job(messages.SuspendExhausted(), 60_000),
 )
 
 
 def due_jobs(jobs: tuple[Job, ...], last_run_ms: dict[str, int], now_ms: int) -> list[Job]:
     """The jobs to send at *now_ms*: never run, or run at least ``every_ms`` ago.
 
-    >>> job = Job("a", 1000)
-    >>> [j.actor for j in due_jobs((job,), {}, 5)], due_jobs((job,), {"a": 5}, 900)
-    (['a'], [])
+    >>> job = Job(messages.PullAll(), 1000)
+    >>> [j.actor for j in due_jobs((job,), {}, 5)], due_jobs((job,), {"pull_all": 5}, 900)
+    (['pull_all'], [])
     """
     return [j for j in jobs if now_ms - last_run_ms.get(j.actor, -j.every_ms) >= j.every_ms]
 
 
 def run_scheduler(
-    send: Callable[..., Any],
+    send: Callable[[Message], Any],
     *,
     stop: threading.Event,
     jobs: tuple[Job, ...] = JOBS,
@@ -58,7 +65,7 @@ def run_scheduler(
         now = clock_ms()
         for job in due_jobs(jobs, last_run, now):
             try:
-                send(job.actor, **dict(job.kwargs))
+                send(job.message)
                 last_run[job.actor] = now
                 log.info("scheduler.sent", actor=job.actor)
             except Exception as exc:  # noqa: BLE001 - keep scheduling; retried next tick

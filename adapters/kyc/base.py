@@ -54,7 +54,7 @@ class KycProvider(Protocol):
         ...
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Any]:
-        """Verify a webhook over its raw *body*; the ``WebhookMessage``s it means.
+        """Verify a webhook over its raw *body*; the facts it states.
 
         Raises:
             WebhookRejected: naming what failed.

@@ -14,7 +14,7 @@ import requests
 
 from adapters.kyc.base import KycSession, KycUnavailable
 from adapters.kyc.idenfy_webhook import parse_idenfy_webhook
-from adapters.payments.base import WebhookMessage
+from messages.facts import Fact
 
 DEFAULT_API_BASE = "https://ivs.idenfy.com"
 #: How long the token may be used to start (s): short, so an abandoned session resolves.
@@ -75,7 +75,7 @@ class IdenfyProvider:
             expires_in_s=expiry if isinstance(expiry, int) and expiry > 0 else EXPIRY_TIME_S,
         )
 
-    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Fact]:
         return parse_idenfy_webhook(body, headers, signing_key=self._signing_key)
 
 

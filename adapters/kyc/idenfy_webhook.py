@@ -14,7 +14,8 @@ import json
 from typing import Any
 
 from adapters.kyc.base import KycResult
-from adapters.payments.base import WebhookMessage, WebhookRejected
+from adapters.payments.base import WebhookRejected
+from messages.facts import Fact, KycChecked
 
 #: Event names as sent in ``Idenfy-Event-Type``, older spellings mapped to current ones.
 EVENT_NAMES = {
@@ -58,7 +59,7 @@ def verify_signature(body: bytes, header: str | None, key: str) -> None:
 
 def parse_idenfy_webhook(
     body: bytes, headers: dict[str, str], *, signing_key: str, source: str = "idenfy"
-) -> list[WebhookMessage]:
+) -> list[Fact]:
     """Verify and read one iDenfy webhook (*headers* with lower-case names).
 
     Raises:
@@ -72,7 +73,7 @@ def parse_idenfy_webhook(
     if not isinstance(data, dict):
         raise WebhookRejected("body: not a JSON object")
     result = read_result(data, headers.get("idenfy-event-type"), body, source=source)
-    return [WebhookMessage("record_kyc_result", {"result": result.as_message()})]
+    return [KycChecked(result=result.as_message())]
 
 
 def read_result(

@@ -14,7 +14,7 @@ import requests
 
 from adapters.kyc.base import KycSession, KycUnavailable
 from adapters.kyc.idenfy_webhook import parse_idenfy_webhook, sign
-from adapters.payments.base import WebhookMessage
+from messages.facts import Fact
 
 #: The sandbox's outcomes: button -> (overall, document code, face code).
 OUTCOMES = {
@@ -49,7 +49,7 @@ class SandboxKycProvider:
             expires_in_s=3600,
         )
 
-    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Fact]:
         return parse_idenfy_webhook(body, headers, signing_key=self._signing_key, source="sandbox")
 
     def decide(self, *, scan_ref: str, client_id: str, outcome: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from adapters.payments.base import (
     Checkout,
     PaymentProvider,
-    WebhookMessage,
     WebhookRejected,
 )
+from messages.facts import Fact
 
-__all__ = ["Checkout", "PaymentProvider", "WebhookMessage", "WebhookRejected"]
+__all__ = ["Checkout", "Fact", "PaymentProvider", "WebhookRejected"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
+
+from messages.facts import Fact
 
 #: Largest webhook body accepted, in bytes (DESIGN: 413 above it).
 MAX_WEBHOOK_BYTES = 256 * 1024
@@ -19,14 +21,6 @@ class Checkout:
 
     redirect_url: str
     provider_ref: str
-
-
-@dataclass(frozen=True)
-class WebhookMessage:
-    """An actor message a verified webhook turns into (actor name, keyword arguments)."""
-
-    actor: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class PaymentProvider(Protocol):
@@ -51,8 +45,8 @@ class PaymentProvider(Protocol):
         """
         ...
 
-    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
-        """Verify a webhook over its raw *body* and say which messages it means.
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Fact]:
+        """Verify a webhook over its raw *body* and say what it means happened.
 
         Raises:
             WebhookRejected: naming what failed.

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import requests
 
-from adapters.payments.base import Checkout, WebhookMessage
+from adapters.payments.base import Checkout
 from adapters.payments.clickpesa_json import canonical_json, clickpesa_checksum, parse_json
 from adapters.payments.clickpesa_limits import (
     CallMeter,
@@ -23,6 +23,7 @@ from adapters.payments.clickpesa_limits import (
     Unmetered,
 )
 from adapters.payments.clickpesa_webhook import parse_clickpesa_webhook
+from messages.facts import Fact
 from models.errors import PaymentError, ProviderUnavailable
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class ClickPesaProvider:
             raise PaymentError("ClickPesa returned no checkoutLink")
         return Checkout(redirect_url=link, provider_ref=topup_id)
 
-    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Fact]:
         return parse_clickpesa_webhook(body, headers, checksum_key=self._checksum_key)
 
     def query_payment(

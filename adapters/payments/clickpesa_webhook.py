@@ -12,8 +12,9 @@ import hmac
 import re
 from collections.abc import Mapping
 
-from adapters.payments.base import WebhookMessage, WebhookRejected
+from adapters.payments.base import WebhookRejected
 from adapters.payments.clickpesa_json import JsonNumber, clickpesa_checksum, parse_json
+from messages.facts import ClickPesaPaymentEvent, Fact
 from models.money import MAX_PAYMENT_CENTS
 
 #: Headers third-party SDKs carry the webhook checksum in, when the body has none.
@@ -75,8 +76,8 @@ def checkout_currency(value: object, field: str = "collectedCurrency") -> str:
 
 def parse_clickpesa_webhook(
     body: bytes, headers: Mapping[str, str], *, checksum_key: str
-) -> list[WebhookMessage]:
-    """Verify a ClickPesa webhook and say which messages it means.
+) -> list[Fact]:
+    """Verify a ClickPesa webhook and say what it means happened.
 
     The checksum is read from the body field ``checksum``, else from the
     ``X-ClickPesa-Signature``/``X-ClickPesa-Checksum`` headers (*headers* lower-cased).
@@ -84,7 +85,7 @@ def parse_clickpesa_webhook(
     documented ``PAYMENT FAILED`` sample).
 
     Returns:
-        One ``confirm_clickpesa_payment`` message for a payment event; none for others.
+        One ``ClickPesaPaymentEvent`` for a payment event; none for others.
 
     Raises:
         WebhookRejected: naming the field: body not a JSON object, checksum missing or
@@ -126,9 +127,4 @@ def parse_clickpesa_webhook(
             checkout_currency(data["collectedCurrency"], "data.collectedCurrency")
     except BadAmount as exc:
         raise WebhookRejected(str(exc)) from None
-    return [
-        WebhookMessage(
-            "confirm_clickpesa_payment",
-            {"order_reference": reference.strip(), "webhook_event": kind},
-        )
-    ]
+    return [ClickPesaPaymentEvent(order_reference=reference.strip(), webhook_event=kind)]

@@ -4,6 +4,7 @@ paying there posts a correctly signed Stripe-format webhook to the real webhook 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -12,8 +13,9 @@ from typing import Any
 
 import requests
 
-from adapters.payments.base import Checkout, WebhookMessage
+from adapters.payments.base import Checkout
 from adapters.payments.stripe_provider import parse_stripe_webhook, sign_stripe_payload
+from messages.facts import ChargeRefunded, Fact, PaymentFailed, PaymentSettled, RefundFailed
 from models.errors import ProviderUnavailable
 
 
@@ -49,21 +51,18 @@ class SandboxProvider:
             provider_ref=f"cs_sandbox_{topup_id}",
         )
 
-    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Fact]:
         """Verify a Stripe-format webhook signed with the sandbox's secret.
 
         Its payments and refunds are recorded under the provider ``sandbox``, never
         ``stripe``: sandbox money is never shown as a card payment.
         """
-        messages = parse_stripe_webhook(
-            body, headers, secret=self._webhook_secret, now=self._clock()
-        )
+        facts = parse_stripe_webhook(body, headers, secret=self._webhook_secret, now=self._clock())
         return [
-            WebhookMessage(
-                actor=m.actor,
-                kwargs={**m.kwargs, "provider": self.name} if "provider" in m.kwargs else m.kwargs,
-            )
-            for m in messages
+            dataclasses.replace(fact, provider=self.name)
+            if isinstance(fact, PaymentSettled | PaymentFailed | ChargeRefunded | RefundFailed)
+            else fact
+            for fact in facts
         ]
 
     def complete(self, *, topup_id: str, address: str, amount_cents: int) -> None:

@@ -1,4 +1,4 @@
-"""Stripe events to actor messages, every field checked before anything is queued.
+"""Stripe events to payment and refund facts, every field checked before anything is queued.
 
 The shapes follow stripe-python 16.1.0 (API version ``2026-10-28.endive``): ``stripe/_event.py``
 (event types), ``stripe/checkout/_session.py`` (``amount_total``, ``payment_status``),
@@ -16,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.payments.base import WebhookMessage, WebhookRejected
+from adapters.payments.base import WebhookRejected
+from messages.facts import (
+    ChargeRefunded,
+    Fact,
+    PaymentFailed,
+    PaymentSettled,
+    RefundFailed,
+)
 from models.money import MAX_PAYMENT_CENTS
 
 #: Longest Stripe object or event id accepted (Stripe's own are under 70 characters).
@@ -32,10 +39,8 @@ FAILED_REFUND_STATUSES = ("failed", "canceled")
 RefundLister = Callable[[str], list[dict[str, Any]] | None]
 
 
-def event_messages(
-    event: object, *, list_refunds: RefundLister | None = None
-) -> list[WebhookMessage]:
-    """The actor messages a verified Stripe *event* means (none for other event types).
+def event_facts(event: object, *, list_refunds: RefundLister | None = None) -> list[Fact]:
+    """The facts a verified Stripe *event* states (none for other event types).
 
     Args:
         event: the decoded JSON body.
@@ -55,14 +60,11 @@ def event_messages(
         return _checkout_paid(obj, created, event_id)
     if kind == "checkout.session.async_payment_failed":
         return [
-            WebhookMessage(
-                "record_payment_failure",
-                {
-                    "provider": "stripe",
-                    "topup_id": _topup_id(obj),
-                    "payment_key": _payment_key(obj, "data.object"),
-                    "reason": "async payment failed",
-                },
+            PaymentFailed(
+                provider="stripe",
+                topup_id=_topup_id(obj),
+                payment_key=_payment_key(obj, "data.object"),
+                reason="async payment failed",
             )
         ]
     if kind == "charge.refunded":
@@ -75,7 +77,7 @@ def event_messages(
     return []
 
 
-def _checkout_paid(obj: Mapping[str, Any], created: int, event_id: str) -> list[WebhookMessage]:
+def _checkout_paid(obj: Mapping[str, Any], created: int, event_id: str) -> list[Fact]:
     if obj.get("payment_status") != "paid":
         return []
     currency = obj.get("currency") or "usd"
@@ -85,25 +87,22 @@ def _checkout_paid(obj: Mapping[str, Any], created: int, event_id: str) -> list[
     if address is not None and (not isinstance(address, str) or len(address) > 200):
         raise WebhookRejected("data.object.client_reference_id: not a string of 200 or less")
     return [
-        WebhookMessage(
-            "apply_payment",
-            {
-                "provider": "stripe",
-                "payment_key": _payment_key(obj, "data.object"),
-                "address": address,
-                "amount_cents": cents(obj.get("amount_total"), "data.object.amount_total"),
-                "currency": currency.lower(),
-                "paid_at": created,
-                "topup_id": _topup_id(obj),
-                "event_id": event_id,
-            },
+        PaymentSettled(
+            provider="stripe",
+            payment_key=_payment_key(obj, "data.object"),
+            address=address,
+            amount_cents=cents(obj.get("amount_total"), "data.object.amount_total"),
+            currency=currency.lower(),
+            paid_at=created,
+            topup_id=_topup_id(obj),
+            event_id=event_id,
         )
     ]
 
 
 def _charge_refunded(
     charge: Mapping[str, Any], created: int, event_id: str, list_refunds: RefundLister | None
-) -> WebhookMessage:
+) -> Fact:
     charge_id = _id(charge, "id", "data.object")
     refunded = cents(charge.get("amount_refunded"), "data.object.amount_refunded", minimum=0)
     refunds: list[dict[str, Any]] | None = None
@@ -121,36 +120,30 @@ def _charge_refunded(
                 if fetched is None
                 else [_refund(r, f"refunds of {charge_id}[{i}]") for i, r in enumerate(fetched)]
             )
-    return WebhookMessage(
-        "apply_refund",
-        {
-            "provider": "stripe",
-            "payment_key": _payment_key(charge, "data.object"),
-            "charge_id": charge_id,
-            "amount_refunded_cents": refunded,
-            "refunds": refunds,
-            "refunded_at": created,
-            "event_id": event_id,
-        },
+    return ChargeRefunded(
+        provider="stripe",
+        payment_key=_payment_key(charge, "data.object"),
+        charge_id=charge_id,
+        amount_refunded_cents=refunded,
+        refunds=refunds,
+        refunded_at=created,
+        event_id=event_id,
     )
 
 
 def _failed_refund(
     obj: Mapping[str, Any], refund: dict[str, Any], created: int, event_id: str
-) -> WebhookMessage:
+) -> Fact:
     payment_key = obj.get("payment_intent") or obj.get("charge")
     if payment_key is None:
         raise WebhookRejected("data.object: a refund with neither payment_intent nor charge")
-    return WebhookMessage(
-        "credit_failed_refund",
-        {
-            "provider": "stripe",
-            "payment_key": _id({"payment_intent": payment_key}, "payment_intent", "data.object"),
-            "refund_id": refund["id"],
-            "amount_cents": refund["amount_cents"],
-            "failed_at": created,
-            "event_id": event_id,
-        },
+    return RefundFailed(
+        provider="stripe",
+        payment_key=_id({"payment_intent": payment_key}, "payment_intent", "data.object"),
+        refund_id=refund["id"],
+        amount_cents=refund["amount_cents"],
+        failed_at=created,
+        event_id=event_id,
     )
 
 

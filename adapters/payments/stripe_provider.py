@@ -13,11 +13,12 @@ from typing import Any
 import stripe
 import structlog
 
-from adapters.payments.base import Checkout, WebhookMessage, WebhookRejected
-from adapters.payments.stripe_parse import RefundLister, event_messages
+from adapters.payments.base import Checkout, WebhookRejected
+from adapters.payments.stripe_parse import RefundLister, event_facts
+from messages.facts import Fact
 from models.errors import PaymentError, ProviderUnavailable
 
-__all__ = ["StripeProvider", "event_messages", "parse_stripe_webhook", "sign_stripe_payload"]
+__all__ = ["StripeProvider", "event_facts", "parse_stripe_webhook", "sign_stripe_payload"]
 
 log = structlog.get_logger("hero.stripe")
 
@@ -87,7 +88,7 @@ class StripeProvider:
             raise PaymentError("Stripe returned a checkout session without a URL")
         return Checkout(redirect_url=session.url, provider_ref=session.id)
 
-    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Fact]:
         return parse_stripe_webhook(
             body,
             headers,
@@ -157,8 +158,8 @@ def parse_stripe_webhook(
     secret: str,
     now: float,
     list_refunds: RefundLister | None = None,
-) -> list[WebhookMessage]:
-    """Verify a Stripe-format webhook over its raw *body* and map it to actor messages.
+) -> list[Fact]:
+    """Verify a Stripe-format webhook over its raw *body* and say what it states happened.
 
     Args:
         list_refunds: fetches a charge's refunds when its list in the event is cut short.
@@ -179,7 +180,7 @@ def parse_stripe_webhook(
         event = json.loads(body)
     except ValueError as exc:
         raise WebhookRejected(f"body: not JSON ({exc})") from None
-    return event_messages(event, list_refunds=list_refunds)
+    return event_facts(event, list_refunds=list_refunds)
 
 
 def sign_stripe_payload(body: bytes, secret: str, timestamp: int) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 import falcon
 
+import messages
 from actors.adjustments import adjustment_cents
 from actors.admin import make_envelope, stored_outcome
 from gateway import forms
@@ -133,7 +134,7 @@ class Action:
         *,
         build: Callable[..., tuple[str, dict[str, Any]]],
         options: ConsoleOptions,
-        send: Callable[..., Any],
+        send: messages.Send,
         renderer: Renderer,
     ) -> None:
         self._build = build
@@ -165,7 +166,7 @@ class Action:
             {**args, "reason": reason, "operator": console.address},
             signing_key=self._options.signing_key,
         )
-        self._send("admin_command", envelope=envelope)
+        self._send(messages.AdminCommand(envelope=envelope))
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline and stored_outcome(envelope["nonce"]) is None:
             time.sleep(0.1)
@@ -177,7 +178,7 @@ def add_action_routes(
     *,
     renderer: Renderer,
     options: ConsoleOptions,
-    send: Callable[..., Any],
+    send: messages.Send,
 ) -> None:
     def route(path: str, build: Callable[..., tuple[str, dict[str, Any]]]) -> None:
         app.add_route(path, Action(build=build, options=options, send=send, renderer=renderer))

@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+import messages
 from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.charts import CATEGORY_COLOURS, CATEGORY_LABELS, usage_svg
@@ -90,7 +91,7 @@ class Email:
                 raise falcon.HTTPBadRequest(
                     title="Check the email address", description=f"email: {exc}"
                 ) from None
-        self._send("set_email", address=req.context.address, email=email)
+        self._send(messages.SetEmail(address=req.context.address, email=email))
         raise falcon.HTTPSeeOther("/?email=saved")
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import falcon
 
+import messages
 from gateway import forms
 from gateway.auth.middleware import require_login
 from gateway.errors import wants_json
@@ -19,7 +17,7 @@ class LowBalance:
     """Sends ``set_low_balance``; a value out of bounds comes back on the dashboard, kept,
     with the problem next to the field."""
 
-    def __init__(self, *, send: Callable[..., Any], renderer: Renderer) -> None:
+    def __init__(self, *, send: messages.Send, renderer: Renderer) -> None:
         self._send = send
         self._renderer = renderer
 
@@ -38,5 +36,5 @@ class LowBalance:
                 self._renderer, req, resp, threshold_error=str(exc), threshold_value=raw
             )
             return
-        self._send("set_low_balance", address=req.context.address, low_balance_cents=cents)
+        self._send(messages.SetLowBalance(address=req.context.address, low_balance_cents=cents))
         raise falcon.HTTPSeeOther("/?low_balance=saved#low-balance")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import falcon
 
+import messages
 from actors.plans import outcome_of
 from gateway import forms
 from gateway.auth.middleware import require_login, viewer
@@ -40,9 +40,7 @@ def _request_id(form: dict[str, Any]) -> str:
 class Plans:
     """``GET /plans`` lists plans and VMs; ``POST /plans`` buys one."""
 
-    def __init__(
-        self, *, plans: tuple[Plan, ...], send: Callable[..., Any], renderer: Renderer
-    ) -> None:
+    def __init__(self, *, plans: tuple[Plan, ...], send: messages.Send, renderer: Renderer) -> None:
         self._plans = plans
         self._send = send
         self._renderer = renderer
@@ -73,20 +71,22 @@ class Plans:
             )
         request_id = _request_id(form)
         refuse_unverified(req, "plan")
-        self._send("buy_plan", request_id=request_id, address=req.context.address, plan_id=plan_id)
+        self._send(
+            messages.BuyPlan(request_id=request_id, address=req.context.address, plan_id=plan_id)
+        )
         _accepted(req, resp, request_id)
 
 
 class Vms:
     """``POST /vms`` starts one VM from the plan's quota."""
 
-    def __init__(self, *, send: Callable[..., Any]) -> None:
+    def __init__(self, *, send: messages.Send) -> None:
         self._send = send
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         request_id = _request_id(forms.body(req))
-        self._send("allocate_vm", request_id=request_id, address=req.context.address)
+        self._send(messages.AllocateVm(request_id=request_id, address=req.context.address))
         _accepted(req, resp, request_id)
 
 

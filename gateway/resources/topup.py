@@ -7,12 +7,13 @@ to the field; the API gets a 400 whose description starts with the field's name.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
 
+import messages
 from adapters.payments import PaymentProvider
 from adapters.payments.base import Checkout
 from gateway import forms
@@ -105,7 +106,7 @@ class TopUpStart:
         self,
         *,
         providers: Mapping[str, PaymentProvider],
-        send: Callable[..., Any],
+        send: messages.Send,
         renderer: Renderer,
         public_url: str,
     ) -> None:
@@ -172,12 +173,13 @@ class TopUpStart:
         """
         topup_id = new_topup_id()
         self.send(
-            "record_topup",
-            public_id=topup_id,
-            address=address,
-            provider=provider_name,
-            amount_cents=amount_cents,
-            provider_ref=None,
+            messages.RecordTopup(
+                public_id=topup_id,
+                address=address,
+                provider=provider_name,
+                amount_cents=amount_cents,
+                provider_ref=None,
+            )
         )
         checkout = self.providers[provider_name].start_checkout(
             topup_id=topup_id,
@@ -187,11 +189,12 @@ class TopUpStart:
             cancel_url=f"{self._public_url}/topup",
         )
         self.send(
-            "note_checkout",
-            public_id=topup_id,
-            address=address,
-            provider_ref=checkout.provider_ref,
-            checkout_url=checkout.redirect_url,
+            messages.NoteCheckout(
+                public_id=topup_id,
+                address=address,
+                provider_ref=checkout.provider_ref,
+                checkout_url=checkout.redirect_url,
+            )
         )
         return topup_id, checkout
 

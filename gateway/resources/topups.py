@@ -11,6 +11,7 @@ from typing import Any
 
 import falcon
 
+import messages
 from actors.topups import topup_state
 from gateway.auth.middleware import require_login, viewer
 from gateway.errors import wants_json
@@ -104,7 +105,9 @@ class TopUpResume:
             self._start.render(req, resp, form)
             return
         if state == "started":  # never reached its checkout: this one replaces it
-            self._start.send("cancel_topup", public_id=topup.public_id, address=req.context.address)
+            self._start.send(
+                messages.CancelTopup(public_id=topup.public_id, address=req.context.address)
+            )
         new_id, checkout = self._start.start(
             req.context.address, topup.provider, topup.amount_cents
         )
@@ -126,7 +129,7 @@ class TopUpCancel:
         topup = _mine(req, topup_id)
         state = topup_state(topup.status, topup.created_at, now=utcnow())
         if state in ("started", "expired"):
-            self._send("cancel_topup", public_id=topup.public_id, address=req.context.address)
+            self._send(messages.CancelTopup(public_id=topup.public_id, address=req.context.address))
         if wants_json(req):
             resp.status = falcon.HTTP_202
             resp.media = {"topup_id": topup.public_id, "status": state}

@@ -4,11 +4,9 @@ per request id, and ``/requests/{id}`` shows what became of it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import falcon
 
+import messages
 from gateway import forms
 from gateway.auth.middleware import require_login
 from gateway.resources.plans import _accepted, _request_id
@@ -21,7 +19,7 @@ MAX_VM_ID = 100
 class PlanUpgrade:
     """``POST /plans/upgrade``: move the plan to a bigger one, charged pro rata."""
 
-    def __init__(self, *, plans: tuple[Plan, ...], send: Callable[..., Any]) -> None:
+    def __init__(self, *, plans: tuple[Plan, ...], send: messages.Send) -> None:
         self._plans = plans
         self._send = send
 
@@ -35,7 +33,9 @@ class PlanUpgrade:
             )
         request_id = _request_id(form)
         self._send(
-            "upgrade_plan", request_id=request_id, address=req.context.address, plan_id=plan_id
+            messages.UpgradePlan(
+                request_id=request_id, address=req.context.address, plan_id=plan_id
+            )
         )
         _accepted(req, resp, request_id)
 
@@ -43,7 +43,7 @@ class PlanUpgrade:
 class PlanRenewal:
     """``POST /plans/renewal``: ``renew=on`` or ``renew=off``."""
 
-    def __init__(self, *, send: Callable[..., Any]) -> None:
+    def __init__(self, *, send: messages.Send) -> None:
         self._send = send
 
     @falcon.before(require_login)
@@ -56,10 +56,9 @@ class PlanRenewal:
             )
         request_id = _request_id(form)
         self._send(
-            "set_plan_renewal",
-            request_id=request_id,
-            address=req.context.address,
-            on=choice == "on",
+            messages.SetPlanRenewal(
+                request_id=request_id, address=req.context.address, on=choice == "on"
+            )
         )
         _accepted(req, resp, request_id)
 
@@ -67,7 +66,7 @@ class PlanRenewal:
 class VmRelease:
     """``POST /vms/release``: give the VM ``vm_id`` back to the pool."""
 
-    def __init__(self, *, send: Callable[..., Any]) -> None:
+    def __init__(self, *, send: messages.Send) -> None:
         self._send = send
 
     @falcon.before(require_login)
@@ -80,5 +79,7 @@ class VmRelease:
                 description=f"vm_id: name one of your VMs (1 to {MAX_VM_ID} characters)",
             )
         request_id = _request_id(form)
-        self._send("release_vm", request_id=request_id, address=req.context.address, vm_id=vm_id)
+        self._send(
+            messages.ReleaseVm(request_id=request_id, address=req.context.address, vm_id=vm_id)
+        )
         _accepted(req, resp, request_id)

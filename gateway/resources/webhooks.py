@@ -1,9 +1,8 @@
-"""Payment webhooks: verify over the raw body, queue the message, then answer 200."""
+"""Payment webhooks: verify over the raw body, queue each fact's message, then answer 200."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import falcon
 import structlog
@@ -11,6 +10,8 @@ from prometheus_client import Counter
 
 from adapters.payments import PaymentProvider, WebhookRejected
 from adapters.payments.base import MAX_WEBHOOK_BYTES
+from messages import Send
+from messages.facts import message_for
 
 log = structlog.get_logger("hero.webhooks")
 
@@ -36,7 +37,7 @@ class Webhook:
         self,
         *,
         providers: Mapping[str, PaymentProvider],
-        send: Callable[..., Any],
+        send: Send,
     ) -> None:
         self._providers = providers
         self._send = send
@@ -55,7 +56,7 @@ class Webhook:
             )
         headers = {k.lower(): v for k, v in req.headers.items()}
         try:
-            messages = handler.parse_webhook(body, headers)
+            facts = handler.parse_webhook(body, headers)
         except WebhookRejected as exc:
             WEBHOOKS.labels(provider, "rejected").inc()
             log.warning("webhook.rejected", provider=provider, reason=str(exc))
@@ -68,8 +69,9 @@ class Webhook:
             raise falcon.HTTPBadRequest(
                 title="Webhook rejected", description="body: not an event this service reads"
             ) from None
+        messages = [message_for(fact) for fact in facts]
         for message in messages:
-            self._send(message.actor, **message.kwargs)
+            self._send(message)
         WEBHOOKS.labels(provider, "accepted" if messages else "ignored").inc()
         log.info("webhook.accepted", provider=provider, messages=[m.actor for m in messages])
         resp.media = {"received": True, "queued": len(messages)}

@@ -13,6 +13,7 @@ from adapters.payments.sandbox import SandboxProvider
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
 from models import ping
+from tests.support.message_contract import Sent
 from wire.keys import make_key_proof
 
 SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
@@ -33,21 +34,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += dt.timedelta(seconds=seconds)
-
-
-class Sent:
-    """``send`` that records calls; ``down`` makes it fail like an unreachable broker."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.down = False
-
-    def __call__(self, actor: str, **kwargs: Any) -> None:
-        from models.errors import BrokerUnavailable
-
-        if self.down:
-            raise BrokerUnavailable(f"message to {actor} not confirmed")
-        self.calls.append((actor, kwargs))
 
 
 def make_app(clock: Clock, sent: Sent, *, secure: bool = False) -> falcon.App[Any, Any]:

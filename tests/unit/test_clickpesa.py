@@ -26,15 +26,18 @@ from actors.clickpesa import (
     should_wait_for_topup,
 )
 from actors.payments import PermanentPaymentError
-from adapters.payments import WebhookMessage, WebhookRejected
+from adapters.payments import WebhookRejected
 from adapters.payments.clickpesa import (
     TOKEN_TTL_S,
     ClickPesaProvider,
     clickpesa_checksum,
     parse_clickpesa_webhook,
 )
+from messages import ConfirmClickpesaPayment, Message
+from messages.facts import message_for
 from models import Account, Billing, PaymentEvent, TopUp, UnmatchedItem
 from models.errors import PaymentError, ProviderUnavailable
+from tests.support.deps import DepsSwitch
 from tests.support.fake_clickpesa import FakeClickPesa, signed_webhook
 
 KEY = "secret"
@@ -79,9 +82,9 @@ DATA = {"id": "HERO1LCP1", "status": "SUCCESS", "orderReference": "HERO1",
         "customer": {"customerName": "Zoë"}}
 
 
-def parse(body: bytes, headers: dict[str, str]) -> list[WebhookMessage]:
-    return parse_clickpesa_webhook(
-        body, {k.lower(): v for k, v in headers.items()}, checksum_key=KEY)
+def parse(body: bytes, headers: dict[str, str]) -> list[Message]:
+    return [message_for(fact) for fact in parse_clickpesa_webhook(
+        body, {k.lower(): v for k, v in headers.items()}, checksum_key=KEY)]
 
 
 class TestParseWebhook:
@@ -89,8 +92,8 @@ class TestParseWebhook:
 
     @pytest.mark.parametrize("event", ["PAYMENT RECEIVED", "PAYMENT FAILED"])
     def test_payment_events_ask_for_a_confirmation(self, event: str) -> None:
-        assert parse(*signed_webhook(event, DATA, KEY)) == [WebhookMessage(
-            "confirm_clickpesa_payment", {"order_reference": "HERO1", "webhook_event": event})]
+        assert parse(*signed_webhook(event, DATA, KEY)) == [ConfirmClickpesaPayment(
+            order_reference="HERO1", webhook_event=event)]
 
     @pytest.mark.parametrize("header", ["X-ClickPesa-Signature", "x-clickpesa-checksum"])
     def test_checksum_may_come_in_a_header(self, header: str) -> None:
@@ -279,12 +282,11 @@ class TestProvider:
 
 
 @pytest.fixture
-def configured(provider: ClickPesaProvider, sqlite_db: str) -> Iterator[FakeClock]:
+def configured(provider: ClickPesaProvider, sqlite_db: str, deps: DepsSwitch) -> FakeClock:
     wall = FakeClock()
     wall.now = 1_767_323_045.0
-    actors.clickpesa.configure(provider, clock=wall)
-    yield wall
-    actors.clickpesa._provider = None
+    deps.set(clickpesa=provider, clock=wall)
+    return wall
 
 
 @pytest.fixture

@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.payments import WebhookMessage, WebhookRejected
+from adapters.payments import WebhookRejected
 from adapters.payments.clickpesa_json import JsonNumber, clickpesa_checksum
 from adapters.payments.clickpesa_webhook import BadAmount, collected_cents, parse_clickpesa_webhook
+from messages import ConfirmClickpesaPayment, Message
+from messages.facts import message_for
 from models.money import MAX_PAYMENT_CENTS
 from tests.support.fake_clickpesa import signed_webhook
 from tests.support.js_checksum import VECTORS
@@ -32,9 +34,9 @@ DATA = {
 
 def parse(
     body: bytes, headers: dict[str, str] | None = None, key: str = KEY
-) -> list[WebhookMessage]:
+) -> list[Message]:
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
-    return parse_clickpesa_webhook(body, lowered, checksum_key=key)
+    return [message_for(f) for f in parse_clickpesa_webhook(body, lowered, checksum_key=key)]
 
 
 def with_checksum(vector: dict[str, Any], checksum: str | None = None) -> bytes:
@@ -50,10 +52,7 @@ class TestJavaScriptSigned:
         body = with_checksum(BY_NAME["USD payment with JavaScript numbers"])
         assert b"1000.00" in body and b"0.10" in body
         assert parse(body, key=FIXTURE["key"]) == [
-            WebhookMessage(
-                "confirm_clickpesa_payment",
-                {"order_reference": "HERO7", "webhook_event": "PAYMENT RECEIVED"},
-            )
+            ConfirmClickpesaPayment(order_reference="HERO7", webhook_event="PAYMENT RECEIVED")
         ]
 
     def test_the_same_body_signed_the_python_json_way_does_not(self) -> None:
@@ -90,10 +89,7 @@ class TestEventType:
     def test_the_documented_payment_failed_sample_asks_for_a_confirmation(self) -> None:
         body = with_checksum(BY_NAME["documented PAYMENT FAILED"])
         assert parse(body, key=FIXTURE["key"]) == [
-            WebhookMessage(
-                "confirm_clickpesa_payment",
-                {"order_reference": "0969231256", "webhook_event": "PAYMENT FAILED"},
-            )
+            ConfirmClickpesaPayment(order_reference="0969231256", webhook_event="PAYMENT FAILED")
         ]
 
     def test_neither_name_is_refused(self) -> None:

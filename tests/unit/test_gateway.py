@@ -18,8 +18,10 @@ from adapters.payments.stripe_provider import StripeProvider
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
 from gateway.auth.sessions import SESSION_COOKIE, start_session
+from messages import Message
 from models import Account, TopUp, ping, utcnow
 from models.errors import BrokerUnavailable
+from tests.support.message_contract import Sent, check_message
 from tests.support.stripe_events import checkout_completed, signed
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -43,18 +45,13 @@ class Browser:
         self.csrf_token = session.csrf_token
 
 
-class RecordingSend:
-    """``send(actor, **kwargs)`` that records each call (the broker always confirms)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, actor: str, **kwargs: Any) -> None:
-        self.calls.append((actor, kwargs))
+#: ``send`` that checks each message against its actor and records it (always confirmed).
+RecordingSend = Sent
 
 
-def broker_down(actor: str, **kwargs: Any) -> None:
-    raise BrokerUnavailable(f"message to {actor} not confirmed")
+def broker_down(message: Message) -> None:
+    check_message(message)
+    raise BrokerUnavailable(f"message to {message.actor} not confirmed")
 
 
 def broker_check() -> None:

@@ -12,6 +12,7 @@ from gateway.app import create_app
 from gateway.auth.options import LoginOptions
 from gateway.auth.sessions import SESSION_COOKIE, start_session
 from models import Account, Billing, ping, utcnow
+from tests.support.message_contract import check_message
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
@@ -22,7 +23,7 @@ HTML = {"Accept": "text/html"}
 def client_for(*, production: bool = False, metrics_token: str | None = None) -> Any:
     app = create_app(
         providers={},
-        send=lambda actor, **kwargs: None,
+        send=check_message,
         ready_checks={"database": ping},
         public_url="https://hero.test",
         login=LoginOptions(service_key=SERVICE_KEY),

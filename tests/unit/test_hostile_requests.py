@@ -27,7 +27,9 @@ from adapters.payments.stripe_provider import StripeProvider, sign_stripe_payloa
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
 from gateway.auth.sessions import CSRF_HEADER, SESSION_COOKIE, start_session
+from messages import Message
 from models import Account, Billing, ping, utcnow
+from tests.support.message_contract import check_message
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 STRIPE_SECRET = "whsec_hostile_test"
@@ -40,8 +42,9 @@ HYPOTHESIS = settings(
 )
 
 
-def sent(actor: str, **kwargs: Any) -> None:
-    """The broker confirms every message (nothing runs)."""
+def sent(message: Message) -> None:
+    """The broker confirms every message (nothing runs) the actor would accept."""
+    check_message(message)
 
 
 def make_app() -> falcon.App[Any, Any]:

@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from actors.payments import PaymentFact, credit_payment
+from messages.facts import message_for
 from models import PaymentEvent
 from tests.support.login import ALICE_ADDRESS
 from tests.unit.login_client import HTML, Clock, Sent, make_app
@@ -170,5 +171,6 @@ def test_the_sandbox_checkout_records_sandbox_money(sqlite_db: str) -> None:
     call = posted.calls[0]
     assert call["url"] == "http://hero.test/webhooks/sandbox"
     headers = {k.lower(): v for k, v in call["headers"].items()}
-    [message] = sandbox.parse_webhook(call["data"], headers)
+    [fact] = sandbox.parse_webhook(call["data"], headers)
+    message = message_for(fact)
     assert (message.actor, message.kwargs["provider"]) == ("apply_payment", "sandbox")

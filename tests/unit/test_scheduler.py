@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
+import messages
 from cli.scheduler import JOBS, Job, due_jobs, run_scheduler
+from tests.support.message_contract import Sent
 
-HOURLY = Job("pull_all", 3_600_000)
-DAILY = Job("promote_tiers", 86_400_000, kwargs=(("dry_run", False),))
+HOURLY = Job(messages.PullAll(), 3_600_000)
+DAILY = Job(messages.PullNode(name="node-a"), 86_400_000)
 
 
 class FakeClock:
@@ -25,18 +26,7 @@ class FakeClock:
         return now
 
 
-class RecordingSend:
-    """Records each send as (actor, kwargs); the first *fail_calls* sends raise."""
-
-    def __init__(self, *, fail_calls: int = 0) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self._fail_calls = fail_calls
-
-    def __call__(self, actor: str, **kwargs: Any) -> None:
-        self.calls.append((actor, kwargs))
-        if self._fail_calls > 0:
-            self._fail_calls -= 1
-            raise ConnectionError("broker down")
+RecordingSend = Sent  # checks each message against its actor; the first *fail_calls* raise
 
 
 def test_due_jobs_includes_a_job_that_never_ran() -> None:
@@ -52,7 +42,7 @@ def test_due_jobs_includes_a_job_exactly_one_period_after_its_last_run() -> None
 
 
 def test_due_jobs_decides_each_job_on_its_own_period() -> None:
-    last = {"pull_all": 0, "promote_tiers": 0}
+    last = {"pull_all": 0, "pull_node": 0}
     assert due_jobs((HOURLY, DAILY), last, 3_600_000) == [HOURLY]
 
 
@@ -64,7 +54,7 @@ def test_run_scheduler_sends_due_jobs_with_their_kwargs() -> None:
     stop = threading.Event()
     send = RecordingSend()
     run_scheduler(send, stop=stop, jobs=(DAILY,), clock_ms=FakeClock([0], stop), tick_s=0)
-    assert send.calls == [("promote_tiers", {"dry_run": False})]
+    assert send.calls == [("pull_node", {"name": "node-a"})]
 
 
 def test_run_scheduler_sends_again_only_after_the_period() -> None:
@@ -117,4 +107,4 @@ def test_run_scheduler_sends_the_other_due_jobs_after_a_failed_send() -> None:
     stop = threading.Event()
     send = RecordingSend(fail_calls=1)
     run_scheduler(send, stop=stop, jobs=(HOURLY, DAILY), clock_ms=FakeClock([0], stop), tick_s=0)
-    assert [actor for actor, _ in send.calls] == ["pull_all", "promote_tiers"]
+    assert [actor for actor, _ in send.calls] == ["pull_all", "pull_node"]

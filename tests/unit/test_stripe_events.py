@@ -11,15 +11,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.payments import WebhookMessage, WebhookRejected
-from adapters.payments.stripe_parse import event_messages
+from adapters.payments import Fact, WebhookRejected
+from adapters.payments.stripe_parse import event_facts
 from adapters.payments.stripe_provider import (
     StripeProvider,
     parse_stripe_webhook,
     sign_stripe_payload,
 )
+from messages import Message
+from messages.facts import message_for
 from models.money import MAX_PAYMENT_CENTS
 from tests.support.fake_stripe import fake_stripe
+from tests.support.message_contract import check_message
 from tests.support.stripe_events import (
     charge_refunded,
     checkout_completed,
@@ -31,15 +34,16 @@ ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 SECRET = "whsec_unit"
 
 
-def only(messages: list[WebhookMessage]) -> WebhookMessage:
-    assert len(messages) == 1
-    return messages[0]
+def only(facts: list[Fact]) -> Message:
+    """The message the one fact means, checked against its actor's signature."""
+    assert len(facts) == 1
+    return check_message(message_for(facts[0]))
 
 
 def test_current_shape_refund_carries_only_the_cumulative_amount() -> None:
     event = charge_refunded(payment_intent="pi_a", amount_refunded_cents=700, amount_cents=3000)
     assert "refunds" not in event["data"]["object"]
-    message = only(event_messages(event))
+    message = only(event_facts(event))
     assert message.actor == "apply_refund"
     assert message.kwargs["amount_refunded_cents"] == 700
     assert message.kwargs["refunds"] is None
@@ -53,7 +57,7 @@ def test_older_shape_refund_carries_each_refund_with_its_status() -> None:
         amount_cents=3000,
         refunds=[("re_2", 200, "failed"), ("re_1", 500)],
     )
-    assert only(event_messages(event)).kwargs["refunds"] == [
+    assert only(event_facts(event)).kwargs["refunds"] == [
         {"id": "re_2", "amount_cents": 200, "status": "failed"},
         {"id": "re_1", "amount_cents": 500, "status": "succeeded"},
     ]
@@ -64,7 +68,7 @@ def test_a_cut_short_list_is_completed_through_the_lister() -> None:
         payment_intent="pi_a", amount_refunded_cents=900, refunds=[("re_3", 300)], has_more=True
     )
     rest = [refund_object(f"re_{i}", 300, "pi_a") for i in (3, 2, 1)]
-    message = only(event_messages(event, list_refunds=lambda charge: rest))
+    message = only(event_facts(event, list_refunds=lambda charge: rest))
     assert [r["id"] for r in message.kwargs["refunds"]] == ["re_3", "re_2", "re_1"]
 
 
@@ -73,7 +77,7 @@ def test_a_cut_short_list_that_cannot_be_completed_falls_back_to_the_cumulative(
     event = charge_refunded(
         payment_intent="pi_a", amount_refunded_cents=900, refunds=[("re_3", 300)], has_more=True
     )
-    message = only(event_messages(event, list_refunds=lister))
+    message = only(event_facts(event, list_refunds=lister))
     assert message.kwargs["refunds"] is None
     assert message.kwargs["amount_refunded_cents"] == 900
 
@@ -83,7 +87,7 @@ def test_a_failed_refund_becomes_a_credit_back(event_type: str) -> None:
     event = refund_failed(
         refund_id="re_1", payment_intent="pi_a", amount_cents=500, event_type=event_type
     )
-    message = only(event_messages(event))
+    message = only(event_facts(event))
     assert message.actor == "credit_failed_refund"
     assert message.kwargs | {"failed_at": 0} == {
         "provider": "stripe",
@@ -99,7 +103,7 @@ def test_a_refund_update_that_is_not_a_failure_is_ignored() -> None:
     event = refund_failed(refund_id="re_1", payment_intent="pi_a", amount_cents=500)
     event["type"] = "charge.refund.updated"
     event["data"]["object"]["status"] = "succeeded"
-    assert event_messages(event) == []
+    assert event_facts(event) == []
 
 
 @pytest.mark.parametrize(
@@ -108,12 +112,12 @@ def test_a_refund_update_that_is_not_a_failure_is_ignored() -> None:
 def test_a_checkout_amount_that_is_not_whole_bounded_cents_is_refused(amount: Any) -> None:
     event = checkout_completed(address=ADDRESS, amount_cents=amount)
     with pytest.raises(WebhookRejected, match=r"data\.object\.amount_total"):
-        event_messages(event)
+        event_facts(event)
 
 
 def test_the_largest_payment_is_accepted() -> None:
     event = checkout_completed(address=ADDRESS, amount_cents=MAX_PAYMENT_CENTS)
-    assert only(event_messages(event)).kwargs["amount_cents"] == MAX_PAYMENT_CENTS
+    assert only(event_facts(event)).kwargs["amount_cents"] == MAX_PAYMENT_CENTS
 
 
 @pytest.mark.parametrize("amount", [-100, 0, 1.5, False, "100", 2**63])
@@ -122,14 +126,14 @@ def test_a_listed_refund_with_a_bad_amount_is_refused(amount: Any) -> None:
         payment_intent="pi_a", amount_refunded_cents=100, refunds=[("re_1", amount)]
     )
     with pytest.raises(WebhookRejected, match=r"refunds\.data\[0\]\.amount"):
-        event_messages(event)
+        event_facts(event)
 
 
 @pytest.mark.parametrize("amount", [-1, 2.5, True, "7", 2**63])
 def test_a_cumulative_refund_that_is_not_bounded_cents_is_refused(amount: Any) -> None:
     event = charge_refunded(payment_intent="pi_a", amount_refunded_cents=amount, amount_cents=10)
     with pytest.raises(WebhookRejected, match="amount_refunded"):
-        event_messages(event)
+        event_facts(event)
 
 
 def test_a_signed_body_that_is_not_json_is_refused_naming_the_body() -> None:
@@ -193,7 +197,7 @@ def near_events(draw: st.DrawFn) -> Any:
 
 def _check(event: Any) -> None:
     try:
-        messages = event_messages(event, list_refunds=lambda charge: None)
+        messages = [message_for(f) for f in event_facts(event, list_refunds=lambda c: None)]
     except WebhookRejected as exc:
         assert str(exc)
         return

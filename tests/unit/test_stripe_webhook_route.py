@@ -21,6 +21,7 @@ from gateway.app import create_app
 from gateway.auth.options import LoginOptions
 from models import ping
 from models.money import MAX_PAYMENT_CENTS
+from tests.support.message_contract import check_message
 from tests.support.stripe_events import checkout_completed, signed
 from tests.unit.test_stripe_events import JSON, near_events
 
@@ -39,7 +40,7 @@ def route() -> Iterator[tuple[falcon.testing.TestClient, list[tuple[str, dict[st
         )
         app = create_app(
             providers={},
-            send=lambda actor, **kwargs: calls.append((actor, kwargs)),
+            send=lambda m: calls.append((check_message(m).actor, m.kwargs)),
             ready_checks={"database": ping},
             public_url="http://hero.test",
             login=LoginOptions(service_key=nacl.public.PrivateKey(bytes(range(32)))),
