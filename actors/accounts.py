@@ -5,7 +5,8 @@ from __future__ import annotations
 import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
+from actors.email_verify import send_email_link
 from actors.ledger import billing_for
 from models import Account, utcnow, write_transaction
 from models.accounts import validate_email
@@ -37,15 +38,26 @@ def create_account(address: str) -> bool:
 
 @dramatiq.actor(queue_name="accounts", **RETRY_POLICY)
 def set_email(address: str, email: str | None) -> str:
-    """Set (or clear, with None) the email an account's notifications go to."""
+    """Set (or clear, with None) the email an account's notifications go to.
+
+    A new address is unverified: only its verification link (``send_email_link``, sent
+    from here) goes to it until that link is opened.
+    """
     if email is not None:
         try:
             email = validate_email(email)
         except InvalidEmail:
             log.warning("account.email_refused", address=address)
             return "refused"
-    changed = Account.update(email=email).where(Account.address == address).execute()
-    return "set" if changed else "no_account"
+    account = Account.get_or_none(Account.address == address)
+    if account is None:
+        return "no_account"
+    if account.email == email:
+        return "unchanged"
+    Account.update(email=email, email_verified_at=None).where(Account.id == account.id).execute()
+    if email is not None:
+        send_email_link.send(address)
+    return "set"
 
 
 @dramatiq.actor(queue_name="accounts", throws=(InvalidAddress,), **RETRY_POLICY)

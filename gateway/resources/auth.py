@@ -160,7 +160,12 @@ class ChallengeStatus:
         with write_transaction():
             if not challenges.claim(row.id, now=now):
                 return False
-            token, _ = start_session(row.address, ttl_s=self._login.session_ttl_s, now=now)
+            token, _ = start_session(
+                row.address,
+                ttl_s=self._login.session_ttl_s,
+                now=now,
+                user_agent=req.user_agent or "",
+            )
             previous: CurrentSession | None = req.context.get("session")
             if previous is not None:
                 end_session(previous.id, now=now)

@@ -92,7 +92,7 @@ def test_exhausted_past_the_grace_period_is_suspended_and_a_payment_resumes_it(
     # Given an account with $6, an email address and a running VM; a worker that suspends
     # after 600 s, the bridge, a node agent and a gateway where the user is logged in
     account = seed_account(600)
-    Account.update(email="alice@example.org").execute()
+    Account.update(email="alice@example.org", email_verified_at=account.created_at).execute()
     give_vm(account)
     outbox = tmp_path / "outbox"
     pg_stack.worker(**credit.env, HERO_SUSPEND_AFTER_S=str(GRACE_S), HERO_OUTBOX_DIR=str(outbox))

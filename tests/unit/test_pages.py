@@ -182,3 +182,4 @@ def test_set_email_sets_and_clears_the_address(sqlite_db: str) -> None:
     assert set_email(ALICE_ADDRESS, "nope") == "refused"
     assert set_email(ALICE_ADDRESS, "ada@[127.0.0.1]") == "refused"
     assert set_email(ALICE_ADDRESS, None) == "set" and Account.get().email is None
+    assert set_email(ALICE_ADDRESS, None) == "unchanged"

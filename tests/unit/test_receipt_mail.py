@@ -46,6 +46,7 @@ def test_the_payment_email_carries_the_receipt_and_its_link(
     sqlite_db: str, tmp_path: Path, public_url: str
 ) -> None:
     account = account_of()
+    account.email_verified_at = account.created_at
     account.email = "ada@example.org"
     account.save()
     assert credit_payment(fact()) == "credited"
