@@ -10,6 +10,7 @@ import json
 import sys
 
 import actors
+import messages
 from cli.runtime import wire_actors
 from settings import Settings
 
@@ -18,7 +19,7 @@ def main() -> int:
     wire_actors(Settings.from_env(), create_database=False)
     for line in sys.stdin:
         name, kwargs = json.loads(line)
-        actors.send(name, **kwargs)
+        actors.send(messages.message_named(name, kwargs))
         print("ok", flush=True)
     return 0
 

@@ -26,6 +26,7 @@ import requests
 from pypdf import PdfReader
 
 import actors
+import messages
 from models import Billing, UsageRecord
 from tests.conftest import need
 from tests.integration.conftest import Stack
@@ -169,7 +170,7 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
     # Usage reported for the user is charged by the real actors and shows up
     actors.configure_broker(pg_stack.env["HERO_AMQP_URL"])
     try:
-        actors.send("apply_usage_batch", records=usage_records(12), via="nats")
+        actors.send(messages.ApplyUsageBatch(records=usage_records(12), via="nats"))
     finally:
         actors.configure_broker(None)
     wait_until(lambda: UsageRecord.select().count() == 12, what="the usage to be charged")

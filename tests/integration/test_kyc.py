@@ -11,6 +11,7 @@ import pytest
 import requests
 
 import actors
+import messages
 from models import AdminAudit, Billing, LedgerEntry, PlanSubscription
 from models.kyc import KycEvent, KycVerification
 from tests.integration.conftest import Stack
@@ -105,7 +106,9 @@ def test_gate_refuses_a_plan_until_approved_then_sells_it(
     actors.configure_broker(pg_stack.env["HERO_AMQP_URL"])
     try:
         forged = uuid.uuid4().hex
-        actors.send("buy_plan", request_id=forged, address=user.address, plan_id="5vms")
+        actors.send(
+            messages.BuyPlan(request_id=forged, address=user.address, plan_id="5vms")
+        )
     finally:
         actors.configure_broker(None)
     outcome = wait_until(lambda: done(url, session, forged), what="forged buy")

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 import actors
+import messages
 from models import (
     Billing,
     LedgerEntry,
@@ -137,7 +138,7 @@ def test_no_free_vm_is_a_clear_message_then_expiry_returns_vms_to_the_pool(
     PlanSubscription.update(period_end=utcnow() - dt.timedelta(minutes=1)).execute()
     actors.configure_broker(stack.env["HERO_AMQP_URL"])
     try:
-        actors.send("expire_plans")
+        actors.send(messages.ExpirePlans())
     finally:
         actors.configure_broker(None)
     wait_until(lambda: VmPoolSlot.get().status == "free", what="the VM back in the pool")

@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 import actors
+import messages
 from models import (
     Account,
     Notification,
@@ -61,7 +62,7 @@ def exhausted_for(seconds: int) -> None:
 def send(stack: Stack, actor: str) -> None:
     actors.configure_broker(stack.env["HERO_AMQP_URL"])
     try:
-        actors.send(actor)
+        actors.send(messages.message_named(actor, {}))
     finally:
         actors.configure_broker(None)
 

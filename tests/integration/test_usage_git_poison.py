@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import actors
+import messages
 from models import Account, Alert, Billing, Node, UsageRecord
 from tests.integration.conftest import Stack
 from tests.integration.test_aggregator_hostile import silent_server  # noqa: F401 - fixture
@@ -112,7 +113,9 @@ def test_git_poison_is_quarantined_with_alerts_and_every_other_node_is_charged(
     # And a batch that slipped past the aggregator is re-checked by the worker
     actors.configure_broker(stack.env["HERO_AMQP_URL"])
     slipped = {**usage("node-e", 2, 0).to_json(), "amount_cents": 10**19}
-    actors.send("apply_usage_batch", records=[usage("node-e", 1, 11).to_json(), slipped], via="git")
+    actors.send(
+        messages.ApplyUsageBatch(records=[usage("node-e", 1, 11).to_json(), slipped], via="git")
+    )
 
     wait_until(lambda: UsageRecord.select().count() == 5, timeout=60, what="5 records")
     wait_until(lambda: Billing.get().balance_cents == -(15 + 7 + 11), what="the charges")

@@ -8,6 +8,7 @@ import signal
 import psycopg2
 
 import actors
+import messages
 from models import Account, Billing, LedgerEntry, UsageRecord
 from tests.integration.conftest import Stack
 from tests.integration.test_stripe_webhooks import _waiting_on_lock
@@ -46,7 +47,7 @@ def test_worker_killed_mid_batch_charges_each_record_once_after_restart(
         "SELECT id FROM billing WHERE account_id = %s FOR UPDATE", (accounts[1].id,)
     )
     actors.configure_broker(pg_stack.env["HERO_AMQP_URL"])
-    actors.send("apply_usage_batch", records=records(400), via="nats")
+    actors.send(messages.ApplyUsageBatch(records=records(400), via="nats"))
     wait_until(lambda: _waiting_on_lock(pg_db), what="the worker to block mid-batch")
 
     # When the worker dies there, and the row is released
