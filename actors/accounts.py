@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dramatiq
 import structlog
 
 from actors import RETRY_POLICY, actor
@@ -36,7 +35,7 @@ def create_account(address: str) -> bool:
     return created
 
 
-@dramatiq.actor(queue_name="accounts", **RETRY_POLICY)
+@actor(queue_name="accounts", **RETRY_POLICY)
 def set_email(address: str, email: str | None) -> str:
     """Set (or clear, with None) the email an account's notifications go to.
 
@@ -60,7 +59,7 @@ def set_email(address: str, email: str | None) -> str:
     return "set"
 
 
-@dramatiq.actor(queue_name="accounts", throws=(InvalidAddress,), **RETRY_POLICY)
+@actor(queue_name="accounts", throws=(InvalidAddress,), **RETRY_POLICY)
 def ensure_account(address: str) -> str:
     """Make sure *address* has an account (sent by the gateway at every login)."""
     with write_transaction():

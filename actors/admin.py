@@ -13,15 +13,15 @@ import secrets
 import time
 from typing import Any
 
-import dramatiq
 import nacl.exceptions
 import nacl.signing
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.adjustments import balance_adjust
 from actors.admin_ops import alert_resolve, payment_refund, pool_retire
 from actors.credit_allow import credit_allow
+from actors.deps import current
 from actors.kyc import operator_set
 from actors.ledger import billing_for
 from actors.parked import retry_unmatched
@@ -44,14 +44,6 @@ log = structlog.get_logger("hero.admin")
 
 #: Oldest envelope accepted, in seconds; older ones are refused as replays.
 MAX_ENVELOPE_AGE_S = 24 * 3600
-
-_operator_pubkeys: tuple[str, ...] = ()
-
-
-def configure(*, operator_pubkeys: tuple[str, ...]) -> None:
-    """Set the operator keys this process accepts (hex Ed25519 public keys)."""
-    global _operator_pubkeys
-    _operator_pubkeys = tuple(k.lower() for k in operator_pubkeys)
 
 
 def canonical_bytes(envelope: dict[str, Any]) -> bytes:
@@ -257,7 +249,8 @@ def handle(envelope: dict[str, Any], *, now: float | None = None) -> dict[str, A
         return previous
     action = ACTIONS.get(str(envelope.get("action")))
     try:
-        check_envelope(envelope, allowed=_operator_pubkeys, now=time.time() if now is None else now)
+        allowed = tuple(k.lower() for k in current().operator_pubkeys)
+        check_envelope(envelope, allowed=allowed, now=time.time() if now is None else now)
         if action is None:
             raise AdminRefused(f"action: unknown action {envelope.get('action')!r}")
         if envelope["action"] in OWN_TRANSACTIONS:
@@ -282,7 +275,7 @@ class _AlreadyDone(Exception):
     """Another delivery of the same envelope committed first; roll this one back."""
 
 
-@dramatiq.actor(queue_name="admin", **RETRY_POLICY)
+@actor(queue_name="admin", **RETRY_POLICY)
 def admin_command(envelope: dict[str, Any]) -> dict[str, Any]:
     """Carry out one signed operator action."""
     return handle(envelope)

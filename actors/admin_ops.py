@@ -8,9 +8,9 @@ webhook reaches ``actors.refunds``, once, like any refund made in Stripe's dashb
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol
 
+from actors.deps import current
 from actors.payments import PermanentPaymentError
 from actors.refund_state import RefundState
 from models import Account, Alert, PaymentEvent, VmAllocation, VmPoolSlot, utcnow
@@ -32,15 +32,6 @@ class Refunder(Protocol):
         idempotency_key: str,
         metadata: dict[str, str],
     ) -> dict[str, Any]: ...
-
-
-_refunders: dict[str, Refunder] = {}
-
-
-def configure(*, refunders: Mapping[str, Refunder]) -> None:
-    """Set who refunds each provider's payments (by provider name)."""
-    global _refunders
-    _refunders = dict(refunders)
 
 
 def pool_retire(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +115,7 @@ def payment_refund(envelope: dict[str, Any]) -> dict[str, Any]:
             f"payment: {payment.key} was never credited to an account (status "
             f"{payment.status}); there is nothing of ours to refund"
         )
-    refunder = _refunders.get(str(payment.provider))
+    refunder = current().refunders.get(str(payment.provider))
     if refunder is None:
         raise AdminRefused(
             f"payment: no {payment.provider} API is configured on the worker "

@@ -20,14 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import dramatiq
 import nacl.exceptions
 import nacl.signing
 import structlog
 
 import actors
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.alerts import raise_alert
+from actors.deps import current
 from actors.usage import deliver_usage
 from adapters.forge import DEFAULT_TIMEOUT_S, BatchFile, ForgeMirror, ForgeUnavailable
 from models import Node, UsageRecord, db, is_sqlite, utcnow
@@ -74,14 +74,6 @@ class ForgeAccess:
     timeout_s: float = DEFAULT_TIMEOUT_S
 
 
-_access = ForgeAccess()
-
-
-def configure(access: ForgeAccess) -> None:
-    global _access
-    _access = access
-
-
 def verify_file(file: BatchFile, key: nacl.signing.VerifyKey) -> str | None:
     """Why *file*'s detached signature does not verify, or None when it does."""
     if file.signature is None:
@@ -112,7 +104,7 @@ def pull(
     Raises:
         ForgeUnavailable: the repo could not be fetched (nothing moved).
     """
-    access = access or _access
+    access = access or current().forge
     now = now or dt.datetime.now(dt.UTC)
     report = PullReport(node=node.name)
     with (
@@ -288,7 +280,7 @@ def default_deliver(records: list[dict[str, Any]]) -> None:
     deliver_usage(records, "git")
 
 
-@dramatiq.actor(queue_name="usage", **{**RETRY_POLICY, "time_limit": 25 * 60_000})
+@actor(queue_name="usage", **{**RETRY_POLICY, "time_limit": 25 * 60_000})
 def pull_node(name: str) -> dict[str, Any]:
     """Pull one node now."""
     node = Node.get_or_none(Node.name == name)
@@ -307,7 +299,7 @@ def skip_node(name: str, exc: ForgeUnavailable) -> dict[str, Any]:
     return {"node": name, "skipped": str(exc)}
 
 
-@dramatiq.actor(queue_name="usage", **RETRY_POLICY)
+@actor(queue_name="usage", **RETRY_POLICY)
 def pull_all() -> int:
     """Hourly: one pull_node message per registered node."""
     from messages import PullNode

@@ -8,16 +8,16 @@ answer to ``GET /payments/{orderReference}``, read by ``decide`` (pure) and appl
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.alerts import raise_alert
+from actors.deps import current
 from actors.payments import (
     PaymentFact,
     PermanentPaymentError,
@@ -39,16 +39,6 @@ PAID_STATUSES = ("SUCCESS", "SETTLED")
 #: after that the payment is credited without an address, so it is parked, never dropped.
 #: Kept well inside what RETRY_POLICY's backoff covers (12 retries, at least ~10 min).
 TOPUP_GRACE_S = 300
-
-_provider: ClickPesaProvider | None = None
-_clock: Callable[[], float] = time.time
-
-
-def configure(provider: ClickPesaProvider, *, clock: Callable[[], float] = time.time) -> None:
-    """Give this process its ClickPesa provider, and the clock (Unix seconds) to wait by."""
-    global _provider, _clock
-    _provider, _clock = provider, clock
-
 
 @dataclass(frozen=True)
 class Credit:
@@ -167,9 +157,10 @@ def _currency(value: object) -> str:
 
 
 def _configured() -> ClickPesaProvider:
-    if _provider is None:
+    provider = current().clickpesa
+    if provider is None:
         raise PaymentError("ClickPesa is not configured in this process (HERO_CLICKPESA_*)")
-    return _provider
+    return provider
 
 
 #: Outcomes of ``settle`` that mean "ask again later", and why.
@@ -218,7 +209,7 @@ def settle(order_reference: str, *, background: bool = False) -> str:
         )
         return failed
     topup = TopUp.get_or_none(TopUp.public_id == order_reference)
-    if topup is None and should_wait_for_topup(paid_at=decision.paid_at, now_s=_clock()):
+    if topup is None and should_wait_for_topup(paid_at=decision.paid_at, now_s=current().clock()):
         return "topup_missing"
     if decision.extra_payment_ids:
         log.warning(
@@ -240,7 +231,7 @@ def settle(order_reference: str, *, background: bool = False) -> str:
     )
 
 
-@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
+@actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
 def confirm_clickpesa_payment(order_reference: str, webhook_event: str) -> str:
     """A verified webhook about *order_reference*: settle it from ClickPesa's own record.
 

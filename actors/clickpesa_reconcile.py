@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import dramatiq
 import peewee
 import structlog
 
-from actors import RETRY_POLICY, clickpesa
+from actors import RETRY_POLICY, actor, clickpesa
+from actors.deps import current
 from actors.payments import PermanentPaymentError
 from adapters.payments.clickpesa_limits import CallBudgetExhausted
 from models import TopUp
@@ -106,7 +106,7 @@ def _record(
         log.info("clickpesa.reconcile_stopped", order_reference=public_id, reason=stopped)
 
 
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+@actor(queue_name="payments", **RETRY_POLICY)
 def reconcile_clickpesa_topups() -> dict[str, int]:
     """Periodic: re-query the waiting top-ups that are due, so a payment whose webhook
     never came (or whose confirmation gave up while it was pending) is credited anyway.
@@ -114,9 +114,10 @@ def reconcile_clickpesa_topups() -> dict[str, int]:
     Stops the run when ClickPesa is away or reconciliation's budget share is used up;
     an unusable record is counted and the run goes on.
     """
-    if clickpesa._provider is None:
+    deps = current()
+    if deps.clickpesa is None:
         return {}
-    now = dt.datetime.fromtimestamp(clickpesa._clock(), dt.UTC).replace(tzinfo=None)
+    now = dt.datetime.fromtimestamp(deps.clock(), dt.UTC).replace(tzinfo=None)
     counts: dict[str, int] = {}
     for public_id, started, done in _due(now):
         attempts = (done or 0) + 1

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from actors.deps import current
 from models import Account, Billing, Notification, PlanSubscription, utcnow
 from models.accounts import DEFAULT_LOW_BALANCE_CENTS
 from models.credit import CreditState
@@ -37,16 +38,9 @@ class CreditPolicy:
     suspend_after_s: int = 86_400
 
 
-_policy = CreditPolicy()
-
-
-def configure(policy: CreditPolicy) -> None:
-    global _policy
-    _policy = policy
-
-
 def policy() -> CreditPolicy:
-    return _policy
+    """The credit policy this process was built with."""
+    return current().credit_policy
 
 
 def classify(
@@ -97,7 +91,7 @@ def record_change(
     """
     now = now or utcnow()
     row: CreditState | None = CreditState.get_or_none(CreditState.account == account_id)
-    floor = _policy.floor_cents
+    floor = policy().floor_cents
     allowance = int(row.allowance_cents) if row else 0
     suspended = bool(row and row.suspended_at is not None)
     if low_cents is None:
@@ -147,7 +141,7 @@ def record_change(
             payload={
                 "balance_cents": balance_cents,
                 "limit_cents": floor - allowance,
-                "suspend_after_s": _policy.suspend_after_s,
+                "suspend_after_s": policy().suspend_after_s,
             },
         )
     return state

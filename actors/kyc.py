@@ -13,11 +13,11 @@ import json
 import secrets
 from typing import Any
 
-import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.alerts import raise_alert
+from actors.deps import current
 from actors.kyc_rules import (
     MAY_START,
     RANK_OPERATOR,
@@ -34,15 +34,6 @@ from models.kyc import KycEvent, KycVerification
 
 log = structlog.get_logger("hero.kyc")
 
-_required_for = "none"
-
-
-def configure(*, required_for: str) -> None:
-    """Set which actions need an approved verification (``HERO_KYC_REQUIRED_FOR``)."""
-    global _required_for
-    _required_for = required_for
-
-
 class KycClosed(HeroError):
     """The user may not start a verification now; the message says why and what to do."""
 
@@ -54,7 +45,7 @@ class PermanentKycError(Exception):
 def gate_refusal(account: Account | int, action: str) -> str | None:
     """Why *account* may not do *action* (``plan`` or ``topup``) now; None when it may."""
     row = KycVerification.get_or_none(KycVerification.account == account)
-    return refusal(action, row.status if row else "none", required_for=_required_for)
+    return refusal(action, row.status if row else "none", required_for=current().kyc_required_for)
 
 
 def _locked(account: Account, provider: str) -> KycVerification:
@@ -176,7 +167,7 @@ def record(result: dict[str, Any], *, now: dt.datetime) -> str:
     return effect
 
 
-@dramatiq.actor(queue_name="kyc", throws=(PermanentKycError,), **RETRY_POLICY)
+@actor(queue_name="kyc", throws=(PermanentKycError,), **RETRY_POLICY)
 def record_kyc_result(result: dict[str, Any]) -> str:
     """Record a verified provider result, once."""
     return record(result, now=utcnow())
@@ -239,7 +230,7 @@ def status_of(account: Account, *, history: bool = False) -> dict[str, Any]:
         "may_start": bool(
             row is None or (row.status in MAY_START and not (row.status == "pending" and row.rank))
         ),
-        "required_for": _required_for,
+        "required_for": current().kyc_required_for,
     }
     if history:
         view["history"] = [_event_view(e) for e in _history(account)]

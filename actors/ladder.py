@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from models import Billing, Notification, utcnow, write_transaction
 
 log = structlog.get_logger("hero.ladder")
@@ -108,7 +107,7 @@ def refresh(now: dt.datetime) -> dict[str, int]:
     return {"changed": changed, "notified": notified}
 
 
-@dramatiq.actor(queue_name="usage", **RETRY_POLICY)
+@actor(queue_name="usage", **RETRY_POLICY)
 def refresh_tiers() -> dict[str, int]:
     """Daily: refresh the tier shown on dashboards and emit "tier reached" once per tier."""
     return refresh(utcnow())

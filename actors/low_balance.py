@@ -7,10 +7,9 @@ ledger (``actors.runway.crossing_payload`` says what it holds).
 
 from __future__ import annotations
 
-import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.credit import record_change
 from actors.ledger import billing_for
 from models import Account, Billing, db, utcnow, write_transaction
@@ -44,7 +43,7 @@ def set_threshold(account: Account, threshold_cents: int) -> str:
     return record_change(int(account.id), int(billing.balance_cents), low_cents=threshold_cents)
 
 
-@dramatiq.actor(queue_name="accounts", **RETRY_POLICY)
+@actor(queue_name="accounts", **RETRY_POLICY)
 def set_low_balance(address: str, low_balance_cents: int) -> str:
     """Set the balance under which *address* is warned; ``refused`` when out of bounds."""
     account = Account.get_or_none(Account.address == address)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 
-import dramatiq
-
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.payments import retry_unmatched_payment
 from actors.refunds import credit_back_refund, debit_refund
 from models import UnmatchedItem, utcnow
@@ -31,7 +29,7 @@ def retry_unmatched(item: UnmatchedItem) -> str:
     return "unsupported"
 
 
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+@actor(queue_name="payments", **RETRY_POLICY)
 def retry_parked_items() -> dict[str, str]:
     """Apply every parked payment and refund whose account or payment now exists."""
     items = UnmatchedItem.select().where(

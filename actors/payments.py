@@ -12,10 +12,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.alerts import raise_alert
 from actors.ledger import post
 from models import (
@@ -257,7 +256,7 @@ def retry_unmatched_payment(item_id: int) -> str:
     return "credited"
 
 
-@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
+@actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
 def apply_payment(
     provider: str,
     payment_key: str,
@@ -288,7 +287,7 @@ def apply_payment(
         raise
 
 
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+@actor(queue_name="payments", **RETRY_POLICY)
 def record_topup(
     public_id: str,
     address: str,
@@ -317,7 +316,7 @@ def record_topup(
     return "recorded" if inserted else "duplicate"
 
 
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+@actor(queue_name="payments", **RETRY_POLICY)
 def record_payment_failure(
     provider: str, topup_id: str | None, payment_key: str, reason: str
 ) -> str:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import dramatiq
 import peewee
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors import plans as catalogue
 from actors.ledger import lock_billing, post
 from actors.plans import Refused, active_plan, carry_out
@@ -227,7 +226,7 @@ def renew_due(now: dt.datetime) -> int:
     return renewed
 
 
-@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+@actor(queue_name="plans", **RETRY_POLICY)
 def upgrade_plan(request_id: str, address: str, plan_id: str) -> dict[str, Any]:
     """Upgrade the account's plan to a bigger one, once per request id."""
     return carry_out(
@@ -238,7 +237,7 @@ def upgrade_plan(request_id: str, address: str, plan_id: str) -> dict[str, Any]:
     )
 
 
-@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+@actor(queue_name="plans", **RETRY_POLICY)
 def set_plan_renewal(request_id: str, address: str, on: bool) -> dict[str, Any]:
     """Opt the account's plan in or out of renewal, once per request id."""
     return carry_out(
@@ -249,7 +248,7 @@ def set_plan_renewal(request_id: str, address: str, on: bool) -> dict[str, Any]:
     )
 
 
-@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+@actor(queue_name="plans", **RETRY_POLICY)
 def release_vm(request_id: str, address: str, vm_id: str) -> dict[str, Any]:
     """Give one of the account's VMs back to the pool, once per request id."""
     return carry_out(

@@ -13,11 +13,11 @@ import datetime as dt
 import json
 from typing import Any, Protocol
 
-import dramatiq
 import peewee
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
+from actors.deps import current
 from actors.kyc import gate_refusal
 from actors.ledger import lock_billing, post
 from models import (
@@ -33,24 +33,16 @@ from models import (
 )
 from models.credit import CreditState
 from models.money import format_cents
-from settings import DEFAULT_PLANS, Plan
+from settings import Plan
 
 log = structlog.get_logger("hero.plans")
 
 #: How long before a plan ends its owner is told, in hours.
 EXPIRY_NOTICE_HOURS = 24
 
-_plans: tuple[Plan, ...] = tuple(Plan(plan_id=k, **v) for k, v in DEFAULT_PLANS.items())
-
-
-def configure(plans: tuple[Plan, ...]) -> None:
-    global _plans
-    _plans = plans
-
-
 def catalogue() -> tuple[Plan, ...]:
     """The plans on sale."""
-    return _plans
+    return current().plans
 
 
 class Refused(Exception):
@@ -152,7 +144,7 @@ def _account(address: str) -> Account:
 
 def buy(request_id: str, address: str, plan_id: str, *, now: dt.datetime) -> dict[str, Any]:
     """Buy *plan_id* for *address*, once per *request_id* (caller holds the transaction)."""
-    plan = next((p for p in _plans if p.plan_id == plan_id), None)
+    plan = next((p for p in catalogue() if p.plan_id == plan_id), None)
     if plan is None:
         raise Refused(f"There is no plan called {plan_id!r}.")
     account = _account(address)
@@ -346,7 +338,7 @@ def _end(plan: PlanSubscription, now: dt.datetime) -> int:
     return ended
 
 
-@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+@actor(queue_name="plans", **RETRY_POLICY)
 def buy_plan(request_id: str, address: str, plan_id: str) -> dict[str, Any]:
     """Buy a plan for an account, once per request id."""
     return carry_out(
@@ -354,7 +346,7 @@ def buy_plan(request_id: str, address: str, plan_id: str) -> dict[str, Any]:
     )
 
 
-@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+@actor(queue_name="plans", **RETRY_POLICY)
 def allocate_vm(request_id: str, address: str) -> dict[str, Any]:
     """Start one VM from the account's plan quota, once per request id."""
     return carry_out(
@@ -367,7 +359,7 @@ def allocate_vm(request_id: str, address: str) -> dict[str, Any]:
     )
 
 
-@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+@actor(queue_name="plans", **RETRY_POLICY)
 def expire_plans() -> dict[str, int]:
     """Periodic: end plans whose period is over and give their VMs back to the pool."""
     return expire(utcnow())

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.alerts import raise_alert
 from actors.ledger import post
 from actors.payments import PermanentPaymentError, _from_unix, _park, insert_event
@@ -246,7 +245,7 @@ def _refused(actor: str, exc: PermanentPaymentError, message: dict[str, Any]) ->
     log.warning("refund.refused", actor=actor, reason=str(exc))
 
 
-@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
+@actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
 def apply_refund(
     provider: str,
     payment_key: str,
@@ -267,7 +266,7 @@ def apply_refund(
         raise
 
 
-@dramatiq.actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
+@actor(queue_name="payments", throws=(PermanentPaymentError,), **RETRY_POLICY)
 def credit_failed_refund(
     provider: str,
     payment_key: str,

@@ -18,25 +18,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.credit import notify, policy
+from actors.deps import current
 from actors.ledger import lock_billing
-from actors.plans import PoolAssignmentProvisioner, Provisioner
+from actors.plans import Provisioner
 from models import utcnow, write_transaction
 from models.credit import CreditState
 
 log = structlog.get_logger("hero.suspension")
-
-_provisioner: Provisioner = PoolAssignmentProvisioner()
-
-
-def configure(provisioner: Provisioner) -> None:
-    global _provisioner
-    _provisioner = provisioner
-
 
 def warn_after_s(suspend_after_s: int) -> int:
     """Seconds exhausted after which the user is told suspension is coming.
@@ -68,7 +60,7 @@ def run(now: dt.datetime, provisioner: Provisioner | None = None) -> dict[str, i
     An account that fails (its provisioner raises, its row is broken) is logged and
     left for the next run; the others are still handled.
     """
-    provisioner = provisioner or _provisioner
+    provisioner = provisioner or current().provisioner
     grace = dt.timedelta(seconds=policy().suspend_after_s)
     counts = {"suspended": 0, "warned": 0, "failed": 0}
     due = [
@@ -135,7 +127,7 @@ def resume(row: CreditState, balance_cents: int) -> None:
     """Resume the VMs of the suspended account of *row*, whose balance is above its limit
     again (called by the ledger, in its transaction, under the billing row lock)."""
     account_id = int(row.account_id)
-    vms = _provisioner.resume(account_id)
+    vms = current().provisioner.resume(account_id)
     notify(
         account_id,
         "credit_resumed",
@@ -145,7 +137,7 @@ def resume(row: CreditState, balance_cents: int) -> None:
     log.info("suspension.resumed", account=account_id, vms=len(vms))
 
 
-@dramatiq.actor(queue_name="plans", **RETRY_POLICY)
+@actor(queue_name="plans", **RETRY_POLICY)
 def suspend_exhausted() -> dict[str, int]:
     """Periodic: suspend the VMs of accounts exhausted past the grace period."""
     return run(utcnow())

@@ -12,7 +12,7 @@ import datetime as dt
 import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from models import Account, TopUp, utcnow
 from models.errors import InvalidAddress
 from wire.address import canonical_address
@@ -53,7 +53,7 @@ def _owned(public_id: str, address: str) -> TopUp | None:
     return row
 
 
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+@actor(queue_name="payments", **RETRY_POLICY)
 def note_checkout(public_id: str, address: str, provider_ref: str, checkout_url: str) -> str:
     """Remember where a started top-up's checkout lives, so it can be resumed.
 
@@ -70,7 +70,7 @@ def note_checkout(public_id: str, address: str, provider_ref: str, checkout_url:
     return "noted" if changed else "not_started"
 
 
-@dramatiq.actor(queue_name="payments", **RETRY_POLICY)
+@actor(queue_name="payments", **RETRY_POLICY)
 def cancel_topup(public_id: str, address: str) -> str:
     """Cancel a started top-up of *address*: it leaves the list of payments to finish.
 

@@ -23,12 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import dramatiq
 import peewee
 import structlog
 from peewee import chunked
 
-from actors import RETRY_POLICY
+from actors import RETRY_POLICY, actor
 from actors.ladder import LADDER_DENOMINATOR, multiplier_quarters, tier_at
 from actors.ledger import BillingState, Posting, lock_billing, post_many
 from actors.usage_insert import INSERT_CHUNK, insert_new
@@ -360,7 +359,7 @@ def deliver_usage(records: list[dict[str, Any]], via: str) -> None:
         actors.send(ApplyUsageBatch(records=records, via=via))
 
 
-@dramatiq.actor(queue_name="usage", **RETRY_POLICY)
+@actor(queue_name="usage", **RETRY_POLICY)
 def apply_usage_batch(records: list[dict[str, Any]], via: str) -> dict[str, int]:
     """Charge a batch of usage records, each exactly once."""
     return apply_batch(records, via=via).as_dict()

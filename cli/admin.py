@@ -32,11 +32,11 @@ from cli.admin_common import (
 )
 from cli.admin_results import describe_outcome, email_arg, positive_int
 from cli.failures import describe_broker_failure
-from cli.runtime import wire_actors
 from models import Account, Billing, DatabaseUnavailable, check_database
 from models.db import describe_failure
 from models.errors import AdminRefused, BrokerUnavailable
 from models.money import CONFIRM_ADJUSTMENT_CENTS, format_cents
+from runtime.bootstrap import bootstrap
 from settings import ConfigError, Settings
 from wire.logs import configure_logging
 
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
     command = f"{args.command} {getattr(args, 'verb', '')}".strip()
     handler = COMMANDS[command]
     try:
-        wire_actors(settings, create_database=False)
+        bootstrap(settings, create_database=False)
         check_database(settings.database_url)
         return handler(args, settings, console)
     except DatabaseUnavailable as exc:

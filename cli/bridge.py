@@ -41,7 +41,7 @@ from actors.usage import deliver_usage
 from models import Node
 from models.errors import BrokerUnavailable
 from settings import Settings
-from wire.nats import MSG_ID_HEADER, SIGNATURE_HEADER
+from wire.nats import MSG_ID_HEADER, SIGNATURE_HEADER, ensure_stream
 from wire.rules import short_repr, validate_record
 
 log = structlog.get_logger("hero.bridge")
@@ -261,16 +261,12 @@ async def run_bridge(
     """Consume until *stop* is set; reconnects to NATS by itself."""
     import nats
     from nats.js.api import AckPolicy, ConsumerConfig
-    from nats.js.errors import NotFoundError
 
     assert settings.nats_url, "the bridge needs HERO_NATS_URL"
     nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1)
     js = nc.jetstream()
     prefix, stream = settings.nats_subject_prefix, settings.nats_stream
-    try:
-        await js.stream_info(stream)
-    except NotFoundError:
-        await js.add_stream(name=stream, subjects=[f"{prefix}.>"])
+    await ensure_stream(js, stream=stream, prefix=prefix)
     sub = await js.pull_subscribe(
         f"{prefix}.>",
         durable=DURABLE,

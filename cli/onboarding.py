@@ -16,18 +16,13 @@ from cli.failures import (
     is_port_busy,
     probe_broker,
 )
-from cli.runtime import (
-    build_gateway,
-    serve,
-    start_login_watcher,
-    start_siblings,
-    start_worker,
-    wire_actors,
-)
 from cli.scheduler import run_scheduler
 from models import DatabaseUnavailable, check_database, migrate
 from models.db import describe_failure
 from models.errors import BrokerUnavailable
+from runtime.bootstrap import bootstrap
+from runtime.gateway import build_gateway, serve, start_login_watcher
+from runtime.supervisor import start_siblings, start_worker
 from settings import ConfigError, Settings
 from wire.logs import configure_logging
 from wire.signals import stop_on_signals
@@ -150,7 +145,7 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    broker = wire_actors(settings, create_database=command in ("migrate", "up"))
+    broker = bootstrap(settings, create_database=command in ("migrate", "up"))
     if command not in ("migrate", "up"):
         check_database(settings.database_url)
     down = probe_broker(settings.amqp_url) if settings.amqp_url else None

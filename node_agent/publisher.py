@@ -33,11 +33,10 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from nats.js.errors import NotFoundError
 
 from node_agent.journal import Journal, JournalRow
 from node_agent.keys import sign_hex
-from wire.nats import MSG_ID_HEADER, SIGNATURE_HEADER, subject_for
+from wire.nats import MSG_ID_HEADER, SIGNATURE_HEADER, ensure_stream, subject_for
 
 log = structlog.get_logger("hero.node.publisher")
 
@@ -57,20 +56,6 @@ MAX_BACKOFF_S = 10.0
 def headers_for(row: JournalRow, key: nacl.signing.SigningKey) -> dict[str, str]:
     """The headers of *row*'s message: its key and the signature of its body."""
     return {MSG_ID_HEADER: row.key, SIGNATURE_HEADER: sign_hex(key, row.body)}
-
-
-async def ensure_stream(js: JetStreamContext, *, stream: str, prefix: str) -> None:
-    """Create *stream* on ``<prefix>.>`` unless it exists (an existing one is left alone)."""
-    try:
-        await js.stream_info(stream)
-        return
-    except NotFoundError:
-        pass
-    try:
-        await js.add_stream(name=stream, subjects=[f"{prefix}.>"])
-        log.info("publisher.stream_created", stream=stream, subjects=f"{prefix}.>")
-    except nats.js.errors.BadRequestError:
-        await js.stream_info(stream)  # created meanwhile by someone else: fine if it exists
 
 
 class Publisher:
@@ -115,7 +100,9 @@ class Publisher:
                 continue
             try:
                 js = nc.jetstream(timeout=ACK_TIMEOUT_S)
-                await ensure_stream(js, stream=self._stream, prefix=self._prefix)
+                if await ensure_stream(js, stream=self._stream, prefix=self._prefix):
+                    log.info("publisher.stream_created", stream=self._stream,
+                             subjects=f"{self._prefix}.>")
                 log.info("publisher.connected", url=self._url, stream=self._stream,
                          subject=self._subject)
                 backoff = MIN_BACKOFF_S

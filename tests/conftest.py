@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.support.services import (
+from tests.support.deps import DepsSwitch, isolated_deps
     IN_CI,
     amqp_reachable,
     create_pg_database,
@@ -42,6 +43,13 @@ def need(service: str, up: bool) -> None:
 
 
 @pytest.fixture
+@pytest.fixture(autouse=True)
+def deps(tmp_path: Path) -> Iterator[DepsSwitch]:
+    """This process's dependencies and in-process broker, restored after the test."""
+    with isolated_deps(tmp_path) as switch:
+        yield switch
+
+
 def sqlite_db(tmp_path: os.PathLike[str]) -> Iterator[str]:
     """A migrated SQLite database file bound to the models; yields its URL."""
     import models

@@ -13,6 +13,11 @@ holds one state per account under ``acct.<16 address bytes in hex>``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
 #: Header carrying the record key, JetStream's deduplication id.
 MSG_ID_HEADER = "Nats-Msg-Id"
 #: Header carrying the hex Ed25519 signature of the body.
@@ -52,3 +57,31 @@ def address_hex_of(key: str) -> str:
     '0520c662fd009e925d9934ed0ab882ab'
     """
     return key.removeprefix(CREDIT_KEY_PREFIX)
+
+
+async def ensure_stream(js: JetStreamContext, *, stream: str, prefix: str) -> bool:
+    """Create *stream* on ``<prefix>.>`` unless it exists; an existing one is left as it is.
+
+    Two processes may find the stream missing at once (a node and the bridge starting
+    together): the one whose create is refused because the other's won reads the stream
+    back, and only fails when it is still missing.
+
+    Returns:
+        Whether this call created the stream.
+
+    Raises:
+        nats.js.errors.NotFoundError: the create was refused and still no stream exists.
+    """
+    from nats.js.errors import BadRequestError, NotFoundError  # nats loads only when used
+
+    try:
+        await js.stream_info(stream)
+        return False
+    except NotFoundError:
+        pass
+    try:
+        await js.add_stream(name=stream, subjects=[f"{prefix}.>"])
+    except BadRequestError:
+        await js.stream_info(stream)  # created meanwhile by someone else: fine if it exists
+        return False
+    return True

@@ -11,12 +11,12 @@ import sys
 
 import actors
 import messages
-from cli.runtime import wire_actors
+from runtime.bootstrap import bootstrap
 from settings import Settings
 
 
 def main() -> int:
-    wire_actors(Settings.from_env(), create_database=False)
+    bootstrap(Settings.from_env(), create_database=False)
     for line in sys.stdin:
         name, kwargs = json.loads(line)
         actors.send(messages.message_named(name, kwargs))

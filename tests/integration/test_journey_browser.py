@@ -168,11 +168,11 @@ def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(
     expect(web.locator("#balance")).to_have_text("$15.00")
 
     # Usage reported for the user is charged by the real actors and shows up
-    actors.configure_broker(pg_stack.env["HERO_AMQP_URL"])
+    actors.build_broker(pg_stack.env["HERO_AMQP_URL"])
     try:
         actors.send(messages.ApplyUsageBatch(records=usage_records(12), via="nats"))
     finally:
-        actors.configure_broker(None)
+        actors.build_broker(None)
     wait_until(lambda: UsageRecord.select().count() == 12, what="the usage to be charged")
     balance = Billing.get().balance_cents
     assert balance == 1500 - 12 * 7  # first paid today: no discount yet

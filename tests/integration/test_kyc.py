@@ -103,14 +103,14 @@ def test_gate_refuses_a_plan_until_approved_then_sells_it(
     assert 'id="kyc-start"' in shown and "before buying a plan" in shown
 
     # A forged message straight to the actor is refused too.
-    actors.configure_broker(pg_stack.env["HERO_AMQP_URL"])
+    actors.build_broker(pg_stack.env["HERO_AMQP_URL"])
     try:
         forged = uuid.uuid4().hex
         actors.send(
             messages.BuyPlan(request_id=forged, address=user.address, plan_id="5vms")
         )
     finally:
-        actors.configure_broker(None)
+        actors.build_broker(None)
     outcome = wait_until(lambda: done(url, session, forged), what="forged buy")
     assert outcome["outcome"] == "refused" and "Identity verification" in outcome["message"]
 

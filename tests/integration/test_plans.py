@@ -136,11 +136,11 @@ def test_no_free_vm_is_a_clear_message_then_expiry_returns_vms_to_the_pool(
 
     # When the period ends, the scheduler's expire_plans gives the VM back to the pool
     PlanSubscription.update(period_end=utcnow() - dt.timedelta(minutes=1)).execute()
-    actors.configure_broker(stack.env["HERO_AMQP_URL"])
+    actors.build_broker(stack.env["HERO_AMQP_URL"])
     try:
         actors.send(messages.ExpirePlans())
     finally:
-        actors.configure_broker(None)
+        actors.build_broker(None)
     wait_until(lambda: VmPoolSlot.get().status == "free", what="the VM back in the pool")
     assert PlanSubscription.get().status == "expired"
     assert VmAllocation.get().released_at is not None

@@ -60,11 +60,11 @@ def exhausted_for(seconds: int) -> None:
 
 
 def send(stack: Stack, actor: str) -> None:
-    actors.configure_broker(stack.env["HERO_AMQP_URL"])
+    actors.build_broker(stack.env["HERO_AMQP_URL"])
     try:
         actors.send(messages.message_named(actor, {}))
     finally:
-        actors.configure_broker(None)
+        actors.build_broker(None)
 
 
 def told(kind: str) -> int:

@@ -111,7 +111,7 @@ def test_git_poison_is_quarantined_with_alerts_and_every_other_node_is_charged(
     assert "node-c: could not fetch" in pulled.stdout
 
     # And a batch that slipped past the aggregator is re-checked by the worker
-    actors.configure_broker(stack.env["HERO_AMQP_URL"])
+    actors.build_broker(stack.env["HERO_AMQP_URL"])
     slipped = {**usage("node-e", 2, 0).to_json(), "amount_cents": 10**19}
     actors.send(
         messages.ApplyUsageBatch(records=[usage("node-e", 1, 11).to_json(), slipped], via="git")

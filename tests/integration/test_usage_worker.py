@@ -46,7 +46,7 @@ def test_worker_killed_mid_batch_charges_each_record_once_after_restart(
     locker.cursor().execute(
         "SELECT id FROM billing WHERE account_id = %s FOR UPDATE", (accounts[1].id,)
     )
-    actors.configure_broker(pg_stack.env["HERO_AMQP_URL"])
+    actors.build_broker(pg_stack.env["HERO_AMQP_URL"])
     actors.send(messages.ApplyUsageBatch(records=records(400), via="nats"))
     wait_until(lambda: _waiting_on_lock(pg_db), what="the worker to block mid-batch")
 
@@ -62,4 +62,4 @@ def test_worker_killed_mid_batch_charges_each_record_once_after_restart(
     assert UsageRecord.select().count() == 400
     assert [Billing.get(Billing.account == a).balance_cents for a in accounts] == [-600, -600]
     assert LedgerEntry.select().where(LedgerEntry.kind == "usage").count() == 2
-    actors.configure_broker(None)
+    actors.build_broker(None)

@@ -13,6 +13,7 @@ from actors import admin
 from actors.admin import MAX_ENVELOPE_AGE_S, check_envelope, handle, make_envelope
 from actors.ledger import audit_mismatches, post
 from models import Account, AdminAudit, Billing, LedgerEntry, write_transaction
+from tests.support.deps import DepsSwitch
 from models.errors import AdminRefused
 from models.money import MAX_ADJUSTMENT_CENTS, MAX_BALANCE_CENTS
 
@@ -26,10 +27,8 @@ OPERATOR_PUBKEY = OPERATOR.verify_key.encode().hex()
 
 
 @pytest.fixture(autouse=True)
-def operator_keys() -> Iterator[None]:
-    admin.configure(operator_pubkeys=(OPERATOR_PUBKEY,))
-    yield
-    admin.configure(operator_pubkeys=())
+def operator_keys(deps: DepsSwitch) -> None:
+    deps.set(operator_pubkeys=(OPERATOR_PUBKEY,))
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from actors import admin_ops
-from cli import runtime
 from models import Account, AdminAudit, Billing, PaymentEvent, VmPoolSlot
+from runtime import bootstrap
 from tests.unit.test_admin_commands import ADDRESS, admin_env, run
 
 __all__ = ["admin_env"]
@@ -83,9 +82,8 @@ class Recorder:
 @pytest.fixture
 def refunder(admin_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     recorder = Recorder()
-    monkeypatch.setattr(runtime, "_refunders", lambda settings: {"stripe": recorder})
-    yield recorder
-    admin_ops.configure(refunders={})
+    monkeypatch.setattr(bootstrap, "_refunders", lambda settings: {"stripe": recorder})
+    return recorder
 
 
 def paid(provider: str, key: str, amount: int = 3000) -> PaymentEvent:

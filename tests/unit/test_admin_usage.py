@@ -15,6 +15,7 @@ from actors import admin
 from actors.admin import handle, make_envelope
 from cli import admin_usage
 from cli.admin import main
+from tests.support.deps import DepsSwitch
 from models import Node, UsageRecord
 from settings import Settings
 from tests.unit.test_admin import OPERATOR, OPERATOR_PUBKEY
@@ -23,10 +24,8 @@ NOW = 1_790_000_000.0
 
 
 @pytest.fixture(autouse=True)
-def operator_keys() -> Iterator[None]:
-    admin.configure(operator_pubkeys=(OPERATOR_PUBKEY,))
-    yield
-    admin.configure(operator_pubkeys=())
+def operator_keys(deps: DepsSwitch) -> None:
+    deps.set(operator_pubkeys=(OPERATOR_PUBKEY,))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from models import Account, Billing
 
 @pytest.fixture
 def worker(sqlite_db: str) -> Iterator[dramatiq.Worker]:
-    broker = actors.configure_broker(None)
+    broker = actors.build_broker(None)
     worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
     worker.start()
     yield worker

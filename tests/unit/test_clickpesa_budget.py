@@ -16,6 +16,7 @@ from adapters.payments.clickpesa_limits import CallBudgetExhausted
 from models import Account, Alert, Billing, TopUp
 from models.clickpesa import PaymentCheck
 from settings import ConfigError, Settings
+from tests.support.deps import DepsSwitch
 from tests.support.fake_clickpesa import FakeClickPesa
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -62,11 +63,12 @@ def make_provider(fake: FakeClickPesa, clock: Clock, budget: int) -> ClickPesaPr
 
 
 @pytest.fixture
-def wired(fake: FakeClickPesa, clock: Clock, sqlite_db: str) -> Iterator[ClickPesaProvider]:
+def wired(
+    fake: FakeClickPesa, clock: Clock, sqlite_db: str, deps: DepsSwitch
+) -> ClickPesaProvider:
     provider = make_provider(fake, clock, budget=90)
-    actors.clickpesa.configure(provider, clock=clock)
-    yield provider
-    actors.clickpesa._provider = None
+    deps.set(clickpesa=provider, clock=clock)
+    return provider
 
 
 def topup(public_id: str, clock: Clock, offset_s: float = 0) -> TopUp:
@@ -137,34 +139,31 @@ def test_the_backoff_between_checks(fake: FakeClickPesa, clock: Clock) -> None:
 
 
 def test_the_reconcile_share_is_kept_and_alerted_once_a_day(
-    fake: FakeClickPesa, clock: Clock, sqlite_db: str
+    fake: FakeClickPesa, clock: Clock, sqlite_db: str, deps: DepsSwitch
 ) -> None:
     provider = make_provider(fake, clock, budget=10)
-    actors.clickpesa.configure(provider, clock=clock)
-    try:
-        for n in range(8):
-            topup(f"OLD{n}", clock, offset_s=-3600)
-        # Reconciliation stops at half the budget (a token and four re-queries)
-        assert reconcile_clickpesa_topups()["budget_exhausted"] == 1
-        assert total(fake) == 5
-        assert reconcile_clickpesa_topups() == {"budget_exhausted": 1}
-        assert total(fake) == 5
-        alerts = list(Alert.select().where(Alert.kind == "clickpesa_budget"))
-        assert len(alerts) == 1 and alerts[0].subject == clock.day().isoformat()
-        # A webhook's re-query still gets through, up to the whole budget
-        fake.set_payment("OLD7", status="SUCCESS", amount="25.00", created_at=PAID_AT)
-        assert actors.clickpesa.settle("OLD7") == "credited"
-        for _ in range(4):
-            provider.query_payment("OLD6")
-        with pytest.raises(CallBudgetExhausted, match="HERO_CLICKPESA_DAILY_CALLS"):
-            provider.query_payment("OLD6")
-        assert total(fake) == 10
-        # The next UTC day re-queries resume
-        clock.now += 24 * 3600
-        assert reconcile_clickpesa_topups().get("budget_exhausted") == 1
-        assert total(fake) == 15
-    finally:
-        actors.clickpesa._provider = None
+    deps.set(clickpesa=provider, clock=clock)
+    for n in range(8):
+        topup(f"OLD{n}", clock, offset_s=-3600)
+    # Reconciliation stops at half the budget (a token and four re-queries)
+    assert reconcile_clickpesa_topups()["budget_exhausted"] == 1
+    assert total(fake) == 5
+    assert reconcile_clickpesa_topups() == {"budget_exhausted": 1}
+    assert total(fake) == 5
+    alerts = list(Alert.select().where(Alert.kind == "clickpesa_budget"))
+    assert len(alerts) == 1 and alerts[0].subject == clock.day().isoformat()
+    # A webhook's re-query still gets through, up to the whole budget
+    fake.set_payment("OLD7", status="SUCCESS", amount="25.00", created_at=PAID_AT)
+    assert actors.clickpesa.settle("OLD7") == "credited"
+    for _ in range(4):
+        provider.query_payment("OLD6")
+    with pytest.raises(CallBudgetExhausted, match="HERO_CLICKPESA_DAILY_CALLS"):
+        provider.query_payment("OLD6")
+    assert total(fake) == 10
+    # The next UTC day re-queries resume
+    clock.now += 24 * 3600
+    assert reconcile_clickpesa_topups().get("budget_exhausted") == 1
+    assert total(fake) == 15
 
 
 @pytest.mark.usefixtures("wired")
