@@ -1,15 +1,18 @@
 """Broker set-up: the one place that chooses RabbitMQ or the in-process broker.
 
-Importing this package installs the in-process broker, so actor modules always bind
-to a broker that needs no server. ``configure_broker(amqp_url)`` is called by every
-entry point before it sends or consumes: with a URL it moves every actor to RabbitMQ
-(publisher confirms on), without one it keeps the in-process broker.
+Importing this package (or an actor module) touches no broker: ``@actor(...)`` only
+records the declaration. The composition root calls ``build_broker(amqp_url)`` once,
+before anything sends or consumes: it builds RabbitMQ (publisher confirms on) or the
+in-process broker, imports every actor module and declares every actor on it.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -25,7 +28,10 @@ from dramatiq.middleware import (
 from actors.middleware import DatabaseReconnect, LogMessage, MessageMetrics
 from messages import Message, deliver
 
-#: Actor modules, imported by ``configure_broker`` so every actor is declared.
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Actor modules, imported by ``build_broker`` so every actor is declared.
 ACTOR_MODULES = (
     "actors.payments",
     "actors.topups",
@@ -41,6 +47,7 @@ ACTOR_MODULES = (
     "actors.plan_changes",
     "actors.notify",
     "actors.accounts",
+    "actors.email_verify",
     "actors.low_balance",
     "actors.kyc",
     "actors.suspension",
@@ -76,12 +83,76 @@ def _in_process_broker() -> dramatiq.Broker:
     return broker
 
 
-broker: dramatiq.Broker = _in_process_broker()
-dramatiq.set_broker(broker)
+class Declared(dramatiq.Actor[P, R]):
+    """An actor as its module declares it: a name, a queue and options, on no broker.
+
+    ``@actor(...)`` makes one; ``build_broker`` declares every one on the broker it
+    builds. Calling it runs the function (a test calls ``apply_payment(...)``); ``send``
+    goes through the broker built for this process.
+    """
+
+    def __init__(self, fn: Callable[P, R], *, queue_name: str, options: dict[str, Any]) -> None:
+        self.logger = logging.getLogger(f"{fn.__module__}.{fn.__name__}")
+        self.fn = fn
+        self.actor_name = fn.__name__
+        self.queue_name = queue_name
+        self.priority = 0
+        self.options = options
+        functools.update_wrapper(self, fn)
+
+    @property
+    def broker(self) -> dramatiq.Broker:  # type: ignore[override]
+        """The broker built for this process."""
+        return current_broker()
+
+    def send_with_options(self, **kwargs: Any) -> dramatiq.Message[R]:
+        sent: dramatiq.Message[R] = (
+            current_broker().get_actor(self.actor_name).send_with_options(**kwargs)
+        )
+        return sent
 
 
-def configure_broker(amqp_url: str | None) -> dramatiq.Broker:
-    """Choose the broker for this process and bind every actor to it.
+_declared: dict[str, Declared[Any, Any]] = {}
+
+
+def actor(*, queue_name: str, **options: Any) -> Callable[[Callable[P, R]], Declared[P, R]]:
+    """Declare the decorated function as an actor, bound to no broker until one is built.
+
+    Raises:
+        ValueError: another function already declared an actor of that name.
+    """
+
+    def declare(fn: Callable[P, R]) -> Declared[P, R]:
+        declared = Declared(fn, queue_name=queue_name, options=options)
+        existing = _declared.get(declared.actor_name)
+        if existing is not None and existing.fn.__module__ != fn.__module__:
+            raise ValueError(f"actor {declared.actor_name!r} is declared twice")
+        _declared[declared.actor_name] = declared
+        return declared
+
+    return declare
+
+
+#: The broker built for this process (``build_broker``); None until then.
+broker: dramatiq.Broker | None = None
+
+
+def current_broker() -> dramatiq.Broker:
+    """The broker built for this process.
+
+    Raises:
+        RuntimeError: no broker was built (an entry point that skipped the root).
+    """
+    if broker is None:
+        raise RuntimeError("no broker: call runtime.bootstrap (or actors.build_broker) first")
+    return broker
+
+
+def build_broker(amqp_url: str | None) -> dramatiq.Broker:
+    """Build this process's broker, then import the actor modules and declare them on it.
+
+    Called by the composition root before anything sends or consumes; a test that needs
+    another broker builds a new one (every actor is declared on it afresh).
 
     Args:
         amqp_url: RabbitMQ URL (publisher confirms on), or None for the in-process broker.
@@ -97,10 +168,13 @@ def configure_broker(amqp_url: str | None) -> dramatiq.Broker:
         new = _in_process_broker()
     for module in ACTOR_MODULES:
         importlib.import_module(module)
-    for name in broker.get_declared_actors():
-        actor = broker.get_actor(name)
-        actor.broker = new
-        new.declare_actor(actor)
+    for declared in _declared.values():
+        dramatiq.actor(
+            broker=new,
+            actor_name=declared.actor_name,
+            queue_name=declared.queue_name,
+            **declared.options,
+        )(declared.fn)
     broker = new
     dramatiq.set_broker(new)
     return new
@@ -128,7 +202,7 @@ def send(message: Message) -> dramatiq.Message[Any]:
     from models.errors import BrokerUnavailable
 
     try:
-        sent: dramatiq.Message[Any] = deliver(broker, message)
+        sent: dramatiq.Message[Any] = deliver(current_broker(), message)
         return sent
     except dramatiq.errors.ActorNotFound:
         raise

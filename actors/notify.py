@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import dramatiq
 import structlog
 
-from actors import RETRY_POLICY
-from adapters.email import EmailError, EmailSender, FolderSender
+from actors import RETRY_POLICY, actor
+from actors.deps import current
+from adapters.email import EmailError, EmailSender
 from models import Account, Notification, utcnow
 from models.money import format_cents
 from models.receipt_mail import receipt_text
@@ -24,21 +24,14 @@ log = structlog.get_logger("hero.notify")
 #: Notifications sent per run of the actor.
 BATCH = 200
 
-_sender: EmailSender = FolderSender(folder="var/outbox", sender="billing@hero.localhost")
-#: Where users reach the gateway: the links in emails start with it.
-_public_url = "http://127.0.0.1:8080"
-
-
-def configure(sender: EmailSender, *, public_url: str | None = None) -> None:
-    global _sender, _public_url
-    _sender = sender
-    if public_url is not None:
-        _public_url = public_url.rstrip("/")
+def current_sender() -> EmailSender:
+    """The sender this process was built with."""
+    return current().email_sender
 
 
 def link(path: str) -> str:
     """The address of the gateway's *path* for an email."""
-    return f"{_public_url}{path}"
+    return f"{current().public_url.rstrip('/')}{path}"
 
 
 def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
@@ -126,7 +119,7 @@ def low_balance_text(payload: dict[str, Any], topup_url: str) -> str:
 
 def send_pending(sender: EmailSender | None = None) -> dict[str, int]:
     """Email every notification not sent yet (up to ``BATCH``)."""
-    sender = sender or _sender
+    sender = sender or current().email_sender
     sent = skipped = failed = 0
     query = (
         Notification.select(Notification, Account)
@@ -152,7 +145,7 @@ def send_pending(sender: EmailSender | None = None) -> dict[str, int]:
     return {"sent": sent, "skipped": skipped, "failed": failed}
 
 
-@dramatiq.actor(queue_name="notify", **RETRY_POLICY)
+@actor(queue_name="notify", **RETRY_POLICY)
 def send_notifications() -> dict[str, int]:
     """Periodic: email pending notifications."""
     return send_pending()

@@ -6,12 +6,13 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support.services import (
 from tests.support.deps import DepsSwitch, isolated_deps
+from tests.support.services import (
     IN_CI,
     amqp_reachable,
     create_pg_database,
@@ -42,7 +43,6 @@ def need(service: str, up: bool) -> None:
     pytest.skip(f"{service} is not reachable")
 
 
-@pytest.fixture
 @pytest.fixture(autouse=True)
 def deps(tmp_path: Path) -> Iterator[DepsSwitch]:
     """This process's dependencies and in-process broker, restored after the test."""
@@ -50,6 +50,7 @@ def deps(tmp_path: Path) -> Iterator[DepsSwitch]:
         yield switch
 
 
+@pytest.fixture
 def sqlite_db(tmp_path: os.PathLike[str]) -> Iterator[str]:
     """A migrated SQLite database file bound to the models; yields its URL."""
     import models
@@ -90,7 +91,10 @@ def amqp_url() -> Iterator[str]:
     need("RabbitMQ", amqp_reachable())
     vhost = f"hero_test_{uuid.uuid4().hex[:10]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
     yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)

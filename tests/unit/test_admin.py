@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import nacl.signing
 import pytest
 
-from actors import admin
 from actors.admin import MAX_ENVELOPE_AGE_S, check_envelope, handle, make_envelope
 from actors.ledger import audit_mismatches, post
 from models import Account, AdminAudit, Billing, LedgerEntry, write_transaction
-from tests.support.deps import DepsSwitch
 from models.errors import AdminRefused
 from models.money import MAX_ADJUSTMENT_CENTS, MAX_BALANCE_CENTS
+from tests.support.deps import DepsSwitch
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 #: A fixed "now" for signing and checking, in Unix seconds.

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors import admin
 from cli.admin import main, make_parser
 from models import UnmatchedItem, VmPoolSlot
 from tests.unit.test_admin import OPERATOR, OPERATOR_PUBKEY
@@ -28,7 +27,6 @@ def admin_env(sqlite_db: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HERO_OPERATOR_PUBKEYS", OPERATOR_PUBKEY)
     monkeypatch.delenv("HERO_AMQP_URL", raising=False)
     yield
-    admin.configure(operator_pubkeys=())
 
 
 def run(*argv: str) -> tuple[int, str]:

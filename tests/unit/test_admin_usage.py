@@ -6,18 +6,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-from collections.abc import Iterator
 
 import pytest
 from rich.console import Console
 
-from actors import admin
 from actors.admin import handle, make_envelope
 from cli import admin_usage
 from cli.admin import main
-from tests.support.deps import DepsSwitch
 from models import Node, UsageRecord
 from settings import Settings
+from tests.support.deps import DepsSwitch
 from tests.unit.test_admin import OPERATOR, OPERATOR_PUBKEY
 
 NOW = 1_790_000_000.0

@@ -4,7 +4,6 @@ the node agent, answered from memory with its age, and the route never a 500."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import falcon.testing
 import pytest
@@ -18,6 +17,7 @@ from models import Account, Notification, write_transaction
 from models.credit import CreditState
 from node_agent.credit import CreditBook
 from node_agent.intake import create_intake_app
+from tests.support.deps import DepsSwitch
 from wire.address import parse_address
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -32,9 +32,8 @@ def account(sqlite_db: str) -> Account:
 
 
 @pytest.fixture
-def floor() -> Iterator[None]:
-    yield
-    credit.configure(credit.CreditPolicy())
+def floor(deps: DepsSwitch) -> DepsSwitch:
+    return deps
 
 
 def charge(account: Account, cents: int, ref: str) -> None:
@@ -69,7 +68,7 @@ def test_going_to_the_floor_is_exhausted_and_notified_once_per_crossing(account)
 
 
 def test_the_floor_and_an_allowance_move_the_limit(account, floor) -> None:
-    credit.configure(credit.CreditPolicy(floor_cents=200))
+    floor.set(credit_policy=credit.CreditPolicy(floor_cents=200))
     charge(account, 200, "a")
     assert CreditState.get().state == "exhausted"
     CreditState.update(allowance_cents=300).execute()

@@ -20,20 +20,19 @@ from models import Account, AdminAudit, Notification, utcnow, write_transaction
 from models.credit import CreditState
 from models.errors import AdminRefused
 from models.money import MAX_ALLOWANCE_CENTS
+from tests.support.deps import DepsSwitch
 
 OPERATOR = nacl.signing.SigningKey(bytes(range(32)))
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 
 @pytest.fixture
-def account(sqlite_db: str) -> Iterator[Account]:
-    admin.configure(operator_pubkeys=(OPERATOR.verify_key.encode().hex(),))
+def account(sqlite_db: str, deps: DepsSwitch) -> Iterator[Account]:
+    deps.set(operator_pubkeys=(OPERATOR.verify_key.encode().hex(),))
     account = Account.create(address=ADDRESS)
     with write_transaction():
         post(account, amount_cents=-50, kind="adjustment", ref="use")
     yield account
-    admin.configure(operator_pubkeys=())
-    credit.configure(credit.CreditPolicy())
 
 
 def allow(**args: Any) -> dict[str, Any]:
@@ -94,8 +93,10 @@ def test_an_unsigned_allowance_is_refused(account: Account) -> None:
     assert CreditState.get().allowance_cents == 0
 
 
-def test_an_allowance_above_the_balance_resumes_a_suspended_account(account: Account) -> None:
-    credit.configure(credit.CreditPolicy(suspend_after_s=60))
+def test_an_allowance_above_the_balance_resumes_a_suspended_account(
+    account: Account, deps: DepsSwitch
+) -> None:
+    deps.set(credit_policy=credit.CreditPolicy(suspend_after_s=60))
     CreditState.update(exhausted_since=utcnow() - dt.timedelta(seconds=61)).execute()
     assert suspension.run(utcnow())["suspended"] == 1
     assert allow(cents=1000)["state"] == "low"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import cli.demo as demo
-from actors.aggregator import ForgeAccess, configure
+from actors.aggregator import ForgeAccess
 from models import (
     Account,
     Billing,
@@ -20,6 +20,7 @@ from models import (
     VmPoolSlot,
     utcnow,
 )
+from tests.support.deps import DepsSwitch
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
@@ -71,10 +72,11 @@ def test_only_logged_in_users_with_a_plan_and_a_vm_get_usage(sqlite_db: str) -> 
 
 
 def test_a_demo_round_charges_the_logged_in_user(sqlite_db: str, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 deps: DepsSwitch) -> None:
     account = logged_in(USER)
     with_plan(account, "assigned")
-    configure(ForgeAccess(mirror_dir=str(tmp_path / "mirrors")))
+    deps.set(forge=ForgeAccess(mirror_dir=str(tmp_path / "mirrors")))
     monkeypatch.setattr(demo, "ROUND_S", 0.01)
     stop = demo.threading.Event()
     thread = demo.threading.Thread(target=demo.run_demo, args=(str(tmp_path / "demo"), stop),

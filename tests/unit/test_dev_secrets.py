@@ -9,7 +9,8 @@ import falcon.testing
 import nacl.public
 import pytest
 
-from cli.runtime import build_gateway, payment_providers, wire_actors
+from runtime.bootstrap import bootstrap, payment_providers
+from runtime.gateway import build_gateway
 from settings import SANDBOX_WEBHOOK_SECRET, Settings
 from tests.support.stripe_events import checkout_completed, signed
 
@@ -22,7 +23,7 @@ def gateway(sqlite_db: str, tmp_path: Path, **environ: str) -> falcon.testing.Te
     settings = Settings.from_env(
         {"HERO_DATABASE_URL": sqlite_db, "HERO_MYCELIUM_KEY": str(key), **environ}
     )
-    wire_actors(settings)
+    bootstrap(settings)
     return falcon.testing.TestClient(build_gateway(settings))
 
 

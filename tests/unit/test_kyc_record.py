@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from actors import kyc
 from actors.kyc import KycClosed, gate_refusal, operator_set, record, start_session, status_of
 from actors.kyc_rules import reasons_of, refusal, step_of
 from adapters.kyc.base import KycSession
 from models import Account, Alert, utcnow
 from models.errors import AdminRefused
 from models.kyc import KycEvent, KycVerification
+from tests.support.deps import DepsSwitch
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 NOW = dt.datetime(2026, 11, 20, 12, 0)
@@ -38,10 +37,8 @@ class Provider:
 
 
 @pytest.fixture(autouse=True)
-def gate() -> Iterator[None]:
-    kyc.configure(required_for="plan")
-    yield
-    kyc.configure(required_for="none")
+def gate(deps: DepsSwitch) -> None:
+    deps.set(kyc_required_for="plan")
 
 
 @pytest.fixture

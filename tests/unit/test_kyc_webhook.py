@@ -234,7 +234,7 @@ def test_settings_defaults_and_production_checks() -> None:
         Settings.from_env({"HERO_KYC_PROVIDER": "none", "HERO_KYC_REQUIRED_FOR": "plan"})
     with pytest.raises(ConfigError, match="HERO_KYC_PROVIDER"):
         Settings.from_env({"HERO_KYC_PROVIDER": "onfido"})
-    from cli.runtime import kyc_provider
+    from runtime.bootstrap import kyc_provider
 
     assert kyc_provider(sandbox) is None
     with pytest.raises(ConfigError, match="HERO_IDENFY_API_KEY"):

@@ -1,4 +1,4 @@
-"""Clients behind reverse proxies, through the real waitress server ``cli.runtime.serve``.
+"""Clients behind reverse proxies, through the real waitress server ``runtime.gateway.serve``.
 
 The trusted proxy is 127.0.0.1; an untrusted peer is 127.0.0.2 (Linux routes all of
 127.0.0.0/8 to the loopback, so a client can bind it as its source address).
@@ -15,12 +15,12 @@ from typing import Any
 import nacl.public
 import pytest
 
-from cli.runtime import serve
 from gateway.app import create_app
 from gateway.auth.challenges import MAX_CHALLENGES_PER_IP
 from gateway.auth.options import LoginOptions
 from gateway.proxies import behind_proxies
 from models import LoginChallenge, ping
+from runtime.gateway import serve
 from settings import Settings
 from tests.support.login import address_of
 from tests.support.message_contract import check_message

@@ -9,11 +9,11 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from actors import notify
 from actors.notify import render, send_pending
 from actors.payments import PaymentFact, credit_payment
 from adapters.email import FolderSender
 from models import Notification, PaymentEvent
+from tests.support.deps import DepsSwitch
 from tests.support.login import ALICE_ADDRESS
 from tests.unit.login_client import HTML, PUBLIC_URL, Clock, Sent, make_app
 from tests.unit.portal_client import account_of, logged_in
@@ -36,18 +36,17 @@ def fact(
 
 
 @pytest.fixture
-def public_url() -> object:
-    notify.configure(notify._sender, public_url=PUBLIC_URL + "/")
-    yield PUBLIC_URL
-    notify.configure(notify._sender, public_url="http://127.0.0.1:8080")
+def public_url(deps: DepsSwitch) -> object:
+    deps.set(public_url=PUBLIC_URL + "/")
+    return PUBLIC_URL
 
 
 def test_the_payment_email_carries_the_receipt_and_its_link(
     sqlite_db: str, tmp_path: Path, public_url: str
 ) -> None:
     account = account_of()
-    account.email_verified_at = account.created_at
     account.email = "ada@example.org"
+    account.email_verified_at = account.created_at
     account.save()
     assert credit_payment(fact()) == "credited"
     payment_id = PaymentEvent.get().id

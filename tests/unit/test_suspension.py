@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from threading import Barrier
 
 import pytest
@@ -27,6 +26,7 @@ from models import (
     write_transaction,
 )
 from models.credit import CreditState
+from tests.support.deps import DepsSwitch
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 OTHER = "4ff:2b7c:1c4d:5a2e:aa01:9b3f:2c11:7d80"
@@ -34,10 +34,8 @@ GRACE = 3600
 
 
 @pytest.fixture(autouse=True)
-def grace() -> Iterator[None]:
-    credit.configure(credit.CreditPolicy(floor_cents=0, suspend_after_s=GRACE))
-    yield
-    credit.configure(credit.CreditPolicy())
+def grace(deps: DepsSwitch) -> None:
+    deps.set(credit_policy=credit.CreditPolicy(floor_cents=0, suspend_after_s=GRACE))
 
 
 def with_vm(address: str, vm_id: str) -> Account:
@@ -82,7 +80,7 @@ def kinds(account: Account) -> list[str]:
 def test_the_scheduler_sends_the_suspension_job_to_a_declared_actor() -> None:
     import actors
 
-    actors.configure_broker(None)
+    actors.build_broker(None)
     declared = set(actors.broker.get_declared_actors())
     assert {job.actor for job in JOBS} <= declared
     assert "suspend_exhausted" in {job.actor for job in JOBS}
