@@ -2,7 +2,7 @@
 
 ``record_change`` is called by the ledger (``actors.ledger.post`` and ``post_many``) with
 the billing row locked, so the state row, its sequence number and the ledger entry
-commit together or not at all. The row is the outbox that ``cli.credit_publisher`` puts
+commit together or not at all. The row is the outbox that ``runtime.credit_publisher`` puts
 into the NATS key-value bucket. A state is one of:
 
 - ``ok``: above the low threshold;

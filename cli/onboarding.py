@@ -16,12 +16,12 @@ from cli.failures import (
     is_port_busy,
     probe_broker,
 )
-from cli.scheduler import run_scheduler
 from models import DatabaseUnavailable, check_database, migrate
 from models.db import describe_failure
 from models.errors import BrokerUnavailable
 from runtime.bootstrap import bootstrap
 from runtime.gateway import build_gateway, serve, start_login_watcher
+from runtime.scheduler import run_scheduler
 from runtime.supervisor import start_siblings, start_worker
 from settings import ConfigError, Settings
 from wire.logs import configure_logging
@@ -174,7 +174,7 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
     )
     worker = start_worker(broker, settings) if command in ("up", "worker") else None
     if command in ("up", "worker") and settings.nats_url:
-        from cli.credit_publisher import start_publisher
+        from runtime.credit_publisher import start_publisher
 
         start_publisher(settings.nats_url, settings.nats_credit_bucket, stop)
     if command in ("up", "scheduler"):
@@ -186,7 +186,7 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
 
         threading.Thread(target=run_demo, args=("var/demo", stop), daemon=True).start()
     if command == "bridge" or (command == "up" and settings.nats_url):
-        from cli.bridge import bridge_forever
+        from runtime.bridge import bridge_forever
 
         threading.Thread(target=bridge_forever, args=(settings, stop), daemon=True).start()
     try:
@@ -226,7 +226,7 @@ def _credit_republish(settings: Settings) -> int:
     import asyncio
 
     from actors.credit import recompute_all
-    from cli.credit_publisher import run_publisher
+    from runtime.credit_publisher import run_publisher
 
     if not settings.nats_url:
         print("hero-onboarding: HERO_NATS_URL is unset; nowhere to publish.", file=sys.stderr)

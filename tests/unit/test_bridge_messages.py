@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli.bridge import BatchHandler, NodeKeys, check_message
 from models import Alert
 from models.errors import BrokerUnavailable
+from runtime.bridge import BatchHandler, NodeKeys, check_message
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -279,11 +279,11 @@ def test_idle_fetches_and_a_failing_batch_do_not_end_the_loop(
     import structlog
     from structlog.testing import capture_logs
 
-    import cli.bridge
-    from cli.bridge import consume
+    import runtime.bridge
+    from runtime.bridge import consume
 
     # a logger not cached by an earlier CLI run, so that capture_logs sees its lines
-    monkeypatch.setattr(cli.bridge, "log", structlog.get_logger("hero.bridge"))
+    monkeypatch.setattr(runtime.bridge, "log", structlog.get_logger("hero.bridge"))
 
     stop = threading.Event()
     # nats-py raises either timeout when the stream is idle; then two batches come
@@ -314,7 +314,7 @@ def test_idle_fetches_and_a_failing_batch_do_not_end_the_loop(
 def test_the_next_fetch_is_in_flight_while_a_batch_is_handled() -> None:
     import threading
 
-    from cli.bridge import consume
+    from runtime.bridge import consume
 
     stop = threading.Event()
     fetches: list[int] = []

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from actors import credit
 from actors.ledger import post
-from cli.credit_publisher import seq_of
 from models import Account, Notification, write_transaction
 from models.credit import CreditState
 from node_agent.credit import CreditBook
 from node_agent.intake import create_intake_app
+from runtime.credit_publisher import seq_of
 from tests.support.deps import DepsSwitch
 from wire.address import parse_address
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import messages
-from cli.scheduler import JOBS, Job, due_jobs, run_scheduler
+from runtime.scheduler import JOBS, Job, due_jobs, run_scheduler
 from tests.support.message_contract import Sent
 
 HOURLY = Job(messages.PullAll(), 3_600_000)

@@ -15,7 +15,6 @@ from actors import credit, suspension
 from actors.ledger import post
 from actors.notify import render
 from actors.plans import PoolAssignmentProvisioner, Refused, allocate
-from cli.scheduler import JOBS
 from models import (
     Account,
     Notification,
@@ -26,6 +25,7 @@ from models import (
     write_transaction,
 )
 from models.credit import CreditState
+from runtime.scheduler import JOBS
 from tests.support.deps import DepsSwitch
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
