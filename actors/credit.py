@@ -24,6 +24,7 @@ from actors.deps import current
 from models import Account, Billing, Notification, PlanSubscription, utcnow
 from models.accounts import DEFAULT_LOW_BALANCE_CENTS
 from models.credit import CreditState
+from models.plans import active_plans as active_plans
 
 #: Under this balance (and above the limit) an account is ``low`` unless its owner chose
 #: another threshold (the low-balance email's threshold too).
@@ -162,22 +163,6 @@ def notify(account_id: int, kind: str, *, crossing: int | str, payload: dict[str
         .as_rowcount()
         .execute()
     )
-
-
-def active_plans(account_ids: list[int], now: dt.datetime) -> dict[int, PlanSubscription]:
-    """The plan of each of *account_ids* whose period has not ended, in one query."""
-    plans: dict[int, PlanSubscription] = {}
-    for plan in (
-        PlanSubscription.select()
-        .where(
-            PlanSubscription.account.in_(account_ids)
-            & (PlanSubscription.status == "active")
-            & (PlanSubscription.period_end > now)
-        )
-        .order_by(PlanSubscription.id)
-    ):
-        plans[int(plan.account_id)] = plan  # the newest wins
-    return plans
 
 
 def payload_of(

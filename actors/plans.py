@@ -33,12 +33,14 @@ from models import (
 )
 from models.credit import CreditState
 from models.money import format_cents
+from models.plans import active_plan as active_plan
 from settings import Plan
 
 log = structlog.get_logger("hero.plans")
 
 #: How long before a plan ends its owner is told, in hours.
 EXPIRY_NOTICE_HOURS = 24
+
 
 def catalogue() -> tuple[Plan, ...]:
     """The plans on sale."""
@@ -118,21 +120,6 @@ class PoolAssignmentProvisioner:
             query = query.for_update(skip_locked=skip_locked)
         slot: VmPoolSlot | None = query.first()
         return slot
-
-
-def active_plan(account: Account | int, now: dt.datetime) -> PlanSubscription | None:
-    """The account's plan whose period has not ended, if any."""
-    plan: PlanSubscription | None = (
-        PlanSubscription.select()
-        .where(
-            (PlanSubscription.account == account)
-            & (PlanSubscription.status == "active")
-            & (PlanSubscription.period_end > now)
-        )
-        .order_by(PlanSubscription.id.desc())
-        .first()
-    )
-    return plan
 
 
 def _account(address: str) -> Account:

@@ -20,21 +20,15 @@ from cli.admin_common import (
     print_rows,
     safe,
 )
-from models import Account, Billing, PaymentEvent, UnmatchedItem
+from models import Account, Billing, PaymentEvent, UnmatchedItem, utcnow
+from models.plans import active_plan
 from settings import Settings
 
 
 def user_summary(account: Account) -> dict[str, Any]:
     """What ``user show --json`` prints for *account*."""
-    from models import PlanSubscription
-
     billing = Billing.get_or_none(Billing.account == account)
-    plan = (
-        PlanSubscription.select()
-        .where((PlanSubscription.account == account) & (PlanSubscription.status == "active"))
-        .order_by(PlanSubscription.id.desc())
-        .first()
-    )
+    plan = active_plan(account, utcnow())
     return {
         "address": account.address,
         "email": account.email,

@@ -26,6 +26,7 @@ from models import (
     VmPoolSlot,
     utcnow,
 )
+from models.plans import is_current
 from node_agent.committer import Committer, Remote, repo_path_for
 from node_agent.journal import Journal
 from node_agent.keys import generate_key_file, load_key
@@ -75,10 +76,7 @@ def users_with_vms(now: dt.datetime) -> dict[str, int]:
         .switch(VmAllocation)
         .join(Account)
         .where(
-            VmAllocation.released_at.is_null()
-            & (PlanSubscription.status == "active")
-            & (PlanSubscription.period_end > now)
-            & Account.address.in_(logged_in)
+            VmAllocation.released_at.is_null() & is_current(now) & Account.address.in_(logged_in)
         )
     )
     users: dict[str, int] = {}

@@ -11,7 +11,6 @@ from typing import Any
 import peewee
 
 from actors.ladder import next_tier, tier_at
-from actors.plans import active_plan
 from gateway.charts import DayUsage
 from gateway.credit_banner import Banner, credit_banner
 from gateway.receipts import provider_of
@@ -27,6 +26,7 @@ from models import (
     VmAllocation,
     VmPoolSlot,
 )
+from models.plans import active_plan
 
 #: Days of usage the chart shows.
 CHART_DAYS = 14

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee
 
 from models.accounts import Account, utcnow
@@ -43,6 +45,34 @@ PlanSubscription.add_index(
         name=ONE_ACTIVE_PLAN_INDEX,
     )
 )
+
+
+def is_current(now: dt.datetime) -> peewee.Expression:
+    """The condition a plan meets while it counts: ``active`` and its period not ended.
+
+    An ``active`` row whose period is over waits for ``expire_plans`` to end it; until then
+    it counts for nothing, wherever it is read.
+    """
+    return (PlanSubscription.status == "active") & (PlanSubscription.period_end > now)
+
+
+def active_plan(account: Account | int, now: dt.datetime) -> PlanSubscription | None:
+    """The account's plan whose period has not ended, if any."""
+    account_id = account if isinstance(account, int) else int(account.id)
+    return active_plans([account_id], now).get(account_id)
+
+
+def active_plans(account_ids: list[int], now: dt.datetime) -> dict[int, PlanSubscription]:
+    """The plan of each of *account_ids* whose period has not ended, in one query."""
+    plans: dict[int, PlanSubscription] = {}
+    query = (
+        PlanSubscription.select()
+        .where(PlanSubscription.account.in_(account_ids) & is_current(now))
+        .order_by(PlanSubscription.id)
+    )
+    for plan in query:
+        plans[int(plan.account_id)] = plan  # the newest wins
+    return plans
 
 
 class VmPoolSlot(BaseModel):
