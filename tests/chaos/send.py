@@ -10,7 +10,7 @@ import json
 import sys
 
 import actors
-import messages
+from messages import message_named
 from runtime.bootstrap import bootstrap
 from settings import Settings
 
@@ -19,7 +19,7 @@ def main() -> int:
     bootstrap(Settings.from_env(), create_database=False)
     for line in sys.stdin:
         name, kwargs = json.loads(line)
-        actors.send(messages.message_named(name, kwargs))
+        actors.send(message_named(name, kwargs))
         print("ok", flush=True)
     return 0
 
