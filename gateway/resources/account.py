@@ -7,8 +7,6 @@ from typing import Any
 
 import falcon
 
-import messages
-from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.charts import CATEGORY_COLOURS, CATEGORY_LABELS, usage_svg
 from gateway.dashboard import Dashboard as DashboardView
@@ -16,8 +14,6 @@ from gateway.dashboard import dashboard_for, payment_history
 from gateway.errors import wants_json
 from gateway.templates import Renderer
 from models import utcnow
-from models.accounts import validate_email
-from models.errors import InvalidEmail
 
 
 class Dashboard:
@@ -68,31 +64,10 @@ def render_dashboard(
         viewer=viewer(req),
         view=view,
         chart=usage_svg(view.usage),
-        email_saved=req.get_param("email") == "saved",
         low_balance_saved=req.get_param("low_balance") == "saved",
         legend=[(c, CATEGORY_LABELS[c]) for c in CATEGORY_COLOURS],
         **extra,
     )
-
-
-class Email:
-    """``POST /account/email``: where notifications are sent (optional; empty clears it)."""
-
-    def __init__(self, *, send: Callable[..., Any]) -> None:
-        self._send = send
-
-    @falcon.before(require_login)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        email = forms.text(forms.body(req), "email") or None
-        if email is not None:
-            try:
-                email = validate_email(email)
-            except InvalidEmail as exc:
-                raise falcon.HTTPBadRequest(
-                    title="Check the email address", description=f"email: {exc}"
-                ) from None
-        self._send(messages.SetEmail(address=req.context.address, email=email))
-        raise falcon.HTTPSeeOther("/?email=saved")
 
 
 class Payments:
