@@ -17,8 +17,9 @@ import peewee
 from actors.credit import LOW_BALANCE_CENTS as LOW_BALANCE_CENTS
 from actors.credit import record_change
 from actors.runway import crossing_payload
-from models import Account, Billing, LedgerEntry, Notification, db, utcnow
+from models import Account, Billing, LedgerEntry, db, utcnow
 from models.money import MAX_BALANCE_CENTS, MAX_ENTRY_CENTS, AmountOutOfBounds, check_cents
+from models.ops import Notice, notify
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,11 @@ def post(
                 f"{MAX_BALANCE_CENTS} cents; nothing was posted"
             )
     entry_id, balance_after = entry
+    now = utcnow()
     changes: dict[peewee.Field, Any] = {
         Billing.balance_cents: Billing.balance_cents + amount_cents,
-        Billing.overdrawn: (Billing.balance_cents + amount_cents) < 0,
-        Billing.updated_at: utcnow(),
+        Billing.overdrawn: is_overdrawn(balance_after),
+        Billing.updated_at: now,
     }
     if paid_cents:
         changes[Billing.lifetime_paid_cents] = Billing.lifetime_paid_cents + paid_cents
@@ -101,22 +103,52 @@ def post(
     low = int(
         Billing.select(Billing.low_balance_cents).where(Billing.account == account_id).scalar()
     )
-    record_change(account_id, balance_after, low_cents=low)
-    if amount_cents < 0 and crosses(balance_after - amount_cents, balance_after, low):
-        now = utcnow()
-        payload = crossing_payload(
-            account_id, balance_cents=balance_after, threshold_cents=low, now=now
-        )
-        Notification.insert(
-            account=account_id,
-            kind="low_balance",
-            key=f"{account_id}:{entry_id}",
-            payload=json.dumps(payload, sort_keys=True),
-            created_at=now,
-        ).on_conflict(
-            action="NOTHING", conflict_target=[Notification.kind, Notification.key]
-        ).execute()
+    _settle([_Moved(account_id, entry_id, balance_after - amount_cents, balance_after, low)], now)
     return Posted(entry_id=entry_id, amount_cents=amount_cents, balance_after_cents=balance_after)
+
+
+def is_overdrawn(balance_cents: int) -> bool:
+    """Whether a balance is overdrawn (``Billing.overdrawn``): under zero.
+
+    >>> is_overdrawn(-1), is_overdrawn(0)
+    (True, False)
+    """
+    return balance_cents < 0
+
+
+@dataclass(frozen=True)
+class _Moved:
+    """One ledger entry written: the balance it found and the one it left."""
+
+    account_id: int
+    entry_id: int
+    before_cents: int
+    after_cents: int
+    low_cents: int
+
+
+def _settle(moves: list[_Moved], now: dt.datetime) -> None:
+    """What follows every balance change, once its entries and billing rows are written:
+    each account's credit state from its last balance, and a low-balance notification for
+    each entry that took a balance under its owner's threshold, keyed by that entry."""
+    last = {m.account_id: m for m in moves}
+    for account_id, move in sorted(last.items()):
+        record_change(account_id, move.after_cents, now=now, low_cents=move.low_cents)
+    notify(
+        *(
+            Notice(
+                m.account_id,
+                "low_balance",
+                f"{m.account_id}:{m.entry_id}",
+                crossing_payload(
+                    m.account_id, balance_cents=m.after_cents, threshold_cents=m.low_cents, now=now
+                ),
+            )
+            for m in moves
+            if crosses(m.before_cents, m.after_cents, m.low_cents)
+        ),
+        now=now,
+    )
 
 
 def crosses(before_cents: int, after_cents: int, low_cents: int) -> bool:
@@ -287,7 +319,7 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
     balance = {a: s.balance_cents for a, s in states.items()}
     entries: list[Any] = []
     finals: dict[int, tuple[int, int]] = {}
-    crossings: list[tuple[int, int]] = []
+    befores: list[int] = []
     for posting in postings:
         check_cents("amount_cents", posting.amount_cents, limit=MAX_ENTRY_CENTS)
         before = balance[posting.account_id]
@@ -299,6 +331,7 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
                 f"{MAX_BALANCE_CENTS} cents; nothing was posted"
             )
         balance[posting.account_id] = after
+        befores.append(before)
         finals[posting.account_id] = (after, posting.carry_after)
         entries += [
             posting.account_id,
@@ -309,50 +342,37 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
             str(now),
             json.dumps(posting.details, sort_keys=True, default=str),
         ]
-        low = states[posting.account_id].low_balance_cents
-        if posting.amount_cents < 0 and crosses(before, after, low):
-            crossings.append((posting.account_id, after))
     row = f"({', '.join([p] * 7)})"
-    db.execute_sql(
+    written = db.execute_sql(
         "INSERT INTO ledger_entry "
         "(account_id, amount_cents, kind, ref, balance_after_cents, created_at, details) "
-        f"VALUES {', '.join([row] * len(postings))}",
+        f"VALUES {', '.join([row] * len(postings))} RETURNING id, ref",
         entries,
-    )
+    ).fetchall()
+    entry_ids = {str(ref): int(entry_id) for entry_id, ref in written}
     updates: list[Any] = []
     for account_id, (after, carry) in sorted(finals.items()):
-        updates += [account_id, after, carry]
+        updates += [account_id, after, carry, is_overdrawn(after)]
     db.execute_sql(
         f"UPDATE billing SET balance_cents = v.balance, usage_carry = v.carry, "
-        f"overdrawn = (v.balance < 0), updated_at = {p} "
-        "FROM (SELECT column1 AS account_id, column2 AS balance, column3 AS carry FROM "
-        f"(VALUES {', '.join([f'({p}, {p}, {p})'] * len(finals))}) AS t) AS v "
+        f"overdrawn = v.overdrawn, updated_at = {p} "
+        "FROM (SELECT column1 AS account_id, column2 AS balance, column3 AS carry, "
+        "column4 AS overdrawn FROM "
+        f"(VALUES {', '.join([f'({p}, {p}, {p}, {p})'] * len(finals))}) AS t) AS v "
         "WHERE billing.account_id = v.account_id",
         [str(now), *updates],
     )
-    for account_id, (after, _) in sorted(finals.items()):
-        record_change(account_id, after, now=now, low_cents=states[account_id].low_balance_cents)
-    if crossings:
-        Notification.insert_many(
-            [
-                {
-                    "account": a,
-                    "kind": "low_balance",
-                    "key": f"{a}:{kind}:{now.isoformat()}",
-                    "payload": json.dumps(
-                        crossing_payload(
-                            a,
-                            balance_cents=b,
-                            threshold_cents=states[a].low_balance_cents,
-                            now=now,
-                        ),
-                        sort_keys=True,
-                    ),
-                    "created_at": now,
-                }
-                for a, b in crossings
-            ]
-        ).on_conflict(
-            action="NOTHING", conflict_target=[Notification.kind, Notification.key]
-        ).execute()
+    _settle(
+        [
+            _Moved(
+                posting.account_id,
+                entry_ids[posting.ref],
+                before,
+                before + posting.amount_cents,
+                states[posting.account_id].low_balance_cents,
+            )
+            for posting, before in zip(postings, befores, strict=True)
+        ],
+        now,
+    )
     return sum(posting.amount_cents for posting in postings)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import peewee
 
 from models.accounts import Account, utcnow
@@ -61,3 +67,43 @@ class Notification(BaseModel):
 
     class Meta:
         indexes = ((("kind", "key"), True),)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification to write: once per (*kind*, *key*), whatever number of times asked."""
+
+    account_id: int
+    kind: str
+    key: str
+    payload: Mapping[str, Any]
+
+
+def notify(*notices: Notice, now: dt.datetime | None = None) -> int:
+    """Write *notices* in one statement, each unless its (kind, key) is already written.
+
+    The payload is stored as JSON with sorted keys; ``created_at`` is *now* (by default
+    the current time). The caller's transaction holds the write with what caused it.
+
+    Returns:
+        How many of *notices* this call wrote (the others were there already).
+    """
+    if not notices:
+        return 0
+    created_at = now or utcnow()
+    rows = [
+        {
+            "account": n.account_id,
+            "kind": n.kind,
+            "key": n.key,
+            "payload": json.dumps(n.payload, sort_keys=True, default=str),
+            "created_at": created_at,
+        }
+        for n in notices
+    ]
+    return int(
+        Notification.insert_many(rows)
+        .on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key])
+        .as_rowcount()
+        .execute()
+    )
