@@ -18,7 +18,8 @@ from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.dashboard import dashboard_for
 from gateway.errors import wants_json
-from gateway.plans_view import offers, start_vm_refusal, vm_lines
+from gateway.plans_form import FormProblem, PlansPage, read_or_show
+from gateway.plans_view import Offer, VmLine, offers, start_vm_refusal, vm_lines
 from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
 from models import Account, ActionRequest, utcnow
@@ -47,29 +48,40 @@ class Plans:
 
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.render(req, resp)
+
+    def render(
+        self, req: falcon.Request, resp: falcon.Response, *, problem: FormProblem | None = None
+    ) -> None:
+        """The Plans page, with *problem* shown next to the form it belongs to."""
         now = utcnow()
         view = dashboard_for(req.context.address, now=now)
         account = Account.get_or_none(Account.address == req.context.address)
+        page_offers = offers(self._plans, view.plan, view.balance_cents, now)
+        vms = vm_lines(account.id) if account else []
+        if problem is not None:
+            problem = placed(problem, page_offers, vms, renewal=view.plan is not None)
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
             "plans.html",
             viewer=viewer(req),
             view=view,
-            offers=offers(self._plans, view.plan, view.balance_cents, now),
-            vms=vm_lines(account.id) if account else [],
+            offers=page_offers,
+            vms=vms,
             start_refusal=start_vm_refusal(account.id, view.plan) if account else "",
             new_id=lambda: uuid.uuid4().hex,
+            problem=problem,
         )
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
-        plan_id = forms.text(form, "plan_id")
-        if plan_id not in {p.plan_id for p in self._plans}:
-            raise falcon.HTTPBadRequest(
-                title="Unknown plan", description=f"plan_id: there is no plan {plan_id!r}"
-            )
-        request_id = _request_id(form)
+        read = read_or_show(
+            req, resp, self, plan_form_id(form), lambda: read_plan_form(form, self._plans)
+        )
+        if read is None:
+            return
+        plan_id, request_id = read
         refuse_unverified(req, "plan")
         self._send(
             messages.BuyPlan(request_id=request_id, address=req.context.address, plan_id=plan_id)
@@ -80,14 +92,53 @@ class Plans:
 class Vms:
     """``POST /vms`` starts one VM from the plan's quota."""
 
-    def __init__(self, *, send: messages.Send) -> None:
+    def __init__(self, *, send: messages.Send, page: PlansPage) -> None:
         self._send = send
+        self._page = page
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        request_id = _request_id(forms.body(req))
+        form = forms.body(req)
+        request_id = read_or_show(req, resp, self._page, "start-form", lambda: _request_id(form))
+        if request_id is None:
+            return
         self._send(messages.AllocateVm(request_id=request_id, address=req.context.address))
         _accepted(req, resp, request_id)
+
+
+def plan_form_id(form: dict[str, Any]) -> str:
+    """The id of the form on the page that sent *form* (a buy or an upgrade)."""
+    plan_id = form.get("plan_id")
+    return f"plan-{plan_id}" if isinstance(plan_id, str) else "plans"
+
+
+def read_plan_form(form: dict[str, Any], plans: tuple[Plan, ...]) -> tuple[str, str]:
+    """The plan id and request id of a buy or upgrade form.
+
+    Raises:
+        falcon.HTTPBadRequest: description ``"<field>: ..."``.
+    """
+    plan_id = forms.text(form, "plan_id")
+    if plan_id not in {p.plan_id for p in plans}:
+        raise falcon.HTTPBadRequest(
+            title="Unknown plan",
+            description=f"plan_id: there is no plan {plan_id!r}; choose one of the plans here",
+        )
+    return plan_id, _request_id(form)
+
+
+def placed(
+    problem: FormProblem, page_offers: list[Offer], vms: list[VmLine], *, renewal: bool
+) -> FormProblem:
+    """*problem* moved to the list it belongs to when its form is not on the page."""
+    on_page = {"start-form", *(f"plan-{o.plan.plan_id}" for o in page_offers)}
+    if renewal:
+        on_page.add("renewal")
+    on_page.update(f"release-form-{vm.vm_id}" for vm in vms)
+    if problem.form in on_page:
+        return problem
+    where = "vms" if problem.form.startswith("release-form-") else "plans"
+    return FormProblem(form=where, field=problem.field, text=problem.text)
 
 
 def _accepted(req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
