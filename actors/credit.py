@@ -16,14 +16,15 @@ into the NATS key-value bucket. A state is one of:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from actors.deps import current
-from models import Account, Billing, Notification, PlanSubscription, utcnow
+from models import Account, Billing, PlanSubscription, utcnow
 from models.accounts import DEFAULT_LOW_BALANCE_CENTS
 from models.credit import CreditState
+from models.ops import Notice
+from models.ops import notify as write_notices
 from models.plans import active_plans as active_plans
 
 #: Under this balance (and above the limit) an account is ``low`` unless its owner chose
@@ -151,18 +152,7 @@ def record_change(
 def notify(account_id: int, kind: str, *, crossing: int | str, payload: dict[str, Any]) -> int:
     """Write one notification of *kind* per *crossing* (what identifies the crossing: the
     sequence or the time that entered it); 1 when this call wrote it."""
-    return int(
-        Notification.insert(
-            account=account_id,
-            kind=kind,
-            key=f"{account_id}:{crossing}",
-            payload=json.dumps(payload, sort_keys=True),
-            created_at=utcnow(),
-        )
-        .on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key])
-        .as_rowcount()
-        .execute()
-    )
+    return write_notices(Notice(account_id, kind, f"{account_id}:{crossing}", payload))
 
 
 def payload_of(

@@ -8,12 +8,12 @@ Multipliers are whole quarters (4 = x1, 2 = x0.5, 1 = x0.25): charges stay exact
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import structlog
 
 from actors import RETRY_POLICY, actor
-from models import Billing, Notification, utcnow, write_transaction
+from models import Billing, utcnow, write_transaction
+from models.ops import Notice, notify
 
 log = structlog.get_logger("hero.ladder")
 
@@ -89,19 +89,13 @@ def refresh(now: dt.datetime) -> dict[str, int]:
             ).execute()
             changed += 1
             if tier != "none":
-                notified += (
-                    Notification.insert(
-                        account=billing.account_id,
-                        kind="tier_reached",
-                        key=f"{billing.account_id}:{tier}",
-                        payload=json.dumps({"tier": tier}),
-                        created_at=utcnow(),
+                notified += notify(
+                    Notice(
+                        billing.account_id,
+                        "tier_reached",
+                        f"{billing.account_id}:{tier}",
+                        {"tier": tier},
                     )
-                    .on_conflict(
-                        action="NOTHING", conflict_target=[Notification.kind, Notification.key]
-                    )
-                    .as_rowcount()
-                    .execute()
                 )
     log.info("ladder.refreshed", changed=changed, notified=notified)
     return {"changed": changed, "notified": notified}

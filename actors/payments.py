@@ -19,7 +19,6 @@ from actors.alerts import raise_alert
 from actors.ledger import post
 from models import (
     Account,
-    Notification,
     PaymentEvent,
     TopUp,
     UnmatchedItem,
@@ -28,6 +27,7 @@ from models import (
 )
 from models.errors import InvalidAddress
 from models.money import CURRENCY, MAX_PAYMENT_CENTS
+from models.ops import Notice, notify
 from wire.address import canonical_address
 
 log = structlog.get_logger("hero.payments")
@@ -196,22 +196,18 @@ def _credit(account: Account, fact: PaymentFact, paid_at: dt.datetime) -> None:
             TopUp.public_id == fact.topup_id
         ).execute()
     if posted:
-        Notification.insert(
-            account=account,
-            kind="payment_credited",
-            key=f"{fact.provider}:{fact.payment_key}",
-            payload=json.dumps(
+        notify(
+            Notice(
+                int(account.id),
+                "payment_credited",
+                f"{fact.provider}:{fact.payment_key}",
                 {
                     "amount_cents": fact.amount_cents,
                     "balance_after_cents": posted.balance_after_cents,
                     **_receipt_facts(fact, paid_at),
                 },
-                sort_keys=True,
-            ),
-            created_at=utcnow(),
-        ).on_conflict(
-            action="NOTHING", conflict_target=[Notification.kind, Notification.key]
-        ).execute()
+            )
+        )
         log.info(
             "payment.credited",
             key=fact.payment_key,

@@ -23,7 +23,6 @@ from actors.ledger import lock_billing, post
 from models import (
     Account,
     ActionRequest,
-    Notification,
     PlanSubscription,
     VmAllocation,
     VmPoolSlot,
@@ -33,6 +32,7 @@ from models import (
 )
 from models.credit import CreditState
 from models.money import format_cents
+from models.ops import Notice, notify
 from models.plans import active_plan as active_plan
 from settings import Plan
 
@@ -290,19 +290,13 @@ def expire(now: dt.datetime) -> dict[str, int]:
     for plan in PlanSubscription.select().where(
         (PlanSubscription.status == "active") & (PlanSubscription.period_end <= soon)
     ):
-        warned += (
-            Notification.insert(
-                account=plan.account_id,
-                kind="plan_expiring",
-                key=str(plan.id),
-                payload=json.dumps(
-                    {"plan_id": plan.plan_id, "period_end": plan.period_end.isoformat() + "Z"}
-                ),
-                created_at=utcnow(),
+        warned += notify(
+            Notice(
+                plan.account_id,
+                "plan_expiring",
+                str(plan.id),
+                {"plan_id": plan.plan_id, "period_end": plan.period_end.isoformat() + "Z"},
             )
-            .on_conflict(action="NOTHING", conflict_target=[Notification.kind, Notification.key])
-            .as_rowcount()
-            .execute()
         )
     return {"expired": expired, "warned": warned}
 
