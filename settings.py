@@ -16,7 +16,14 @@ from wire.env import read_name as _name
 from wire.env import read_url as _url
 from wire.nats import CREDIT_BUCKET, USAGE_STREAM, USAGE_SUBJECT_PREFIX
 
-__all__ = ["DEFAULT_PLANS", "MAX_FLOOR_CENTS", "ConfigError", "Plan", "Settings"]
+__all__ = [
+    "DEFAULT_PLANS",
+    "MAX_FLOOR_CENTS",
+    "ConfigError",
+    "Plan",
+    "Settings",
+    "default_plans",
+]
 
 #: Plans sold when ``HERO_PLANS_JSON`` is unset: id -> price, period and VM quota.
 DEFAULT_PLANS: dict[str, dict[str, int]] = {
@@ -44,6 +51,11 @@ class Plan:
     price_cents: int
     period_hours: int
     vms: int
+
+
+def default_plans() -> tuple[Plan, ...]:
+    """The plans sold when ``HERO_PLANS_JSON`` is unset (``DEFAULT_PLANS``)."""
+    return tuple(Plan(plan_id=k, **v) for k, v in DEFAULT_PLANS.items())
 
 
 @dataclass(frozen=True)
@@ -403,7 +415,7 @@ def _kyc(environ: Mapping[str, str], env: str) -> dict[str, Any]:
 def _plans(environ: Mapping[str, str]) -> tuple[Plan, ...]:
     raw = environ.get("HERO_PLANS_JSON")
     if not raw:
-        return tuple(Plan(plan_id=k, **v) for k, v in DEFAULT_PLANS.items())
+        return default_plans()
     try:
         data = json.loads(raw)
     except ValueError as exc:

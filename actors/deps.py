@@ -66,10 +66,10 @@ def defaults(**changes: Any) -> Deps:
     from actors.credit import CreditPolicy
     from actors.plans import PoolAssignmentProvisioner
     from adapters.email import FolderSender
-    from settings import DEFAULT_PLANS, Plan
+    from settings import default_plans
 
     base = Deps(
-        plans=tuple(Plan(plan_id=k, **v) for k, v in DEFAULT_PLANS.items()),
+        plans=default_plans(),
         provisioner=PoolAssignmentProvisioner(),
         email_sender=FolderSender(folder="var/outbox", sender="billing@hero.localhost"),
         public_url="http://127.0.0.1:8080",

@@ -50,10 +50,10 @@ from gateway.resources.usage_items import UsageEntryPage
 from gateway.resources.vms import PlanRenewal, PlanUpgrade, VmRelease
 from gateway.resources.webhooks import Webhook
 from gateway.templates import Renderer
-from settings import DEFAULT_PLANS, Plan
+from settings import Plan, default_plans
 
 #: The plans on sale when none are given (``HERO_PLANS_JSON``'s default).
-DEFAULT_PLAN_LIST = tuple(Plan(plan_id=k, **v) for k, v in DEFAULT_PLANS.items())
+DEFAULT_PLAN_LIST = default_plans()
 
 
 def create_app(
