@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from wire.times import iso_z
+
 #: Below this, a relative time says "just now" / "in a moment".
 _MOMENT_S = 60
 
@@ -45,7 +47,7 @@ def iso_utc(when: dt.datetime) -> str:
     >>> iso_utc(dt.datetime(2026, 12, 30, 10, 1, 59, 123456))
     '2026-12-30T10:01:59Z'
     """
-    return _utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(when)
 
 
 def relative(when: dt.datetime, now: dt.datetime) -> str:

@@ -29,6 +29,7 @@ from node_agent.publisher import Publisher
 from node_agent.records import draft_record
 from node_agent.settings import NodeSettings
 from wire.otoml import UsageIn
+from wire.times import utcnow as utcnow
 
 log = structlog.get_logger("hero.node")
 
@@ -44,11 +45,6 @@ STOP_POLL_S = 0.2
 MAX_LOOP_BACKOFF_S = 600.0
 
 Clock = Callable[[], dt.datetime]
-
-
-def utcnow() -> dt.datetime:
-    """The current time, aware, in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 def open_journal(settings: NodeSettings) -> Journal:

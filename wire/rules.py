@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from wire.times import iso_z
+
 #: What a usage record measures.
 RESOURCE_KINDS = ("vm_hour", "llm_token", "hero_os_hour", "other")
 #: The pricing category a record is discounted under.
@@ -105,8 +107,7 @@ def format_time(moment: dt.datetime) -> str:
     >>> format_time(dt.datetime(2026, 11, 21, 14, 3, 10, tzinfo=dt.UTC))
     '2026-11-21T14:03:10Z'
     """
-    t = moment.astimezone(dt.UTC)
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
+    return iso_z(moment)
 
 
 def parse_time(value: Any, name: str) -> dt.datetime:

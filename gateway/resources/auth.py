@@ -37,6 +37,7 @@ from gateway.templates import Renderer
 from models import Account, LoginChallenge, write_transaction
 from models.errors import InvalidAddress
 from wire.address import canonical_address
+from wire.times import iso_z
 
 log = structlog.get_logger("hero.login")
 
@@ -46,7 +47,7 @@ BINDING_PATH = "/auth/"
 
 def iso(moment: dt.datetime) -> str:
     """A stored (naive UTC) time as ISO 8601 with a Z."""
-    return moment.replace(microsecond=0).isoformat() + "Z"
+    return iso_z(moment)
 
 
 def status_of(row: LoginChallenge, now: dt.datetime) -> str:
