@@ -137,7 +137,7 @@ def create_app(
     app.add_route("/logout", Logout(login=login))
     app.add_route("/auth/service", ServiceKey(login=login))
     app.add_route("/auth/session", SessionInfo())
-    app.add_route("/auth/challenges", Challenges(login=login))
+    app.add_route("/auth/challenges", Challenges(login=login, renderer=renderer))
     app.add_route(
         "/auth/challenges/{challenge_id}",
         ChallengeStatus(login=login, send=send, renderer=renderer, public_url=public_url),

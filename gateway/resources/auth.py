@@ -15,9 +15,11 @@ from gateway.auth.middleware import require_login, safe_next, viewer
 from gateway.auth.options import LoginOptions
 from gateway.auth.proofs import (
     LOGIN_TOPIC,
+    MAX_FAILED_PROOFS_PER_CHALLENGE,
     ChallengeClosed,
     ChallengeNotFound,
     ProofRefused,
+    RateLimited,
     Verdict,
     judge,
     open_key_proof,
@@ -33,6 +35,7 @@ from gateway.auth.sessions import (
     start_session,
 )
 from gateway.errors import wants_json
+from gateway.resources.login import CLOSED, login_refused, render_login
 from gateway.templates import Renderer
 from models import Account, LoginChallenge, write_transaction
 from models.errors import InvalidAddress
@@ -62,18 +65,27 @@ def status_of(row: LoginChallenge, now: dt.datetime) -> str:
 class Challenges:
     """``POST /auth/challenges``: a one-time code for an address, bound to this browser."""
 
-    def __init__(self, *, login: LoginOptions) -> None:
+    def __init__(self, *, login: LoginOptions, renderer: Renderer) -> None:
         self._login = login
+        self._renderer = renderer
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         data = forms.body(req)
-        try:
-            address = canonical_address(forms.text(data, "address"))
-        except InvalidAddress as exc:
-            raise InvalidAddress(f"address: {exc}") from None
+        typed = forms.text(data, "address", max_chars=200)
         now = self._login.clock()
         client_ip = self._login.client_ip(req)
-        challenges.check_new_challenge(client_ip=client_ip, address=address, now=now)
+        try:
+            try:
+                address = canonical_address(typed)
+            except InvalidAddress as exc:
+                raise InvalidAddress(f"address: {exc}") from None
+            challenges.check_new_challenge(client_ip=client_ip, address=address, now=now)
+        except (InvalidAddress, RateLimited) as exc:
+            if wants_json(req):
+                raise
+            next_path = safe_next(forms.text(data, "next"))
+            login_refused(self._renderer, self._login, req, resp, exc, typed, next_path)
+            return
         browser = cookie(req, BINDING_COOKIE)
         if not browser or len(browser) > 128:
             browser = new_token()
@@ -120,15 +132,26 @@ class ChallengeStatus:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, challenge_id: str) -> None:
         row = challenges.find_for_browser(challenge_id, cookie(req, BINDING_COOKIE))
+        next_path = safe_next(req.get_param("next"))
         if row is None:
-            raise ChallengeNotFound(
-                "No login with this id is waiting in this browser. Start again at /login."
+            if wants_json(req):
+                raise ChallengeNotFound(
+                    "No login with this id is waiting in this browser. Start again at /login."
+                )
+            resp.status = falcon.HTTP_404
+            render_login(
+                self._renderer,
+                self._login,
+                req,
+                resp,
+                next_path=next_path,
+                problem=CLOSED["unknown"],
             )
+            return
         now = self._login.clock()
         state = status_of(row, now)
         if state == "proven":
             state = "logged_in" if self._start_session(req, resp, row, now) else "used"
-        next_path = safe_next(req.get_param("next"))
         if wants_json(req):
             resp.media = {
                 "id": row.public_id,
@@ -140,6 +163,22 @@ class ChallengeStatus:
             return
         if state == "logged_in":
             raise falcon.HTTPSeeOther(next_path)
+        session: CurrentSession | None = req.context.get("session")
+        if state == "used" and session is not None and session.address == row.address:
+            raise falcon.HTTPSeeOther(next_path)  # a second look after logging in
+        if state == "pending" and row.failed_attempts >= MAX_FAILED_PROOFS_PER_CHALLENGE:
+            state = "refused"
+        if state != "pending":
+            render_login(
+                self._renderer,
+                self._login,
+                req,
+                resp,
+                address=row.address,
+                next_path=next_path,
+                problem=CLOSED[state],
+            )
+            return
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
             "login_wait.html",
