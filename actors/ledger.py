@@ -18,6 +18,7 @@ from actors.credit import LOW_BALANCE_CENTS as LOW_BALANCE_CENTS
 from actors.credit import record_change
 from actors.runway import crossing_payload
 from models import Account, Billing, LedgerEntry, db, utcnow
+from models.dialect import lock_clause, param
 from models.money import MAX_BALANCE_CENTS, MAX_ENTRY_CENTS, AmountOutOfBounds, check_cents
 from models.ops import Notice, notify
 
@@ -171,8 +172,7 @@ def _insert_entry(
         (entry id, balance after), or None when (kind, ref) exists, there is no billing
         row, or the balance would leave its bounds.
     """
-    p = db.obj.param
-    lock = " FOR UPDATE" if db.obj.for_update else ""
+    p, lock = param(), lock_clause()
     cursor = db.execute_sql(
         "INSERT INTO ledger_entry "
         "(account_id, amount_cents, kind, ref, balance_after_cents, created_at, details) "
@@ -280,8 +280,7 @@ def lock_billing(account_ids: set[int]) -> dict[int, BillingState]:
 
 
 def _select_billing(account_ids: set[int]) -> dict[int, BillingState]:
-    p = db.obj.param
-    lock = " FOR UPDATE" if db.obj.for_update else ""
+    p, lock = param(), lock_clause()
     ids = sorted(account_ids)
     rows = db.execute_sql(
         "SELECT account_id, balance_cents, usage_carry, first_paid_at, low_balance_cents "
@@ -314,7 +313,7 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
     """
     if not postings:
         return 0
-    p = db.obj.param
+    p = param()
     now = utcnow()
     balance = {a: s.balance_cents for a, s in states.items()}
     entries: list[Any] = []

@@ -31,6 +31,7 @@ from models import (
     utcnow,
     write_transaction,
 )
+from models.dialect import locked
 from models.money import format_cents
 from settings import Plan
 
@@ -157,7 +158,7 @@ def release(request_id: str, address: str, vm_id: str, *, now: dt.datetime) -> d
     if held is None:
         raise Refused(f"You hold no VM called {vm_id!r}; it may already be released.")
     query = PlanSubscription.select().where(PlanSubscription.id == held.subscription_id)
-    plan: PlanSubscription = (query.for_update() if db.obj.for_update else query).get()
+    plan: PlanSubscription = locked(query).get()
     gone = (
         VmAllocation.update(released_at=now)
         .where((VmAllocation.id == held.id) & VmAllocation.released_at.is_null())
@@ -183,7 +184,7 @@ def renew_one(plan_row_id: int, now: dt.datetime) -> bool:
         return False
     have = lock_billing({plan.account_id})[plan.account_id].balance_cents
     query = PlanSubscription.select().where(PlanSubscription.id == plan_row_id)
-    plan = (query.for_update() if db.obj.for_update else query).get()
+    plan = locked(query).get()
     if plan.status != "active" or not plan.auto_renew or plan.period_end > now:
         return False
     new_end = plan.period_end + dt.timedelta(hours=offer.period_hours)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import peewee
-
 from cli.failures import PROBE_TIMEOUT_S, probe_broker
 from models.db import DatabaseUnavailable, check_database, describe_failure, init_database
+from models.dialect import is_postgres
 from settings import Settings
 from wire.keys import KeyFileError, read_key_file
 
@@ -40,7 +39,7 @@ def _database_problem(url: str, *, timeout_s: float) -> str | None:
         database = init_database(url, create=False)
     except DatabaseUnavailable as exc:
         return str(exc)
-    if isinstance(database, peewee.PostgresqlDatabase):
+    if is_postgres(database):
         database.connect_params["connect_timeout"] = max(1, round(timeout_s))
     try:
         check_database(url)

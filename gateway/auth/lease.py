@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import peewee
 import structlog
 
+from models.dialect import is_postgres
+
 log = structlog.get_logger("hero.login")
 
 #: Seconds a standing-by watcher waits before trying the lease again.
@@ -143,7 +145,7 @@ class ProcessLease:
 
 def lease_for(database: peewee.Database, *, api_url: str) -> Lease:
     """The lease on the node at *api_url* among the processes sharing *database*."""
-    if isinstance(database, peewee.PostgresqlDatabase):
+    if is_postgres(database):
         params = dict(database.connect_params)
         params.update(keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
 
