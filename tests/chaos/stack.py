@@ -43,30 +43,31 @@ class Role(HeroProcess):
         self.url = ""
 
     def start(self) -> Role:
+        self._marks = self.log_text.count(self.marker) if self.marker else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self
 
     def ready(self) -> None:
         """Wait until the process serves (HTTP roles) or logged its start."""
-        marker = {"worker": "worker.started", "bridge": "bridge.started"}.get(self.role)
+        marker = self.marker
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:  # an exit meanwhile is the supervisor's to restart
             if self.url:
                 with contextlib.suppress(requests.RequestException):
                     if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                         return
-            elif marker is None or self.log_text.count(marker) >= self.starts:
+            elif marker is None or self.log_text.count(marker) > self._marks:
                 return
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} did not start:\n{self.log_text[-2000:]}")
 
     @property
-    def starts(self) -> int:
-        return getattr(self, "_starts", 1)
+    def marker(self) -> str | None:
+        """The log line that says this role started (its latest start, for ``ready``)."""
+        return {"worker": "worker.started", "bridge": "bridge.started"}.get(self.role)
 
     def restart(self) -> None:
-        self._starts = self.starts + 1
         self.start()
 
     def exited(self) -> bool:
