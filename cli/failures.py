@@ -47,8 +47,15 @@ def describe_broker_failure(exc: BaseException, amqp_url: str) -> str:
     return f"{where} does not answer ({reason}): is it running, and is HERO_AMQP_URL right?"
 
 
+def is_lasting(problem: str) -> bool:
+    """Whether a broker *problem* from `probe_broker` stays until an operator fixes the
+    configuration (a URL, user or virtual host), as against RabbitMQ not answering yet."""
+    return "does not answer" not in problem
+
+
 def probe_broker(amqp_url: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
-    """Connect to RabbitMQ once; None when it answered, else what is wrong."""
+    """Connect to RabbitMQ once; None when it answered, else what is wrong (see
+    `is_lasting`)."""
     import pika
     import pika.exceptions
 

@@ -13,6 +13,7 @@ from cli.checks import config_problems, service_problems
 from cli.failures import (
     describe_broker_failure,
     describe_port_busy,
+    is_lasting,
     is_port_busy,
     probe_broker,
 )
@@ -44,6 +45,11 @@ BROKER_ROLES = {
     "worker": "a lone worker would read an in-process queue that no one writes to",
     "scheduler": "a lone scheduler would send to an in-process queue that no worker reads",
 }
+
+#: Roles that start while RabbitMQ does not answer yet, since services start in any order:
+#: the gateway answers webhooks 503 (providers retry) and the bridge leaves NATS unacked.
+#: A worker or scheduler exits EXIT_UNAVAILABLE instead and its supervisor restarts it.
+WAITS_FOR_BROKER = frozenset({"gateway", "bridge"})
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -149,9 +155,11 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
     if command not in ("migrate", "up"):
         check_database(settings.database_url)
     down = probe_broker(settings.amqp_url) if settings.amqp_url else None
-    if down is not None:
+    if down is not None and (is_lasting(down) or command not in WAITS_FOR_BROKER):
         print(f"hero-onboarding: {down}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    if down is not None:
+        print(f"hero-onboarding: {down}; carrying on and retrying", file=sys.stderr)
     if command == "credit-republish":
         return _credit_republish(settings)
     if command == "migrate":

@@ -138,6 +138,14 @@ class TestHeroOnboarding:
         worker = run("hero-onboarding", "worker", env=env)
         assert_told(worker, EXIT_UNAVAILABLE, "virtual host 'hero_no_such_vhost'")
 
+    def test_a_worker_without_rabbitmq_exits_for_its_supervisor(self, sqlite_db: str) -> None:
+        port = free_port()
+        env = hero_env(
+            HERO_DATABASE_URL=sqlite_db, HERO_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{port}/"
+        )
+        worker = run("hero-onboarding", "worker", env=env)
+        assert_told(worker, EXIT_UNAVAILABLE, f"RabbitMQ at 127.0.0.1:{port} does not answer")
+
     def test_a_gateway_on_a_database_never_migrated_says_so(
         self, tmp_path: Path, amqp_url: str
     ) -> None:
