@@ -7,36 +7,22 @@ payment that still arrives for it is credited and marks it ``paid`` as always.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import dramatiq
 import structlog
 
 from actors import RETRY_POLICY, actor
 from models import Account, TopUp, utcnow
 from models.errors import InvalidAddress
+from models.payments import TOPUP_TTL as TOPUP_TTL
+from models.payments import topup_state as topup_state
 from wire.address import canonical_address
 
 log = structlog.get_logger("hero.topups")
 
-#: How long a started top-up can still be paid (Stripe's checkout sessions live 24 h).
-TOPUP_TTL = dt.timedelta(days=1)
 #: Longest checkout address kept (``TopUp.checkout_url``); a longer one is not stored.
 MAX_CHECKOUT_URL_CHARS = 2000
 #: How long ``note_checkout`` waits for ``record_topup`` before retrying, in ms.
 RECORD_WAIT_MS = 1_000
-
-
-def topup_state(status: str, created_at: dt.datetime, *, now: dt.datetime) -> str:
-    """What a top-up is now: ``started``, ``expired``, ``paid``, ``failed`` or ``cancelled``.
-
-    >>> t0 = dt.datetime(2026, 1, 1)
-    >>> topup_state("started", t0, now=t0 + TOPUP_TTL), topup_state("paid", t0, now=t0)
-    ('expired', 'paid')
-    """
-    if status == "started" and now - created_at >= TOPUP_TTL:
-        return "expired"
-    return status
 
 
 def _owned(public_id: str, address: str) -> TopUp | None:

@@ -10,7 +10,6 @@ from typing import Any
 
 import peewee
 
-from actors.ladder import next_tier, tier_at
 from gateway.charts import DayUsage
 from gateway.credit_banner import Banner, credit_banner
 from gateway.receipts import provider_of
@@ -26,6 +25,7 @@ from models import (
     VmAllocation,
     VmPoolSlot,
 )
+from models.ladder import next_tier, tier_at
 from models.plans import active_plan
 
 #: Days of usage the chart shows.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from actors.runway import RATE_DAYS, daily_rate_cents, runway_days, usage_spent_cents
 from models.accounts import MAX_LOW_BALANCE_CENTS
 from models.money import format_cents, parse_cents
+from models.runway import RATE_DAYS, daily_rate_cents, runway_days, usage_spent_cents
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from actors.topups import topup_state
 from models import Account, TopUp
+from models.payments import topup_state
 
 #: How far back the top-up page lists unpaid top-ups.
 LIST_WINDOW = dt.timedelta(days=7)

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from actors.ladder import tier_at
 from gateway.statement import MAX_CURSOR
 from models import Account, Billing, LedgerEntry, UsageRecord
+from models.ladder import tier_at
 
 #: Most records one usage entry lists.
 MAX_ITEMS = 1_000

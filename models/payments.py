@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee
 
 from models.accounts import Account, utcnow
@@ -47,3 +49,19 @@ class PaymentEvent(BaseModel):
 
     class Meta:
         indexes = ((("provider", "kind", "key"), True),)
+
+
+#: How long a started top-up can still be paid (Stripe's checkout sessions live 24 h).
+TOPUP_TTL = dt.timedelta(days=1)
+
+
+def topup_state(status: str, created_at: dt.datetime, *, now: dt.datetime) -> str:
+    """What a top-up is now: ``started``, ``expired``, ``paid``, ``failed`` or ``cancelled``.
+
+    >>> t0 = dt.datetime(2026, 1, 1)
+    >>> topup_state("started", t0, now=t0 + TOPUP_TTL), topup_state("paid", t0, now=t0)
+    ('expired', 'paid')
+    """
+    if status == "started" and now - created_at >= TOPUP_TTL:
+        return "expired"
+    return status
