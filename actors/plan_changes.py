@@ -33,38 +33,10 @@ from models import (
 )
 from models.dialect import locked
 from models.money import format_cents
+from models.plan_rules import upgrade_cost
 from settings import Plan
 
 log = structlog.get_logger("hero.plans")
-
-
-def plan_name(plan: Plan) -> str:
-    """A plan as people say it: "5 VMs for 30 days"."""
-    hours = plan.period_hours
-    period = f"{hours // 24} day" if hours % 24 == 0 else f"{hours} hour"
-    count = hours // 24 if hours % 24 == 0 else hours
-    vms = f"{plan.vms} VM{'s' if plan.vms != 1 else ''}"
-    return f"{vms} for {period}{'s' if count != 1 else ''}"
-
-
-def per_vm_cents(plan: Plan) -> int:
-    """The price of one VM for the period, rounded down to a cent."""
-    return plan.price_cents // max(plan.vms, 1)
-
-
-def prorata_cents(difference_cents: int, remaining_s: int, period_s: int) -> int:
-    """The part of *difference_cents* that falls in the time left, rounded down."""
-    if difference_cents <= 0 or period_s <= 0:
-        return 0
-    remaining_s = min(max(remaining_s, 0), period_s)
-    return difference_cents * remaining_s // period_s
-
-
-def upgrade_cost(current: PlanSubscription, target: Plan, now: dt.datetime) -> int:
-    """What upgrading *current* to *target* costs at *now*, in cents."""
-    period_s = int((current.period_end - current.started_at).total_seconds())
-    remaining_s = int((current.period_end - now).total_seconds())
-    return prorata_cents(target.price_cents - current.price_cents, remaining_s, period_s)
 
 
 def find_plan(plan_id: str) -> Plan | None:

@@ -34,6 +34,7 @@ from models.credit import CreditState
 from models.money import format_cents
 from models.ops import Notice, notify
 from models.plans import active_plan as active_plan
+from models.plans import outcome_of
 from settings import Plan
 
 log = structlog.get_logger("hero.plans")
@@ -261,15 +262,6 @@ def _done(address: str, request_id: str) -> bool:
         .where((ActionRequest.address == address) & (ActionRequest.request_id == request_id))
         .exists()
     )
-
-
-def outcome_of(row: ActionRequest) -> dict[str, Any]:
-    return {
-        "request_id": row.request_id,
-        "outcome": row.outcome,
-        "message": row.message,
-        **json.loads(row.result),
-    }
 
 
 def expire(now: dt.datetime) -> dict[str, int]:

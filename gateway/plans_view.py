@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from actors.plan_changes import per_vm_cents, plan_name, upgrade_cost
 from models import PlanSubscription, VmAllocation, VmPoolSlot
 from models.credit import CreditState
 from models.money import format_cents
+from models.plan_rules import per_vm_cents, plan_name, upgrade_cost
 from settings import Plan
 
 #: A pool slot's status, as its owner reads it.

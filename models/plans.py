@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import peewee
 
@@ -120,3 +122,13 @@ class ActionRequest(BaseModel):
 
     class Meta:
         indexes = ((("address", "request_id"), True),)
+
+
+def outcome_of(row: ActionRequest) -> dict[str, Any]:
+    """What the page that sent request *row* shows: its outcome and what it left."""
+    return {
+        "request_id": row.request_id,
+        "outcome": row.outcome,
+        "message": row.message,
+        **json.loads(row.result),
+    }

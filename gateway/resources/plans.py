@@ -13,7 +13,6 @@ from typing import Any
 import falcon
 
 import messages
-from actors.plans import outcome_of
 from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.dashboard import dashboard_for
@@ -23,6 +22,7 @@ from gateway.plans_view import Offer, VmLine, offers, start_vm_refusal, vm_lines
 from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
 from models import Account, ActionRequest, utcnow
+from models.plans import outcome_of
 from settings import Plan
 
 #: What a request id from a form may look like.

@@ -9,15 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.ledger import audit_mismatches
-from actors.plan_changes import (
-    per_vm_cents,
-    plan_name,
-    prorata_cents,
-    release,
-    renew_due,
-    set_renewal,
-    upgrade,
-)
+from actors.plan_changes import release, renew_due, set_renewal, upgrade
 from actors.plans import PoolAssignmentProvisioner, allocate, buy, carry_out, expire
 from models import (
     Account,
@@ -28,6 +20,7 @@ from models import (
     VmPoolSlot,
     utcnow,
 )
+from models.plan_rules import per_vm_cents, plan_name, prorata_cents
 from settings import Plan
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
