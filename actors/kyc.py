@@ -2,7 +2,7 @@
 
 Idempotency lives in the database: ``KycEvent`` is unique by the SHA-256 of the raw
 webhook body, written in the transaction that moves the account's state, so a redelivered
-webhook changes nothing. Which result wins is decided by ``actors.kyc_rules``.
+webhook changes nothing. Which result wins is decided by ``models.kyc_rules``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import secrets
 from typing import Any
 
 import structlog
@@ -18,79 +17,25 @@ import structlog
 from actors import RETRY_POLICY, actor
 from actors.alerts import raise_alert
 from actors.deps import current
-from actors.kyc_rules import (
-    MAY_START,
+from models import Account, db, utcnow, write_transaction
+from models.errors import AdminRefused
+from models.kyc import KycEvent, KycVerification
+from models.kyc_gate import gate_refusal as gate_for
+from models.kyc_gate import locked_verification
+from models.kyc_gate import status_of as status_for
+from models.kyc_rules import (
     RANK_OPERATOR,
     RANK_PRELIMINARY,
     applies,
     reasons_of,
-    refusal,
     step_of,
 )
-from adapters.kyc.base import KycProvider
-from models import Account, db, utcnow, write_transaction
-from models.errors import AdminRefused, HeroError
-from models.kyc import KycEvent, KycVerification
 
 log = structlog.get_logger("hero.kyc")
-
-class KycClosed(HeroError):
-    """The user may not start a verification now; the message says why and what to do."""
 
 
 class PermanentKycError(Exception):
     """A result message that can never be recorded as sent."""
-
-
-def gate_refusal(account: Account | int, action: str) -> str | None:
-    """Why *account* may not do *action* (``plan`` or ``topup``) now; None when it may."""
-    row = KycVerification.get_or_none(KycVerification.account == account)
-    return refusal(action, row.status if row else "none", required_for=current().kyc_required_for)
-
-
-def _locked(account: Account, provider: str) -> KycVerification:
-    KycVerification.insert(
-        account=account, client_id=f"hk{secrets.token_hex(16)}", provider=provider
-    ).on_conflict(action="NOTHING", conflict_target=[KycVerification.account]).execute()
-    query = KycVerification.select().where(KycVerification.account == account)
-    if db.obj.for_update:
-        query = query.for_update()
-    row: KycVerification = query.get()
-    return row
-
-
-def start_session(
-    account: Account, provider: KycProvider, *, return_url: str, now: dt.datetime
-) -> str:
-    """Start (or resume) *account*'s verification; where to send the browser.
-
-    One open session per account: while its link lives it is reused, never paid twice.
-
-    Raises:
-        KycClosed: verified already, decided against, or under review.
-        KycUnavailable: the provider could not start one.
-    """
-    with write_transaction():
-        row = _locked(account, provider.name)
-        if row.status not in MAY_START or (row.status == "pending" and row.rank > 0):
-            raise KycClosed(row.status)
-        live = row.session_expires_at is not None and row.session_expires_at > now
-        if row.status == "pending" and row.redirect_url and live:
-            return str(row.redirect_url)
-        session = provider.start(client_id=row.client_id, return_url=return_url)
-        KycVerification.update(
-            provider=provider.name,
-            status="pending",
-            rank=0,
-            scan_ref=session.scan_ref,
-            redirect_url=session.redirect_url,
-            session_expires_at=now + dt.timedelta(seconds=session.expires_in_s),
-            reasons="[]",
-            decided_by="provider",
-            updated_at=now,
-        ).where(KycVerification.id == row.id).execute()
-    log.info("kyc.started", account=account.id, provider=provider.name, scan_ref=session.scan_ref)
-    return session.redirect_url
 
 
 def _check(result: Any) -> dict[str, Any]:
@@ -192,7 +137,7 @@ def operator_set(envelope: dict[str, Any]) -> dict[str, Any]:
     account = Account.get_or_none(Account.address == address)
     if account is None:
         raise AdminRefused(f"address: no account for {address}")
-    row = _locked(account, "operator")
+    row = locked_verification(account, "operator")
     now = utcnow()
     KycVerification.update(
         status=status,
@@ -216,51 +161,11 @@ def operator_set(envelope: dict[str, Any]) -> dict[str, Any]:
     return {"address": address, "status": status, "previous": row.status}
 
 
+def gate_refusal(account: Account | int, action: str) -> str | None:
+    """``models.kyc_gate.gate_refusal`` under this process's ``HERO_KYC_REQUIRED_FOR``."""
+    return gate_for(account, action, required_for=current().kyc_required_for)
+
+
 def status_of(account: Account, *, history: bool = False) -> dict[str, Any]:
-    """An account's verification as shown to its owner and to operators."""
-    row = KycVerification.get_or_none(KycVerification.account == account)
-    view: dict[str, Any] = {
-        "status": row.status if row else "none",
-        "reviewing": bool(row and row.status == "pending" and row.rank == RANK_PRELIMINARY),
-        "provider": row.provider if row else None,
-        "scan_ref": row.scan_ref if row else None,
-        "reasons": json.loads(row.reasons) if row else [],
-        "decided_by": row.decided_by if row else None,
-        "updated_at": row.updated_at.isoformat() + "Z" if row else None,
-        "may_start": bool(
-            row is None or (row.status in MAY_START and not (row.status == "pending" and row.rank))
-        ),
-        "required_for": current().kyc_required_for,
-    }
-    if history:
-        view["history"] = [_event_view(e) for e in _history(account)]
-    return view
-
-
-def _history(account: Account) -> list[KycEvent]:
-    return list(KycEvent.select().where(KycEvent.account == account).order_by(KycEvent.id))
-
-
-def _event_view(event: KycEvent) -> dict[str, Any]:
-    return {
-        "received_at": event.received_at.isoformat() + "Z",
-        "source": event.source,
-        "event_type": event.event_type,
-        "scan_ref": event.scan_ref,
-        "final": event.final,
-        "overall": event.overall,
-        "codes": [
-            c
-            for c in (
-                event.auto_document,
-                event.auto_face,
-                event.manual_document,
-                event.manual_face,
-            )
-            if c
-        ],
-        "tags": json.loads(event.tags),
-        "effect": event.effect,
-        "state": event.state,
-        "note": event.note,
-    }
+    """``models.kyc_gate.status_of`` under this process's ``HERO_KYC_REQUIRED_FOR``."""
+    return status_for(account, required_for=current().kyc_required_for, history=history)

@@ -8,7 +8,7 @@ from typing import Any
 
 import peewee
 
-from actors.kyc import status_of as kyc_status
+from actors.deps import current
 from cli.admin_usage import alert_rows, node_rows, pool_rows
 from cli.admin_views import user_summary
 from models import (
@@ -24,6 +24,7 @@ from models import (
     VmPoolSlot,
     utcnow,
 )
+from models.kyc_gate import status_of as kyc_status
 
 #: Rows a list shows.
 LIST_ROWS = 100
@@ -109,7 +110,7 @@ def account_detail(account: Account) -> dict[str, Any]:
         "payments": payments,
         "plans": plans,
         "vms": vms,
-        "kyc": kyc_status(account, history=True),
+        "kyc": kyc_status(account, required_for=current().kyc_required_for, history=True),
         "notifications": notifications,
         "alerts": alerts,
     }

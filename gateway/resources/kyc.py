@@ -11,7 +11,7 @@ from typing import Any
 
 import falcon
 
-from actors.kyc import KycClosed, gate_refusal, start_session, status_of
+from actors.deps import current
 from adapters.kyc.base import KycProvider, KycUnavailable
 from adapters.kyc.sandbox import OUTCOMES, SandboxKycProvider
 from gateway import forms
@@ -21,6 +21,12 @@ from gateway.resources.webhooks import Webhook
 from gateway.templates import Renderer
 from models import Account, utcnow
 from models.kyc import KycVerification
+from models.kyc_gate import KycClosed, gate_refusal, start_session, status_of
+
+
+def _required_for() -> str:
+    """``HERO_KYC_REQUIRED_FOR`` of this process (its dependencies, set by the root)."""
+    return current().kyc_required_for
 
 
 def _account(req: falcon.Request) -> Account:
@@ -40,7 +46,7 @@ def refuse_unverified(req: falcon.Request, action: str) -> None:
     The actor that carries the action out checks again, so a forged form cannot pass.
     """
     account = Account.get_or_none(Account.address == req.context.address)
-    message = gate_refusal(account, action) if account else None
+    message = gate_refusal(account, action, required_for=_required_for()) if account else None
     if message is None:
         return
     if wants_json(req):
@@ -84,9 +90,17 @@ class KycPage:
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         account = Account.get_or_none(Account.address == req.context.address)
-        state = status_of(account) if account else {"status": "none", "may_start": False}
+        state = (
+            status_of(account, required_for=_required_for())
+            if account
+            else {"status": "none", "may_start": False}
+        )
         need = req.get_param("need")
-        refusal = gate_refusal(account, need) if account and need in ("plan", "topup") else None
+        refusal = (
+            gate_refusal(account, need, required_for=_required_for())
+            if account and need in ("plan", "topup")
+            else None
+        )
         resp.cache_control = ["no-store"]
         if wants_json(req):
             resp.media = state

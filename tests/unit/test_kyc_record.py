@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from actors.kyc import KycClosed, gate_refusal, operator_set, record, start_session, status_of
-from actors.kyc_rules import reasons_of, refusal, step_of
+from actors.kyc import gate_refusal, operator_set, record, status_of
 from adapters.kyc.base import KycSession
 from models import Account, Alert, utcnow
 from models.errors import AdminRefused
 from models.kyc import KycEvent, KycVerification
+from models.kyc_gate import KycClosed, start_session
+from models.kyc_rules import reasons_of, refusal, step_of
 from tests.support.deps import DepsSwitch
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
