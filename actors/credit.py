@@ -1,8 +1,9 @@
 """Credit state: computed from the balance in the transaction that changes it.
 
-``record_change`` is called by the ledger (``actors.ledger.post`` and ``post_many``) with
-the billing row locked, so the state row, its sequence number and the ledger entry
-commit together or not at all. The row is the outbox that ``runtime.credit_publisher`` puts
+``record_changes`` is called by the ledger (``actors.ledger.post`` and ``post_many``) with
+the billing rows locked, so the state rows, their sequence numbers and the ledger entries
+commit together or not at all; a batch of any size reads and writes its accounts' rows in
+one statement each. The row is the outbox that ``runtime.credit_publisher`` puts
 into the NATS key-value bucket. A state is one of:
 
 - ``ok``: above the low threshold;
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.deps import current
-from models import Account, Billing, PlanSubscription, utcnow
+from models import Account, Billing, PlanSubscription, db, utcnow
 from models.accounts import DEFAULT_LOW_BALANCE_CENTS
 from models.credit import CreditState
+from models.dialect import placeholders
 from models.ops import Notice
 from models.ops import notify as write_notices
 from models.plans import active_plans as active_plans
@@ -73,6 +75,15 @@ def classify(
     return "low" if balance_cents < low_cents else "ok"
 
 
+@dataclass(frozen=True)
+class Change:
+    """One account's new balance, with its low-balance threshold (``Billing``)."""
+
+    account_id: int
+    balance_cents: int
+    low_cents: int
+
+
 def record_change(
     account_id: int,
     balance_cents: int,
@@ -83,70 +94,128 @@ def record_change(
     """Write *account_id*'s state for its new balance and bump its sequence number.
 
     *low_cents* is the account's low-balance threshold (read from its billing row when
-    the caller has not).
-
-    The caller holds the transaction and the account's billing row lock. Entering
-    ``exhausted`` writes the user's notification, once per crossing.
+    the caller has not). The one-account form of ``record_changes``.
 
     Returns:
         The new state.
     """
-    now = now or utcnow()
-    row: CreditState | None = CreditState.get_or_none(CreditState.account == account_id)
-    floor = policy().floor_cents
-    allowance = int(row.allowance_cents) if row else 0
-    suspended = bool(row and row.suspended_at is not None)
     if low_cents is None:
         low = Billing.select(Billing.low_balance_cents).where(Billing.account == account_id)
         low_cents = int(low.scalar() if low.exists() else LOW_BALANCE_CENTS)
-    state = classify(
-        balance_cents,
-        floor_cents=floor,
-        allowance_cents=allowance,
-        suspended=suspended,
-        low_cents=low_cents,
-    )
-    exhausted = state in ("exhausted", "suspended")
-    if row is None:
-        CreditState.insert(
-            account=account_id,
-            state=state,
-            balance_cents=balance_cents,
-            floor_cents=floor,
-            seq=1,
-            pending=True,
-            exhausted_since=now if exhausted else None,
-            updated_at=now,
-        ).execute()
-        seq, was_exhausted = 1, False
-    else:
-        seq, was_exhausted = int(row.seq) + 1, row.exhausted_since is not None
-        CreditState.update(
-            state=state,
-            balance_cents=balance_cents,
-            floor_cents=floor,
-            seq=seq,
-            pending=True,
-            updated_at=now,
-            exhausted_since=(row.exhausted_since or now) if exhausted else None,
-            suspended_at=row.suspended_at if exhausted else None,
-        ).where(CreditState.id == row.id).execute()
-        if suspended and not exhausted:
-            from actors.suspension import resume  # the ledger sits under plans: no cycle
+    return record_changes([Change(account_id, balance_cents, low_cents)], now=now)[account_id]
 
-            resume(row, balance_cents)
-    if exhausted and not was_exhausted:
-        notify(
-            account_id,
-            "credit_exhausted",
-            crossing=seq,
-            payload={
-                "balance_cents": balance_cents,
-                "limit_cents": floor - allowance,
-                "suspend_after_s": policy().suspend_after_s,
-            },
+
+def record_changes(changes: list[Change], *, now: dt.datetime | None = None) -> dict[int, str]:
+    """Write the states of *changes*' accounts and bump their sequence numbers: one read of
+    their state rows and one multi-row upsert, whatever the number of accounts.
+
+    The caller holds the transaction and the accounts' billing row locks. Entering
+    ``exhausted`` writes the user's notification, once per crossing; leaving it while
+    suspended resumes the account's VMs. An account given twice keeps its last change.
+
+    Returns:
+        The new state of each account.
+    """
+    now = now or utcnow()
+    last = {c.account_id: c for c in changes}
+    if not last:
+        return {}
+    ids = sorted(last)
+    rows: dict[int, CreditState] = {
+        int(r.account_id): r for r in CreditState.select().where(CreditState.account.in_(ids))
+    }
+    floor = policy().floor_cents
+    states: dict[int, str] = {}
+    values: list[Any] = []
+    notices: list[Notice] = []
+    resumed: list[tuple[CreditState, int]] = []
+    for account_id in ids:
+        change, row = last[account_id], rows.get(account_id)
+        allowance = int(row.allowance_cents) if row else 0
+        suspended = bool(row and row.suspended_at is not None)
+        state = classify(
+            change.balance_cents,
+            floor_cents=floor,
+            allowance_cents=allowance,
+            suspended=suspended,
+            low_cents=change.low_cents,
         )
-    return state
+        exhausted = state in ("exhausted", "suspended")
+        seq = int(row.seq) + 1 if row else 1
+        since = (row.exhausted_since if row else None) or now
+        values += [
+            account_id,
+            state,
+            change.balance_cents,
+            floor,
+            allowance,
+            seq,
+            0,
+            True,
+            _stamp(since if exhausted else None),
+            _stamp(row.suspended_at if row and exhausted else None),
+            _stamp(now),
+        ]
+        states[account_id] = state
+        if row is not None and suspended and not exhausted:
+            resumed.append((row, change.balance_cents))
+        if exhausted and (row is None or row.exhausted_since is None):
+            notices.append(
+                Notice(
+                    account_id,
+                    "credit_exhausted",
+                    f"{account_id}:{seq}",
+                    {
+                        "balance_cents": change.balance_cents,
+                        "limit_cents": floor - allowance,
+                        "suspend_after_s": policy().suspend_after_s,
+                    },
+                )
+            )
+    _upsert(values, len(ids))
+    if resumed:
+        from actors.suspension import resume  # the ledger sits under plans: no cycle
+
+        for row, balance_cents in resumed:
+            resume(row, balance_cents)
+    write_notices(*notices, now=now)
+    return states
+
+
+#: The columns ``record_changes`` writes, in the order of its values; an existing row
+#: keeps its allowance and what the publisher wrote (``published_seq``).
+_COLUMNS = (
+    "account_id",
+    "state",
+    "balance_cents",
+    "floor_cents",
+    "allowance_cents",
+    "seq",
+    "published_seq",
+    "pending",
+    "exhausted_since",
+    "suspended_at",
+    "updated_at",
+)
+
+
+def _upsert(values: list[Any], count: int) -> None:
+    """Insert or update *count* state rows in one statement (PostgreSQL and SQLite both
+    speak ``ON CONFLICT ... DO UPDATE`` with ``excluded``)."""
+    row = f"({placeholders(len(_COLUMNS))})"
+    kept = ("account_id", "allowance_cents", "published_seq")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in kept)
+    db.execute_sql(
+        f"INSERT INTO credit_state ({', '.join(_COLUMNS)}) "
+        f"VALUES {', '.join([row] * count)} "
+        f"ON CONFLICT (account_id) DO UPDATE SET {updates}",
+        values,
+    )
+
+
+def _stamp(moment: dt.datetime | None) -> str | None:
+    """A naive UTC time as the timestamp columns store it (``str``: SQLite's form too)."""
+    return None if moment is None else str(moment)
 
 
 def notify(account_id: int, kind: str, *, crossing: int | str, payload: dict[str, Any]) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import peewee
 
 from actors.credit import LOW_BALANCE_CENTS as LOW_BALANCE_CENTS
-from actors.credit import record_change
+from actors.credit import Change, record_changes
 from actors.runway import crossing_payload
 from models import Account, Billing, LedgerEntry, db, utcnow
 from models.dialect import lock_clause, param
@@ -132,9 +132,7 @@ def _settle(moves: list[_Moved], now: dt.datetime) -> None:
     """What follows every balance change, once its entries and billing rows are written:
     each account's credit state from its last balance, and a low-balance notification for
     each entry that took a balance under its owner's threshold, keyed by that entry."""
-    last = {m.account_id: m for m in moves}
-    for account_id, move in sorted(last.items()):
-        record_change(account_id, move.after_cents, now=now, low_cents=move.low_cents)
+    record_changes([Change(m.account_id, m.after_cents, m.low_cents) for m in moves], now=now)
     notify(
         *(
             Notice(
