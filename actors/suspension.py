@@ -26,17 +26,9 @@ from actors.deps import current
 from actors.ledger import lock_billing
 from actors.plans import Provisioner
 from models import utcnow, write_transaction
-from models.credit import CreditState
+from models.credit import CreditState, warn_after_s
 
 log = structlog.get_logger("hero.suspension")
-
-def warn_after_s(suspend_after_s: int) -> int:
-    """Seconds exhausted after which the user is told suspension is coming.
-
-    >>> warn_after_s(86_400), warn_after_s(1)
-    (64800, 0)
-    """
-    return suspend_after_s * 3 // 4
 
 
 def crossing_of(row: CreditState) -> str:

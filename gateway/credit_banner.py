@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from actors.credit import policy
-from actors.suspension import warn_after_s
+from actors.deps import current
 from models import Notification
-from models.credit import CreditState
+from models.credit import CreditState, warn_after_s
 
 #: How long after a resumption the dashboard still says so.
 RESUMED_SHOWN = dt.timedelta(days=1)
@@ -37,7 +36,7 @@ def credit_banner(account_id: int, *, now: dt.datetime) -> Banner | None:
     if row.state == "suspended":
         return Banner("suspended", balance)
     if row.state == "exhausted" and row.exhausted_since is not None:
-        grace = policy().suspend_after_s
+        grace = current().credit_policy.suspend_after_s
         suspend_at = row.exhausted_since + dt.timedelta(seconds=grace)
         warned = now >= row.exhausted_since + dt.timedelta(seconds=warn_after_s(grace))
         return Banner("suspension_coming" if warned else "exhausted", balance, suspend_at)

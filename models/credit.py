@@ -40,3 +40,12 @@ class CreditState(BaseModel):
     #: When its VMs were suspended (None while they run).
     suspended_at = peewee.DateTimeField(null=True)
     updated_at = peewee.DateTimeField(default=utcnow)
+
+
+def warn_after_s(suspend_after_s: int) -> int:
+    """Seconds exhausted after which the user is told suspension is coming.
+
+    >>> warn_after_s(86_400), warn_after_s(1)
+    (64800, 0)
+    """
+    return suspend_after_s * 3 // 4
