@@ -5,19 +5,18 @@ signed messages to the admin actor like every other change."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 
-from cli.admin_common import EXIT_OK, EXIT_REFUSED, iso, parse_address_arg, print_json, print_rows
+from cli.admin_common import EXIT_OK, EXIT_REFUSED, parse_address_arg, print_json, print_rows
 from cli.admin_results import positive_int
-from models import Account, AdminAudit, LedgerEntry
+from models import Account
+from models.admin_reads import PAGE_ROWS, audit_page, ledger_page
 from settings import Settings
 
-#: Rows a page shows when ``--limit`` is not given, and the most it may ask for.
-PAGE_ROWS = 50
+#: The most rows a page may ask for (``--limit``; ``PAGE_ROWS`` when not given).
 MAX_PAGE_ROWS = 1000
 
 
@@ -76,69 +75,6 @@ def _paging(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--before", type=positive_int, metavar="ID", help=f"{what} older than id ID (next page)"
     )
-
-
-def ledger_page(
-    account: Account, *, limit: int = PAGE_ROWS, before: int | None = None
-) -> dict[str, Any]:
-    """A page of *account*'s ledger, newest first, and the id to ask for the next one."""
-    query = LedgerEntry.select().where(LedgerEntry.account == account)
-    if before is not None:
-        query = query.where(LedgerEntry.id < before)
-    rows = list(query.order_by(LedgerEntry.id.desc()).limit(limit + 1))
-    entries = [
-        {
-            "id": e.id,
-            "created_at": iso(e.created_at),
-            "kind": e.kind,
-            "amount_cents": int(e.amount_cents),
-            "balance_after_cents": int(e.balance_after_cents),
-            "ref": e.ref,
-            "reason": _json(e.details).get("reason"),
-        }
-        for e in rows[:limit]
-    ]
-    next_before = entries[-1]["id"] if len(rows) > limit else None
-    return {"address": account.address, "entries": entries, "next_before": next_before}
-
-
-def audit_page(
-    *, limit: int = PAGE_ROWS, before: int | None = None, action: str | None = None
-) -> dict[str, Any]:
-    """A page of the operator audit, newest first, and the id to ask for the next one."""
-    query = AdminAudit.select()
-    if before is not None:
-        query = query.where(AdminAudit.id < before)
-    if action:
-        query = query.where(AdminAudit.action == action)
-    rows = list(query.order_by(AdminAudit.id.desc()).limit(limit + 1))
-    items = [audit_row(a) for a in rows[:limit]]
-    return {"rows": items, "next_before": items[-1]["id"] if len(rows) > limit else None}
-
-
-def audit_row(row: AdminAudit) -> dict[str, Any]:
-    """One audit row; ``operator`` is the console operator's address, or the signing key."""
-    args = _json(row.args)
-    return {
-        "id": row.id,
-        "created_at": iso(row.created_at),
-        "action": row.action,
-        "operator": args.get("operator") or row.operator_pubkey,
-        "operator_pubkey": row.operator_pubkey,
-        "outcome": row.outcome,
-        "refusal": row.reason,
-        "reason": args.get("reason"),
-        "args": args,
-        "result": _json(row.result),
-    }
-
-
-def _json(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def ledger(args: argparse.Namespace, settings: Settings, console: Console) -> int:

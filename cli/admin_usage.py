@@ -15,7 +15,7 @@ from actors.aggregator import default_deliver, pull, skip_node
 from adapters.forge import ForgeUnavailable
 from adapters.repo_url import RepoUrlRefused, check_repo_url
 from cli.admin_common import EXIT_OK, EXIT_REFUSED, print_json, safe
-from models import Alert, Node, UsageRecord, utcnow
+from models import Node, UsageRecord, utcnow
 from settings import Settings
 
 #: Default grace before a key seen on one path only is reported, in minutes.
@@ -85,19 +85,6 @@ def _grace_minutes(text: str) -> int:
     return minutes
 
 
-def node_rows() -> list[dict[str, Any]]:
-    return [
-        {
-            "name": n.name,
-            "repo": n.repo_url,
-            "pubkey": n.pubkey_hex,
-            "cursor": n.cursor_commit,
-            "cursor_updated_at": _iso(n.cursor_updated_at),
-        }
-        for n in Node.select().order_by(Node.name)
-    ]
-
-
 def aggregate(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     query = Node.select().order_by(Node.name)
     if args.node:
@@ -148,23 +135,6 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
     return 1 if failed else 0
 
 
-def alert_rows(include_resolved: bool) -> list[dict[str, Any]]:
-    query = Alert.select().order_by(Alert.id)
-    if not include_resolved:
-        query = query.where(Alert.resolved_at.is_null())
-    return [
-        {
-            "id": a.id,
-            "kind": a.kind,
-            "subject": a.subject,
-            "message": a.message,
-            "created_at": _iso(a.created_at),
-            "details": json.loads(a.details),
-        }
-        for a in query
-    ]
-
-
 def reconcile(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     """``hero-admin reconcile``: with the NATS path off there is nothing to compare."""
     if settings.nats_url is None:
@@ -203,22 +173,3 @@ def reconcile_rows(grace_minutes: int, now: dt.datetime | None = None) -> dict[s
         "nats_not_in_git": [r.key for r in nats_only.order_by(UsageRecord.key)],
         "git_not_in_nats": [r.key for r in git_only.order_by(UsageRecord.key)],
     }
-
-
-def pool_rows() -> list[dict[str, Any]]:
-    from models import Account, VmAllocation, VmPoolSlot
-
-    holders = {
-        a.slot_id: a.account.address
-        for a in VmAllocation.select(VmAllocation, Account)
-        .join(Account)
-        .where(VmAllocation.released_at.is_null())
-    }
-    return [
-        {"vm_id": s.vm_id, "address": s.address, "status": s.status, "held_by": holders.get(s.id)}
-        for s in VmPoolSlot.select().order_by(VmPoolSlot.id)
-    ]
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None

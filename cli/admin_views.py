@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from rich.console import Console
 
@@ -20,29 +19,9 @@ from cli.admin_common import (
     print_rows,
     safe,
 )
-from models import Account, Billing, PaymentEvent, UnmatchedItem, utcnow
-from models.plans import active_plan
+from models import Account, Billing, PaymentEvent, UnmatchedItem
+from models.admin_reads import alert_rows, node_rows, pool_rows, user_summary
 from settings import Settings
-
-
-def user_summary(account: Account) -> dict[str, Any]:
-    """What ``user show --json`` prints for *account*."""
-    billing = Billing.get_or_none(Billing.account == account)
-    plan = active_plan(account, utcnow())
-    return {
-        "address": account.address,
-        "email": account.email,
-        "balance_cents": billing.balance_cents if billing else 0,
-        "lifetime_paid_cents": billing.lifetime_paid_cents if billing else 0,
-        "first_paid_at": iso(billing.first_paid_at) if billing else None,
-        "discount_tier": billing.discount_tier if billing else "none",
-        "overdrawn": bool(billing.overdrawn) if billing else False,
-        "plan_id": plan.plan_id if plan else None,
-        "plan_period_end": iso(plan.period_end) if plan else None,
-        "vm_quota_total": plan.vm_quota_total if plan else 0,
-        "vm_quota_used": plan.vm_quota_used if plan else 0,
-        "created_at": iso(account.created_at),
-    }
 
 
 def user_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -146,7 +125,7 @@ def audit(args: argparse.Namespace, settings: Settings, console: Console) -> int
 
 def node_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     print_rows(
-        admin_usage.node_rows(),
+        node_rows(),
         ["name", "repo", "cursor", "cursor_updated_at"],
         args.json,
         console,
@@ -157,7 +136,7 @@ def node_list(args: argparse.Namespace, settings: Settings, console: Console) ->
 
 def alerts(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     print_rows(
-        admin_usage.alert_rows(args.all),
+        alert_rows(args.all),
         ["id", "kind", "subject", "message", "created_at"],
         args.json,
         console,
@@ -172,7 +151,7 @@ def reconcile(args: argparse.Namespace, settings: Settings, console: Console) ->
 
 def pool_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     print_rows(
-        admin_usage.pool_rows(),
+        pool_rows(),
         ["vm_id", "address", "status", "held_by"],
         args.json,
         console,

@@ -9,8 +9,6 @@ from typing import Any
 import peewee
 
 from actors.deps import current
-from cli.admin_usage import alert_rows, node_rows, pool_rows
-from cli.admin_views import user_summary
 from models import (
     Account,
     Alert,
@@ -24,6 +22,7 @@ from models import (
     VmPoolSlot,
     utcnow,
 )
+from models.admin_reads import alert_rows, node_rows, pool_rows, user_summary
 from models.kyc_gate import status_of as kyc_status
 
 #: Rows a list shows.

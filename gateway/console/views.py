@@ -9,11 +9,11 @@ from urllib.parse import quote
 import falcon
 
 from actors.admin import stored_outcome
-from cli.admin_ledger import PAGE_ROWS, audit_page, ledger_page
 from gateway.console import queries
 from gateway.console.session import ConsoleOptions, render_context
 from gateway.templates import Renderer
 from models import Account
+from models.admin_reads import PAGE_ROWS, audit_page, ledger_page
 from models.errors import InvalidAddress
 from models.money import CONFIRM_ADJUSTMENT_CENTS
 from wire.address import canonical_address
