@@ -8,9 +8,12 @@ git, ``BENCH_NATS_RECORDS`` (30000) records through NATS (and published by a nod
 commits x 100 records, or ``BENCH_CATCHUP=full`` for 100 x 168 x 100 (1.68M records, long).
 The credit section: ``BENCH_CREDIT_CHANGES`` (400) changes timed from their commit to the
 node agent's answer, over ``BENCH_CREDIT_ACCOUNTS`` (200) accounts, under load.
-``BENCH_SECTIONS`` (default ``webhooks,payments,usage,credit``) picks the sections to run.
+The latency section: records published over NATS at ``BENCH_LATENCY_RATE`` (500) a
+second for ``BENCH_LATENCY_SECONDS`` (20), timed from publish to balance.
+``BENCH_SECTIONS`` (default ``webhooks,payments,usage,credit,latency``) picks the sections
+to run.
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres), RabbitMQ on
-127.0.0.1:5672 (guest) and ``rabbitmqctl``; the usage and credit sections also NATS
+127.0.0.1:5672 (guest) and ``rabbitmqctl``; the usage, credit and latency sections NATS
 JetStream on 127.0.0.1:4222.
 """
 
@@ -27,7 +30,7 @@ from types import FrameType
 
 from rich.console import Console
 
-from bench import credit_latency, payments, usage, usage_run, webhooks
+from bench import credit_latency, payments, usage, usage_latency, usage_run, webhooks
 from bench.limits import LIMIT_SCALE
 from bench.procs import REPO
 from bench.report import Check, Figure, render, write_json
@@ -38,9 +41,9 @@ JSON_PATH = Path("var") / "bench.json"
 #: Where the processes' logs are kept (overwritten by the next run).
 LOG_DIR = Path("var") / "bench-logs"
 #: Sections in the order they appear in the table.
-SECTIONS = ("webhooks", "payments", "usage", "credit", "memory")
+SECTIONS = ("webhooks", "payments", "usage", "latency", "credit", "memory")
 #: What ``BENCH_SECTIONS`` may name, in the order they run.
-RUNNABLE = ("webhooks", "payments", "usage", "credit")
+RUNNABLE = ("webhooks", "payments", "usage", "credit", "latency")
 #: Exit codes: all figures measured and every check passed / a check failed or a section
 #: broke / a service the bench needs is not running / interrupted (Ctrl-C).
 EXIT_OK, EXIT_FAILED, EXIT_NO_SERVICES, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -95,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     usage_params = _usage_params()
     credit_changes = _positive_int("BENCH_CREDIT_CHANGES", 400)
     credit_accounts = _positive_int("BENCH_CREDIT_ACCOUNTS", 200)
+    latency_rate = _positive_int("BENCH_LATENCY_RATE", 500)
+    latency_seconds = _positive_int("BENCH_LATENCY_SECONDS", 20)
     chosen = _sections()
     params: dict[str, object] = {
         "sections": ",".join(chosen), "webhooks": webhook_count, "messages": message_count,
@@ -106,12 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     if "credit" in chosen:
         params.update(credit_changes=credit_changes, credit_accounts=credit_accounts,
                       credit_load_per_s=credit_latency.LOAD_PER_S)
+    if "latency" in chosen:
+        params.update(latency_rate=latency_rate, latency_seconds=latency_seconds)
     if not (pg_reachable() and amqp_reachable()):
         console.print("[red]bench needs PostgreSQL on 127.0.0.1:5432 and RabbitMQ on "
                       "127.0.0.1:5672[/red]")
         return EXIT_NO_SERVICES
-    if {"usage", "credit"} & set(chosen) and not nats_reachable():
-        console.print("[red]the usage and credit sections need NATS JetStream on "
+    if {"usage", "credit", "latency"} & set(chosen) and not nats_reachable():
+        console.print("[red]the usage, credit and latency sections need NATS JetStream on "
                       "127.0.0.1:4222 (or leave them out: BENCH_SECTIONS=webhooks,payments)[/red]")
         return EXIT_NO_SERVICES
     signal.signal(signal.SIGTERM, _terminate)
@@ -124,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "payments": lambda d: payments.run(message_count, d),
         "usage": lambda d: usage.run(usage_params, d),
         "credit": lambda d: credit_latency.run(credit_changes, credit_accounts, d),
+        "latency": lambda d: usage_latency.run(
+            latency_rate, latency_seconds, usage_params.accounts, d),
     }
     began = time.perf_counter()
     figures: list[Figure] = []
