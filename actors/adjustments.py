@@ -12,13 +12,10 @@ from typing import Any
 
 from actors.ledger import billing_for, post
 from models import Account, Billing, db
+from models.admin_commands import adjustment_cents
 from models.errors import AdminRefused, InvalidAddress
 from models.money import (
-    MAX_ADJUSTMENT_CENTS,
-    MAX_BALANCE_CENTS,
     AmountOutOfBounds,
-    check_cents,
-    format_cents,
 )
 from wire.address import canonical_address
 
@@ -52,35 +49,6 @@ def balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
         "balance_cents": posted.balance_after_cents,
         "changed": amount,
     }
-
-
-def adjustment_cents(args: dict[str, Any], *, balance_cents: int) -> int:
-    """The change an adjustment asks for: ``by_cents``, or ``to_cents`` less the balance.
-
-    Every adjustment is bounded: ``to_cents`` within plus or minus ``MAX_BALANCE_CENTS``,
-    and the change either way within ``MAX_ADJUSTMENT_CENTS``.
-
-    Raises:
-        AdminRefused: naming the argument that is missing, not whole cents or out of bounds.
-    """
-    to_cents, by_cents = args.get("to_cents"), args.get("by_cents")
-    if (to_cents is None) == (by_cents is None):
-        raise AdminRefused("give exactly one of to_cents and by_cents")
-    try:
-        if to_cents is not None:
-            target = check_cents("to_cents", to_cents, limit=MAX_BALANCE_CENTS)
-            name, amount = "to_cents", target - balance_cents
-        else:
-            name = "by_cents"
-            amount = check_cents("by_cents", by_cents, limit=MAX_ADJUSTMENT_CENTS)
-    except AmountOutOfBounds as exc:
-        raise AdminRefused(str(exc)) from None
-    if abs(amount) > MAX_ADJUSTMENT_CENTS:
-        raise AdminRefused(
-            f"{name}: a change of {format_cents(amount)} is more than one adjustment may "
-            f"make ({format_cents(MAX_ADJUSTMENT_CENTS)} either way); nothing was changed"
-        )
-    return amount
 
 
 def account_of(address: Any) -> Account:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import secrets
 import time
 from typing import Any
 
@@ -36,6 +35,9 @@ from models import (
     write_transaction,
 )
 from models.accounts import validate_email
+from models.admin_commands import canonical_bytes
+from models.admin_commands import make_envelope as make_envelope
+from models.admin_commands import stored_outcome as stored_outcome
 from models.errors import AdminRefused, InvalidAddress, InvalidEmail
 from wire.address import canonical_address
 from wire.otoml import NODE_NAME
@@ -44,33 +46,6 @@ log = structlog.get_logger("hero.admin")
 
 #: Oldest envelope accepted, in seconds; older ones are refused as replays.
 MAX_ENVELOPE_AGE_S = 24 * 3600
-
-
-def canonical_bytes(envelope: dict[str, Any]) -> bytes:
-    """The bytes an envelope's signature covers."""
-    signed = {k: v for k, v in envelope.items() if k != "signature"}
-    return json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
-
-
-def make_envelope(
-    action: str,
-    args: dict[str, Any],
-    *,
-    signing_key: nacl.signing.SigningKey | None,
-    now: float | None = None,
-) -> dict[str, Any]:
-    """Build an envelope for *action*, signed when a key is given."""
-    envelope: dict[str, Any] = {
-        "action": action,
-        "args": args,
-        "nonce": secrets.token_hex(16),
-        "issued_at": int(now if now is not None else time.time()),
-        "operator_pubkey": signing_key.verify_key.encode().hex() if signing_key else None,
-    }
-    envelope["signature"] = (
-        signing_key.sign(canonical_bytes(envelope)).signature.hex() if signing_key else None
-    )
-    return envelope
 
 
 def check_envelope(envelope: dict[str, Any], *, allowed: tuple[str, ...], now: float) -> None:
@@ -112,14 +87,6 @@ def _audit(envelope: dict[str, Any], outcome: str, reason: str, result: dict[str
         .as_rowcount()
         .execute()
     )
-
-
-def stored_outcome(nonce: str) -> dict[str, Any] | None:
-    """The outcome recorded for *nonce*, or None when it has not been handled yet."""
-    row = AdminAudit.get_or_none(AdminAudit.nonce == nonce)
-    if row is None:
-        return None
-    return {"outcome": row.outcome, "reason": row.reason, **json.loads(row.result)}
 
 
 def _user_add(envelope: dict[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,7 @@ from rich.console import Console
 
 import actors
 import messages
-from actors.adjustments import adjustment_cents
-from actors.admin import handle, make_envelope, stored_outcome
+from actors.admin import handle
 from cli import admin_credit, admin_kyc, admin_ledger, admin_usage, admin_views
 from cli.admin_common import (
     EXIT_OK,
@@ -33,6 +32,7 @@ from cli.admin_common import (
 from cli.admin_results import describe_outcome, email_arg, positive_int
 from cli.failures import describe_broker_failure
 from models import Account, Billing, DatabaseUnavailable, check_database
+from models.admin_commands import adjustment_cents, make_envelope, stored_outcome
 from models.db import describe_failure
 from models.errors import AdminRefused, BrokerUnavailable
 from models.money import CONFIRM_ADJUSTMENT_CENTS, format_cents

@@ -13,12 +13,11 @@ from urllib.parse import quote, urlencode
 import falcon
 
 import messages
-from actors.adjustments import adjustment_cents
-from actors.admin import make_envelope, stored_outcome
 from gateway import forms
 from gateway.console.session import ConsoleOptions, operator, render_context
 from gateway.templates import Renderer
 from models import Account, Billing
+from models.admin_commands import adjustment_cents, make_envelope, stored_outcome
 from models.errors import AdminRefused, InvalidAddress
 from models.money import CONFIRM_ADJUSTMENT_CENTS, format_cents, parse_cents
 from wire.address import canonical_address

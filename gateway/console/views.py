@@ -8,11 +8,11 @@ from urllib.parse import quote
 
 import falcon
 
-from actors.admin import stored_outcome
 from gateway.console import queries
 from gateway.console.session import ConsoleOptions, render_context
 from gateway.templates import Renderer
 from models import Account
+from models.admin_commands import stored_outcome
 from models.admin_reads import PAGE_ROWS, audit_page, ledger_page
 from models.errors import InvalidAddress
 from models.money import CONFIRM_ADJUSTMENT_CENTS
