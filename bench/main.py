@@ -5,7 +5,9 @@ Environment: ``BENCH_WEBHOOKS`` (default 3000) signed webhooks, ``BENCH_MESSAGES
 ``BENCH_GIT_COMMITS`` (24) hourly commits x ``BENCH_GIT_RECORDS`` (500) records through
 git, ``BENCH_NATS_RECORDS`` (30000) records through NATS (and published by a node agent),
 ``BENCH_USAGE_ACCOUNTS`` (200) accounts, the catch-up ``BENCH_CATCHUP_NODES`` (10) x 168
-commits x 100 records, or ``BENCH_CATCHUP=full`` for 100 x 168 x 100 (1.68M records, long).
+commits x 100 records, or ``BENCH_CATCHUP=full`` for 100 x 168 x 100 (1.68M records, long);
+``BENCH_WORKER_PROCESSES`` (1) above 1 runs the NATS records again with that many worker
+processes, set beside the run with one.
 The credit section: ``BENCH_CREDIT_CHANGES`` (400) changes timed from their commit to the
 node agent's answer, over ``BENCH_CREDIT_ACCOUNTS`` (200) accounts, under load.
 The latency section: records published over NATS at ``BENCH_LATENCY_RATE`` (500) a
@@ -75,6 +77,7 @@ def _usage_params() -> usage.UsageParams:
         git_records=_positive_int("BENCH_GIT_RECORDS", 500),
         nats_records=_positive_int("BENCH_NATS_RECORDS", 30_000),
         accounts=_positive_int("BENCH_USAGE_ACCOUNTS", 200),
+        scale_out=_positive_int("BENCH_WORKER_PROCESSES", 1),
         catchup_nodes=full_nodes if catchup == "full" else _positive_int(
             "BENCH_CATCHUP_NODES", 10),
         catchup_commits=commits, catchup_records=records,

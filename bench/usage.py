@@ -19,7 +19,7 @@ from bench.report import Check, Figure
 from bench.usage_agent import agent_figures, measure_node_agent, node_agent_available
 from bench.usage_catchup import FULL_CATCHUP, catchup_figures, measure_catchup
 from bench.usage_git import git_figures, measure_git
-from bench.usage_nats import measure_nats, nats_figures
+from bench.usage_nats import measure_nats, nats_figures, scale_out_figure
 
 __all__ = ["FULL_CATCHUP", "UsageParams", "run"]
 
@@ -37,6 +37,8 @@ class UsageParams:
     catchup_commits: int = 168
     catchup_records: int = 100
     accounts: int = 200
+    #: Worker processes of a second NATS run set beside the first (1: no second run).
+    scale_out: int = 1
 
     @property
     def catchup_full(self) -> bool:
@@ -69,6 +71,16 @@ def run(params: UsageParams, log_dir: Path) -> tuple[list[Figure], list[Check]]:
     checks += nats.checks
     figures += nats_figures(nats)
     worker_rss["nats"] = (nats.worker_rss_mib, nats.worker_idle_mib)
+    if params.scale_out > 1:
+        more = measure_nats(
+            params.nats_records,
+            nodes_n=params.nats_nodes,
+            accounts=params.accounts,
+            log_dir=log_dir,
+            worker_processes=params.scale_out,
+        )
+        checks += more.checks
+        figures.append(scale_out_figure(nats, more, params.scale_out))
 
     if node_agent_available():
         try:

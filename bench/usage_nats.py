@@ -85,12 +85,16 @@ class NatsRun:
     checks: list[Check] = field(default_factory=list)
 
 
-def measure_nats(count: int, *, nodes_n: int, accounts: int, log_dir: Path) -> NatsRun:
-    """Publish K signed records, then drain them with a real bridge and worker."""
+def measure_nats(
+    count: int, *, nodes_n: int, accounts: int, log_dir: Path, worker_processes: int = 1
+) -> NatsRun:
+    """Publish K signed records, then drain them with a real bridge and worker (of
+    *worker_processes* processes)."""
     from models import Node
 
     with ExitStack() as stack:
-        st = stack.enter_context(stage("nats", accounts, log_dir))
+        tag = "nats" if worker_processes == 1 else f"nats{worker_processes}p"
+        st = stack.enter_context(stage(tag, accounts, log_dir))
         stream, prefix = fresh_stream()
         stack.callback(delete_stream, stream)
         nodes = make_nodes(nodes_n, prefix="nats", seed=31)
@@ -98,7 +102,7 @@ def measure_nats(count: int, *, nodes_n: int, accounts: int, log_dir: Path) -> N
         for node in nodes:
             Node.create(name=node.name, repo_url="unused", pubkey_hex=node.pubkey)
         records = list(spread(nodes, count, users=st.users, seed=37))
-        messages = log_dir / "nats-messages.tsv"
+        messages = log_dir / f"{tag}-messages.tsv"
         stack.callback(messages.unlink, missing_ok=True)
         with open(messages, "w", encoding="utf-8") as out:
             for r in records:
@@ -121,7 +125,7 @@ def measure_nats(count: int, *, nodes_n: int, accounts: int, log_dir: Path) -> N
         with PeakRss(pub.pid) as pub_rss:
             published = result_of(pub, timeout_s=180)
 
-        worker = start_worker(st, stack, "nats-worker")
+        worker = start_worker(st, stack, f"{tag}-worker", processes=worker_processes)
         assert worker.proc is not None
         time.sleep(0.5)
         worker_idle = idle_rss_mib(worker.proc.pid)
@@ -130,7 +134,7 @@ def measure_nats(count: int, *, nodes_n: int, accounts: int, log_dir: Path) -> N
         )
         worker_watch = Watched(worker.proc.pid).start()
         launched = time.perf_counter()
-        bridge = HeroProcess("bridge", env, log_dir, name="nats-bridge").start()
+        bridge = HeroProcess("bridge", env, log_dir, name=f"{tag}-bridge").start()
         stack.callback(bridge.stop)
         assert bridge.proc is not None
         bridge_watch = Watched(bridge.proc.pid).start()
@@ -167,7 +171,9 @@ def measure_nats(count: int, *, nodes_n: int, accounts: int, log_dir: Path) -> N
         with PeakRss(con.pid) as con_rss:
             consumed = result_of(con, timeout_s=180)
         sql = raw_sql_limit(st, records, via="nats")
-    label = f"NATS {count}"
+    label = f"NATS {count}" + (
+        f", {worker_processes} worker processes" if worker_processes > 1 else ""
+    )
     checks = [
         Check(
             f"{label}: published every record once",
@@ -259,3 +265,22 @@ def nats_figures(nats: NatsRun) -> list[Figure]:
             nats.consumer_rss_mib,
         ),
     ]
+
+
+def scale_out_figure(one: NatsRun, more: NatsRun, processes: int) -> Figure:
+    """Records/s through NATS with *processes* worker processes beside one process, same
+    records, same run (the ratio is what the further processes add)."""
+    return Figure(
+        "usage",
+        f"usage via NATS, {processes} worker processes, records/s ({more.records})",
+        more.drain.per_s,
+        "rec/s",
+        "the same with 1 worker process",
+        one.drain.per_s,
+        details={
+            "charged": more.drain.as_dict(),
+            "one_process": one.drain.as_dict(),
+            "worker_cpu_first_process": more.worker_cpu,
+        },
+        cpu=more.worker_cpu,
+    )

@@ -58,11 +58,13 @@ def stage(tag: str, accounts: int, log_dir: Path) -> Iterator[Stage]:
         yield Stage(database_url, amqp_url, users, log_dir, tag)
 
 
-def start_worker(st: Stage, stack: ExitStack, name: str) -> HeroProcess:
-    """A real ``hero-onboarding worker`` on the stage, ready to consume."""
-    worker = HeroProcess("worker", st.env(), st.log_dir, name=name).start()
+def start_worker(st: Stage, stack: ExitStack, name: str, *, processes: int = 1) -> HeroProcess:
+    """A real ``hero-onboarding worker`` on the stage (with *processes* worker processes,
+    ``HERO_WORKER_PROCESSES``), every process ready to consume."""
+    env = st.env(HERO_WORKER_PROCESSES=str(processes))
+    worker = HeroProcess("worker", env, st.log_dir, name=name).start()
     stack.callback(worker.stop)
-    worker.wait_for_log("worker.started", timeout=60)
+    worker.wait_for_log("worker.started", count=processes, timeout=60)
     return worker
 
 
