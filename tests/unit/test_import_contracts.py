@@ -75,6 +75,13 @@ def test_every_contract_holds_on_the_code_as_it_is(
         ("cli/login.py", "import gateway.auth.proofs", "hero-login depends on wire alone"),
         ("models/money.py", "import actors.ledger", "models import no actor"),
         ("adapters/email.py", "import gateway.app", "adapters import no actor"),
+        ("gateway/dashboard.py", "import actors.ladder", "the gateway imports no command line"),
+        ("gateway/console/views.py", "import cli.admin_ledger", "the gateway imports no command"),
+        ("gateway/app.py", "import runtime.bootstrap", "the gateway imports no command line"),
+        ("messages/facts.py", "import models.db", "messages import only wire"),
+        ("messages/__init__.py", "import dramatiq", "messages import only wire"),
+        ("models/plans.py", "import runtime.bootstrap", "the runtime is the composition root"),
+        ("actors/ledger.py", "import runtime.scheduler", "the runtime is the composition root"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
