@@ -9,8 +9,11 @@ COPY actors ./actors
 COPY adapters ./adapters
 COPY cli ./cli
 COPY gateway ./gateway
+COPY messages ./messages
 COPY models ./models
 COPY node_agent ./node_agent
+COPY runtime ./runtime
+COPY wire ./wire
 RUN pip install --no-cache-dir --no-deps . && pip check
 USER nobody
 CMD ["hero-onboarding", "gateway"]

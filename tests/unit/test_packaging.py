@@ -81,3 +81,17 @@ def test_min_lock_keeps_the_dev_tools_of_dev_lock() -> None:
     for req in DEV:
         name = canonicalize_name(req.name)
         assert low.get(name) == dev[name], f"min-lock.txt: {req.name} differs from dev-lock.txt"
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {pattern.rstrip("*") for pattern in tool["packages"]["find"]["include"]}
+    modules = {f"{name}.py" for name in tool["py-modules"]}
+    copied = {
+        word.rstrip("/")
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for word in line.split()[1:-1]
+    }
+    missing = sorted((packages | modules) - copied)
+    assert not missing, f"the Dockerfile does not COPY {missing}: the image would lack them"
