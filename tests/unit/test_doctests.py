@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("actors", "adapters", "cli", "gateway", "messages", "models", "node_agent", "runtime", "wire")
+PACKAGES = (
+    "actors",
+    "adapters",
+    "cli",
+    "gateway",
+    "messages",
+    "models",
+    "node_agent",
+    "runtime",
+    "wire",
+)
 
 
 def _modules() -> list[str]:
