@@ -13,6 +13,7 @@ import nacl.signing
 import pytest
 import requests
 
+from tests.conftest import need
 from tests.support.login import login
 from tests.support.procs import wait_until
 from tests.support.services import free_port
@@ -23,8 +24,7 @@ ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
-    if not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout")
+    need("a git checkout to clone", (ROOT / ".git").exists())
     target = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
     return target
