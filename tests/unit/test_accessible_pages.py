@@ -11,8 +11,7 @@ import falcon.testing
 import pytest
 
 import gateway
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, entry, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
 
 CSS = (Path(gateway.__file__).parent / "static" / "style.css").read_text()
 #: Page -> the navigation item marked current on it.

@@ -21,8 +21,7 @@ from models import Account, Notification, Session, utcnow
 from models.email_prefs import EmailVerification, token_hash
 from tests.support.deps import DepsSwitch
 from tests.support.login import ALICE_KEY, BOB_KEY, address_of
-from tests.unit.login_client import HTML, JSON, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, logged_in
+from tests.support.web import HTML, JSON, Clock, Sent, account_of, logged_in, make_app
 
 ALICE = address_of(ALICE_KEY)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -10,8 +10,7 @@ import falcon.testing
 
 import gateway.humantime
 from gateway.humantime import human_time, relative
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, entry, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
 
 #: Raw ISO 8601 with a time, as a page must never show it outside an attribute.
 RAW_ISO = re.compile(r">[^<]*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}")

@@ -16,7 +16,7 @@ from gateway.auth.challenges import (
 from gateway.auth.proofs import CODE_PATTERN, MAX_FAILED_PROOFS_PER_CHALLENGE
 from models import LoginChallenge, Session
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY
-from tests.unit.login_client import (
+from tests.support.web import (
     HTML,
     SERVICE_KEY,
     Browser,

@@ -15,7 +15,7 @@ from markupsafe import escape
 from gateway.auth.challenges import MAX_CHALLENGES_PER_ADDRESS_AND_IP
 from gateway.auth.proofs import MAX_FAILED_PROOFS_PER_CHALLENGE
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY
-from tests.unit.login_client import HTML, Browser, Clock, Sent, make_app, prove
+from tests.support.web import HTML, Browser, Clock, Sent, make_app, prove
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gateway.auth.middleware import DEFAULT_NEXT, safe_next
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY
-from tests.unit.login_client import HTML, PUBLIC_URL, Browser, Clock, Sent, make_app, prove
+from tests.support.web import HTML, PUBLIC_URL, Browser, Clock, Sent, make_app, prove
 
 #: Values that took browsers to another site, or gave a 500, before.
 HOSTILE = [

@@ -13,8 +13,7 @@ from actors.low_balance import set_low_balance
 from gateway.runway import THRESHOLD_HINT, parse_threshold
 from models.accounts import MAX_LOW_BALANCE_CENTS
 from tests.support.login import ALICE_KEY, address_of
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, entry, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from actors.plans import buy, carry_out
 from models import Account, ActionRequest, Billing, utcnow
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, address_of
-from tests.unit.login_client import HTML, Browser, Clock, Sent, make_app, prove
+from tests.support.web import HTML, Browser, Clock, Sent, make_app, prove
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import logged_in
+from tests.support.web import HTML, Clock, Sent, logged_in, make_app
 from tests.unit.test_plan_pages import start_vm, with_plan
 
 

@@ -16,8 +16,7 @@ from actors.plans import PoolAssignmentProvisioner, allocate, buy, carry_out
 from models import Billing, VmPoolSlot, utcnow
 from models.credit import CreditState
 from tests.support.login import ALICE_ADDRESS, BOB_KEY
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, logged_in, make_app
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from models import LedgerEntry
 from tests.support.login import BOB_KEY
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, entry, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
 from tests.unit.test_receipts import pay
 
 #: What only Alice's pages may show.

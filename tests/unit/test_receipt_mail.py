@@ -15,8 +15,7 @@ from adapters.email import FolderSender
 from models import Notification, PaymentEvent
 from tests.support.deps import DepsSwitch
 from tests.support.login import ALICE_ADDRESS
-from tests.unit.login_client import HTML, PUBLIC_URL, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, logged_in
+from tests.support.web import HTML, PUBLIC_URL, Clock, Sent, account_of, logged_in, make_app
 
 PAID_AT = 1_790_000_000  # 21 Sep 2026, 14:13:20 UTC
 

@@ -12,8 +12,7 @@ from actors.payments import PaymentFact, credit_payment
 from messages.facts import message_for
 from models import PaymentEvent
 from tests.support.login import ALICE_ADDRESS
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, entry, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
 
 #: 2026-11-20 08:05:00 UTC
 PAID_AT = 1_795_161_900

@@ -11,7 +11,7 @@ from gateway.auth.middleware import safe_next
 from gateway.auth.sessions import end_session, load_session, start_session
 from models import Account, Session
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY
-from tests.unit.login_client import HTML, JSON, Browser, Clock, Sent, make_app, prove
+from tests.support.web import HTML, JSON, Browser, Clock, Sent, make_app, prove
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from gateway.statement import BadFilter, parse_query
 from models import Account
 from tests.support.login import BOB_KEY
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, entry, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
 
 DAY = dt.datetime(2026, 11, 10, 9, 30, 15, 123456)
 

@@ -16,8 +16,7 @@ from actors.payments import record_topup
 from actors.topups import TOPUP_TTL, cancel_topup, note_checkout, topup_state
 from models import TopUp, utcnow
 from tests.support.login import ALICE_KEY, BOB_KEY, address_of
-from tests.unit.login_client import HTML, JSON, PUBLIC_URL, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, logged_in
+from tests.support.web import HTML, JSON, PUBLIC_URL, Clock, Sent, account_of, logged_in, make_app
 
 ALICE = address_of(ALICE_KEY)
 BOB = address_of(BOB_KEY)

@@ -15,8 +15,7 @@ from gateway.statement import BadFilter
 from gateway.usage_groups import GROUPS, discount_savings, parse_group, usage_groups
 from models import Billing, utcnow
 from tests.support.login import ALICE_ADDRESS, BOB_KEY
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, logged_in, make_app
 
 NOW = utcnow().replace(microsecond=0)
 #: Early in this month, or the month's first day when it is early.

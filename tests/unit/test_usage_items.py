@@ -10,8 +10,7 @@ import pytest
 from actors.usage import apply_batch
 from models import Billing, LedgerEntry
 from tests.support.login import ALICE_ADDRESS, BOB_KEY
-from tests.unit.login_client import HTML, Clock, Sent, make_app
-from tests.unit.portal_client import account_of, logged_in
+from tests.support.web import HTML, Clock, Sent, account_of, logged_in, make_app
 
 NOW = dt.datetime(2026, 11, 21, 12, 0)
 
@@ -79,7 +78,7 @@ def test_another_account_cannot_open_a_usage_entry(client) -> None:
 
 
 def test_only_usage_entries_open(client) -> None:
-    from tests.unit.portal_client import entry
+    from tests.support.web import entry
 
     alice = logged_in(client)
     other = entry(account_of(), 100, ref="adj:x", details={"reason": "x"})

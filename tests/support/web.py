@@ -1,4 +1,10 @@
-"""An in-process gateway with a cookie-keeping browser, for the login and session tests."""
+"""The gateway test harness: an in-process gateway, a cookie-keeping browser, logged-in users.
+
+One harness for the page, login, session and portal tests: ``make_app`` builds the gateway
+as the runtime does (sandbox payments, a recording ``send``), ``Browser`` keeps cookies
+and the CSRF token, ``prove`` logs a key in, ``logged_in`` and ``entry`` give a portal
+test a user and ledger lines.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,13 @@ from urllib.parse import urlencode
 import falcon.testing
 import nacl.public
 
+from actors.ledger import post
 from adapters.payments.sandbox import SandboxProvider
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
-from models import ping
-from tests.support.message_contract import Sent
+from models import Account, Billing, LedgerEntry, ping
+from tests.support.login import ALICE_KEY, address_of
+from tests.support.message_contract import Sent as Sent
 from wire.keys import make_key_proof
 
 SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
@@ -107,3 +115,40 @@ def prove(
         json={"pubkey": pubkey, "box": box},
         headers=JSON,
     )
+
+
+def account_of(key: nacl.public.PrivateKey = ALICE_KEY) -> Account:
+    """The account of *key*'s address, created with a zero balance when missing."""
+    address = address_of(key)
+    account, _ = Account.get_or_create(address=address)
+    Billing.get_or_create(account=account)
+    return account
+
+
+def logged_in(
+    client: falcon.testing.TestClient, key: nacl.public.PrivateKey = ALICE_KEY
+) -> Browser:
+    """A browser logged in as *key*'s address through the key proof."""
+    browser = Browser(client)
+    account_of(key)
+    challenge = browser.start_login(address_of(key))
+    prove(client, challenge, key)
+    assert browser.get(f"/auth/challenges/{challenge['id']}").json["status"] == "logged_in"
+    return browser
+
+
+def entry(
+    account: Account,
+    amount_cents: int,
+    *,
+    kind: str = "adjustment",
+    ref: str,
+    at: dt.datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Post one ledger entry (at *at*, naive UTC) and return its id."""
+    posted = post(account, amount_cents=amount_cents, kind=kind, ref=ref, details=details)
+    assert posted is not None
+    if at is not None:
+        LedgerEntry.update(created_at=at).where(LedgerEntry.id == posted.entry_id).execute()
+    return posted.entry_id
