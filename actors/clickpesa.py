@@ -40,6 +40,7 @@ PAID_STATUSES = ("SUCCESS", "SETTLED")
 #: Kept well inside what RETRY_POLICY's backoff covers (12 retries, at least ~10 min).
 TOPUP_GRACE_S = 300
 
+
 @dataclass(frozen=True)
 class Credit:
     """ClickPesa collected the money: credit it."""

@@ -242,8 +242,9 @@ class ForgeMirror:
             if self._pattern.match(path):
                 yield self._file(commit, path)
 
-    def _file(self, commit: Commit, path: str, blobs: Mapping[str, ObjectID] | None = None
-              ) -> BatchFile:
+    def _file(
+        self, commit: Commit, path: str, blobs: Mapping[str, ObjectID] | None = None
+    ) -> BatchFile:
         """The file at *path* in *commit*; *blobs*: blob ids already known by path."""
         known = blobs or {}
         return BatchFile(

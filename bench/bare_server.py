@@ -40,8 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
     server = waitress.create_server(
-        create_app(), host="127.0.0.1", port=args.port, threads=args.threads,
-        max_request_body_size=1024 * 1024, ident="bench",
+        create_app(),
+        host="127.0.0.1",
+        port=args.port,
+        threads=args.threads,
+        max_request_body_size=1024 * 1024,
+        ident="bench",
     )
     server.run()
     return 0

@@ -110,6 +110,7 @@ def confirmed_publishes(amqp_url: str, *, count: int, body_bytes: int, threads: 
                         channel.basic_publish("", RAW_QUEUE, body, props, mandatory=True)
                 finally:
                     conn.close()
+
             return body_fn
 
         seconds = run_threads([publisher(n) for n in shares(count, threads)])
@@ -146,13 +147,18 @@ def sql_payments(database_url: str, *, count: int, accounts: int, threads: int) 
                     cur.execute(
                         "INSERT INTO bench_payment (key, account_id, amount_cents) "
                         "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                        (f"pi_bench_{i}", account, amount))
+                        (f"pi_bench_{i}", account, amount),
+                    )
                     if cur.rowcount:
-                        cur.execute("UPDATE bench_balance SET balance_cents = balance_cents + %s "
-                                    "WHERE id = %s", (amount, account))
+                        cur.execute(
+                            "UPDATE bench_balance SET balance_cents = balance_cents + %s "
+                            "WHERE id = %s",
+                            (amount, account),
+                        )
                     conn.commit()
             finally:
                 conn.close()
+
         return body_fn
 
     seconds = run_threads([payer(first, n) for first, n in slices(count, threads)])
@@ -160,17 +166,31 @@ def sql_payments(database_url: str, *, count: int, accounts: int, threads: int) 
 
 
 #: Columns of ``usage_record`` the raw batched insert writes, in this order.
-USAGE_COLUMNS = ("key", "node", "address", "account_id", "resource_kind", "applies_to",
-                 "quantity", "amount_cents", "occurred_at", "multiplier_quarters",
-                 "charge_quarters", "status", "via", "received_at")
+USAGE_COLUMNS = (
+    "key",
+    "node",
+    "address",
+    "account_id",
+    "resource_kind",
+    "applies_to",
+    "quantity",
+    "amount_cents",
+    "occurred_at",
+    "multiplier_quarters",
+    "charge_quarters",
+    "status",
+    "via",
+    "received_at",
+)
 
 
 #: The slim table of limits-measured.md's probe: the key, the account and the cents.
 SLIM_COLUMNS = ("key", "account_id", "amount_cents")
 
 
-def sql_usage_batches(database_url: str, rows: list[tuple[object, ...]], *,
-                      batch: int = 1000, slim: bool = False) -> Rate:
+def sql_usage_batches(
+    database_url: str, rows: list[tuple[object, ...]], *, batch: int = 1000, slim: bool = False
+) -> Rate:
     """*rows* (``USAGE_COLUMNS``) applied as raw batched SQL, one psycopg2 connection:
     per batch of *batch*, one ``execute_values`` ``INSERT ... ON CONFLICT (key) DO NOTHING
     RETURNING key``, then one ``UPDATE ... FROM (VALUES ...)`` of the accounts' balance
@@ -188,25 +208,36 @@ def sql_usage_batches(database_url: str, rows: list[tuple[object, ...]], *,
     conn = psycopg2.connect(database_url)
     try:
         with conn.cursor() as cur:
-            cur.execute("CREATE TABLE bench_usage (key text PRIMARY KEY, account_id int NOT NULL,"
-                        " amount_cents bigint NOT NULL)" if slim else
-                        "CREATE TABLE bench_usage (LIKE usage_record INCLUDING ALL)")
-            cur.execute("CREATE TABLE bench_usage_balance (id int PRIMARY KEY,"
-                        " balance_cents bigint NOT NULL DEFAULT 0)")
+            cur.execute(
+                "CREATE TABLE bench_usage (key text PRIMARY KEY, account_id int NOT NULL,"
+                " amount_cents bigint NOT NULL)"
+                if slim
+                else "CREATE TABLE bench_usage (LIKE usage_record INCLUDING ALL)"
+            )
+            cur.execute(
+                "CREATE TABLE bench_usage_balance (id int PRIMARY KEY,"
+                " balance_cents bigint NOT NULL DEFAULT 0)"
+            )
             accounts = sorted({int(str(r[3])) for r in rows})
-            execute_values(cur, "INSERT INTO bench_usage_balance (id) VALUES %s",
-                           [(a,) for a in accounts])
+            execute_values(
+                cur, "INSERT INTO bench_usage_balance (id) VALUES %s", [(a,) for a in accounts]
+            )
         conn.commit()
-        insert = (f"INSERT INTO bench_usage ({', '.join(columns)}) VALUES %s "
-                  "ON CONFLICT (key) DO NOTHING RETURNING key")
-        update = ("UPDATE bench_usage_balance b SET balance_cents = b.balance_cents - v.cents "
-                  "FROM (VALUES %s) AS v(id, cents) WHERE b.id = v.id")
+        insert = (
+            f"INSERT INTO bench_usage ({', '.join(columns)}) VALUES %s "
+            "ON CONFLICT (key) DO NOTHING RETURNING key"
+        )
+        update = (
+            "UPDATE bench_usage_balance b SET balance_cents = b.balance_cents - v.cents "
+            "FROM (VALUES %s) AS v(id, cents) WHERE b.id = v.id"
+        )
         cents = {str(r[0]): (int(str(r[3])), int(str(r[7]))) for r in rows}
         began = time.perf_counter()
         with conn.cursor() as cur:
             for first in range(0, len(values), batch):
-                inserted = execute_values(cur, insert, values[first:first + batch],
-                                          page_size=batch, fetch=True)
+                inserted = execute_values(
+                    cur, insert, values[first : first + batch], page_size=batch, fetch=True
+                )
                 by_account: dict[int, int] = {}
                 for (key,) in inserted:
                     account, amount = cents[key]
@@ -215,16 +246,19 @@ def sql_usage_batches(database_url: str, rows: list[tuple[object, ...]], *,
                 conn.commit()
         seconds = time.perf_counter() - began
         with conn.cursor() as cur:
-            cur.execute("SELECT (SELECT count(*) FROM bench_usage),"
-                        " (SELECT -sum(balance_cents) FROM bench_usage_balance)")
+            cur.execute(
+                "SELECT (SELECT count(*) FROM bench_usage),"
+                " (SELECT -sum(balance_cents) FROM bench_usage_balance)"
+            )
             stored, charged = cur.fetchone()
             cur.execute("DROP TABLE bench_usage, bench_usage_balance")
         conn.commit()
     finally:
         conn.close()
     if stored != len(rows) or charged != sum(int(str(r[7])) for r in rows):
-        raise RuntimeError(f"raw batched SQL stored {stored} of {len(rows)} rows, "
-                           f"charged {charged} cents")
+        raise RuntimeError(
+            f"raw batched SQL stored {stored} of {len(rows)} rows, charged {charged} cents"
+        )
     return Rate(count=len(rows), seconds=seconds, threads=1)
 
 

@@ -26,8 +26,14 @@ WEBHOOK_PATH = "/webhooks/stripe"
 class Client(threading.Thread):
     """One thread, one keep-alive connection, its share of the requests."""
 
-    def __init__(self, host: str, port: int, requests: list[tuple[bytes, str]],
-                 start: threading.Barrier, conn: http.client.HTTPConnection | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        requests: list[tuple[bytes, str]],
+        start: threading.Barrier,
+        conn: http.client.HTTPConnection | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self._host, self._port = host, port
         self._requests = requests

@@ -78,9 +78,9 @@ def _usage_params() -> usage.UsageParams:
         nats_records=_positive_int("BENCH_NATS_RECORDS", 30_000),
         accounts=_positive_int("BENCH_USAGE_ACCOUNTS", 200),
         scale_out=_positive_int("BENCH_WORKER_PROCESSES", 1),
-        catchup_nodes=full_nodes if catchup == "full" else _positive_int(
-            "BENCH_CATCHUP_NODES", 10),
-        catchup_commits=commits, catchup_records=records,
+        catchup_nodes=full_nodes if catchup == "full" else _positive_int("BENCH_CATCHUP_NODES", 10),
+        catchup_commits=commits,
+        catchup_records=records,
     )
 
 
@@ -89,8 +89,10 @@ def _sections() -> list[str]:
     chosen = [s.strip() for s in raw.split(",") if s.strip()] or list(RUNNABLE)
     unknown = [s for s in chosen if s not in RUNNABLE]
     if unknown:
-        raise SystemExit(f"bench: BENCH_SECTIONS: unknown {', '.join(unknown)}; "
-                         f"choose from {', '.join(RUNNABLE)}")
+        raise SystemExit(
+            f"bench: BENCH_SECTIONS: unknown {', '.join(unknown)}; "
+            f"choose from {', '.join(RUNNABLE)}"
+        )
     return [s for s in RUNNABLE if s in chosen]
 
 
@@ -105,24 +107,37 @@ def main(argv: list[str] | None = None) -> int:
     latency_seconds = _positive_int("BENCH_LATENCY_SECONDS", 20)
     chosen = _sections()
     params: dict[str, object] = {
-        "sections": ",".join(chosen), "webhooks": webhook_count, "messages": message_count,
-        "http_threads": webhooks.THREADS, "worker_threads": payments.WORKER_THREADS,
-        "sql_threads": payments.SQL_THREADS, "limit_scale": LIMIT_SCALE}
+        "sections": ",".join(chosen),
+        "webhooks": webhook_count,
+        "messages": message_count,
+        "http_threads": webhooks.THREADS,
+        "worker_threads": payments.WORKER_THREADS,
+        "sql_threads": payments.SQL_THREADS,
+        "limit_scale": LIMIT_SCALE,
+    }
     if "usage" in chosen:
-        params.update({f"usage_{k}": v for k, v in usage_params.as_dict().items()},
-                      usage_worker_threads=usage_run.WORKER_THREADS)
+        params.update(
+            {f"usage_{k}": v for k, v in usage_params.as_dict().items()},
+            usage_worker_threads=usage_run.WORKER_THREADS,
+        )
     if "credit" in chosen:
-        params.update(credit_changes=credit_changes, credit_accounts=credit_accounts,
-                      credit_load_per_s=credit_latency.LOAD_PER_S)
+        params.update(
+            credit_changes=credit_changes,
+            credit_accounts=credit_accounts,
+            credit_load_per_s=credit_latency.LOAD_PER_S,
+        )
     if "latency" in chosen:
         params.update(latency_rate=latency_rate, latency_seconds=latency_seconds)
     if not (pg_reachable() and amqp_reachable()):
-        console.print("[red]bench needs PostgreSQL on 127.0.0.1:5432 and RabbitMQ on "
-                      "127.0.0.1:5672[/red]")
+        console.print(
+            "[red]bench needs PostgreSQL on 127.0.0.1:5432 and RabbitMQ on 127.0.0.1:5672[/red]"
+        )
         return EXIT_NO_SERVICES
     if {"usage", "credit", "latency"} & set(chosen) and not nats_reachable():
-        console.print("[red]the usage, credit and latency sections need NATS JetStream on "
-                      "127.0.0.1:4222 (or leave them out: BENCH_SECTIONS=webhooks,payments)[/red]")
+        console.print(
+            "[red]the usage, credit and latency sections need NATS JetStream on "
+            "127.0.0.1:4222 (or leave them out: BENCH_SECTIONS=webhooks,payments)[/red]"
+        )
         return EXIT_NO_SERVICES
     signal.signal(signal.SIGTERM, _terminate)
     log_dir = REPO / LOG_DIR
@@ -135,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         "usage": lambda d: usage.run(usage_params, d),
         "credit": lambda d: credit_latency.run(credit_changes, credit_accounts, d),
         "latency": lambda d: usage_latency.run(
-            latency_rate, latency_seconds, usage_params.accounts, d),
+            latency_rate, latency_seconds, usage_params.accounts, d
+        ),
     }
     began = time.perf_counter()
     figures: list[Figure] = []
@@ -146,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             found, checked = runs[title](log_dir)
         except KeyboardInterrupt:  # the section has already removed what it made
-            console.print("[red]bench: interrupted; its processes, vhosts, databases, "
-                          "streams and repos are gone[/red]")
+            console.print(
+                "[red]bench: interrupted; its processes, vhosts, databases, "
+                "streams and repos are gone[/red]"
+            )
             return EXIT_INTERRUPTED
         except Exception as exc:  # the other sections still run; the run is marked failed
             traceback.print_exc()

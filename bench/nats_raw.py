@@ -44,32 +44,49 @@ async def publish(url: str, stream: str, prefix: str, path: str) -> dict[str, An
         with open(path, encoding="utf-8") as lines:
             began = time.perf_counter()
             while True:
-                window = [line.rstrip("\n").split("\t", 3)
-                          for line in itertools.islice(lines, WINDOW)]
+                window = [
+                    line.rstrip("\n").split("\t", 3) for line in itertools.islice(lines, WINDOW)
+                ]
                 if not window:
                     break
-                acks = await asyncio.gather(*(
-                    js.publish(subject, body.encode(),
-                               headers={"Nats-Msg-Id": msg_id, "Hero-Signature": sig})
-                    for subject, msg_id, sig, body in window))
+                acks = await asyncio.gather(
+                    *(
+                        js.publish(
+                            subject,
+                            body.encode(),
+                            headers={"Nats-Msg-Id": msg_id, "Hero-Signature": sig},
+                        )
+                        for subject, msg_id, sig, body in window
+                    )
+                )
                 published += len(acks)
                 duplicates += sum(1 for a in acks if a.duplicate)
             seconds = time.perf_counter() - began
     finally:
         await nc.close()
-    return {"published": published, "duplicates": duplicates, "seconds": seconds,
-            "window": WINDOW, "rate_per_s": published / seconds if seconds else 0.0}
+    return {
+        "published": published,
+        "duplicates": duplicates,
+        "seconds": seconds,
+        "window": WINDOW,
+        "rate_per_s": published / seconds if seconds else 0.0,
+    }
 
 
-async def consume(url: str, stream: str, prefix: str, count: int, *, durable: str,
-                  batch: int, timeout_s: float) -> dict[str, Any]:
+async def consume(
+    url: str, stream: str, prefix: str, count: int, *, durable: str, batch: int, timeout_s: float
+) -> dict[str, Any]:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream(timeout=10)
         sub = await js.pull_subscribe(
-            f"{prefix}.>", durable=durable, stream=stream,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=120,
-                                  max_ack_pending=20 * batch))
+            f"{prefix}.>",
+            durable=durable,
+            stream=stream,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT, ack_wait=120, max_ack_pending=20 * batch
+            ),
+        )
         acked = fetches = 0
         began = time.perf_counter()
         deadline = began + timeout_s
@@ -87,8 +104,13 @@ async def consume(url: str, stream: str, prefix: str, count: int, *, durable: st
         await js.delete_consumer(stream, durable)
     finally:
         await nc.close()
-    return {"acked": acked, "fetches": fetches, "batch": batch, "seconds": seconds,
-            "rate_per_s": acked / seconds if seconds else 0.0}
+    return {
+        "acked": acked,
+        "fetches": fetches,
+        "batch": batch,
+        "seconds": seconds,
+        "rate_per_s": acked / seconds if seconds else 0.0,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,9 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(publish(args.url, args.stream, args.prefix, args.file))
         ok = result["published"] > 0
     else:
-        result = asyncio.run(consume(args.url, args.stream, args.prefix, args.count,
-                                     durable=args.durable, batch=args.batch,
-                                     timeout_s=args.timeout))
+        result = asyncio.run(
+            consume(
+                args.url,
+                args.stream,
+                args.prefix,
+                args.count,
+                durable=args.durable,
+                batch=args.batch,
+                timeout_s=args.timeout,
+            )
+        )
         ok = result["acked"] >= args.count
     json.dump(result, sys.stdout)
     return 0 if ok else 1

@@ -36,8 +36,12 @@ class Tally(dramatiq.Middleware):
         self._lock = threading.Lock()
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: Any, *,
-        result: Any = None, exception: BaseException | None = None,
+        self,
+        broker: dramatiq.Broker,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
     ) -> None:
         now = time.perf_counter()
         with self._lock:
@@ -65,9 +69,10 @@ def send(url: str, count: int) -> dict[str, Any]:
         for _ in range(n):
             actor.send()
 
-    threads = [threading.Thread(target=share, args=(count // SEND_THREADS
-                                                  + (i < count % SEND_THREADS),))
-               for i in range(SEND_THREADS)]
+    threads = [
+        threading.Thread(target=share, args=(count // SEND_THREADS + (i < count % SEND_THREADS),))
+        for i in range(SEND_THREADS)
+    ]
     began = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -90,8 +95,12 @@ def work(url: str, count: int, *, threads: int, timeout_s: float) -> dict[str, A
         worker.stop()
         broker.close()
     span = (tally.last_s or 0.0) - (tally.first_s or 0.0)
-    return {"processed": tally.count, "seconds": span, "threads": threads,
-            "rate_per_s": (tally.count - 1) / span if span > 0 else 0.0}
+    return {
+        "processed": tally.count,
+        "seconds": span,
+        "threads": threads,
+        "rate_per_s": (tally.count - 1) / span if span > 0 else 0.0,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

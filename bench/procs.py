@@ -15,13 +15,17 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 
 
-def spawn(module: str, *args: object, log_path: Path,
-          stdout: int | None = subprocess.DEVNULL) -> subprocess.Popen[str]:
+def spawn(
+    module: str, *args: object, log_path: Path, stdout: int | None = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
     """Start ``python -m <module> <args>``, its stderr appended to *log_path*."""
     with open(log_path, "a", encoding="utf-8") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", module, *map(str, args)], cwd=REPO, stdout=stdout,
-            stderr=log, text=True,
+            [sys.executable, "-m", module, *map(str, args)],
+            cwd=REPO,
+            stdout=stdout,
+            stderr=log,
+            text=True,
         )
 
 

@@ -164,9 +164,14 @@ def render(
     console.print(table)
     goals = [f for f in figures if f.goal is not None]
     met = sum(f.met is True for f in goals)
-    console.print(f"goals met: {met} of {len(goals)}"
-                  + "".join(f"\n  [red]not met[/red] {f.name}: {f.goal.text(f.unit)}"
-                            for f in goals if f.met is not True and f.goal))
+    console.print(
+        f"goals met: {met} of {len(goals)}"
+        + "".join(
+            f"\n  [red]not met[/red] {f.name}: {f.goal.text(f.unit)}"
+            for f in goals
+            if f.met is not True and f.goal
+        )
+    )
     console.print("params: " + ", ".join(f"{k}={v}" for k, v in params.items()), style="dim")
     for check in checks:
         mark = "[green]ok[/green]" if check.ok else "[red]FAILED[/red]"

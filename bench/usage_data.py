@@ -53,22 +53,31 @@ class BenchNode:
 def make_nodes(count: int, *, prefix: str, seed: int) -> list[BenchNode]:
     """*count* nodes ``<prefix>-000``... with deterministic keys."""
     rng = random.Random(seed)
-    return [BenchNode(f"{prefix}-{i:03d}", nacl.signing.SigningKey(rng.randbytes(32)))
-            for i in range(count)]
+    return [
+        BenchNode(f"{prefix}-{i:03d}", nacl.signing.SigningKey(rng.randbytes(32)))
+        for i in range(count)
+    ]
 
 
-def make_records(node: BenchNode, count: int, *, hour: dt.datetime, users: list[str],
-                 rng: random.Random) -> list[UsageIn]:
+def make_records(
+    node: BenchNode, count: int, *, hour: dt.datetime, users: list[str], rng: random.Random
+) -> list[UsageIn]:
     """*count* records of *node* inside *hour* (keys continue the node's sequence)."""
     records = []
     for _ in range(count):
         category = rng.choice(("vm", "llm", "hero_os_hourly"))
-        records.append(UsageIn(
-            key=f"{node.name}:{node.next_seq}", node=node.name, user=rng.choice(users),
-            resource_kind=KINDS[category], applies_to=category,
-            quantity=rng.randint(1, 5000), amount_cents=rng.randint(0, 120),
-            occurred_at=hour + dt.timedelta(seconds=rng.randrange(3600)),
-        ))
+        records.append(
+            UsageIn(
+                key=f"{node.name}:{node.next_seq}",
+                node=node.name,
+                user=rng.choice(users),
+                resource_kind=KINDS[category],
+                applies_to=category,
+                quantity=rng.randint(1, 5000),
+                amount_cents=rng.randint(0, 120),
+                occurred_at=hour + dt.timedelta(seconds=rng.randrange(3600)),
+            )
+        )
         node.next_seq += 1
     return records
 
@@ -103,8 +112,15 @@ class RepoSet:
         return self.records * len(self.files) // max(self.commits, 1)
 
 
-def write_node_repo(path: Path, node: BenchNode, hours: list[dt.datetime], per_commit: int,
-                    users: list[str], rng: random.Random, into: RepoSet) -> None:
+def write_node_repo(
+    path: Path,
+    node: BenchNode,
+    hours: list[dt.datetime],
+    per_commit: int,
+    users: list[str],
+    rng: random.Random,
+    into: RepoSet,
+) -> None:
     """Write *node*'s bare repo at *path*: one signed batch per hour, one commit each."""
     store = MemoryObjectStore()
     empty = Tree()
@@ -117,14 +133,15 @@ def write_node_repo(path: Path, node: BenchNode, hours: list[dt.datetime], per_c
         blob, sig = Blob.from_string(data), Blob.from_string(node.sign_hex(data).encode())
         store.add_objects([(blob, None), (sig, None)])
         rel = batch_path(node.name, hour).encode()
-        tree_id = commit_tree_changes(store, tree_id,
-                                      [(rel, FILE_MODE, blob.id),
-                                       (rel + b".sig", FILE_MODE, sig.id)])
+        tree_id = commit_tree_changes(
+            store, tree_id, [(rel, FILE_MODE, blob.id), (rel + b".sig", FILE_MODE, sig.id)]
+        )
         commit = Commit()
         commit.tree = tree_id
         commit.parents = [parent] if parent else []
-        commit.author = commit.committer = (f"hero-node {node.name} "
-                                            f"<{node.name}@hero-node>").encode()
+        commit.author = commit.committer = (
+            f"hero-node {node.name} <{node.name}@hero-node>"
+        ).encode()
         closed = int((hour + dt.timedelta(hours=1)).timestamp())
         commit.author_time = commit.commit_time = closed
         commit.author_timezone = commit.commit_timezone = 0
@@ -149,8 +166,15 @@ def write_node_repo(path: Path, node: BenchNode, hours: list[dt.datetime], per_c
     into.heads[node.name] = parent.decode()
 
 
-def write_repos(root: Path, nodes: list[BenchNode], *, commits: int, per_commit: int,
-                users: list[str], seed: int) -> RepoSet:
+def write_repos(
+    root: Path,
+    nodes: list[BenchNode],
+    *,
+    commits: int,
+    per_commit: int,
+    users: list[str],
+    seed: int,
+) -> RepoSet:
     """A bare repo per node under *root*, each with *commits* hourly commits."""
     rng = random.Random(seed)
     hours = past_hours(commits)
@@ -161,8 +185,14 @@ def write_repos(root: Path, nodes: list[BenchNode], *, commits: int, per_commit:
     return repos
 
 
-def spread(nodes: list[BenchNode], count: int, *, users: list[str], seed: int,
-           now: dt.datetime | None = None) -> Iterator[UsageIn]:
+def spread(
+    nodes: list[BenchNode],
+    count: int,
+    *,
+    users: list[str],
+    seed: int,
+    now: dt.datetime | None = None,
+) -> Iterator[UsageIn]:
     """*count* records round-robin over *nodes*, all in the current hour and not after
     *now* (so a node agent's committer, which commits closed hours only, leaves them be)."""
     rng = random.Random(seed)

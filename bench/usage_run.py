@@ -41,9 +41,14 @@ class Stage:
     tag: str
 
     def env(self, **extra: str) -> dict[str, str]:
-        return hero_env(HERO_DATABASE_URL=self.database_url, HERO_AMQP_URL=self.amqp_url,
-                        HERO_WORKER_THREADS=str(WORKER_THREADS), HERO_LOG_JSON="true",
-                        HERO_SANDBOX_PAYMENTS="false", **extra)
+        return hero_env(
+            HERO_DATABASE_URL=self.database_url,
+            HERO_AMQP_URL=self.amqp_url,
+            HERO_WORKER_THREADS=str(WORKER_THREADS),
+            HERO_LOG_JSON="true",
+            HERO_SANDBOX_PAYMENTS="false",
+            **extra,
+        )
 
 
 @contextmanager
@@ -106,16 +111,25 @@ class Drain:
         return (self.total - self.first[1]) / span if span > 0 else self.per_s
 
     def as_dict(self) -> dict[str, float]:
-        return {"records": self.total, "seconds": round(self.seconds, 3),
-                "first_charged_after_s": round(self.first[0] - self.launched, 3),
-                "drain_per_s": round(self.drain_per_s, 1),
-                "db_active_avg": round(self.active_avg, 2),
-                "db_lock_wait_avg": round(self.lock_wait_avg, 2)}
+        return {
+            "records": self.total,
+            "seconds": round(self.seconds, 3),
+            "first_charged_after_s": round(self.first[0] - self.launched, 3),
+            "drain_per_s": round(self.drain_per_s, 1),
+            "db_active_avg": round(self.active_avg, 2),
+            "db_lock_wait_avg": round(self.lock_wait_avg, 2),
+        }
 
 
-def wait_charged(database_url: str, total: int, *, launched: float, timeout_s: float,
-                 alive: list[HeroProcess], tick: Callable[[float], None] | None = None
-                 ) -> Drain:
+def wait_charged(
+    database_url: str,
+    total: int,
+    *,
+    launched: float,
+    timeout_s: float,
+    alive: list[HeroProcess],
+    tick: Callable[[float], None] | None = None,
+) -> Drain:
     """Poll ``usage_record`` until it holds *total* rows.
 
     Args:
@@ -134,10 +148,12 @@ def wait_charged(database_url: str, total: int, *, launched: float, timeout_s: f
             while time.perf_counter() < launched + timeout_s:
                 cur.execute("SELECT count(*) FROM usage_record")
                 seen, now = int(cur.fetchone()[0]), time.perf_counter()
-                cur.execute("SELECT count(*) FILTER (WHERE state = 'active'),"
-                            " count(*) FILTER (WHERE wait_event_type = 'Lock')"
-                            " FROM pg_stat_activity"
-                            " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                cur.execute(
+                    "SELECT count(*) FILTER (WHERE state = 'active'),"
+                    " count(*) FILTER (WHERE wait_event_type = 'Lock')"
+                    " FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
                 busy, locked = cur.fetchone()
                 if first is not None:
                     polls, active, waiting = polls + 1, active + int(busy), waiting + int(locked)
@@ -146,18 +162,27 @@ def wait_charged(database_url: str, total: int, *, launched: float, timeout_s: f
                 if tick is not None:
                     tick(now)
                 if seen >= total and first is not None:
-                    return Drain(total=total, launched=launched, done=now, first=first,
-                                 active_avg=active / max(polls, 1),
-                                 lock_wait_avg=waiting / max(polls, 1))
+                    return Drain(
+                        total=total,
+                        launched=launched,
+                        done=now,
+                        first=first,
+                        active_avg=active / max(polls, 1),
+                        lock_wait_avg=waiting / max(polls, 1),
+                    )
                 for proc in alive:
                     if proc.proc is not None and proc.proc.poll() is not None:
-                        raise RuntimeError(f"{proc.log_path.name} exited "
-                                           f"{proc.proc.returncode}:\n{proc.log_text[-3000:]}")
+                        raise RuntimeError(
+                            f"{proc.log_path.name} exited "
+                            f"{proc.proc.returncode}:\n{proc.log_text[-3000:]}"
+                        )
                 time.sleep(POLL_S)
     finally:
         conn.close()
-    raise TimeoutError(f"{total} usage records not charged within {timeout_s:.0f} s "
-                       f"({first[1] if first else 0} seen at first)")
+    raise TimeoutError(
+        f"{total} usage records not charged within {timeout_s:.0f} s "
+        f"({first[1] if first else 0} seen at first)"
+    )
 
 
 def books(database_url: str) -> dict[str, int]:
@@ -178,36 +203,59 @@ def books(database_url: str) -> dict[str, int]:
                 " (SELECT coalesce(sum(balance_cents), 0) FROM billing),"
                 " (SELECT coalesce(sum(usage_carry), 0) FROM billing),"
                 " (SELECT count(*) FROM alert),"
-                " (SELECT count(*) FROM unmatched_item)")
-            names = ("records", "distinct_keys", "not_applied", "amount_cents",
-                     "charge_quarters", "not_x1", "usage_entries", "usage_ledger_cents",
-                     "ledger_cents", "balances_cents", "carry_quarters", "alerts", "unmatched")
+                " (SELECT count(*) FROM unmatched_item)"
+            )
+            names = (
+                "records",
+                "distinct_keys",
+                "not_applied",
+                "amount_cents",
+                "charge_quarters",
+                "not_x1",
+                "usage_entries",
+                "usage_ledger_cents",
+                "ledger_cents",
+                "balances_cents",
+                "carry_quarters",
+                "alerts",
+                "unmatched",
+            )
             return dict(zip(names, (int(v) for v in cur.fetchone()), strict=True))
     finally:
         conn.close()
 
 
-def checks_for(label: str, totals: dict[str, int], *, sent: int, expected_cents: int,
-               worker: HeroProcess) -> list[Check]:
+def checks_for(
+    label: str, totals: dict[str, int], *, sent: int, expected_cents: int, worker: HeroProcess
+) -> list[Check]:
     """The correctness of one run: each record charged once, at x1, books balanced."""
     failed = worker.count_lines("message.processed", '"outcome": "failed"')
     return [
-        Check(f"{label}: every record charged once",
-              totals["records"] == totals["distinct_keys"] == sent
-              and totals["not_applied"] == 0 and totals["unmatched"] == 0,
-              f"{totals['records']} usage records ({totals['distinct_keys']} keys, "
-              f"{totals['not_applied']} not applied, {totals['unmatched']} unmatched) "
-              f"for {sent} sent"),
-        Check(f"{label}: usage ledger == -(amounts sent) at x1, balances == ledger",
-              totals["usage_ledger_cents"] == -expected_cents == -totals["amount_cents"]
-              and totals["charge_quarters"] == 4 * expected_cents and totals["not_x1"] == 0
-              and totals["carry_quarters"] == 0
-              and totals["balances_cents"] == totals["ledger_cents"],
-              f"usage ledger {totals['usage_ledger_cents']} / expected {-expected_cents} "
-              f"cents in {totals['usage_entries']} entries; balances "
-              f"{totals['balances_cents']} / ledger {totals['ledger_cents']}"),
-        Check(f"{label}: no failed messages, no alerts", failed == 0 and totals["alerts"] == 0,
-              f"{failed} failed messages, {totals['alerts']} alerts"),
+        Check(
+            f"{label}: every record charged once",
+            totals["records"] == totals["distinct_keys"] == sent
+            and totals["not_applied"] == 0
+            and totals["unmatched"] == 0,
+            f"{totals['records']} usage records ({totals['distinct_keys']} keys, "
+            f"{totals['not_applied']} not applied, {totals['unmatched']} unmatched) "
+            f"for {sent} sent",
+        ),
+        Check(
+            f"{label}: usage ledger == -(amounts sent) at x1, balances == ledger",
+            totals["usage_ledger_cents"] == -expected_cents == -totals["amount_cents"]
+            and totals["charge_quarters"] == 4 * expected_cents
+            and totals["not_x1"] == 0
+            and totals["carry_quarters"] == 0
+            and totals["balances_cents"] == totals["ledger_cents"],
+            f"usage ledger {totals['usage_ledger_cents']} / expected {-expected_cents} "
+            f"cents in {totals['usage_entries']} entries; balances "
+            f"{totals['balances_cents']} / ledger {totals['ledger_cents']}",
+        ),
+        Check(
+            f"{label}: no failed messages, no alerts",
+            failed == 0 and totals["alerts"] == 0,
+            f"{failed} failed messages, {totals['alerts']} alerts",
+        ),
     ]
 
 
@@ -231,10 +279,24 @@ def raw_sql_limit(st: Stage, records: list[UsageIn], *, via: str, slim: bool = F
     rows: list[tuple[object, ...]] = []
     for i in range(count):
         r = records[i % len(records)]
-        rows.append((f"{r.key}~{i // len(records)}", r.node, r.user, ids[r.user],
-                     r.resource_kind, r.applies_to, r.quantity, r.amount_cents,
-                     r.occurred_at.replace(tzinfo=None), 4, 4 * r.amount_cents, "applied",
-                     via, now))
+        rows.append(
+            (
+                f"{r.key}~{i // len(records)}",
+                r.node,
+                r.user,
+                ids[r.user],
+                r.resource_kind,
+                r.applies_to,
+                r.quantity,
+                r.amount_cents,
+                r.occurred_at.replace(tzinfo=None),
+                4,
+                4 * r.amount_cents,
+                "applied",
+                via,
+                now,
+            )
+        )
     return sql_usage_batches(st.database_url, rows, batch=LIMIT_BATCH, slim=slim)
 
 
@@ -254,4 +316,3 @@ class Watched:
         self.cpu.stop()
         self.rss.stop()
         return self
-

@@ -67,7 +67,9 @@ class PeakRss:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -105,19 +107,24 @@ class CpuWindow:
             self.process_cores = (used1 - used0) / (wall1 - wall0)
         total = sum(box1) - sum(box0)
         idle = (box1.idle + getattr(box1, "iowait", 0.0)) - (
-            box0.idle + getattr(box0, "iowait", 0.0))
+            box0.idle + getattr(box0, "iowait", 0.0)
+        )
         self.machine_busy = 1 - idle / total if total > 0 else 0.0
         return self
 
     def as_dict(self) -> dict[str, float]:
-        return {"process_cores": round(self.process_cores, 2),
-                "machine_busy": round(self.machine_busy, 2)}
+        return {
+            "process_cores": round(self.process_cores, 2),
+            "machine_busy": round(self.machine_busy, 2),
+        }
 
     def __enter__(self) -> CpuWindow:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

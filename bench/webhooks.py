@@ -67,22 +67,37 @@ def prepare_requests(path: Path, addresses: list[str], count: int) -> int:
     rng = random.Random(11)
     with open(path, "w", encoding="utf-8") as out:
         for _ in range(count):
-            event = checkout_completed(address=rng.choice(addresses),
-                                       amount_cents=rng.randint(100, 50_000))
+            event = checkout_completed(
+                address=rng.choice(addresses), amount_cents=rng.randint(100, 50_000)
+            )
             body, headers = signed(event, SECRET)
-            out.write(json.dumps({"body": body.decode(),
-                                  "signature": headers["Stripe-Signature"]}) + "\n")
+            out.write(
+                json.dumps({"body": body.decode(), "signature": headers["Stripe-Signature"]}) + "\n"
+            )
     typed = message_for(event_facts(event)[0])
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name="payments", actor_name=typed.actor, args=(), kwargs=typed.kwargs, options={})
+        queue_name="payments", actor_name=typed.actor, args=(), kwargs=typed.kwargs, options={}
+    )
     return len(message.encode())
 
 
 def load(url: str, requests_path: Path, log_dir: Path, *, repeat: int = 1) -> dict[str, Any]:
     """Run the load generator against *url* in its own process; its JSON result."""
-    proc = spawn("bench.loadgen", "--url", url, "--input", requests_path, "--threads", THREADS,
-                 "--warmup", WARMUP, "--repeat", repeat, log_path=log_dir / "loadgen.log",
-                 stdout=subprocess.PIPE)
+    proc = spawn(
+        "bench.loadgen",
+        "--url",
+        url,
+        "--input",
+        requests_path,
+        "--threads",
+        THREADS,
+        "--warmup",
+        WARMUP,
+        "--repeat",
+        repeat,
+        log_path=log_dir / "loadgen.log",
+        stdout=subprocess.PIPE,
+    )
     try:
         return result_of(proc, timeout_s=240)
     finally:
@@ -110,10 +125,14 @@ def measure(count: int, log_dir: Path) -> WebhookRun:
 
         port = free_port()
         env = hero_env(
-            HERO_HTTP_ADDR=f"127.0.0.1:{port}", HERO_DATABASE_URL=database_url,
-            HERO_AMQP_URL=amqp_url, HERO_STRIPE_SECRET_KEY="sk_test_bench",
-            HERO_STRIPE_WEBHOOK_SECRET=SECRET, HERO_SANDBOX_PAYMENTS="false",
-            HERO_HTTP_THREADS=str(THREADS), HERO_LOG_JSON="true",
+            HERO_HTTP_ADDR=f"127.0.0.1:{port}",
+            HERO_DATABASE_URL=database_url,
+            HERO_AMQP_URL=amqp_url,
+            HERO_STRIPE_SECRET_KEY="sk_test_bench",
+            HERO_STRIPE_WEBHOOK_SECRET=SECRET,
+            HERO_SANDBOX_PAYMENTS="false",
+            HERO_HTTP_THREADS=str(THREADS),
+            HERO_LOG_JSON="true",
         )
         gateway = HeroProcess("gateway", env, log_dir).start()
         stack.callback(gateway.stop)
@@ -126,55 +145,107 @@ def measure(count: int, log_dir: Path) -> WebhookRun:
         queued = queue_depth(amqp_url, "payments")
 
         port = free_port()
-        bare = spawn("bench.bare_server", "--port", port, "--threads", THREADS,
-                     log_path=log_dir / "bare_server.log")
+        bare = spawn(
+            "bench.bare_server",
+            "--port",
+            port,
+            "--threads",
+            THREADS,
+            log_path=log_dir / "bare_server.log",
+        )
         stack.callback(stop, bare)
         with PeakRss(bare.pid) as bare_rss:
             wait_http(f"http://127.0.0.1:{port}/healthz", bare)
             with CpuWindow(bare.pid) as bare_cpu:
-                bare_result = load(f"http://127.0.0.1:{port}", requests_path, log_dir,
-                                   repeat=LIMIT_SCALE)
+                bare_result = load(
+                    f"http://127.0.0.1:{port}", requests_path, log_dir, repeat=LIMIT_SCALE
+                )
         stop(bare)
 
-        publish = confirmed_publishes(amqp_url, count=count * LIMIT_SCALE,
-                                      body_bytes=message_bytes, threads=THREADS)
-        publish_1 = confirmed_publishes(amqp_url, count=min(count, 1000),
-                                        body_bytes=message_bytes, threads=1)
-    return WebhookRun(gateway=gateway_result, bare=bare_result, publish=publish,
-                      publish_1=publish_1, message_bytes=message_bytes,
-                      gateway_rss_mib=gateway_rss.peak_mib, bare_rss_mib=bare_rss.peak_mib,
-                      queued=queued, gateway_cpu=gateway_cpu.as_dict(),
-                      bare_cpu=bare_cpu.as_dict())
+        publish = confirmed_publishes(
+            amqp_url, count=count * LIMIT_SCALE, body_bytes=message_bytes, threads=THREADS
+        )
+        publish_1 = confirmed_publishes(
+            amqp_url, count=min(count, 1000), body_bytes=message_bytes, threads=1
+        )
+    return WebhookRun(
+        gateway=gateway_result,
+        bare=bare_result,
+        publish=publish,
+        publish_1=publish_1,
+        message_bytes=message_bytes,
+        gateway_rss_mib=gateway_rss.peak_mib,
+        bare_rss_mib=bare_rss.peak_mib,
+        queued=queued,
+        gateway_cpu=gateway_cpu.as_dict(),
+        bare_cpu=bare_cpu.as_dict(),
+    )
 
 
 def run(count: int, log_dir: Path) -> tuple[list[Figure], list[Check]]:
     """Measure figure 1 and the gateway's memory; the figures and the run's checks."""
     r = measure(count, log_dir)
     rate = r.gateway["rate_per_s"]
-    details = {"gateway": r.gateway, "bare": r.bare, "message_bytes": r.message_bytes,
-               "gateway_cpu": r.gateway_cpu, "bare_cpu": r.bare_cpu,
-               "raw_publish_8_threads_per_s": r.publish.per_s,
-               "raw_publish_1_thread_per_s": r.publish_1.per_s}
+    details = {
+        "gateway": r.gateway,
+        "bare": r.bare,
+        "message_bytes": r.message_bytes,
+        "gateway_cpu": r.gateway_cpu,
+        "bare_cpu": r.bare_cpu,
+        "raw_publish_8_threads_per_s": r.publish.per_s,
+        "raw_publish_1_thread_per_s": r.publish_1.per_s,
+    }
     figures = [
-        Figure("webhooks", "webhooks/s (gateway)", rate, "req/s", "bare Falcon+waitress",
-               r.bare["rate_per_s"], "6-7k (mq-stack §8)", details, cpu=r.gateway_cpu,
-               goal=at_least(0.50)),
-        Figure("webhooks", "webhooks/s (gateway)", rate, "req/s", "raw confirmed publish",
-               r.publish.per_s, "1.9k, 1 thr",
-               {"message_bytes": r.message_bytes,
-                "raw_publish_1_thread_per_s": r.publish_1.per_s},
-               cpu=r.gateway_cpu, limit_unit="msg/s"),
-        Figure("memory", "gateway peak RSS", r.gateway_rss_mib, "MiB", "bare Falcon+waitress",
-               r.bare_rss_mib),
+        Figure(
+            "webhooks",
+            "webhooks/s (gateway)",
+            rate,
+            "req/s",
+            "bare Falcon+waitress",
+            r.bare["rate_per_s"],
+            "6-7k (mq-stack §8)",
+            details,
+            cpu=r.gateway_cpu,
+            goal=at_least(0.50),
+        ),
+        Figure(
+            "webhooks",
+            "webhooks/s (gateway)",
+            rate,
+            "req/s",
+            "raw confirmed publish",
+            r.publish.per_s,
+            "1.9k, 1 thr",
+            {"message_bytes": r.message_bytes, "raw_publish_1_thread_per_s": r.publish_1.per_s},
+            cpu=r.gateway_cpu,
+            limit_unit="msg/s",
+        ),
+        Figure(
+            "memory",
+            "gateway peak RSS",
+            r.gateway_rss_mib,
+            "MiB",
+            "bare Falcon+waitress",
+            r.bare_rss_mib,
+        ),
     ]
     ok_200 = r.gateway["statuses"].get("200", 0)
     checks = [
-        Check("every webhook answered 200", ok_200 == count and not r.gateway["errors"],
-              f"{r.gateway['statuses']}, {r.gateway['errors']} errors"
-              + (f", first: {r.gateway['first_error']}" if r.gateway["first_error"] else "")),
-        Check("every 200 left a message in the queue", r.queued == count + WARMUP,
-              f"{r.queued} queued for {count + WARMUP} posted"),
-        Check("bare endpoint answered 200 to every request",
-              r.bare["statuses"].get("200", 0) == count * LIMIT_SCALE, f"{r.bare['statuses']}"),
+        Check(
+            "every webhook answered 200",
+            ok_200 == count and not r.gateway["errors"],
+            f"{r.gateway['statuses']}, {r.gateway['errors']} errors"
+            + (f", first: {r.gateway['first_error']}" if r.gateway["first_error"] else ""),
+        ),
+        Check(
+            "every 200 left a message in the queue",
+            r.queued == count + WARMUP,
+            f"{r.queued} queued for {count + WARMUP} posted",
+        ),
+        Check(
+            "bare endpoint answered 200 to every request",
+            r.bare["statuses"].get("200", 0) == count * LIMIT_SCALE,
+            f"{r.bare['statuses']}",
+        ),
     ]
     return figures, checks

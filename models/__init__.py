@@ -34,8 +34,15 @@ if TYPE_CHECKING:
 _HOMES = {
     "models.accounts": ("Account", "Billing", "LedgerEntry", "utcnow"),
     "models.auth": ("LoginChallenge", "Session"),
-    "models.db": ("DatabaseUnavailable", "check_database", "db", "init_database", "is_sqlite",
-                  "ping", "write_transaction"),
+    "models.db": (
+        "DatabaseUnavailable",
+        "check_database",
+        "db",
+        "init_database",
+        "is_sqlite",
+        "ping",
+        "write_transaction",
+    ),
     "models.migrations": ("ALL_MODELS", "migrate"),
     "models.ops": ("AdminAudit", "Alert", "Notification", "UnmatchedItem"),
     "models.payments": ("PaymentEvent", "TopUp"),

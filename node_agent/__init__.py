@@ -9,6 +9,7 @@ import sys
 # the agent never prints, about 4 MiB of RSS on a host that runs VMs). Other processes that
 # merely import the package (the server reads wire.rules) are left as they are.
 if "structlog" not in sys.modules and os.path.basename(getattr(sys, "argv", [""])[0] or "") in (
-    "hero-node", "__main__.py"
+    "hero-node",
+    "__main__.py",
 ):
     sys.modules.setdefault("rich", None)  # type: ignore[arg-type]

@@ -46,8 +46,9 @@ def is_closed(hour: dt.datetime, *, now: dt.datetime) -> bool:
     return hour + HOUR <= now
 
 
-def plan_commits(rows: Sequence[JournalRow], *, node: str, now: dt.datetime,
-                 include_open: bool) -> tuple[HourFile, ...]:
+def plan_commits(
+    rows: Sequence[JournalRow], *, node: str, now: dt.datetime, include_open: bool
+) -> tuple[HourFile, ...]:
     """The hour files to write for the journal's uncommitted *rows*, oldest hour first.
 
     Args:
@@ -66,8 +67,12 @@ def plan_commits(rows: Sequence[JournalRow], *, node: str, now: dt.datetime,
             continue
         by_hour.setdefault(hour_of(row.record.occurred_at), []).append(row.record)
     return tuple(
-        HourFile(node=node, hour=hour, path=batch_path(node, hour),
-                 records=tuple(sorted(records, key=lambda r: r.seq)))
+        HourFile(
+            node=node,
+            hour=hour,
+            path=batch_path(node, hour),
+            records=tuple(sorted(records, key=lambda r: r.seq)),
+        )
         for hour, records in sorted(by_hour.items())
         if include_open or is_closed(hour, now=now)
     )

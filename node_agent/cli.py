@@ -52,10 +52,15 @@ def make_parser() -> argparse.ArgumentParser:
     record.add_argument("--kind", required=True, help="vm_hour, llm_token, hero_os_hour, other")
     record.add_argument("--quantity", required=True, help="units consumed (integer)")
     record.add_argument("--amount-cents", required=True, help="undiscounted cost in cents")
-    record.add_argument("--applies-to", help="hero_os_hourly, llm or vm (default: from --kind:"
-                        " vm_hour vm, llm_token llm, otherwise hero_os_hourly)")
-    record.add_argument("--at", help="when it happened, RFC 3339 with a zone, e.g. "
-                        "2026-11-21T14:03:10Z (default: now)")
+    record.add_argument(
+        "--applies-to",
+        help="hero_os_hourly, llm or vm (default: from --kind:"
+        " vm_hour vm, llm_token llm, otherwise hero_os_hourly)",
+    )
+    record.add_argument(
+        "--at",
+        help="when it happened, RFC 3339 with a zone, e.g. 2026-11-21T14:03:10Z (default: now)",
+    )
 
     sub.add_parser("serve", help="intake endpoint, NATS publisher and hourly committer")
     sub.add_parser("flush", help="commit every uncommitted record now and push")
@@ -80,8 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     configure_logging()
     try:
-        handler = {"record": _record, "serve": _serve, "flush": _flush, "status": _status,
-                   "intake-token": _intake_token, "credit": _credit}
+        handler = {
+            "record": _record,
+            "serve": _serve,
+            "flush": _flush,
+            "status": _status,
+            "intake-token": _intake_token,
+            "credit": _credit,
+        }
         return handler[args.command](args, settings)
     except (JournalError, sqlite3.Error) as exc:
         print(f"hero-node: journal {settings.journal_path}: {exc}", file=sys.stderr)
@@ -162,16 +173,19 @@ def _credit(args: argparse.Namespace, settings: NodeSettings) -> int:
     try:
         resp = requests.get(
             f"http://{host}:{settings.intake_port}/credit/{quote(args.address, safe='')}",
-            headers={"Authorization": f"Bearer {token}"}, timeout=10,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
         )
         answer = resp.json()
     except (requests.RequestException, ValueError) as exc:
-        print(f"hero-node: the agent at {host}:{settings.intake_port} does not answer "
-              f"(is `hero-node serve` running?): {exc}", file=sys.stderr)
+        print(
+            f"hero-node: the agent at {host}:{settings.intake_port} does not answer "
+            f"(is `hero-node serve` running?): {exc}",
+            file=sys.stderr,
+        )
         return EXIT_PENDING
     if resp.status_code != 200:
-        print(f"hero-node: {answer.get('field', 'credit')}: {answer.get('error')}",
-              file=sys.stderr)
+        print(f"hero-node: {answer.get('field', 'credit')}: {answer.get('error')}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
         print(json.dumps(answer, sort_keys=True))
@@ -233,8 +247,11 @@ def _status(args: argparse.Namespace, settings: NodeSettings) -> int:
     with open_journal(settings) as journal:
         counts = journal.counts()
         quarantined = journal.quarantined(limit=STATUS_QUARANTINED)
-    report: dict[str, Any] = {"node": settings.name, **counts.as_dict(),
-                              "quarantined_rows": quarantined}
+    report: dict[str, Any] = {
+        "node": settings.name,
+        **counts.as_dict(),
+        "quarantined_rows": quarantined,
+    }
     if args.json:
         print(json.dumps(report, sort_keys=True))
         return EXIT_OK
@@ -250,6 +267,8 @@ def _status(args: argparse.Namespace, settings: NodeSettings) -> int:
     for row in quarantined:
         print(f"quarantined: {row['key']} at {row['quarantined_at']}: {row['reason']}")
     if counts.quarantined:
-        print("hero-node: quarantined rows are never published or committed; see the "
-              "reasons above", file=sys.stderr)
+        print(
+            "hero-node: quarantined rows are never published or committed; see the reasons above",
+            file=sys.stderr,
+        )
     return EXIT_OK

@@ -81,8 +81,15 @@ def repo_path_for(journal_path: str | Path) -> Path:
 class Committer:
     """Commits a journal's records as signed hourly batches and pushes them."""
 
-    def __init__(self, repo_path: str | Path, *, node: str, key: nacl.signing.SigningKey,
-                 remote: Remote | None, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        repo_path: str | Path,
+        *,
+        node: str,
+        key: nacl.signing.SigningKey,
+        remote: Remote | None,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self.repo_path = Path(repo_path)
         self.node = node
         self._key = key
@@ -157,44 +164,61 @@ class Committer:
             sig = Blob.from_string(sign_hex(self._key, data).encode())
             store.add_objects([(blob, None), (sig, None)])
             tree_id = commit_tree_changes(
-                store, old_tree if old_tree else Tree(),
-                [(hour_file.path.encode(), _FILE_MODE, blob.id),
-                 (hour_file.sig_path.encode(), _FILE_MODE, sig.id)],
+                store,
+                old_tree if old_tree else Tree(),
+                [
+                    (hour_file.path.encode(), _FILE_MODE, blob.id),
+                    (hour_file.sig_path.encode(), _FILE_MODE, sig.id),
+                ],
             )
             if old is not None and tree_id == old_tree:
                 log.info("committer.unchanged", path=hour_file.path, head=old.decode())
                 return old.decode()
-            commit = _new_commit(tree_id, old, node=self.node, now=now,
-                                 message=f"usage {self.node} {format_time(hour_file.hour)}: "
-                                         f"{len(hour_file.records)} new, {len(records)} in all\n")
+            commit = _new_commit(
+                tree_id,
+                old,
+                node=self.node,
+                now=now,
+                message=f"usage {self.node} {format_time(hour_file.hour)}: "
+                f"{len(hour_file.records)} new, {len(records)} in all\n",
+            )
             store.add_object(commit)
-            moved = (repo.refs.set_if_equals(BRANCH, old, commit.id) if old is not None
-                     else repo.refs.add_if_new(BRANCH, commit.id))
+            moved = (
+                repo.refs.set_if_equals(BRANCH, old, commit.id)
+                if old is not None
+                else repo.refs.add_if_new(BRANCH, commit.id)
+            )
             if not moved:
                 raise CommitError(f"{BRANCH.decode()} moved while committing; retried later")
-        log.info("committer.committed", path=hour_file.path, commit=commit.id.decode(),
-                 new=len(hour_file.records), total=len(records), rewrite=bool(existing))
+        log.info(
+            "committer.committed",
+            path=hour_file.path,
+            commit=commit.id.decode(),
+            new=len(hour_file.records),
+            total=len(records),
+            rewrite=bool(existing),
+        )
         return commit.id.decode()
 
-    def _read_batch(self, repo: Repo, tree: ObjectID | None,
-                    hour_file: HourFile) -> list[UsageIn]:
+    def _read_batch(self, repo: Repo, tree: ObjectID | None, hour_file: HourFile) -> list[UsageIn]:
         if tree is None:
             return []
         try:
-            _, sha = tree_lookup_path(repo.object_store.__getitem__, tree,
-                                      hour_file.path.encode())
+            _, sha = tree_lookup_path(repo.object_store.__getitem__, tree, hour_file.path.encode())
         except KeyError:
             return []
         try:
             # Our own file: no "too far in the future" check (the clock may have gone back).
-            batch = loads(repo.object_store[sha].as_raw_string(), now=FAR_FUTURE,
-                          expect_node=self.node)
+            batch = loads(
+                repo.object_store[sha].as_raw_string(), now=FAR_FUTURE, expect_node=self.node
+            )
         except OtomlError as exc:
             raise CommitError(f"{hour_file.path} in the tree cannot be read: {exc}") from None
         if batch.rejected:
             # Rewriting would drop these records: leave the file for an operator instead.
-            raise CommitError(f"{hour_file.path} in the tree has bad records: "
-                              f"{batch.rejected[0].reason}")
+            raise CommitError(
+                f"{hour_file.path} in the tree has bad records: {batch.rejected[0].reason}"
+            )
         return list(batch.records)
 
     def _push(self, journal: Journal) -> bool:
@@ -209,28 +233,41 @@ class Committer:
         out = io.BytesIO()
         extra: dict[str, Any] = {}
         if self.remote.is_http:
-            extra = {"username": self.remote.username, "password": self.remote.password,
-                     "pool_manager": default_urllib3_manager(None, timeout=HTTP_TIMEOUT_S)}
+            extra = {
+                "username": self.remote.username,
+                "password": self.remote.password,
+                "pool_manager": default_urllib3_manager(None, timeout=HTTP_TIMEOUT_S),
+            }
         try:
-            result = porcelain.push(str(self.repo_path), self.remote.location,
-                                    [BRANCH + b":" + BRANCH], outstream=out, errstream=out,
-                                    **extra)
+            result = porcelain.push(
+                str(self.repo_path),
+                self.remote.location,
+                [BRANCH + b":" + BRANCH],
+                outstream=out,
+                errstream=out,
+                **extra,
+            )
         except Exception as exc:  # any transport or protocol failure: retried later
-            log.warning("committer.push_failed", remote=_safe(self.remote.location),
-                        error=f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "committer.push_failed",
+                remote=_safe(self.remote.location),
+                error=f"{type(exc).__name__}: {exc}",
+            )
             return False
         refused = (result.ref_status or {}).get(BRANCH)
         if refused is not None:
-            log.warning("committer.push_refused", remote=_safe(self.remote.location),
-                        error=str(refused))
+            log.warning(
+                "committer.push_refused", remote=_safe(self.remote.location), error=str(refused)
+            )
             return False
         marked = journal.mark_pushed(now=now)
         log.info("committer.pushed", remote=_safe(self.remote.location), records=marked)
         return True
 
 
-def _new_commit(tree_id: ObjectID, parent: ObjectID | None, *, node: str, now: dt.datetime,
-                message: str) -> Commit:
+def _new_commit(
+    tree_id: ObjectID, parent: ObjectID | None, *, node: str, now: dt.datetime, message: str
+) -> Commit:
     commit = Commit()
     commit.tree = tree_id
     commit.parents = [parent] if parent is not None else []

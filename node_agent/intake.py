@@ -78,18 +78,26 @@ class UsageResource:
         """Why the request is refused before its body is read, or None."""
         if req.get_header("Origin") is not None:
             log.warning("intake.cross_origin_refused", origin=req.get_header("Origin"))
-            return (falcon.HTTP_403, "Origin",
-                    "requests from web pages are refused; services post without Origin")
+            return (
+                falcon.HTTP_403,
+                "Origin",
+                "requests from web pages are refused; services post without Origin",
+            )
         given = (req.get_header("Authorization") or "").encode()
         if not hmac.compare_digest(given, self._expected):
-            log.warning("intake.unauthorized", remote=req.remote_addr,
-                        sent_token=bool(given))
-            return (falcon.HTTP_401, "Authorization",
-                    "missing or wrong token; send Authorization: Bearer <intake token>")
+            log.warning("intake.unauthorized", remote=req.remote_addr, sent_token=bool(given))
+            return (
+                falcon.HTTP_401,
+                "Authorization",
+                "missing or wrong token; send Authorization: Bearer <intake token>",
+            )
         media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
         if media_type != JSON_TYPE:
-            return (falcon.HTTP_415, "Content-Type",
-                    f"must be {JSON_TYPE}, not {req.content_type or 'missing'!r}")
+            return (
+                falcon.HTTP_415,
+                "Content-Type",
+                f"must be {JSON_TYPE}, not {req.content_type or 'missing'!r}",
+            )
         if (req.content_length or 0) > MAX_BODY_BYTES:
             return falcon.HTTP_413, "body", f"larger than {MAX_BODY_BYTES} bytes"
         return None

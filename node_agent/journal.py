@@ -122,7 +122,9 @@ class Journal:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False,
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -176,16 +178,20 @@ class Journal:
             record = dataclasses.replace(draft, key=f"{self.node}:{seq}", node=self.node)
             self._db.execute(
                 "INSERT INTO records (seq, key, body, hour, recorded_at) VALUES (?, ?, ?, ?, ?)",
-                (seq, record.key, encode_body(record).decode(),
-                 format_time(hour_of(record.occurred_at)), format_time(now)),
+                (
+                    seq,
+                    record.key,
+                    encode_body(record).decode(),
+                    format_time(hour_of(record.occurred_at)),
+                    format_time(now),
+                ),
             )
         return record
 
     def unpublished(self, *, limit: int, after_seq: int = 0) -> list[JournalRow]:
         """Records with no PubAck yet, oldest first (quarantined rows left out); only those
         after *after_seq* (the publisher's window: rows already in flight are skipped)."""
-        return self._select("published_at IS NULL AND seq > ?", limit=limit,
-                            args=(after_seq,))
+        return self._select("published_at IS NULL AND seq > ?", limit=limit, args=(after_seq,))
 
     def uncommitted(self, *, hours_before: dt.datetime | None = None) -> list[JournalRow]:
         """Records not yet in a local commit, oldest first.
@@ -196,8 +202,11 @@ class Journal:
         """
         if hours_before is None:
             return self._select("committed_at IS NULL", limit=-1)
-        return self._select("committed_at IS NULL AND hour < ?", limit=-1,
-                            args=(format_time(hour_of(hours_before)),))
+        return self._select(
+            "committed_at IS NULL AND hour < ?",
+            limit=-1,
+            args=(format_time(hour_of(hours_before)),),
+        )
 
     def committed_unpushed(self) -> int:
         """How many records are committed locally but not yet on the remote."""
@@ -211,15 +220,20 @@ class Journal:
         self._mark("published_at = ?", (format_time(now),), "published_at IS NULL", seqs)
 
     def mark_committed(self, seqs: Iterable[int], *, commit_id: str, now: dt.datetime) -> None:
-        self._mark("committed_at = ?, commit_id = ?", (format_time(now), commit_id),
-                   "committed_at IS NULL", seqs)
+        self._mark(
+            "committed_at = ?, commit_id = ?",
+            (format_time(now), commit_id),
+            "committed_at IS NULL",
+            seqs,
+        )
 
     def mark_pushed(self, *, now: dt.datetime) -> int:
         """Mark every committed record pushed (the caller pushed the head holding them)."""
         with self._lock, self._tx():
             cur = self._db.execute(
                 "UPDATE records SET pushed_at = ? "
-                "WHERE pushed_at IS NULL AND committed_at IS NOT NULL", (format_time(now),)
+                "WHERE pushed_at IS NULL AND committed_at IS NOT NULL",
+                (format_time(now),),
             )
         return cur.rowcount
 
@@ -237,18 +251,24 @@ class Journal:
                 ).fetchone()
                 for column in ("published_at", "pushed_at")
             ]
-        first, second = (
-            {"key": o[0], "recorded_at": o[1]} if o else None for o in oldest
+        first, second = ({"key": o[0], "recorded_at": o[1]} if o else None for o in oldest)
+        return Counts(
+            journalled=row[0],
+            published=row[1],
+            committed=row[2],
+            pushed=row[3],
+            quarantined=row[4],
+            oldest_unpublished=first,
+            oldest_unpushed=second,
         )
-        return Counts(journalled=row[0], published=row[1], committed=row[2], pushed=row[3],
-                      quarantined=row[4], oldest_unpublished=first, oldest_unpushed=second)
 
     def quarantined(self, *, limit: int) -> list[dict[str, str]]:
         """Quarantined rows, oldest first: key, when, why (for ``hero-node status``)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT key, quarantined_at, quarantine_reason FROM records "
-                "WHERE quarantined_at IS NOT NULL ORDER BY seq LIMIT ?", (limit,)
+                "WHERE quarantined_at IS NOT NULL ORDER BY seq LIMIT ?",
+                (limit,),
             ).fetchall()
         return [{"key": r[0], "quarantined_at": r[1], "reason": r[2]} for r in rows]
 
@@ -284,17 +304,24 @@ class Journal:
         record = parse_record(json.loads(body), node=self.node, now=FAR_FUTURE)
         if record.key != r[1]:
             raise ValueError(f"key: the body says {record.key!r}, the row {r[1]!r}")
-        return JournalRow(seq=r[0], key=r[1], body=body, record=record, recorded_at=r[3],
-                          published_at=r[4], committed_at=r[5], commit_id=r[6],
-                          pushed_at=r[7])
+        return JournalRow(
+            seq=r[0],
+            key=r[1],
+            body=body,
+            record=record,
+            recorded_at=r[3],
+            published_at=r[4],
+            committed_at=r[5],
+            commit_id=r[6],
+            pushed_at=r[7],
+        )
 
     def _quarantine_row(self, r: Sequence[Any], exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"
         self.quarantine(int(r[0]), reason=reason, now=dt.datetime.now(dt.UTC))
         log.error("journal.record_quarantined", key=r[1], seq=r[0], reason=reason[:200])
 
-    def _mark(self, assign: str, values: tuple[str, ...], unless: str,
-              seqs: Iterable[int]) -> None:
+    def _mark(self, assign: str, values: tuple[str, ...], unless: str, seqs: Iterable[int]) -> None:
         chosen = [(*values, s) for s in seqs]
         if not chosen:
             return

@@ -65,8 +65,10 @@ def intake_token(*, given: str | None, path: str | Path) -> str:
     """
     if given is not None:
         if len(given) < MIN_TOKEN_CHARS or not given.isprintable() or " " in given:
-            raise NodeKeyError(f"HERO_NODE_INTAKE_TOKEN: must be at least {MIN_TOKEN_CHARS} "
-                               "printable characters without spaces")
+            raise NodeKeyError(
+                f"HERO_NODE_INTAKE_TOKEN: must be at least {MIN_TOKEN_CHARS} "
+                "printable characters without spaces"
+            )
         return given
     file = Path(path)
     try:
@@ -84,6 +86,8 @@ def intake_token(*, given: str | None, path: str | Path) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise NodeKeyError(f"HERO_NODE_INTAKE_TOKEN_FILE: cannot read {file}: {exc}") from None
     if len(token) < MIN_TOKEN_CHARS:
-        raise NodeKeyError(f"HERO_NODE_INTAKE_TOKEN_FILE: {file} holds no token "
-                           f"(at least {MIN_TOKEN_CHARS} characters); delete it to make one")
+        raise NodeKeyError(
+            f"HERO_NODE_INTAKE_TOKEN_FILE: {file} holds no token "
+            f"(at least {MIN_TOKEN_CHARS} characters); delete it to make one"
+        )
     return token

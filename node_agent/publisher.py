@@ -61,9 +61,16 @@ def headers_for(row: JournalRow, key: nacl.signing.SigningKey) -> dict[str, str]
 class Publisher:
     """Publishes a journal to JetStream until stopped; reconnects and retries forever."""
 
-    def __init__(self, journal: Journal, *, key: nacl.signing.SigningKey, nats_url: str,
-                 stream: str, subject_prefix: str,
-                 clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        key: nacl.signing.SigningKey,
+        nats_url: str,
+        stream: str,
+        subject_prefix: str,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self._journal = journal
         self._key = key
         self._url = nats_url
@@ -88,9 +95,14 @@ class Publisher:
         while not stop.is_set():
             try:
                 nc = await nats.connect(
-                    self._url, name=f"hero-node {self._journal.node}", connect_timeout=2,
-                    allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                    error_cb=_on_error, disconnected_cb=self._on_disconnect,
+                    self._url,
+                    name=f"hero-node {self._journal.node}",
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    error_cb=_on_error,
+                    disconnected_cb=self._on_disconnect,
                     reconnected_cb=_on_reconnect,
                 )
             except (TimeoutError, OSError, NatsError) as exc:
@@ -101,10 +113,14 @@ class Publisher:
             try:
                 js = nc.jetstream(timeout=ACK_TIMEOUT_S)
                 if await ensure_stream(js, stream=self._stream, prefix=self._prefix):
-                    log.info("publisher.stream_created", stream=self._stream,
-                             subjects=f"{self._prefix}.>")
-                log.info("publisher.connected", url=self._url, stream=self._stream,
-                         subject=self._subject)
+                    log.info(
+                        "publisher.stream_created",
+                        stream=self._stream,
+                        subjects=f"{self._prefix}.>",
+                    )
+                log.info(
+                    "publisher.connected", url=self._url, stream=self._stream, subject=self._subject
+                )
                 backoff = MIN_BACKOFF_S
                 await self._publish_until(stop, js)
             except (TimeoutError, OSError, NatsError) as exc:
@@ -138,8 +154,9 @@ class Publisher:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def publish_pending(self, js: JetStreamContext, *,
-                              stop: asyncio.Event | None = None) -> tuple[int, int]:
+    async def publish_pending(
+        self, js: JetStreamContext, *, stop: asyncio.Event | None = None
+    ) -> tuple[int, int]:
         """Publish every unpublished record, up to ``WINDOW`` PubAcks in flight; returns
         (acknowledged, failed). Once *stop* is set no more rows are read; those in flight
         are still awaited.
@@ -161,8 +178,9 @@ class Publisher:
                     break
                 room = WINDOW - len(inflight)
                 if not exhausted and room >= BATCH:
-                    rows = await asyncio.to_thread(self._journal.unpublished,
-                                                   limit=BATCH, after_seq=after)
+                    rows = await asyncio.to_thread(
+                        self._journal.unpublished, limit=BATCH, after_seq=after
+                    )
                     exhausted = len(rows) < BATCH
                     for row in rows:
                         inflight.append(await self._send(js, row))
@@ -188,16 +206,18 @@ class Publisher:
         return total, failed
 
     async def _send(self, js: JetStreamContext, row: JournalRow) -> _InFlight:
-        future = await js.publish_async(self._subject, row.body,
-                                        headers=headers_for(row, self._key))
+        future = await js.publish_async(
+            self._subject, row.body, headers=headers_for(row, self._key)
+        )
         return _InFlight(row.seq, row.key, future, time.monotonic() + ACK_TIMEOUT_S)
 
     async def _mark(self, seqs: list[int], duplicates: int) -> int:
         if not seqs:
             return 0
         await asyncio.to_thread(self._journal.mark_published, seqs, now=self._clock())
-        log.info("publisher.published", count=len(seqs), duplicates=duplicates,
-                 subject=self._subject)
+        log.info(
+            "publisher.published", count=len(seqs), duplicates=duplicates, subject=self._subject
+        )
         return len(seqs)
 
 

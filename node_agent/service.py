@@ -78,24 +78,39 @@ def record_report(journal: Journal, raw: Any, *, clock: Clock = utcnow) -> Usage
     now = clock()
     draft = draft_record(with_category(raw), node=journal.node, now=now)
     record = journal.append(draft, now=now)
-    log.info("node.recorded", key=record.key, user=record.user, kind=record.resource_kind,
-             amount_cents=record.amount_cents)
+    log.info(
+        "node.recorded",
+        key=record.key,
+        user=record.user,
+        kind=record.resource_kind,
+        amount_cents=record.amount_cents,
+    )
     return record
 
 
-def build_committer(settings: NodeSettings, key: nacl.signing.SigningKey, *,
-                    clock: Clock = utcnow) -> Committer:
+def build_committer(
+    settings: NodeSettings, key: nacl.signing.SigningKey, *, clock: Clock = utcnow
+) -> Committer:
     """The committer for the node's local repo, pushing to ``HERO_NODE_REPO`` if set."""
     remote = None
     if settings.repo:
-        remote = Remote(settings.repo, username=settings.repo_user,
-                        password=settings.repo_token)
-    return Committer(repo_path_for(settings.journal_path), node=settings.name, key=key,
-                     remote=remote, clock=clock)
+        remote = Remote(settings.repo, username=settings.repo_user, password=settings.repo_token)
+    return Committer(
+        repo_path_for(settings.journal_path),
+        node=settings.name,
+        key=key,
+        remote=remote,
+        clock=clock,
+    )
 
 
-def serve(settings: NodeSettings, key: nacl.signing.SigningKey, *, stop: threading.Event,
-          clock: Clock = utcnow) -> None:
+def serve(
+    settings: NodeSettings,
+    key: nacl.signing.SigningKey,
+    *,
+    stop: threading.Event,
+    clock: Clock = utcnow,
+) -> None:
     """Run intake, publisher and committer until *stop* is set.
 
     Raises:
@@ -110,9 +125,14 @@ def serve(settings: NodeSettings, key: nacl.signing.SigningKey, *, stop: threadi
     journal = open_journal(settings)
     publisher: Publisher | None = None
     if settings.nats_url:
-        publisher = Publisher(journal, key=key, nats_url=settings.nats_url,
-                              stream=settings.nats_stream,
-                              subject_prefix=settings.nats_subject_prefix, clock=clock)
+        publisher = Publisher(
+            journal,
+            key=key,
+            nats_url=settings.nats_url,
+            stream=settings.nats_stream,
+            subject_prefix=settings.nats_subject_prefix,
+            clock=clock,
+        )
     else:
         log.warning("node.nats_off", reason="HERO_NATS_URL is not set; records are not published")
     committer = build_committer(settings, key, clock=clock)
@@ -127,26 +147,43 @@ def serve(settings: NodeSettings, key: nacl.signing.SigningKey, *, stop: threadi
         return result
 
     if not is_loopback(settings.intake_host):
-        log.warning("node.intake_not_loopback", host=settings.intake_host,
-                    reason="the intake listens beyond this host; only its token guards it")
+        log.warning(
+            "node.intake_not_loopback",
+            host=settings.intake_host,
+            reason="the intake listens beyond this host; only its token guards it",
+        )
     server = waitress.create_server(
-        create_intake_app(record=record, token=token, credit=book), host=settings.intake_host,
-        port=settings.intake_port, threads=INTAKE_THREADS, ident="hero-node",
+        create_intake_app(record=record, token=token, credit=book),
+        host=settings.intake_host,
+        port=settings.intake_port,
+        threads=INTAKE_THREADS,
+        ident="hero-node",
         max_request_body_size=1024 * 1024,
     )
     threads = [
         threading.Thread(target=server.run, name="intake", daemon=True),
-        threading.Thread(target=_commit_loop, name="committer", daemon=True,
-                         args=(committer, journal, settings.commit_interval_s, stop)),
+        threading.Thread(
+            target=_commit_loop,
+            name="committer",
+            daemon=True,
+            args=(committer, journal, settings.commit_interval_s, stop),
+        ),
     ]
     if publisher is not None:
-        threads.append(threading.Thread(target=_publish_loop, name="publisher", daemon=True,
-                                        args=(publisher, stop)))
+        threads.append(
+            threading.Thread(
+                target=_publish_loop, name="publisher", daemon=True, args=(publisher, stop)
+            )
+        )
     for thread in threads:
         thread.start()
-    log.info("node.serving", node=settings.name,
-             intake=f"http://{settings.intake_host}:{settings.intake_port}/usage",
-             nats=settings.nats_url is not None, repo=settings.repo is not None)
+    log.info(
+        "node.serving",
+        node=settings.name,
+        intake=f"http://{settings.intake_host}:{settings.intake_port}/usage",
+        nats=settings.nats_url is not None,
+        repo=settings.repo is not None,
+    )
     try:
         while not stop.wait(0.5):
             dead = [t.name for t in threads if not t.is_alive()]
@@ -186,8 +223,9 @@ def loop_backoff_s(failures: int, *, base_s: float) -> float:
     return float(min(base_s * 2.0 ** max(failures - 1, 0), max(MAX_LOOP_BACKOFF_S, base_s)))
 
 
-def _commit_loop(committer: Committer, journal: Journal, interval_s: int,
-                 stop: threading.Event) -> None:
+def _commit_loop(
+    committer: Committer, journal: Journal, interval_s: int, stop: threading.Event
+) -> None:
     """Commit closed hours and push, every *interval_s* seconds, until *stop*."""
     failures = 0
     while not stop.is_set():
@@ -196,8 +234,12 @@ def _commit_loop(committer: Committer, journal: Journal, interval_s: int,
             failures = failures + 1 if outcome.failed_hours else 0
         except Exception as exc:  # a bug or a full disk must not end the process: log, go on
             failures += 1
-            log.exception("committer.round_failed", error=repr(exc), failures=failures,
-                          retry_in_s=loop_backoff_s(failures, base_s=interval_s))
+            log.exception(
+                "committer.round_failed",
+                error=repr(exc),
+                failures=failures,
+                retry_in_s=loop_backoff_s(failures, base_s=interval_s),
+            )
         stop.wait(loop_backoff_s(failures, base_s=interval_s))
 
 
@@ -225,6 +267,7 @@ def _publish_loop(publisher: Publisher, stop: threading.Event) -> None:
         except Exception as exc:  # noqa: BLE001 - the publisher must outlive any one failure
             failures += 1
             wait_s = loop_backoff_s(failures, base_s=1.0)
-            log.exception("publisher.loop_crashed", error=repr(exc), failures=failures,
-                          retry_in_s=wait_s)
+            log.exception(
+                "publisher.loop_crashed", error=repr(exc), failures=failures, retry_in_s=wait_s
+            )
             stop.wait(wait_s)

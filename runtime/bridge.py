@@ -88,12 +88,14 @@ def check_message(
     try:
         return _check(subject, data, headers, prefix=prefix, keys=keys, now=now)
     except Exception as exc:  # noqa: BLE001 - a message must never break the loop
-        return Verdict("term", f"message cannot be read: {type(exc).__name__}: "
-                               f"{short_repr(str(exc))}")
+        return Verdict(
+            "term", f"message cannot be read: {type(exc).__name__}: {short_repr(str(exc))}"
+        )
 
 
-def _check(subject: Any, data: Any, headers: Any, *, prefix: str, keys: Mapping[str, str],
-           now: dt.datetime) -> Verdict:
+def _check(
+    subject: Any, data: Any, headers: Any, *, prefix: str, keys: Mapping[str, str], now: dt.datetime
+) -> Verdict:
     if not isinstance(subject, str) or not subject.startswith(prefix + "."):
         return Verdict("term", f"subject {short_repr(subject)} is not {prefix}.<node>")
     node = subject[len(prefix) + 1 :]
@@ -113,8 +115,9 @@ def _check(subject: Any, data: Any, headers: Any, *, prefix: str, keys: Mapping[
             raise ValueError("missing")
         verify_key.verify(bytes(data), bytes.fromhex(signature))
     except (ValueError, TypeError, nacl.exceptions.CryptoError):
-        return Verdict("term", f"{SIGNATURE_HEADER}: does not verify with the node's key",
-                       node=node)
+        return Verdict(
+            "term", f"{SIGNATURE_HEADER}: does not verify with the node's key", node=node
+        )
     try:
         raw = json.loads(bytes(data))
     except (ValueError, RecursionError) as exc:
@@ -124,8 +127,7 @@ def _check(subject: Any, data: Any, headers: Any, *, prefix: str, keys: Mapping[
     except ValueError as exc:  # RecordError, naming the field
         return Verdict("term", f"record rejected: {exc}", node=node)
     if header.get(MSG_ID_HEADER) != record.key:
-        return Verdict("term", f"{MSG_ID_HEADER}: is not the record key {record.key}",
-                       node=node)
+        return Verdict("term", f"{MSG_ID_HEADER}: is not the record key {record.key}", node=node)
     return Verdict("apply", record=record.to_json(), node=node)
 
 
@@ -159,17 +161,29 @@ def quarantine_alert(msg: Any, verdict: Verdict) -> tuple[str, str, str, dict[st
     body = bytes(msg.data or b"")[:ALERT_BODY_CHARS].decode("utf-8", "replace")
     kind = "bad_signature" if verdict.reason.startswith(SIGNATURE_HEADER) else "records_rejected"
     message = f"NATS {str(msg.subject)[:200]} seq {seq}: {verdict.reason}"
-    details = {"node": verdict.node or None, "subject": msg.subject, "stream_seq": seq,
-               "msg_id": headers.get(MSG_ID_HEADER), "reason": verdict.reason, "body": body}
+    details = {
+        "node": verdict.node or None,
+        "subject": msg.subject,
+        "stream_seq": seq,
+        "msg_id": headers.get(MSG_ID_HEADER),
+        "reason": verdict.reason,
+        "body": body,
+    }
     return kind, verdict.node or "?", message, details
 
 
 class BatchHandler:
     """Settles one fetched batch: quarantines and terms the bad, delivers and acks the good."""
 
-    def __init__(self, *, prefix: str, keys: NodeKeys, executor: ThreadPoolExecutor,
-                 deliver: Callable[[list[dict[str, Any]], str], Any],
-                 alert: Callable[..., Any] = raise_alert) -> None:
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        keys: NodeKeys,
+        executor: ThreadPoolExecutor,
+        deliver: Callable[[list[dict[str, Any]], str], Any],
+        alert: Callable[..., Any] = raise_alert,
+    ) -> None:
         self._prefix = prefix
         self._keys = keys
         self._executor = executor
@@ -196,8 +210,9 @@ class BatchHandler:
             await self._apply(good)
 
     def _verdict(self, msg: Any, known: Mapping[str, str], now: dt.datetime) -> Verdict:
-        return check_message(msg.subject, msg.data, msg.headers, prefix=self._prefix,
-                             keys=known, now=now)
+        return check_message(
+            msg.subject, msg.data, msg.headers, prefix=self._prefix, keys=known, now=now
+        )
 
     async def _apply(self, good: list[tuple[Any, Verdict]]) -> None:
         records = [v.record for _, v in good if v.record is not None]
@@ -218,23 +233,42 @@ class BatchHandler:
         try:
             await self._run(lambda: self._alert(kind, subject, message, details))
         except Exception as exc:  # noqa: BLE001 - not stored: keep the message, retry later
-            log.error("bridge.quarantine_failed", node=verdict.node, subject=msg.subject,
-                      stream_seq=details["stream_seq"], error=repr(exc))
+            log.error(
+                "bridge.quarantine_failed",
+                node=verdict.node,
+                subject=msg.subject,
+                stream_seq=details["stream_seq"],
+                error=repr(exc),
+            )
             await _settle(msg.nak(delay=RETRY_DELAY_S), msg)
             return
-        log.error("bridge.message_quarantined", node=verdict.node, subject=msg.subject,
-                  stream_seq=details["stream_seq"], msg_id=details["msg_id"],
-                  reason=verdict.reason)
+        log.error(
+            "bridge.message_quarantined",
+            node=verdict.node,
+            subject=msg.subject,
+            stream_seq=details["stream_seq"],
+            msg_id=details["msg_id"],
+            reason=verdict.reason,
+        )
         await _settle(msg.term(), msg)
-        log.warning("bridge.message_terminated", node=verdict.node,
-                    stream_seq=details["stream_seq"], reason=verdict.reason)
+        log.warning(
+            "bridge.message_terminated",
+            node=verdict.node,
+            stream_seq=details["stream_seq"],
+            reason=verdict.reason,
+        )
 
     async def _later(self, msg: Any, verdict: Verdict) -> None:
         await _settle(msg.nak(delay=UNKNOWN_NODE_DELAY_S), msg)
         try:
-            await self._run(lambda: self._alert(
-                "unknown_node", verdict.node, verdict.reason + "; register it with hero-admin "
-                "node add", {"subject": msg.subject, "stream_seq": stream_sequence(msg)}))
+            await self._run(
+                lambda: self._alert(
+                    "unknown_node",
+                    verdict.node,
+                    verdict.reason + "; register it with hero-admin node add",
+                    {"subject": msg.subject, "stream_seq": stream_sequence(msg)},
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - the message comes back anyway
             log.error("bridge.alert_failed", node=verdict.node, error=repr(exc))
 
@@ -279,16 +313,20 @@ async def run_bridge(
     handler = BatchHandler(prefix=prefix, keys=NodeKeys(), executor=executor, deliver=deliver)
     log.info("bridge.started", stream=stream, subjects=f"{prefix}.>")
     try:
-        await consume(lambda: sub.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S), handler.handle,
-                      stop=stop)
+        await consume(
+            lambda: sub.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S), handler.handle, stop=stop
+        )
     finally:
         executor.shutdown(wait=True)
         await nc.drain()
 
 
-async def consume(fetch: Callable[[], Awaitable[list[Any]]],
-                  handle: Callable[[list[Any]], Awaitable[None]], *,
-                  stop: threading.Event) -> None:
+async def consume(
+    fetch: Callable[[], Awaitable[list[Any]]],
+    handle: Callable[[list[Any]], Awaitable[None]],
+    *,
+    stop: threading.Event,
+) -> None:
     """Fetch and handle batches until *stop*; no fetch or batch ends the loop.
 
     The next fetch is in flight while a batch is verified, sent and acked, so the
@@ -321,8 +359,9 @@ async def consume(fetch: Callable[[], Awaitable[list[Any]]],
             ahead.cancel()  # its messages, if any came, are redelivered after ack_wait
 
 
-async def _handle(handle: Callable[[list[Any]], Awaitable[None]], msgs: list[Any],
-                  failures: int) -> int:
+async def _handle(
+    handle: Callable[[list[Any]], Awaitable[None]], msgs: list[Any], failures: int
+) -> int:
     """Handle one batch; the count of consecutive failed batches after it."""
     try:
         await handle(msgs)
@@ -330,8 +369,13 @@ async def _handle(handle: Callable[[list[Any]], Awaitable[None]], msgs: list[Any
     except Exception as exc:  # noqa: BLE001 - unacked messages come back; go on
         failures += 1
         pause = min(2.0**failures, MAX_BACKOFF_S)
-        log.exception("bridge.batch_failed", error=repr(exc), messages=len(msgs),
-                      failures=failures, retry_in_s=pause)
+        log.exception(
+            "bridge.batch_failed",
+            error=repr(exc),
+            messages=len(msgs),
+            failures=failures,
+            retry_in_s=pause,
+        )
         await asyncio.sleep(pause)
         return failures
 

@@ -57,7 +57,8 @@ def dead_letters(amqp_url: str) -> int:
 
 
 def test_poison_in_a_batch_is_quarantined_and_the_other_nodes_are_charged(
-        pg_stack: Stack, stream: TestStream) -> None:
+    pg_stack: Stack, stream: TestStream
+) -> None:
     stack = pg_stack
     register_nodes()
     # Given one stream holding, in this order: good node-a records, a signed node-c record
@@ -76,12 +77,20 @@ def test_poison_in_a_batch_is_quarantined_and_the_other_nodes_are_charged(
     wait_until(lambda: UsageRecord.select().count() == 4, timeout=60, what="4 records")
     wait_until(lambda: Billing.get().balance_cents == -30, timeout=30, what="the charges")
     assert sorted(r.key for r in UsageRecord.select()) == [
-        "node-a:1", "node-a:2", "node-b:1", "node-b:2"]
+        "node-a:1",
+        "node-a:2",
+        "node-b:1",
+        "node-b:2",
+    ]
     # And each poison record is quarantined with its own alert naming node, subject, seq
     alerts = wait_until(
-        lambda: list(Alert.select().where(Alert.subject == "node-c")).__len__() == 2
-        and list(Alert.select().where(Alert.subject == "node-c")),
-        timeout=30, what="two alerts for node-c")
+        lambda: (
+            list(Alert.select().where(Alert.subject == "node-c")).__len__() == 2
+            and list(Alert.select().where(Alert.subject == "node-c"))
+        ),
+        timeout=30,
+        what="two alerts for node-c",
+    )
     messages = sorted(a.message for a in alerts)
     assert all(f"{stream.prefix}.node-c seq " in m for m in messages)
     assert any("occurred_at" in m for m in messages)
@@ -94,8 +103,9 @@ def test_poison_in_a_batch_is_quarantined_and_the_other_nodes_are_charged(
     assert bridge.count_lines("bridge.started") == 1
 
 
-def test_an_idle_bridge_keeps_running_without_restarting(pg_stack: Stack,
-                                                         stream: TestStream) -> None:
+def test_an_idle_bridge_keeps_running_without_restarting(
+    pg_stack: Stack, stream: TestStream
+) -> None:
     stack = pg_stack
     register_nodes()
     stack.worker()

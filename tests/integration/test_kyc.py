@@ -106,9 +106,7 @@ def test_gate_refuses_a_plan_until_approved_then_sells_it(
     actors.build_broker(pg_stack.env["HERO_AMQP_URL"])
     try:
         forged = uuid.uuid4().hex
-        actors.send(
-            messages.BuyPlan(request_id=forged, address=user.address, plan_id="5vms")
-        )
+        actors.send(messages.BuyPlan(request_id=forged, address=user.address, plan_id="5vms"))
     finally:
         actors.build_broker(None)
     outcome = wait_until(lambda: done(url, session, forged), what="forged buy")

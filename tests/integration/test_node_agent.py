@@ -38,8 +38,9 @@ class NodeProcess(HeroProcess):
 
     def start(self) -> NodeProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([HERO_NODE, "serve"], env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [HERO_NODE, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         return self
 
 
@@ -57,22 +58,47 @@ class Node:
         return f"http://{self.env['HERO_NODE_INTAKE_ADDR']}"
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([HERO_NODE, *args], env=self.env, capture_output=True,
-                              text=True, timeout=120, check=False)
+        return subprocess.run(
+            [HERO_NODE, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def record(self, *, at: dt.datetime | None = None, quantity: int = 1200) -> str:
-        args = ["record", "--user", USER, "--kind", "llm_token", "--quantity", str(quantity),
-                "--amount-cents", "3", "--applies-to", "llm"]
+        args = [
+            "record",
+            "--user",
+            USER,
+            "--kind",
+            "llm_token",
+            "--quantity",
+            str(quantity),
+            "--amount-cents",
+            "3",
+            "--applies-to",
+            "llm",
+        ]
         result = self.cli(*args, *(["--at", format_time(at)] if at else []))
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
     def post(self, *, quantity: int = 7) -> str:
         token = Path(self.env["HERO_NODE_INTAKE_TOKEN_FILE"]).read_text().strip()
-        resp = requests.post(f"{self.intake_url}/usage", timeout=10, headers={
-            "Authorization": f"Bearer {token}"}, json={
-            "user": USER, "resource_kind": "vm_hour", "quantity": quantity, "amount_cents": 10,
-            "applies_to": "vm"})
+        resp = requests.post(
+            f"{self.intake_url}/usage",
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "user": USER,
+                "resource_kind": "vm_hour",
+                "quantity": quantity,
+                "amount_cents": 10,
+                "applies_to": "vm",
+            },
+        )
         assert resp.status_code == 201, resp.text
         return str(resp.json()["key"])
 
@@ -112,26 +138,42 @@ def make_node(tmp_path: Path) -> Iterator[MakeNode]:
     """Builds a node-a agent (key made by `hero-node keygen`); stops its processes after."""
     nodes: list[Node] = []
 
-    def build(*, nats_url: str | None = None, stream: TestStream | None = None,
-              forge: GitHttpServer | None = None, **overrides: str) -> Node:
+    def build(
+        *,
+        nats_url: str | None = None,
+        stream: TestStream | None = None,
+        forge: GitHttpServer | None = None,
+        **overrides: str,
+    ) -> Node:
         key_path = tmp_path / "node.key"
         if not key_path.exists():
-            made = subprocess.run([HERO_NODE, "keygen", "--out", str(key_path)],
-                                  capture_output=True, text=True, check=True)
+            made = subprocess.run(
+                [HERO_NODE, "keygen", "--out", str(key_path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             (tmp_path / "node.pub").write_text(made.stdout.strip().splitlines()[-1])
         env = hero_env(
-            HERO_NODE_NAME="node-a", HERO_NODE_KEY=str(key_path),
+            HERO_NODE_NAME="node-a",
+            HERO_NODE_KEY=str(key_path),
             HERO_NODE_JOURNAL=str(tmp_path / "var" / "node-a.db"),
             HERO_NODE_INTAKE_ADDR=f"127.0.0.1:{free_port()}",
             HERO_NODE_INTAKE_TOKEN_FILE=str(tmp_path / "var" / "intake-token"),
             HERO_NODE_COMMIT_INTERVAL_S="3600",
         )
         if stream is not None:
-            env.update(HERO_NATS_URL=nats_url or f"nats://127.0.0.1:{NATS_PORT}",
-                       HERO_NATS_STREAM=stream.name, HERO_NATS_SUBJECT_PREFIX=stream.prefix)
+            env.update(
+                HERO_NATS_URL=nats_url or f"nats://127.0.0.1:{NATS_PORT}",
+                HERO_NATS_STREAM=stream.name,
+                HERO_NATS_SUBJECT_PREFIX=stream.prefix,
+            )
         if forge is not None:
-            env.update(HERO_NODE_REPO=f"{forge.url}/node-a.git", HERO_NODE_REPO_USER="forge",
-                       HERO_NODE_REPO_TOKEN="s3cret")
+            env.update(
+                HERO_NODE_REPO=f"{forge.url}/node-a.git",
+                HERO_NODE_REPO_USER="forge",
+                HERO_NODE_REPO_TOKEN="s3cret",
+            )
         env.update(overrides)
         public = bytes.fromhex((tmp_path / "node.pub").read_text())
         node = Node(env=env, verify_key=nacl.signing.VerifyKey(public), log_dir=tmp_path)
@@ -145,23 +187,29 @@ def make_node(tmp_path: Path) -> Iterator[MakeNode]:
 
 
 def wait_published(node: Node, count: int, *, timeout: float = 30) -> None:
-    wait_until(lambda: node.status()["published"] >= count, timeout=timeout,
-               what=f"{count} records published")
+    wait_until(
+        lambda: node.status()["published"] >= count,
+        timeout=timeout,
+        what=f"{count} records published",
+    )
 
 
 def check_message(msg: StoredMsg, node: Node, stream: TestStream) -> str:
     """Assert one stored message is a well-formed, signed record; return its key."""
     assert msg.subject == f"{stream.prefix}.node-a"
     record = parse_record(json.loads(msg.data), node="node-a", now=dt.datetime.now(dt.UTC))
-    assert msg.data == json.dumps(record.to_json(), sort_keys=True,
-                                  separators=(",", ":")).encode()
+    assert msg.data == json.dumps(record.to_json(), sort_keys=True, separators=(",", ":")).encode()
     assert msg.headers["Nats-Msg-Id"] == record.key
     node.verify_key.verify(msg.data, bytes.fromhex(msg.headers["Hero-Signature"]))
     return record.key
 
 
-def forge_batches(forge: GitHttpServer, node: Node, *, commit: bytes | None = None,
-                  ) -> dict[str, list[str]]:
+def forge_batches(
+    forge: GitHttpServer,
+    node: Node,
+    *,
+    commit: bytes | None = None,
+) -> dict[str, list[str]]:
     """The keys in each batch file of the Forge repo (at *commit*, default main).
 
     Every file's signature is checked and every file must parse whole.
@@ -172,8 +220,9 @@ def forge_batches(forge: GitHttpServer, node: Node, *, commit: bytes | None = No
         _, folder = tree_lookup_path(repo.object_store.__getitem__, head.tree, b"nodes/node-a")
         tree = repo.object_store[folder]
         assert isinstance(tree, Tree)
-        files = {e.path.decode(): repo.object_store[e.sha].as_raw_string()
-                 for e in tree.iteritems()}
+        files = {
+            e.path.decode(): repo.object_store[e.sha].as_raw_string() for e in tree.iteritems()
+        }
     batches: dict[str, list[str]] = {}
     for name, data in files.items():
         if name.endswith(".sig"):
@@ -196,7 +245,8 @@ def forge_head(forge: GitHttpServer) -> bytes | None:
 
 
 def test_records_are_published_once_signed_and_pushed_by_flush(
-        make_node: MakeNode, stream: TestStream, forge: GitHttpServer) -> None:
+    make_node: MakeNode, stream: TestStream, forge: GitHttpServer
+) -> None:
     # Given a serving node with NATS and a Forge
     node = make_node(stream=stream, forge=forge)
     node.serve()
@@ -223,10 +273,12 @@ def test_records_are_published_once_signed_and_pushed_by_flush(
 
 
 def test_late_record_rewrites_its_hour_as_the_union_in_a_new_commit(
-        make_node: MakeNode, forge: GitHttpServer) -> None:
+    make_node: MakeNode, forge: GitHttpServer
+) -> None:
     node = make_node(forge=forge)
-    hour = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)).replace(minute=0, second=0,
-                                                                     microsecond=0)
+    hour = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)).replace(
+        minute=0, second=0, microsecond=0
+    )
     name = f"usage_{hour:%Y-%m-%d-%H}.otoml"
     first = node.record(at=hour + dt.timedelta(minutes=5))
     assert node.cli("flush").returncode == 0
@@ -248,7 +300,8 @@ def test_late_record_rewrites_its_hour_as_the_union_in_a_new_commit(
 
 
 def test_sigkill_before_publishing_loses_nothing_and_repeats_no_key(
-        make_node: MakeNode, stream: TestStream) -> None:
+    make_node: MakeNode, stream: TestStream
+) -> None:
     # Given a node that reaches NATS through a link we can cut
     proxy = TcpProxy(("127.0.0.1", NATS_PORT)).up()
     try:
@@ -277,7 +330,8 @@ def test_sigkill_before_publishing_loses_nothing_and_repeats_no_key(
 
 
 def test_push_is_retried_while_the_forge_is_down_until_everything_arrives(
-        make_node: MakeNode, forge: GitHttpServer) -> None:
+    make_node: MakeNode, forge: GitHttpServer
+) -> None:
     # Given a serving node whose Forge is away, committing every second
     forge.down = True
     node = make_node(forge=forge, HERO_NODE_COMMIT_INTERVAL_S="1")

@@ -33,7 +33,8 @@ REPORT = {"user": USER, "resource_kind": "vm_hour", "quantity": 1, "amount_cents
 
 
 def test_a_broken_journal_row_is_quarantined_and_the_others_are_published_and_pushed(
-        make_node: MakeNode, stream: TestStream, forge: GitHttpServer) -> None:  # noqa: F811
+    make_node: MakeNode, stream: TestStream, forge: GitHttpServer
+) -> None:  # noqa: F811
     # Given a journal of three records from two hours ago, the middle one broken by hand
     node = make_node(stream=stream, forge=forge, HERO_NODE_COMMIT_INTERVAL_S="1")
     earlier = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
@@ -49,7 +50,8 @@ def test_a_broken_journal_row_is_quarantined_and_the_others_are_published_and_pu
     # Then the two good records are published and committed to the Forge
     wait_published(node, 2)
     assert sorted(m.headers["Nats-Msg-Id"] for m in stream_messages(stream.name)) == sorted(
-        [keys[0], keys[2]])
+        [keys[0], keys[2]]
+    )
     wait_until(lambda: node.status()["pushed"] == 2, timeout=60, what="2 records pushed")
     batches = forge_batches(forge, node)
     assert sorted(k for ks in batches.values() for k in ks) == sorted([keys[0], keys[2]])
@@ -63,8 +65,7 @@ def test_a_broken_journal_row_is_quarantined_and_the_others_are_published_and_pu
     wait_published(node, 3)
 
 
-def test_the_intake_token_is_made_0600_at_first_start_and_required(
-        make_node: MakeNode) -> None:  # noqa: F811
+def test_the_intake_token_is_made_0600_at_first_start_and_required(make_node: MakeNode) -> None:  # noqa: F811
     node = make_node()
     node.serve()
     token_file = Path(node.env["HERO_NODE_INTAKE_TOKEN_FILE"])
@@ -74,13 +75,33 @@ def test_the_intake_token_is_made_0600_at_first_start_and_required(
     token = token_file.read_text().strip()
     assert node.cli("intake-token").stdout.strip() == token
     assert requests.post(url, json=REPORT, timeout=10).status_code == 401
-    assert requests.post(url, json=REPORT, timeout=10, headers={
-        "Authorization": f"Bearer {token}", "Origin": "http://127.0.0.1:8080"}).status_code == 403
-    assert requests.post(url, data="user=x", timeout=10, headers={
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/x-www-form-urlencoded"}).status_code == 415
-    assert requests.post(url, json=REPORT, timeout=10, headers={
-        "Authorization": f"Bearer {token}"}).status_code == 201
+    assert (
+        requests.post(
+            url,
+            json=REPORT,
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}", "Origin": "http://127.0.0.1:8080"},
+        ).status_code
+        == 403
+    )
+    assert (
+        requests.post(
+            url,
+            data="user=x",
+            timeout=10,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        ).status_code
+        == 415
+    )
+    assert (
+        requests.post(
+            url, json=REPORT, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 201
+    )
     assert node.status()["journalled"] == 1
 
 

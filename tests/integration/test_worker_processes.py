@@ -19,8 +19,9 @@ def test_a_worker_with_a_sibling_applies_everything_once_and_stops_it(stack: Sta
     parent = psutil.Process(worker.proc.pid)
     siblings = wait_until(lambda: parent.children(), what="the sibling worker")
     for i in range(40):
-        body, headers = signed(checkout_completed(address=ADDRESS, amount_cents=100 + i),
-                               STRIPE_SECRET)
+        body, headers = signed(
+            checkout_completed(address=ADDRESS, amount_cents=100 + i), STRIPE_SECRET
+        )
         assert post(url, body, headers).status_code == 200
     wait_until(lambda: LedgerEntry.select().count() == 40, timeout=60, what="40 credits")
     assert balance() == sum(100 + i for i in range(40))

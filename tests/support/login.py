@@ -1,7 +1,7 @@
 """Log a ``requests.Session`` in to a running gateway through the key proof.
 
-    user = login(session, url)                  # Alice's RFC 7748 key by default
-    session.post(f"{url}/topup", data={..., "csrf_token": user.csrf_token})
+user = login(session, url)                  # Alice's RFC 7748 key by default
+session.post(f"{url}/topup", data={..., "csrf_token": user.csrf_token})
 """
 
 from __future__ import annotations

@@ -67,8 +67,14 @@ async def _stream_messages(stream: str, url: str) -> list[StoredMsg]:
                 msg = await js.get_msg(stream, seq)
             except NotFoundError:
                 continue
-            found.append(StoredMsg(seq=seq, subject=msg.subject or "",
-                                   headers=dict(msg.headers or {}), data=msg.data or b""))
+            found.append(
+                StoredMsg(
+                    seq=seq,
+                    subject=msg.subject or "",
+                    headers=dict(msg.headers or {}),
+                    data=msg.data or b"",
+                )
+            )
         return found
     finally:
         await nc.close()

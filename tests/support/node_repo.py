@@ -15,8 +15,9 @@ from wire.otoml import UsageIn, batch_path, dumps
 class NodeRepo:
     """A working clone of one node's repo."""
 
-    def __init__(self, path: Path, remote: str, node: str,
-                 key: nacl.signing.SigningKey | None = None) -> None:
+    def __init__(
+        self, path: Path, remote: str, node: str, key: nacl.signing.SigningKey | None = None
+    ) -> None:
         self.path = path
         self.remote = remote
         self.node = node
@@ -31,11 +32,18 @@ class NodeRepo:
         return self.key.verify_key.encode().hex()
 
     def git(self, *args: str) -> str:
-        return subprocess.run(["git", "-C", str(self.path), *args], check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(self.path), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
 
-    def write_batch(self, hour: dt.datetime, records: list[UsageIn], *,
-                    data: bytes | None = None, signature: str | None = None) -> str:
+    def write_batch(
+        self,
+        hour: dt.datetime,
+        records: list[UsageIn],
+        *,
+        data: bytes | None = None,
+        signature: str | None = None,
+    ) -> str:
         """Write (or overwrite) an hour's file and its .sig; return the file's path."""
         rel = batch_path(self.node, hour)
         body = data if data is not None else dumps(self.node, hour, records)

@@ -16,8 +16,15 @@ def _figures() -> list[Figure]:
         Figure("usage", "via git", 8000.0, "rec/s", "raw SQL", 10000.0, goal=at_least(0.75)),
         Figure("usage", "via NATS", 5000.0, "rec/s", "raw pull", 10000.0, goal=at_least(0.65)),
         Figure("memory", "agent RSS", 40.0, "MiB", "raw publisher", 30.0, goal=under(50.0)),
-        Figure("usage", "full catch-up", 30.0, "s", "parse", 10.0,
-               goal=Goal("value_under", 60.0, void="extrapolated")),
+        Figure(
+            "usage",
+            "full catch-up",
+            30.0,
+            "s",
+            "parse",
+            10.0,
+            goal=Goal("value_under", 60.0, void="extrapolated"),
+        ),
         Figure("memory", "worker RSS", 90.0, "MiB", "idle", 60.0),
     ]
 
@@ -27,8 +34,9 @@ def test_json_holds_one_object_per_figure_with_the_goal_and_whether_met(tmp_path
     write_json(path, _figures(), [Check("ok", True)], {}, seconds=1.0)
     doc = json.loads(path.read_text())
     figures = doc["figures"]
-    assert all({"name", "value", "unit", "limit", "ratio", "goal", "met"} <= f.keys()
-               for f in figures)
+    assert all(
+        {"name", "value", "unit", "limit", "ratio", "goal", "met"} <= f.keys() for f in figures
+    )
     by_name = {f["name"]: f for f in figures}
     assert by_name["via git"]["ratio"] == 0.8 and by_name["via git"]["met"] is True
     assert by_name["via NATS"]["met"] is False

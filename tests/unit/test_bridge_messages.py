@@ -32,17 +32,27 @@ PUBKEYS = {name: key.verify_key.encode().hex() for name, key in KEYS.items()}
 
 
 def record(node: str = "node-a", seq: int = 1, **change: Any) -> dict[str, Any]:
-    return {"key": f"{node}:{seq}", "node": node, "user": USER, "resource_kind": "vm_hour",
-            "applies_to": "vm", "quantity": 1, "amount_cents": 10,
-            "occurred_at": "2026-11-21T14:03:10Z", **change}
+    return {
+        "key": f"{node}:{seq}",
+        "node": node,
+        "user": USER,
+        "resource_kind": "vm_hour",
+        "applies_to": "vm",
+        "quantity": 1,
+        "amount_cents": 10,
+        "occurred_at": "2026-11-21T14:03:10Z",
+        **change,
+    }
 
 
 def signed(rec: dict[str, Any], *, node: str | None = None) -> tuple[str, bytes, dict[str, str]]:
     """Subject, body and headers of *rec* as its node publishes it."""
     node = node or rec["node"]
     body = json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
-    headers = {"Nats-Msg-Id": str(rec["key"]),
-               "Hero-Signature": KEYS[node].sign(body).signature.hex()}
+    headers = {
+        "Nats-Msg-Id": str(rec["key"]),
+        "Hero-Signature": KEYS[node].sign(body).signature.hex(),
+    }
     return f"{PREFIX}.{node}", body, headers
 
 
@@ -58,18 +68,22 @@ class TestCheckMessage:
 
         assert verdict.action == "apply" and verdict.record == record()
 
-    @pytest.mark.parametrize(("change", "reason"), [
-        ({"occurred_at": "99999999999999999999"}, "occurred_at"),
-        ({"occurred_at": "9999-12-31T23:59:59+14:00"}, "occurred_at"),
-        ({"occurred_at": "1970-01-01T00:00:00Z"}, "occurred_at"),
-        ({"amount_cents": 10**30}, "amount_cents"),
-        ({"amount_cents": -1}, "amount_cents"),
-        ({"quantity": 10**13}, "quantity"),
-        ({"user": "not an address"}, "user"),
-        ({"key": "node-b:1"}, "key"),
-    ])
+    @pytest.mark.parametrize(
+        ("change", "reason"),
+        [
+            ({"occurred_at": "99999999999999999999"}, "occurred_at"),
+            ({"occurred_at": "9999-12-31T23:59:59+14:00"}, "occurred_at"),
+            ({"occurred_at": "1970-01-01T00:00:00Z"}, "occurred_at"),
+            ({"amount_cents": 10**30}, "amount_cents"),
+            ({"amount_cents": -1}, "amount_cents"),
+            ({"quantity": 10**13}, "quantity"),
+            ({"user": "not an address"}, "user"),
+            ({"key": "node-b:1"}, "key"),
+        ],
+    )
     def test_a_signed_record_out_of_bounds_is_terminated_naming_the_field(
-            self, change: dict[str, Any], reason: str) -> None:
+        self, change: dict[str, Any], reason: str
+    ) -> None:
         verdict = verdict_of(*signed(record(**change)))
 
         assert verdict.action == "term"
@@ -106,8 +120,7 @@ class TestCheckMessage:
         assert (verdict.action, verdict.node) == ("later", "node-a")
 
     def test_a_malformed_registered_key_is_offered_later(self) -> None:
-        verdict = check_message(*signed(record()), prefix=PREFIX, keys={"node-a": "xyz"},
-                                now=NOW)
+        verdict = check_message(*signed(record()), prefix=PREFIX, keys={"node-a": "xyz"}, now=NOW)
 
         assert verdict.action == "later"
 
@@ -117,35 +130,70 @@ class TestCheckMessage:
         assert verdict_of("other.node-a", body, headers).action == "term"
 
 
-SUBJECTS = st.one_of(st.just(f"{PREFIX}.node-a"), st.just(f"{PREFIX}.node-b"),
-                     st.just(f"{PREFIX}."), st.text(max_size=30), st.none(), st.integers())
+SUBJECTS = st.one_of(
+    st.just(f"{PREFIX}.node-a"),
+    st.just(f"{PREFIX}.node-b"),
+    st.just(f"{PREFIX}."),
+    st.text(max_size=30),
+    st.none(),
+    st.integers(),
+)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=10,
 )
-FIELD_VALUES = st.one_of(JSON, st.integers(min_value=-(10**40), max_value=10**40),
-                         st.sampled_from(["99999999999999999999", "0", "1e400", "NaN",
-                                          "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"]))
-RECORDS = st.builds(lambda name, value: record(**{name: value}),
-                    st.sampled_from(list(record())), FIELD_VALUES)
+FIELD_VALUES = st.one_of(
+    JSON,
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.sampled_from(
+        [
+            "99999999999999999999",
+            "0",
+            "1e400",
+            "NaN",
+            "9999-12-31T23:59:59Z",
+            "0001-01-01T00:00:00Z",
+        ]
+    ),
+)
+RECORDS = st.builds(
+    lambda name, value: record(**{name: value}), st.sampled_from(list(record())), FIELD_VALUES
+)
 
 
 @st.composite
 def messages(draw: st.DrawFn) -> tuple[Any, Any, Any]:
     """Anything a peer might publish: signed or not, a record or not, any headers."""
     rec = draw(st.one_of(RECORDS, st.just(record()), JSON))
-    body = draw(st.one_of(
-        st.just(json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()),
-        st.binary(max_size=200), st.just(b"[" * 3000), st.text().map(str.encode)))
+    body = draw(
+        st.one_of(
+            st.just(json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()),
+            st.binary(max_size=200),
+            st.just(b"[" * 3000),
+            st.text().map(str.encode),
+        )
+    )
     node = draw(st.sampled_from(["node-a", "node-b"]))
-    headers: Any = draw(st.one_of(
-        st.just({"Nats-Msg-Id": rec.get("key") if isinstance(rec, dict) else "x",
-                 "Hero-Signature": KEYS[node].sign(body).signature.hex()}),
-        st.dictionaries(st.sampled_from(["Nats-Msg-Id", "Hero-Signature", "X"]),
-                        st.text(max_size=140) | st.none(), max_size=3),
-        st.none(), st.just(["not", "a", "mapping"])))
+    headers: Any = draw(
+        st.one_of(
+            st.just(
+                {
+                    "Nats-Msg-Id": rec.get("key") if isinstance(rec, dict) else "x",
+                    "Hero-Signature": KEYS[node].sign(body).signature.hex(),
+                }
+            ),
+            st.dictionaries(
+                st.sampled_from(["Nats-Msg-Id", "Hero-Signature", "X"]),
+                st.text(max_size=140) | st.none(),
+                max_size=3,
+            ),
+            st.none(),
+            st.just(["not", "a", "mapping"]),
+        )
+    )
     subject = draw(st.one_of(st.just(f"{PREFIX}.{node}"), SUBJECTS))
     return subject, draw(st.one_of(st.just(body), st.none(), st.integers())), headers
 
@@ -208,13 +256,13 @@ class StaticKeys(NodeKeys):
 
 def handle(msgs: list[FakeMsg], deliver: Any, **alert: Any) -> None:
     with ThreadPoolExecutor(max_workers=1) as executor:
-        handler = BatchHandler(prefix=PREFIX, keys=StaticKeys(), executor=executor,
-                               deliver=deliver, **alert)
+        handler = BatchHandler(
+            prefix=PREFIX, keys=StaticKeys(), executor=executor, deliver=deliver, **alert
+        )
         asyncio.run(handler.handle(list(msgs)))
 
 
-def test_good_records_of_a_batch_are_delivered_and_the_poison_quarantined(
-        sqlite_db: str) -> None:
+def test_good_records_of_a_batch_are_delivered_and_the_poison_quarantined(sqlite_db: str) -> None:
     # Given a batch: node-a good, node-b with a time that overflows, node-b good
     good_a = fake(record("node-a", 1), seq=11)
     poison = fake(record("node-b", 1, occurred_at="99999999999999999999"), seq=12)
@@ -272,7 +320,8 @@ def test_a_poison_that_cannot_be_quarantined_is_not_terminated() -> None:
 
 
 def test_idle_fetches_and_a_failing_batch_do_not_end_the_loop(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import threading
 
     import nats.errors

@@ -63,9 +63,7 @@ def make_provider(fake: FakeClickPesa, clock: Clock, budget: int) -> ClickPesaPr
 
 
 @pytest.fixture
-def wired(
-    fake: FakeClickPesa, clock: Clock, sqlite_db: str, deps: DepsSwitch
-) -> ClickPesaProvider:
+def wired(fake: FakeClickPesa, clock: Clock, sqlite_db: str, deps: DepsSwitch) -> ClickPesaProvider:
     provider = make_provider(fake, clock, budget=90)
     deps.set(clickpesa=provider, clock=clock)
     return provider

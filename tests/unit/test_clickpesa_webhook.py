@@ -32,9 +32,7 @@ DATA = {
 }
 
 
-def parse(
-    body: bytes, headers: dict[str, str] | None = None, key: str = KEY
-) -> list[Message]:
+def parse(body: bytes, headers: dict[str, str] | None = None, key: str = KEY) -> list[Message]:
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     return [message_for(f) for f in parse_clickpesa_webhook(body, lowered, checksum_key=key)]
 

@@ -40,16 +40,25 @@ def test_vm_hours_count_only_running_vms() -> None:
 def logged_in(address: str) -> Account:
     account = Account.create(address=address)
     Billing.create(account=account)
-    Session.create(token_hash=address.ljust(64, "t")[:64], address=address, csrf_token="c",
-                   expires_at=utcnow() + dt.timedelta(hours=1))
+    Session.create(
+        token_hash=address.ljust(64, "t")[:64],
+        address=address,
+        csrf_token="c",
+        expires_at=utcnow() + dt.timedelta(hours=1),
+    )
     return account
 
 
 def with_plan(account: Account, *vm_states: str) -> PlanSubscription:
-    plan = PlanSubscription.create(request_id="p", account=account, plan_id="5vms",
-                                   price_cents=1000, vm_quota_total=5,
-                                   vm_quota_used=len(vm_states),
-                                   period_end=utcnow() + dt.timedelta(days=1))
+    plan = PlanSubscription.create(
+        request_id="p",
+        account=account,
+        plan_id="5vms",
+        price_cents=1000,
+        vm_quota_total=5,
+        vm_quota_used=len(vm_states),
+        period_end=utcnow() + dt.timedelta(days=1),
+    )
     for i, state in enumerate(vm_states):
         slot = VmPoolSlot.create(vm_id=f"{account.address}-vm{i}", status=state)
         VmAllocation.create(request_id=f"v{i}", account=account, subscription=plan, slot=slot)
@@ -71,16 +80,17 @@ def test_only_logged_in_users_with_a_plan_and_a_vm_get_usage(sqlite_db: str) -> 
     assert demo.users_with_vms(utcnow()) == {"two-running": 2, "all-suspended": 0}
 
 
-def test_a_demo_round_charges_the_logged_in_user(sqlite_db: str, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 deps: DepsSwitch) -> None:
+def test_a_demo_round_charges_the_logged_in_user(
+    sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deps: DepsSwitch
+) -> None:
     account = logged_in(USER)
     with_plan(account, "assigned")
     deps.set(forge=ForgeAccess(mirror_dir=str(tmp_path / "mirrors")))
     monkeypatch.setattr(demo, "ROUND_S", 0.01)
     stop = demo.threading.Event()
-    thread = demo.threading.Thread(target=demo.run_demo, args=(str(tmp_path / "demo"), stop),
-                                   kwargs={"seed": 7})
+    thread = demo.threading.Thread(
+        target=demo.run_demo, args=(str(tmp_path / "demo"), stop), kwargs={"seed": 7}
+    )
     thread.start()
     try:
         deadline = dt.datetime.now() + dt.timedelta(seconds=20)

@@ -220,7 +220,6 @@ class TestStandInNode:
         assert waited >= 1.4
         assert node.max_queued == 1
 
-
     def test_a_long_poll_whose_client_left_frees_the_lock_and_pops_nothing(
         self, node: FakeMycelium
     ) -> None:

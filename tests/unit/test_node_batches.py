@@ -15,15 +15,28 @@ USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 
 def record(seq: int, at: dt.datetime, *, quantity: int = 1) -> UsageIn:
-    return UsageIn(key=f"node-a:{seq}", node="node-a", user=USER, resource_kind="vm_hour",
-                   applies_to="vm", quantity=quantity, amount_cents=10, occurred_at=at)
+    return UsageIn(
+        key=f"node-a:{seq}",
+        node="node-a",
+        user=USER,
+        resource_kind="vm_hour",
+        applies_to="vm",
+        quantity=quantity,
+        amount_cents=10,
+        occurred_at=at,
+    )
 
 
 def row(seq: int, at: dt.datetime, *, committed: bool = False) -> JournalRow:
     usage = record(seq, at)
-    return JournalRow(seq=seq, key=usage.key, body=encode_body(usage), record=usage,
-                      recorded_at="2026-11-21T12:00:00Z",
-                      committed_at="2026-11-21T12:00:00Z" if committed else None)
+    return JournalRow(
+        seq=seq,
+        key=usage.key,
+        body=encode_body(usage),
+        record=usage,
+        recorded_at="2026-11-21T12:00:00Z",
+        committed_at="2026-11-21T12:00:00Z" if committed else None,
+    )
 
 
 ROWS = [
@@ -47,8 +60,12 @@ def test_an_hour_closes_at_its_end() -> None:
     plan = plan_commits(ROWS, node="node-a", now=H12, include_open=False)
 
     assert [f.hour for f in plan] == [H10, H11]
-    assert plan_commits(ROWS, node="node-a", now=H12 - dt.timedelta(seconds=1),
-                        include_open=False)[-1].hour == H10
+    assert (
+        plan_commits(ROWS, node="node-a", now=H12 - dt.timedelta(seconds=1), include_open=False)[
+            -1
+        ].hour
+        == H10
+    )
 
 
 def test_flush_plans_every_hour_including_the_open_one() -> None:

@@ -33,8 +33,9 @@ def node_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
 
 def record(*extra: str, kind: str = "vm_hour") -> tuple[int, str, str]:
-    return run_main("record", "--user", USER, "--kind", kind, "--quantity", "1",
-                    "--amount-cents", "10", *extra)
+    return run_main(
+        "record", "--user", USER, "--kind", kind, "--quantity", "1", "--amount-cents", "10", *extra
+    )
 
 
 def journalled(tmp_path: Path) -> list[dict[str, object]]:
@@ -42,11 +43,23 @@ def journalled(tmp_path: Path) -> list[dict[str, object]]:
         return [r.record.to_json() for r in journal.unpublished(limit=10)]
 
 
-@pytest.mark.parametrize("at", [
-    "99999999999999999999", "9" * 400, "yesterday", "2026-11-21", "2026-11-21T14:00:00",
-    "2026-13-01T00:00:00Z", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "", " ",
-    "２０２６-11-21T14:00:00Z", "2026-11-21T14:00:00Z\x00",
-])
+@pytest.mark.parametrize(
+    "at",
+    [
+        "99999999999999999999",
+        "9" * 400,
+        "yesterday",
+        "2026-11-21",
+        "2026-11-21T14:00:00",
+        "2026-13-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "",
+        " ",
+        "２０２６-11-21T14:00:00Z",
+        "2026-11-21T14:00:00Z\x00",
+    ],
+)
 def test_a_bad_at_exits_2_naming_the_option(tmp_path: Path, at: str) -> None:
     code, out, err = record("--at", at)
 
@@ -56,12 +69,18 @@ def test_a_bad_at_exits_2_naming_the_option(tmp_path: Path, at: str) -> None:
     assert journalled(tmp_path) == []
 
 
-@pytest.mark.parametrize(("kind", "category"), [
-    ("vm_hour", "vm"), ("llm_token", "llm"), ("hero_os_hour", "hero_os_hourly"),
-    ("other", "hero_os_hourly"),
-])
-def test_the_category_follows_the_kind_when_none_is_given(tmp_path: Path, kind: str,
-                                                          category: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "category"),
+    [
+        ("vm_hour", "vm"),
+        ("llm_token", "llm"),
+        ("hero_os_hour", "hero_os_hourly"),
+        ("other", "hero_os_hourly"),
+    ],
+)
+def test_the_category_follows_the_kind_when_none_is_given(
+    tmp_path: Path, kind: str, category: str
+) -> None:
     code, _, err = record(kind=kind)
 
     assert code == EXIT_OK, err

@@ -45,15 +45,26 @@ def remote(tmp_path: Path) -> Path:
     return tmp_path / "remote.git"
 
 
-def make_committer(journal: Journal, key: nacl.signing.SigningKey, remote: Path | None,
-                   clock: Clock) -> Committer:
-    return Committer(repo_path_for(journal.path), node="node-a", key=key,
-                     remote=Remote(str(remote)) if remote else None, clock=clock)
+def make_committer(
+    journal: Journal, key: nacl.signing.SigningKey, remote: Path | None, clock: Clock
+) -> Committer:
+    return Committer(
+        repo_path_for(journal.path),
+        node="node-a",
+        key=key,
+        remote=Remote(str(remote)) if remote else None,
+        clock=clock,
+    )
 
 
 def add(journal: Journal, at: dt.datetime) -> str:
-    raw = {"user": USER, "resource_kind": "vm_hour", "quantity": 1, "amount_cents": 10,
-           "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    raw = {
+        "user": USER,
+        "resource_kind": "vm_hour",
+        "quantity": 1,
+        "amount_cents": 10,
+        "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     return journal.append(draft_record(raw, node="node-a", now=at), now=at).key
 
 
@@ -66,7 +77,8 @@ def read(repo_path: Path, commit_id: bytes, path: str) -> bytes:
 
 
 def test_closed_hour_is_committed_signed_and_pushed(
-        journal: Journal, key: nacl.signing.SigningKey, remote: Path) -> None:
+    journal: Journal, key: nacl.signing.SigningKey, remote: Path
+) -> None:
     keys = [add(journal, H10 + dt.timedelta(minutes=m)) for m in (5, 50)]
     committer = make_committer(journal, key, remote, Clock(H10 + dt.timedelta(hours=1)))
 
@@ -84,7 +96,8 @@ def test_closed_hour_is_committed_signed_and_pushed(
 
 
 def test_open_hour_waits_for_serve_but_not_for_flush(
-        journal: Journal, key: nacl.signing.SigningKey, remote: Path) -> None:
+    journal: Journal, key: nacl.signing.SigningKey, remote: Path
+) -> None:
     add(journal, H10 + dt.timedelta(minutes=5))
     committer = make_committer(journal, key, remote, Clock(H10 + dt.timedelta(minutes=30)))
 
@@ -93,7 +106,8 @@ def test_open_hour_waits_for_serve_but_not_for_flush(
 
 
 def test_late_record_rewrites_the_hour_as_the_union_in_a_new_commit(
-        journal: Journal, key: nacl.signing.SigningKey, remote: Path) -> None:
+    journal: Journal, key: nacl.signing.SigningKey, remote: Path
+) -> None:
     clock = Clock(H10 + dt.timedelta(hours=2))
     committer = make_committer(journal, key, remote, clock)
     first = add(journal, H10 + dt.timedelta(minutes=5))
@@ -112,7 +126,8 @@ def test_late_record_rewrites_the_hour_as_the_union_in_a_new_commit(
 
 
 def test_repeating_a_commit_that_changes_nothing_makes_no_commit(
-        journal: Journal, key: nacl.signing.SigningKey, tmp_path: Path) -> None:
+    journal: Journal, key: nacl.signing.SigningKey, tmp_path: Path
+) -> None:
     # Given an hour committed, whose journal marks were then lost (a crash before marking)
     add(journal, H10)
     committer = make_committer(journal, key, None, Clock(H10 + dt.timedelta(hours=1)))
@@ -127,7 +142,8 @@ def test_repeating_a_commit_that_changes_nothing_makes_no_commit(
 
 
 def test_failed_push_leaves_records_committed_but_unpushed(
-        journal: Journal, key: nacl.signing.SigningKey, tmp_path: Path) -> None:
+    journal: Journal, key: nacl.signing.SigningKey, tmp_path: Path
+) -> None:
     add(journal, H10)
     missing = tmp_path / "not-there.git"
     committer = make_committer(journal, key, missing, Clock(H10 + dt.timedelta(hours=1)))
@@ -144,7 +160,8 @@ def test_failed_push_leaves_records_committed_but_unpushed(
 
 
 def test_unreadable_committed_file_is_not_rewritten_and_its_records_wait(
-        journal: Journal, key: nacl.signing.SigningKey) -> None:
+    journal: Journal, key: nacl.signing.SigningKey
+) -> None:
     # Given a committed hour whose file in the local repo was damaged by hand
     clock = Clock(H10 + dt.timedelta(hours=1))
     committer = make_committer(journal, key, None, clock)
@@ -157,8 +174,9 @@ def test_unreadable_committed_file_is_not_rewritten_and_its_records_wait(
         junk = Blob.from_string(b"format = 1\nnode = 'node-a'\n[[records]]\nkey = 7\n")
         repo.object_store.add_object(junk)
         damaged = Commit()
-        damaged.tree = commit_tree_changes(repo.object_store, parent.tree,
-                                           [(PATH.encode(), 0o100644, junk.id)])
+        damaged.tree = commit_tree_changes(
+            repo.object_store, parent.tree, [(PATH.encode(), 0o100644, junk.id)]
+        )
         damaged.parents = [old]
         damaged.author = damaged.committer = b"someone <someone@example>"
         damaged.author_time = damaged.commit_time = 0

@@ -7,14 +7,26 @@ import subprocess
 import sys
 
 #: Modules only the server needs; each costs the node agent megabytes of RSS.
-SERVER_ONLY = ("peewee", "psycopg2", "models.db", "models.accounts", "models.migrations",
-               "models.usage", "dramatiq", "pika")
+SERVER_ONLY = (
+    "peewee",
+    "psycopg2",
+    "models.db",
+    "models.accounts",
+    "models.migrations",
+    "models.usage",
+    "dramatiq",
+    "pika",
+)
 
 
 def _loaded_after(statement: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", f"{statement}\nimport sys\nprint('\\n'.join(sys.modules))"],
-        capture_output=True, text=True, check=True, timeout=60)
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return set(out.stdout.split())
 
 
@@ -47,9 +59,11 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 
 def test_the_hero_node_process_keeps_structlog_from_loading_rich() -> None:
-    loaded = _loaded_after("import sys\nsys.argv = ['/usr/bin/hero-node', 'serve']\n"
-                           "import node_agent.cli, node_agent.service\n"
-                           "sys.modules = {k: v for k, v in sys.modules.items() if v}")
+    loaded = _loaded_after(
+        "import sys\nsys.argv = ['/usr/bin/hero-node', 'serve']\n"
+        "import node_agent.cli, node_agent.service\n"
+        "sys.modules = {k: v for k, v in sys.modules.items() if v}"
+    )
 
     assert "structlog" in loaded and "rich" not in loaded and "rich.traceback" not in loaded
 

@@ -33,8 +33,19 @@ USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 GOOD = {"user": USER, "resource_kind": "llm_token", "quantity": 1200, "amount_cents": 3}
 TOKEN = "t0ken-of-this-test-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-FIELDS = {"body", "Origin", "Authorization", "Content-Type", "user", "resource_kind",
-          "quantity", "amount_cents", "applies_to", "occurred_at", "journal"}
+FIELDS = {
+    "body",
+    "Origin",
+    "Authorization",
+    "Content-Type",
+    "user",
+    "resource_kind",
+    "quantity",
+    "amount_cents",
+    "applies_to",
+    "occurred_at",
+    "journal",
+}
 
 
 @pytest.fixture
@@ -45,32 +56,34 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 @pytest.fixture
 def client(journal: Journal) -> falcon.testing.TestClient:
-    app = create_intake_app(record=lambda raw: record_report(journal, raw, clock=lambda: NOW),
-                            token=TOKEN)
+    app = create_intake_app(
+        record=lambda raw: record_report(journal, raw, clock=lambda: NOW), token=TOKEN
+    )
     return falcon.testing.TestClient(app)
 
 
 class TestIntake:
     """POST /usage journals a valid report and answers its key; refuses a bad one by field."""
 
-    def test_valid_report_is_journalled_and_keyed(self, client: falcon.testing.TestClient,
-                                                  journal: Journal) -> None:
-        resp = client.simulate_post("/usage", json={**GOOD, "applies_to": "llm"},
-                                    headers=AUTH)
+    def test_valid_report_is_journalled_and_keyed(
+        self, client: falcon.testing.TestClient, journal: Journal
+    ) -> None:
+        resp = client.simulate_post("/usage", json={**GOOD, "applies_to": "llm"}, headers=AUTH)
 
         assert resp.status_code == 201
         assert resp.json == {"key": "node-a:1"}
         assert [r.record.applies_to for r in journal.unpublished(limit=5)] == ["llm"]
 
     def test_a_report_without_category_is_billed_by_its_kind(
-            self, client: falcon.testing.TestClient, journal: Journal) -> None:
-        client.simulate_post("/usage", headers=AUTH,
-                             json={**GOOD, "resource_kind": "vm_hour"})
+        self, client: falcon.testing.TestClient, journal: Journal
+    ) -> None:
+        client.simulate_post("/usage", headers=AUTH, json={**GOOD, "resource_kind": "vm_hour"})
 
         assert [r.record.applies_to for r in journal.unpublished(limit=5)] == ["vm"]
 
-    def test_bad_report_gets_400_naming_the_field(self, client: falcon.testing.TestClient,
-                                                   journal: Journal) -> None:
+    def test_bad_report_gets_400_naming_the_field(
+        self, client: falcon.testing.TestClient, journal: Journal
+    ) -> None:
         resp = client.simulate_post("/usage", json={**GOOD, "quantity": "many"}, headers=AUTH)
 
         assert resp.status_code == 400
@@ -84,11 +97,12 @@ class TestIntake:
         assert resp.status_code == 400
         assert resp.json["field"] == "body"
 
-    @pytest.mark.parametrize("authorization", [None, "", "Bearer", f"Bearer {TOKEN}x",
-                                               f"Basic {TOKEN}", TOKEN])
-    def test_a_missing_or_wrong_token_gets_401(self, client: falcon.testing.TestClient,
-                                               journal: Journal,
-                                               authorization: str | None) -> None:
+    @pytest.mark.parametrize(
+        "authorization", [None, "", "Bearer", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN]
+    )
+    def test_a_missing_or_wrong_token_gets_401(
+        self, client: falcon.testing.TestClient, journal: Journal, authorization: str | None
+    ) -> None:
         headers = {"Content-Type": "application/json"}
         if authorization is not None:
             headers["Authorization"] = authorization
@@ -101,20 +115,28 @@ class TestIntake:
         assert journal.counts().journalled == 0
 
     def test_a_request_from_a_web_page_gets_403_even_with_the_token(
-            self, client: falcon.testing.TestClient, journal: Journal) -> None:
-        resp = client.simulate_post("/usage", json=GOOD,
-                                    headers={**AUTH, "Origin": "https://evil.example"})
+        self, client: falcon.testing.TestClient, journal: Journal
+    ) -> None:
+        resp = client.simulate_post(
+            "/usage", json=GOOD, headers={**AUTH, "Origin": "https://evil.example"}
+        )
 
         assert resp.status_code == 403
         assert resp.json["field"] == "Origin"
         assert journal.counts().journalled == 0
 
-    @pytest.mark.parametrize("content_type", [None, "text/plain",
-                                              "application/x-www-form-urlencoded",
-                                              "multipart/form-data; boundary=x"])
+    @pytest.mark.parametrize(
+        "content_type",
+        [
+            None,
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+        ],
+    )
     def test_a_body_that_is_not_declared_json_gets_415(
-            self, client: falcon.testing.TestClient, journal: Journal,
-            content_type: str | None) -> None:
+        self, client: falcon.testing.TestClient, journal: Journal, content_type: str | None
+    ) -> None:
         headers = {"Authorization": AUTH["Authorization"]}
         if content_type is not None:
             headers["Content-Type"] = content_type
@@ -126,8 +148,11 @@ class TestIntake:
         assert journal.counts().journalled == 0
 
     def test_json_with_a_charset_is_accepted(self, client: falcon.testing.TestClient) -> None:
-        resp = client.simulate_post("/usage", body=json.dumps(GOOD), headers={
-            **AUTH, "Content-Type": "application/json; charset=utf-8"})
+        resp = client.simulate_post(
+            "/usage",
+            body=json.dumps(GOOD),
+            headers={**AUTH, "Content-Type": "application/json; charset=utf-8"},
+        )
 
         assert resp.status_code == 201
 
@@ -172,8 +197,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Jour
     """The intake app on waitress (as ``serve`` runs it) on a free port, with a journal."""
     journal = Journal(tmp_path_factory.mktemp("intake") / "node-a.db", node="node-a")
     app = create_intake_app(record=lambda raw: record_report(journal, raw), token=TOKEN)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2,
-                                    max_request_body_size=1024 * 1024)
+    server = waitress.create_server(
+        app, host="127.0.0.1", port=0, threads=2, max_request_body_size=1024 * 1024
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -189,10 +215,18 @@ JSON_VALUES = st.recursive(
     max_leaves=8,
 )
 TIMES = st.one_of(
-    st.text(), st.integers().map(str),
+    st.text(),
+    st.integers().map(str),
     st.datetimes(timezones=st.just(dt.UTC)).map(lambda t: t.isoformat()),
-    st.sampled_from(["99999999999999999999", "0", "9999-12-31T23:59:59Z",
-                     "0001-01-01T00:00:00Z", "2026-11-21T14:00:00+14:00"]),
+    st.sampled_from(
+        [
+            "99999999999999999999",
+            "0",
+            "9999-12-31T23:59:59Z",
+            "0001-01-01T00:00:00Z",
+            "2026-11-21T14:00:00+14:00",
+        ]
+    ),
 )
 REPORTS = st.fixed_dictionaries(
     {},
@@ -224,18 +258,29 @@ HEADERS = st.fixed_dictionaries(
     {},
     optional={
         "Authorization": st.sampled_from([f"Bearer {TOKEN}", "Bearer nope", ""]),
-        "Content-Type": st.sampled_from(["application/json", "text/plain", "APPLICATION/JSON",
-                                         "application/json; charset=utf-8", ""]),
+        "Content-Type": st.sampled_from(
+            [
+                "application/json",
+                "text/plain",
+                "APPLICATION/JSON",
+                "application/json; charset=utf-8",
+                "",
+            ]
+        ),
         "Origin": st.sampled_from(["null", "https://example.org", "http://127.0.0.1"]),
     },
 )
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(body=BODIES, headers=st.one_of(st.just(AUTH), HEADERS))
 def test_any_request_gets_201_or_a_4xx_naming_the_field(
-        served: tuple[str, Journal], body: bytes, headers: dict[str, str]) -> None:
+    served: tuple[str, Journal], body: bytes, headers: dict[str, str]
+) -> None:
     url, journal = served
     before = journal.counts().journalled
 

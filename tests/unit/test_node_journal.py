@@ -18,9 +18,16 @@ USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 
 def draft(*, minute: int = 3, amount_cents: int = 3) -> UsageIn:
-    return UsageIn(key="node-a:0", node="node-a", user=USER, resource_kind="llm_token",
-                   applies_to="llm", quantity=1200, amount_cents=amount_cents,
-                   occurred_at=NOW.replace(minute=minute))
+    return UsageIn(
+        key="node-a:0",
+        node="node-a",
+        user=USER,
+        resource_kind="llm_token",
+        applies_to="llm",
+        quantity=1200,
+        amount_cents=amount_cents,
+        occurred_at=NOW.replace(minute=minute),
+    )
 
 
 @pytest.fixture
@@ -118,9 +125,15 @@ class TestStages:
         counts = journal.counts()
 
         assert (counts.journalled, counts.published, counts.committed, counts.pushed) == (
-            2, 1, 1, 1)
-        assert counts.oldest_unpublished == {"key": second.key,
-                                             "recorded_at": "2026-11-21T14:30:00Z"}
+            2,
+            1,
+            1,
+            1,
+        )
+        assert counts.oldest_unpublished == {
+            "key": second.key,
+            "recorded_at": "2026-11-21T14:30:00Z",
+        }
         assert counts.oldest_unpushed is not None
         assert counts.oldest_unpushed["key"] == second.key
 
@@ -130,14 +143,14 @@ class TestStages:
 
         journal.mark_published([record.seq], now=NOW + dt.timedelta(hours=1))
 
-        row = sqlite3.connect(journal.path).execute(
-            "SELECT published_at FROM records").fetchone()
+        row = sqlite3.connect(journal.path).execute("SELECT published_at FROM records").fetchone()
         assert row == ("2026-11-21T14:30:00Z",)
 
 
 def test_uncommitted_can_leave_out_the_open_hour(journal: Journal) -> None:
     earlier = journal.append(
-        dataclasses.replace(draft(), occurred_at=NOW - dt.timedelta(hours=1)), now=NOW)
+        dataclasses.replace(draft(), occurred_at=NOW - dt.timedelta(hours=1)), now=NOW
+    )
     journal.append(draft(), now=NOW)
 
     rows = journal.uncommitted(hours_before=NOW)

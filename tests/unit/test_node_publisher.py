@@ -32,9 +32,9 @@ class FakeJetStream:
         self.pending: set[asyncio.Future[PubAck]] = set()
         self.max_pending = 0
 
-    async def publish_async(self, subject: str, payload: bytes = b"",
-                            headers: dict[str, str] | None = None,
-                            **_: Any) -> asyncio.Future[PubAck]:
+    async def publish_async(
+        self, subject: str, payload: bytes = b"", headers: dict[str, str] | None = None, **_: Any
+    ) -> asyncio.Future[PubAck]:
         assert headers is not None
         key = headers[pub.MSG_ID_HEADER]
         self.sent.append(key)
@@ -56,9 +56,14 @@ class FakeJetStream:
 
 
 def _publisher(journal: Journal) -> pub.Publisher:
-    return pub.Publisher(journal, key=nacl.signing.SigningKey.generate(),
-                         nats_url="nats://unused", stream="S", subject_prefix="p",
-                         clock=lambda: NOW)
+    return pub.Publisher(
+        journal,
+        key=nacl.signing.SigningKey.generate(),
+        nats_url="nats://unused",
+        stream="S",
+        subject_prefix="p",
+        clock=lambda: NOW,
+    )
 
 
 @pytest.fixture
@@ -67,9 +72,19 @@ def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Journal:
     monkeypatch.setattr(pub, "WINDOW", 64)
     j = Journal(tmp_path / "node-a.db", node="node-a")
     for i in range(160):
-        j.append(UsageIn(key="node-a:0", node="node-a", user=USER, resource_kind="llm_token",
-                         applies_to="llm", quantity=1, amount_cents=1 + i % 7,
-                         occurred_at=NOW.replace(minute=i % 60)), now=NOW)
+        j.append(
+            UsageIn(
+                key="node-a:0",
+                node="node-a",
+                user=USER,
+                resource_kind="llm_token",
+                applies_to="llm",
+                quantity=1,
+                amount_cents=1 + i % 7,
+                occurred_at=NOW.replace(minute=i % 60),
+            ),
+            now=NOW,
+        )
     return j
 
 
@@ -89,7 +104,8 @@ def test_every_record_published_once_with_a_window_of_acks_in_flight(journal: Jo
 
 
 def test_a_refused_record_stays_unpublished_and_the_acknowledged_ones_are_marked(
-        journal: Journal) -> None:
+    journal: Journal,
+) -> None:
     js = FakeJetStream(fail={"node-a:40"})
 
     acked, failed = asyncio.run(_publisher(journal).publish_pending(js))  # type: ignore[arg-type]
@@ -105,12 +121,14 @@ def test_a_refused_record_stays_unpublished_and_the_acknowledged_ones_are_marked
 
 
 def test_an_ack_that_never_comes_ends_the_pass_at_its_deadline(
-        journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pub, "ACK_TIMEOUT_S", 0.2)
     js = FakeJetStream(silent={"node-a:5"})
 
-    acked, failed = asyncio.run(asyncio.wait_for(
-        _publisher(journal).publish_pending(js), timeout=5))  # type: ignore[arg-type]
+    acked, failed = asyncio.run(
+        asyncio.wait_for(_publisher(journal).publish_pending(js), timeout=5)
+    )  # type: ignore[arg-type]
 
     left = _unpublished(journal)
     assert failed >= 1 and "node-a:5" in left and acked == 160 - len(left)
@@ -121,7 +139,6 @@ def test_once_stopped_no_more_rows_are_read(journal: Journal) -> None:
     stop = asyncio.Event()
     stop.set()
 
-    acked, failed = asyncio.run(
-        _publisher(journal).publish_pending(FakeJetStream(), stop=stop))  # type: ignore[arg-type]
+    acked, failed = asyncio.run(_publisher(journal).publish_pending(FakeJetStream(), stop=stop))  # type: ignore[arg-type]
 
     assert (acked, failed) == (0, 0) and len(_unpublished(journal)) == 160

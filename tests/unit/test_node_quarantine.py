@@ -29,8 +29,14 @@ USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 def add(journal: Journal, *, minute: int = 3, hour: int = 14) -> str:
     at = NOW.replace(hour=hour, minute=minute)
-    raw = {"user": USER, "resource_kind": "vm_hour", "applies_to": "vm", "quantity": 1,
-           "amount_cents": 10, "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    raw = {
+        "user": USER,
+        "resource_kind": "vm_hour",
+        "applies_to": "vm",
+        "quantity": 1,
+        "amount_cents": 10,
+        "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     return journal.append(draft_record(raw, node="node-a", now=at), now=at).key
 
 
@@ -43,8 +49,11 @@ def poison(journal: Journal, key: str, body: str | bytes) -> None:
 
 
 def body_with(journal: Journal, row_key: str, **change: Any) -> str:
-    (body,) = sqlite3.connect(journal.path).execute(
-        "SELECT body FROM records WHERE key = ?", (row_key,)).fetchone()
+    (body,) = (
+        sqlite3.connect(journal.path)
+        .execute("SELECT body FROM records WHERE key = ?", (row_key,))
+        .fetchone()
+    )
     return json.dumps({**json.loads(body), **change})
 
 
@@ -74,8 +83,7 @@ POISONS = {
 
 
 @pytest.mark.parametrize("kind", list(POISONS))
-def test_a_bad_row_is_quarantined_and_the_rows_after_it_go_on(journal: Journal,
-                                                               kind: str) -> None:
+def test_a_bad_row_is_quarantined_and_the_rows_after_it_go_on(journal: Journal, kind: str) -> None:
     # Given three records, the middle one broken
     first, middle, last = (add(journal) for _ in range(3))
     poison(journal, middle, POISONS[kind](journal, middle))
@@ -124,12 +132,17 @@ def test_a_journal_of_the_first_release_gains_the_quarantine_columns(tmp_path: P
 
 
 def test_the_committer_commits_the_good_rows_of_an_hour_with_a_bad_one(
-        journal: Journal, tmp_path: Path) -> None:
+    journal: Journal, tmp_path: Path
+) -> None:
     good, bad = add(journal, hour=10), add(journal, hour=10)
     poison(journal, bad, body_with(journal, bad, quantity=-1))
-    committer = Committer(repo_path_for(journal.path), node="node-a",
-                          key=nacl.signing.SigningKey.generate(), remote=None,
-                          clock=lambda: NOW)
+    committer = Committer(
+        repo_path_for(journal.path),
+        node="node-a",
+        key=nacl.signing.SigningKey.generate(),
+        remote=None,
+        clock=lambda: NOW,
+    )
 
     outcome = committer.run(journal, include_open=False)
 

@@ -46,22 +46,25 @@ class TestDraftRecord:
 
         assert record.occurred_at == dt.datetime(2026, 11, 21, 14, 3, 10, tzinfo=dt.UTC)
 
-    @pytest.mark.parametrize(("change", "field"), [
-        ({"user": "1.2.3.4"}, "user"),
-        ({"user": "2001:db8::1"}, "user"),
-        ({"resource_kind": "gpu"}, "resource_kind"),
-        ({"applies_to": "food"}, "applies_to"),
-        ({"quantity": -1}, "quantity"),
-        ({"quantity": 1.5}, "quantity"),
-        ({"quantity": "12"}, "quantity"),
-        ({"amount_cents": True}, "amount_cents"),
-        ({"occurred_at": "yesterday"}, "occurred_at"),
-        ({"occurred_at": "2026-11-21T14:00:00"}, "occurred_at"),
-        ({"occurred_at": "2026-11-21T15:00:00Z"}, "occurred_at"),
-        ({"key": "node-a:99"}, "key"),
-        ({"node": "node-b"}, "node"),
-        ({"amount": 3}, "amount"),
-    ])
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"user": "1.2.3.4"}, "user"),
+            ({"user": "2001:db8::1"}, "user"),
+            ({"resource_kind": "gpu"}, "resource_kind"),
+            ({"applies_to": "food"}, "applies_to"),
+            ({"quantity": -1}, "quantity"),
+            ({"quantity": 1.5}, "quantity"),
+            ({"quantity": "12"}, "quantity"),
+            ({"amount_cents": True}, "amount_cents"),
+            ({"occurred_at": "yesterday"}, "occurred_at"),
+            ({"occurred_at": "2026-11-21T14:00:00"}, "occurred_at"),
+            ({"occurred_at": "2026-11-21T15:00:00Z"}, "occurred_at"),
+            ({"key": "node-a:99"}, "key"),
+            ({"node": "node-b"}, "node"),
+            ({"amount": 3}, "amount"),
+        ],
+    )
     def test_bad_field_is_named(self, change: dict[str, object], field: str) -> None:
         with pytest.raises(RecordError, match=f"^{field}:"):
             draft_record({**GOOD, **change}, node="node-a", now=NOW)
@@ -74,8 +77,9 @@ class TestDraftRecord:
             draft_record(raw, node="node-a", now=NOW)
 
     def test_cli_numbers_are_parsed_and_words_are_refused_by_name(self) -> None:
-        report = cli_report(user=USER, kind="vm_hour", quantity="2", amount_cents="x",
-                            applies_to=None, at=None)
+        report = cli_report(
+            user=USER, kind="vm_hour", quantity="2", amount_cents="x", applies_to=None, at=None
+        )
 
         assert report["quantity"] == 2
         with pytest.raises(RecordError, match="^amount_cents: must be an integer, not 'x'"):
@@ -110,7 +114,8 @@ class TestCli:
         structlog.configure(**saved)
 
     def test_keygen_writes_a_private_seed_and_prints_the_public_key_last(
-            self, tmp_path: Path) -> None:
+        self, tmp_path: Path
+    ) -> None:
         path = tmp_path / "node.key"
 
         code, out, _ = run_main("keygen", "--out", str(path))
@@ -132,26 +137,48 @@ class TestCli:
         assert path.read_text() == "keep me"
 
     def test_record_prints_the_key(self) -> None:
-        code, out, _ = run_main("record", "--user", USER, "--kind", "vm_hour", "--quantity",
-                                "1", "--amount-cents", "10", "--at", "2026-01-01T10:05:00Z")
+        code, out, _ = run_main(
+            "record",
+            "--user",
+            USER,
+            "--kind",
+            "vm_hour",
+            "--quantity",
+            "1",
+            "--amount-cents",
+            "10",
+            "--at",
+            "2026-01-01T10:05:00Z",
+        )
 
         assert code == EXIT_OK
         assert out.strip() == "node-a:1"
 
     def test_record_with_a_bad_field_exits_2_naming_it(self, tmp_path: Path) -> None:
-        code, _, err = run_main("record", "--user", USER, "--kind", "vm_hours",
-                                "--quantity", "1", "--amount-cents", "10")
+        code, _, err = run_main(
+            "record",
+            "--user",
+            USER,
+            "--kind",
+            "vm_hours",
+            "--quantity",
+            "1",
+            "--amount-cents",
+            "10",
+        )
 
         assert code == EXIT_USAGE
         assert "resource_kind: 'vm_hours'" in err
         assert Journal(tmp_path / "j.db", node="node-a").counts().journalled == 0
 
     def test_record_without_a_node_name_exits_2_naming_the_variable(
-            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.delenv("HERO_NODE_NAME")
 
-        code, _, err = run_main("record", "--user", USER, "--kind", "vm_hour",
-                                "--quantity", "1", "--amount-cents", "10")
+        code, _, err = run_main(
+            "record", "--user", USER, "--kind", "vm_hour", "--quantity", "1", "--amount-cents", "10"
+        )
 
         assert code == EXIT_USAGE
         assert "HERO_NODE_NAME" in err

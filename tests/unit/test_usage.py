@@ -118,8 +118,9 @@ def test_bad_records_are_rejected_with_an_alert_and_the_rest_applied(account) ->
 
 
 def test_a_key_twice_in_one_batch_is_charged_once(account) -> None:
-    outcome = apply_batch([rec(1, cents=40, category="vm"), rec(1, cents=40, category="vm")],
-                          via="nats", now=NOW)
+    outcome = apply_batch(
+        [rec(1, cents=40, category="vm"), rec(1, cents=40, category="vm")], via="nats", now=NOW
+    )
     assert (outcome.inserted, outcome.duplicates) == (1, 1)
     assert balance() == 960
 

@@ -20,11 +20,23 @@ NOW = dt.datetime(2026, 11, 21, 14, 30)
 
 def row(key: str, **changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "key": key, "node": "node-a", "address": "520:c662:fd00:9e92:5d99:34ed:ab8:82ab",
-        "account_id": None, "resource_kind": "llm_token", "applies_to": "llm",
-        "quantity": 1200, "amount_cents": 3, "occurred_at": NOW, "multiplier_quarters": 4,
-        "charge_quarters": 12, "status": "unmatched", "via": "nats", "received_at": NOW,
-        "seen_nats_at": NOW, "seen_git_at": None}
+        "key": key,
+        "node": "node-a",
+        "address": "520:c662:fd00:9e92:5d99:34ed:ab8:82ab",
+        "account_id": None,
+        "resource_kind": "llm_token",
+        "applies_to": "llm",
+        "quantity": 1200,
+        "amount_cents": 3,
+        "occurred_at": NOW,
+        "multiplier_quarters": 4,
+        "charge_quarters": 12,
+        "status": "unmatched",
+        "via": "nats",
+        "received_at": NOW,
+        "seen_nats_at": NOW,
+        "seen_git_at": None,
+    }
     return base | changes
 
 
@@ -54,10 +66,15 @@ def test_a_rolled_back_batch_leaves_nothing_behind(database: str) -> None:
         assert insert_new([row("node-a:1")]) == {"node-a:1"}
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",),
-                                           blacklist_characters="\x00"), max_size=40))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=40,
+    )
+)
 def test_any_text_is_stored_byte_for_byte(pg_db: str, text: str) -> None:
     key = f"k:{abs(hash(text))}:{len(text)}"
     with db.atomic():
