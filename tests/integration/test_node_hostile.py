@@ -33,8 +33,10 @@ REPORT = {"user": USER, "resource_kind": "vm_hour", "quantity": 1, "amount_cents
 
 
 def test_a_broken_journal_row_is_quarantined_and_the_others_are_published_and_pushed(
-    make_node: MakeNode, stream: TestStream, forge: GitHttpServer
-) -> None:  # noqa: F811
+    make_node: MakeNode,  # noqa: F811
+    stream: TestStream,  # noqa: F811
+    forge: GitHttpServer,  # noqa: F811
+) -> None:
     # Given a journal of three records from two hours ago, the middle one broken by hand
     node = make_node(stream=stream, forge=forge, HERO_NODE_COMMIT_INTERVAL_S="1")
     earlier = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
