@@ -12,7 +12,7 @@ def render(
     seed: int,
     log: FaultLog,
     verdict: Verdict,
-    drained_s: float,
+    drained_s: tuple[float, float],
     counters: dict[str, int],
     payments: int,
     total_s: float,
@@ -38,7 +38,9 @@ def render(
     lines += [
         "",
         f"  webhook deliveries {counters['webhooks']} (+{counters['webhook_retries']}"
-        f" retried), run {total_s:.0f}s, drained {drained_s:.1f}s after the last fault",
+        f" retried), run {total_s:.0f}s",
+        f"  settled {drained_s[0]:.1f}s after the last fault ended"
+        f" ({drained_s[1]:.1f}s after the load ended)",
     ]
     problems = verdict.lost + verdict.doubled + verdict.other
     if problems:

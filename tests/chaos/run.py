@@ -218,9 +218,10 @@ def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> in
         errors += [repr(e) for e in load.FAILURES] + log.errors
         if any(t.is_alive() for t in threads):
             errors.append("the load did not finish in time")
-        last_fault = injector.now()
+        load_end = injector.now()
         errors += drain(stack, oracle, timeout=max(120.0, size.load_s * 1.5))
-        drained_s = injector.now() - last_fault
+        settled_at = injector.now()
+        drained_s = (settled_at - log.last_end_s, settled_at - load_end)
         verdict = check.compare(stack.db_url, oracle)
         audit = stack.admin("audit")
         verdict.checks.append(("hero-admin audit", "ok" if audit.returncode == 0 else "FAILED"))
