@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -277,7 +278,7 @@ class ChaosStack:
     def admin(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return hero_admin(*args, env=self.direct_env, timeout=timeout)
 
-    def send(self, messages: list[tuple[str, dict[str, object]]]) -> None:
+    def send(self, messages: Sequence[tuple[str, Mapping[str, object]]]) -> None:
         """Send actor messages straight to RabbitMQ, each confirmed."""
         lines = "".join(json.dumps([name, kwargs]) + "\n" for name, kwargs in messages)
         done = subprocess.run(
