@@ -125,7 +125,7 @@ def test_bad_signature_and_malformed_files_are_quarantined_and_the_rest_applied(
 
     assert (report.quarantined, report.rejected, report.records) == (2, 2, 2)
     assert balance() == -7
-    alerts = {a.kind: [] for a in Alert.select()}
+    alerts: dict[str, list[str]] = {a.kind: [] for a in Alert.select()}
     for alert in Alert.select():
         alerts[alert.kind].append(alert.message)
     assert any("bad signature" in m for m in alerts["quarantine"])

@@ -29,6 +29,7 @@ def in_bucket(bucket: str) -> dict:
         try:
             kv = await nc.jetstream(timeout=5).key_value(bucket)
             entry = await kv.get("acct." + parse_address(ADDRESS).packed.hex())
+            assert entry.value is not None
             return dict(json.loads(entry.value))
         finally:
             await nc.close()

@@ -294,6 +294,7 @@ def test_republish_fills_a_new_bucket_with_every_account_state(
         nc = await nats.connect(NATS_URL, connect_timeout=2, allow_reconnect=False)
         try:
             entry = await (await nc.jetstream(timeout=5).key_value(credit.bucket)).get(key)
+            assert entry.value is not None
             return json.loads(entry.value)
         finally:
             await nc.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,10 +43,10 @@ STEPS = st.lists(
 )
 
 
-def run_steps(steps: list[tuple[str, object, bool]]) -> int:
+def run_steps(steps: list[tuple[str, Any, bool]]) -> int:
     """Apply *steps* to a new account; return the balance a correct ledger must show."""
     account = Account.create(address=f"prop-{uuid.uuid4().hex}")
-    expected, refs = 0, []
+    expected, refs = 0, list[str]()
     for n, (what, amount, replay) in enumerate(steps):
         amounts = amount if isinstance(amount, list) else [amount]
         fits = all(abs(a) <= MAX_ENTRY_CENTS for a in amounts)

@@ -91,7 +91,9 @@ def test_make_run_on_a_fresh_clone_serves_a_sandbox_top_up(clone: Path) -> None:
         )
         assert started.status_code == 303, started.text
         checkout = started.headers["Location"]
-        topup_id = re.search(r"/sandbox/checkout/(\w+)$", checkout).group(1)
+        found = re.search(r"/sandbox/checkout/(\w+)$", checkout)
+        assert found is not None, checkout
+        topup_id = found.group(1)
         wait_until(
             lambda: "Pay $25.00" in session.get(checkout, timeout=10).text,
             timeout=30,

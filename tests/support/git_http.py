@@ -107,7 +107,7 @@ def git_http_server(root: Path, **kwargs: Any) -> Iterator[GitHttpServer]:
 
         def _body(self) -> bytes:
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:

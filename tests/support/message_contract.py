@@ -84,7 +84,7 @@ def fits(value: object, hint: object) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint in (str, bool):
-        return isinstance(value, hint)  # type: ignore[arg-type]
+        return isinstance(value, hint)
     if origin is list:
         (item,) = typing.get_args(hint)
         return isinstance(value, list) and all(fits(v, item) for v in value)

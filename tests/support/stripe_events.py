@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from adapters.payments.stripe_provider import sign_stripe_payload
@@ -75,7 +76,7 @@ def charge_refunded(
     payment_intent: str,
     amount_refunded_cents: Any,
     amount_cents: int | None = None,
-    refunds: list[tuple[str, Any]] | list[tuple[str, Any, str]] | None = None,
+    refunds: Sequence[tuple[str, Any] | tuple[str, Any, str]] | None = None,
     has_more: bool = False,
     created: int | None = None,
 ) -> dict[str, Any]:

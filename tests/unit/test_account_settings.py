@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import falcon.testing
@@ -72,10 +73,13 @@ def note(account: Account, kind: str, key: str) -> None:
 def run(sent: Sent, name: str) -> str:
     """Carry out the last message named *name*, as the worker would."""
     kwargs = next(k for n, k in reversed(sent.calls) if n == name)
-    actor = {"set_email": set_email, "verify_email": verify_email}.get(name)
-    actor = (
-        actor or {"send_email_link": send_email_link, "set_email_choices": set_email_choices}[name]
-    )
+    actors: dict[str, Callable[..., object]] = {
+        "set_email": set_email,
+        "verify_email": verify_email,
+        "send_email_link": send_email_link,
+        "set_email_choices": set_email_choices,
+    }
+    actor = actors[name]
     return str(actor(**kwargs))
 
 
@@ -100,7 +104,9 @@ def test_a_new_email_gets_a_link_and_nothing_else_until_it_is_opened(
 
     opened = alice.get(outbox.link(), headers=HTML)
     assert opened.status_code == 200 and 'id="confirm-email"' in opened.text
-    token = re.search(r'name="token" value="([^"]+)"', opened.text).group(1)
+    found = re.search(r'name="token" value="([^"]+)"', opened.text)
+    assert found is not None, opened.text
+    token = found.group(1)
     confirmed = alice.post_form(
         "/account/email/verify", {"token": token, "csrf_token": alice.csrf()}, HTML
     )

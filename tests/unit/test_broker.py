@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import dramatiq
 import pytest
+from dramatiq.brokers.stub import StubBroker
 
 import actors
 from models import Account, Billing
@@ -34,7 +35,7 @@ def test_apply_payment_sent_in_process_is_applied(worker: dramatiq.Worker) -> No
             currency="usd",
             paid_at=1_790_000_000,
         )
-    actors.broker.join("payments")
+    worker.broker.join("payments")
     assert Billing.get().balance_cents == 300
 
 
@@ -49,7 +50,9 @@ def test_a_payment_that_can_never_apply_is_dead_lettered_at_once(worker: dramati
         currency="usd",
         paid_at=1,
     )
+    broker = worker.broker
+    assert isinstance(broker, StubBroker)
     with pytest.raises(Exception, match="amount_cents"):
-        actors.broker.join("payments")
-    assert len(actors.broker.dead_letters) == 1
-    assert actors.broker.dead_letters[0].options.get("retries", 0) == 0
+        broker.join("payments")
+    assert len(broker.dead_letters) == 1
+    assert broker.dead_letters[0].options.get("retries", 0) == 0

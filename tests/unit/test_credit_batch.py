@@ -127,7 +127,7 @@ def test_crossings_in_one_batch_are_told_once_each_and_stays_are_not(database: s
     assert rows[staying.id].exhausted_since == before[staying.id].exhausted_since
     assert rows[rising.id].exhausted_since is None and rows[falling.id].exhausted_since
     told = [
-        (n.account_id, n.key)
+        (n.account_id, n.key)  # type: ignore[attr-defined]
         for n in Notification.select().where(Notification.kind == "credit_exhausted")
     ]
     assert sorted(told) == sorted(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,8 @@ def test_a_demo_round_charges_the_logged_in_user(
     with_plan(account, "assigned")
     deps.set(forge=ForgeAccess(mirror_dir=str(tmp_path / "mirrors")))
     monkeypatch.setattr(demo, "ROUND_S", 0.01)
-    stop = demo.threading.Event()
-    thread = demo.threading.Thread(
+    stop = threading.Event()
+    thread = threading.Thread(
         target=demo.run_demo, args=(str(tmp_path / "demo"), stop), kwargs={"seed": 7}
     )
     thread.start()

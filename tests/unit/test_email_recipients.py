@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from actors.notify import send_pending
-from adapters.email import EmailError, FolderSender, SendGridSender
+from adapters.email import EmailError, EmailSender, FolderSender, SendGridSender
 from models import Account, Notification
 
 BAD = ["a@b.cd\nBcc: victim@example.com", "[/]x@y.zz", "no-at-sign", "a@b.cd\x1b[2J"]
@@ -17,7 +17,7 @@ BAD = ["a@b.cd\nBcc: victim@example.com", "[/]x@y.zz", "no-at-sign", "a@b.cd\x1b
 
 @pytest.mark.parametrize("to", BAD)
 def test_both_senders_refuse_a_bad_recipient_naming_it(to: str, tmp_path: Path) -> None:
-    senders = [
+    senders: list[EmailSender] = [
         FolderSender(folder=str(tmp_path), sender="billing@hero.example"),
         SendGridSender(
             api_key="SG.x", sender="billing@hero.example", api_base="http://127.0.0.1:9"

@@ -47,7 +47,9 @@ def account(sqlite_db: str) -> Account:
     return Account.create(address=ADDRESS, created_at=utcnow())
 
 
-def result(scan_ref: str, client_id: str, overall: str, **over: Any) -> dict[str, Any]:
+def result(
+    scan_ref: str | None, client_id: str | None, overall: str, **over: Any
+) -> dict[str, Any]:
     body = {"scan_ref": scan_ref, "client_id": client_id, "overall": overall, **over}
     fields: dict[str, Any] = {
         "source": "idenfy",

@@ -57,11 +57,12 @@ def test_a_threshold_set_by_the_user_moves_the_warning(client, sent: Sent) -> No
     )
 
     assert result.status_code == 303 and result.headers["location"].startswith("/?low_balance=")
-    assert sent.calls[-1] == (
+    actor, kwargs = sent.calls[-1]
+    assert (actor, kwargs) == (
         "set_low_balance",
         {"address": address_of(ALICE_KEY), "low_balance_cents": 2500},
     )
-    set_low_balance(**sent.calls[-1][1])  # what the worker does with the message
+    set_low_balance(**kwargs)  # what the worker does with the message
     page = browser.get("/?low_balance=saved", headers=HTML)
     assert 'id="credit-low"' in page.text and 'value="25.00"' in page.text
     assert browser.get("/").json["low_balance_cents"] == 2500

@@ -122,12 +122,12 @@ def test_the_fake_send_refuses_a_renamed_field() -> None:
 )
 def test_the_fake_send_refuses_a_value_of_the_wrong_type(field: str, value: object) -> None:
     with pytest.raises(AssertionError, match=f"ApplyPayment.{field}"):
-        check_message(ApplyPayment(**{**PAYMENT, field: value}))  # type: ignore[arg-type]
+        check_message(ApplyPayment(**{**PAYMENT, field: value}))
 
 
 def test_the_fake_send_refuses_a_string_and_kwargs() -> None:
     with pytest.raises(TypeError):
-        Sent()("apply_payment", **PAYMENT)  # type: ignore[call-arg]
+        Sent()("apply_payment", **PAYMENT)  # type: ignore[arg-type]
     with pytest.raises(AssertionError, match="not a message"):
         Sent()("apply_payment")  # type: ignore[arg-type]
 

@@ -203,7 +203,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Jour
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}/usage", journal  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{server.effective_port}/usage", journal
     finally:
         server.close()
         journal.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from nats.js.errors import APIError
 
 from node_agent import publisher as pub
 from node_agent.journal import Journal
+from wire.nats import MSG_ID_HEADER
 from wire.otoml import UsageIn
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
@@ -26,7 +28,9 @@ class FakeJetStream:
     """``publish_async`` as nats-py has it: a future per message, resolved when the
     stream answers; *fail* keys get an API error, *silent* keys no answer at all."""
 
-    def __init__(self, *, fail: set[str] = frozenset(), silent: set[str] = frozenset()) -> None:
+    def __init__(
+        self, *, fail: AbstractSet[str] = frozenset(), silent: AbstractSet[str] = frozenset()
+    ) -> None:
         self.fail, self.silent = set(fail), set(silent)
         self.sent: list[str] = []
         self.pending: set[asyncio.Future[PubAck]] = set()
@@ -36,7 +40,7 @@ class FakeJetStream:
         self, subject: str, payload: bytes = b"", headers: dict[str, str] | None = None, **_: Any
     ) -> asyncio.Future[PubAck]:
         assert headers is not None
-        key = headers[pub.MSG_ID_HEADER]
+        key = headers[MSG_ID_HEADER]
         self.sent.append(key)
         future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
         self.pending.add(future)
@@ -127,8 +131,8 @@ def test_an_ack_that_never_comes_ends_the_pass_at_its_deadline(
     js = FakeJetStream(silent={"node-a:5"})
 
     acked, failed = asyncio.run(
-        asyncio.wait_for(_publisher(journal).publish_pending(js), timeout=5)
-    )  # type: ignore[arg-type]
+        asyncio.wait_for(_publisher(journal).publish_pending(js), timeout=5)  # type: ignore[arg-type]
+    )
 
     left = _unpublished(journal)
     assert failed >= 1 and "node-a:5" in left and acked == 160 - len(left)

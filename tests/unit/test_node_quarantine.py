@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def journal(tmp_path: Path) -> Journal:
     return Journal(tmp_path / "node-a.db", node="node-a")
 
 
-POISONS = {
+POISONS: dict[str, Callable[[Journal, str], str | bytes]] = {
     "not JSON": lambda j, k: "{half",
     "not UTF-8": lambda j, k: b"\xff\xfe",
     "amount out of bounds": lambda j, k: body_with(j, k, amount_cents=10**15),

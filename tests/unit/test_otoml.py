@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import tomli_w
@@ -30,8 +31,8 @@ occurred_at = "2026-11-21T14:03:10Z"
 """
 
 
-def record(seq: int, **overrides) -> UsageIn:
-    values = dict(
+def record(seq: int, **overrides: Any) -> UsageIn:
+    values: dict[str, Any] = dict(
         key=f"node-a:{seq}",
         node="node-a",
         user=USER,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from actors.ledger import audit_mismatches
@@ -17,8 +19,8 @@ from models import Account, Billing, LedgerEntry, PaymentEvent, UnmatchedItem
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
 
-def fact(**overrides) -> PaymentFact:
-    values = dict(
+def fact(**overrides: Any) -> PaymentFact:
+    values: dict[str, Any] = dict(
         provider="stripe",
         payment_key="pi_1",
         address=ADDRESS,
@@ -52,6 +54,7 @@ def test_first_paid_at_is_the_providers_time_and_stamped_once(account: Account) 
     credit_payment(fact())
     credit_payment(fact(payment_key="pi_2", paid_at=1_700_000_000))
     billing = Billing.get()
+    assert billing.first_paid_at is not None
     assert billing.first_paid_at.timestamp() == pytest.approx(1_790_000_000, abs=86400)
     assert billing.first_paid_at.isoformat().startswith("2026-09-21")
     assert billing.lifetime_paid_cents == 5000
@@ -91,7 +94,9 @@ def test_payment_with_a_bad_amount_is_refused_permanently(account: Account, amou
 
 def test_refund_by_id_debits_each_refund_once(account: Account) -> None:
     credit_payment(fact())
-    args = dict(provider="stripe", payment_key="pi_1", charge_id="ch_1", refunded_at=1_790_000_100)
+    args: dict[str, Any] = dict(
+        provider="stripe", payment_key="pi_1", charge_id="ch_1", refunded_at=1_790_000_100
+    )
     assert (
         debit_refund(
             amount_refunded_cents=500, refunds=[{"id": "re_1", "amount_cents": 500}], **args
@@ -118,7 +123,7 @@ def test_refund_by_id_debits_each_refund_once(account: Account) -> None:
 
 def test_cumulative_refunds_take_only_the_difference_in_any_order(account: Account) -> None:
     credit_payment(fact())
-    args = dict(
+    args: dict[str, Any] = dict(
         provider="stripe", payment_key="pi_1", charge_id="ch_1", refunded_at=1, refunds=None
     )
     assert debit_refund(amount_refunded_cents=800, **args) == "debited"

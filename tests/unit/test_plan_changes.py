@@ -37,7 +37,7 @@ def account(sqlite_db: str) -> Account:
     return account
 
 
-def req(kind: str, request_id: str, action) -> dict:  # type: ignore[no-untyped-def]
+def req(kind: str, request_id: str, action) -> dict:
     return carry_out(kind, request_id, USER, action)
 
 

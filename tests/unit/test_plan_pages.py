@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import falcon.testing
 import pytest
@@ -33,7 +34,7 @@ def fund(cents: int) -> None:
     Billing.update(balance_cents=cents).where(Billing.account == account_of()).execute()
 
 
-def act(kind: str, action) -> dict:  # type: ignore[no-untyped-def]
+def act(kind: str, action) -> dict:
     request_id = uuid.uuid4().hex
     return carry_out(kind, request_id, ALICE_ADDRESS, lambda: action(request_id))
 
@@ -110,7 +111,7 @@ def test_each_vm_shows_its_address_and_state(client) -> None:
 def test_upgrade_renewal_and_release_send_one_message_each(client, sent: Sent) -> None:
     alice = logged_in(client)
     ids = [uuid.uuid4().hex for _ in range(3)]
-    forms = [
+    forms: list[tuple[str, dict[str, str], str, dict[str, Any]]] = [
         ("/plans/upgrade", {"plan_id": "10vms"}, "upgrade_plan", {"plan_id": "10vms"}),
         ("/plans/renewal", {"renew": "on"}, "set_plan_renewal", {"on": True}),
         ("/vms/release", {"vm_id": "vm-a"}, "release_vm", {"vm_id": "vm-a"}),

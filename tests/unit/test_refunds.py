@@ -148,7 +148,7 @@ def test_a_refund_over_what_remains_of_the_payment_is_capped_and_parked(account:
     ("field", "call"),
     [
         ("amount_refunded_cents", lambda: cumulative(10.99)),  # type: ignore[arg-type]
-        ("amount_refunded_cents", lambda: cumulative(True)),  # type: ignore[arg-type]
+        ("amount_refunded_cents", lambda: cumulative(True)),
         ("amount_refunded_cents", lambda: cumulative(2**63)),
         ("amount_refunded_cents", lambda: cumulative(-1)),
         ("refunds\\[0\\].amount_cents", lambda: listed(("re_1", -100))),

@@ -80,8 +80,7 @@ def kinds(account: Account) -> list[str]:
 def test_the_scheduler_sends_the_suspension_job_to_a_declared_actor() -> None:
     import actors
 
-    actors.build_broker(None)
-    declared = set(actors.broker.get_declared_actors())
+    declared = set(actors.build_broker(None).get_declared_actors())
     assert {job.actor for job in JOBS} <= declared
     assert "suspend_exhausted" in {job.actor for job in JOBS}
 

@@ -5,6 +5,7 @@ and stops refreshing."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import dramatiq
 import falcon.testing
@@ -33,7 +34,7 @@ def client(sqlite_db: str, sent: Sent) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(make_app(Clock(), sent))
 
 
-def actions(sent: Sent) -> list[tuple[str, dict[str, object]]]:
+def actions(sent: Sent) -> list[tuple[str, dict[str, Any]]]:
     """The messages sent, less the ``ensure_account`` every login sends."""
     return [call for call in sent.calls if call[0] != "ensure_account"]
 

@@ -129,7 +129,11 @@ def test_an_out_of_bounds_record_is_quarantined_and_the_others_charged(account) 
     import json
 
     poison = {**rec(2), "amount_cents": 10**19}
-    outcome = apply_batch([rec(1, cents=4), poison, rec(3, cents=4), "junk"], via="git", now=NOW)
+    outcome = apply_batch(
+        [rec(1, cents=4), poison, rec(3, cents=4), "junk"],  # type: ignore[list-item]
+        via="git",
+        now=NOW,
+    )
 
     assert (outcome.inserted, outcome.rejected) == (2, 2)
     assert sorted(r.key for r in UsageRecord.select()) == ["node-a:1", "node-a:3"]

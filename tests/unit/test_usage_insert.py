@@ -71,7 +71,7 @@ def test_a_rolled_back_batch_leaves_nothing_behind(database: str) -> None:
 )
 @given(
     text=st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
         max_size=40,
     )
 )
