@@ -13,10 +13,10 @@ import pytest
 
 from models import Account, Alert, Billing, Node, UsageRecord
 from tests.conftest import need
-from tests.integration.conftest import Stack
 from tests.support.nats_helpers import NATS_URL, TestStream, delete_stream
 from tests.support.procs import wait_until
 from tests.support.services import nats_reachable
+from tests.support.stack import Stack
 from tests.support.tcp_proxy import TcpProxy
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

@@ -18,11 +18,11 @@ import pytest
 
 from models import Account, Alert, Billing, Node, UsageRecord
 from tests.conftest import need
-from tests.integration.conftest import Stack
 from tests.integration.test_bridge import USER, publish, record, start_bridge
 from tests.support.nats_helpers import TestStream, delete_stream
 from tests.support.procs import wait_until
 from tests.support.services import nats_reachable
+from tests.support.stack import Stack
 
 KEYS = {name: nacl.signing.SigningKey.generate() for name in ("node-a", "node-b", "node-c")}
 

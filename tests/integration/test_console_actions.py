@@ -10,11 +10,11 @@ from pathlib import Path
 import requests
 
 from models import Account, AdminAudit, Alert, Billing, PaymentEvent, VmPoolSlot
-from tests.integration.conftest import STRIPE_SECRET, Stack
 from tests.integration.test_console_browser import console_stack
 from tests.support.fake_stripe import fake_stripe
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, login, prove_with_key
 from tests.support.procs import wait_until
+from tests.support.stack import STRIPE_SECRET, Stack
 from tests.support.stripe_events import checkout_completed, signed
 
 CUSTOMER = "41f:9a01:3c22:7e10:aa55:1234:5678:9abc"

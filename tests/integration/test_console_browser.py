@@ -16,10 +16,10 @@ import pytest
 import requests
 
 from models import AdminAudit, Billing, LedgerEntry
-from tests.integration.conftest import Stack
 from tests.integration.test_journey_browser import page
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, address_of, login
 from tests.support.procs import BIN, hero_admin
+from tests.support.stack import Stack
 
 __all__ = ["page"]
 

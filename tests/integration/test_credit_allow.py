@@ -12,7 +12,6 @@ import nats
 from actors.ledger import post
 from models import Account, AdminAudit, write_transaction
 from models.credit import CreditState
-from tests.integration.conftest import Stack
 from tests.integration.test_credit_state import (
     ADDRESS,
     Credit,
@@ -20,6 +19,7 @@ from tests.integration.test_credit_state import (
 )
 from tests.support.nats_helpers import NATS_URL
 from tests.support.procs import hero_admin, wait_until
+from tests.support.stack import Stack
 from wire.address import parse_address
 
 

@@ -23,10 +23,10 @@ import requests
 from models import Account, Billing, LedgerEntry, Node
 from models.credit import CreditState
 from tests.conftest import need
-from tests.integration.conftest import Stack
 from tests.support.nats_helpers import NATS_URL, TestStream, delete_stream
 from tests.support.procs import BIN, HeroProcess, hero_admin, wait_until
 from tests.support.services import free_port, nats_reachable
+from tests.support.stack import Stack
 from tests.support.tcp_proxy import TcpProxy
 from wire.address import parse_address
 

@@ -29,10 +29,10 @@ import actors
 import messages
 from models import Billing, UsageRecord
 from tests.conftest import need
-from tests.integration.conftest import Stack
 from tests.support.axe import blocking_violations
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, login
 from tests.support.procs import BIN, hero_admin, wait_until
+from tests.support.stack import Stack
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "journey"

@@ -14,10 +14,10 @@ import actors
 import messages
 from models import AdminAudit, Billing, LedgerEntry, PlanSubscription
 from models.kyc import KycEvent, KycVerification
-from tests.integration.conftest import Stack
 from tests.support.fake_idenfy import FakeIdenfy, fake_idenfy
 from tests.support.login import BOB_KEY, JSON, LoggedIn, login
 from tests.support.procs import hero_admin, wait_until
+from tests.support.stack import Stack
 
 API_KEY, API_SECRET, SIGNING_KEY = "idenfy-key", "idenfy-secret", "idenfy-signing-key"
 

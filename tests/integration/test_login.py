@@ -20,7 +20,6 @@ import requests
 
 from gateway.auth.proofs import MAX_FAILED_PROOFS_PER_CHALLENGE
 from models import Account, Session, TopUp
-from tests.integration.conftest import Stack
 from tests.support.fake_mycelium import FakeMycelium
 from tests.support.login import (
     ALICE_ADDRESS,
@@ -34,6 +33,7 @@ from tests.support.login import (
     start_challenge,
 )
 from tests.support.procs import BIN, HeroProcess, wait_until
+from tests.support.stack import Stack
 from wire.address import derive_address
 
 JSON = {"Accept": "application/json"}

@@ -15,9 +15,9 @@ import nacl.public
 import pytest
 
 from tests.conftest import need
-from tests.integration.conftest import Stack
 from tests.support.fake_mycelium import FakeMycelium
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY
+from tests.support.stack import Stack
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -16,10 +16,10 @@ import pytest
 
 from gateway.auth.lease import PostgresLease, lease_for
 from models import db
-from tests.integration.conftest import Stack
 from tests.support.fake_mycelium import FakeMycelium
 from tests.support.login import ALICE_KEY, BOB_KEY, address_of, challenge_status, start_challenge
 from tests.support.procs import HeroProcess, wait_until
+from tests.support.stack import Stack
 
 #: Seconds a login by message may take once the message is in the node's inbox.
 LOGIN_WITHIN_S = 5.0

@@ -9,9 +9,9 @@ import json
 import requests
 
 from models import Account, AdminAudit, Billing, LedgerEntry
-from tests.integration.conftest import STRIPE_SECRET, Stack
 from tests.support.fake_stripe import FakeStripe, fake_stripe
 from tests.support.procs import HeroProcess, hero_admin, wait_until
+from tests.support.stack import STRIPE_SECRET, Stack
 from tests.support.stripe_events import checkout_completed, signed
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

@@ -18,9 +18,9 @@ from models import (
     VmPoolSlot,
     utcnow,
 )
-from tests.integration.conftest import Stack
 from tests.support.login import JSON, login
 from tests.support.procs import hero_admin, wait_until
+from tests.support.stack import Stack
 
 
 def outcome(session: requests.Session, url: str, request_id: str) -> dict:

@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 from models import Billing, PlanSubscription, VmPoolSlot
-from tests.integration.conftest import Stack
 from tests.integration.test_journey_browser import page  # noqa: F401 (the browser fixture)
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY
 from tests.support.procs import BIN, hero_admin, wait_until
+from tests.support.stack import Stack
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "plans"
 

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from models import Account, Alert, Billing, LedgerEntry, PaymentEvent, UnmatchedItem
-from tests.integration.conftest import STRIPE_SECRET, Stack
 from tests.support.fake_stripe import fake_stripe
 from tests.support.procs import HeroProcess, wait_until
+from tests.support.stack import STRIPE_SECRET, Stack
 from tests.support.stripe_events import (
     charge_refunded,
     checkout_completed,

@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from models import Account, Billing, LedgerEntry, PaymentEvent
-from tests.integration.conftest import STRIPE_SECRET, Stack
 from tests.support.procs import wait_until
 from tests.support.services import free_port
+from tests.support.stack import STRIPE_SECRET, Stack
 from tests.support.stripe_events import charge_refunded, checkout_completed, signed
 from tests.support.tcp_proxy import TcpProxy
 

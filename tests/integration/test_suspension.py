@@ -24,7 +24,6 @@ from models import (
     utcnow,
 )
 from models.credit import CreditState
-from tests.integration.conftest import STRIPE_SECRET, Stack
 from tests.integration.test_credit_state import (
     ADDRESS,
     Credit,
@@ -36,6 +35,7 @@ from tests.integration.test_credit_state import (
 )
 from tests.support.login import login
 from tests.support.procs import wait_until
+from tests.support.stack import STRIPE_SECRET, Stack
 from tests.support.stripe_events import checkout_completed, signed
 
 GRACE_S = 600

@@ -16,12 +16,12 @@ from pathlib import Path
 import actors
 import messages
 from models import Account, Alert, Billing, Node, UsageRecord
-from tests.integration.conftest import Stack
 from tests.integration.test_aggregator_hostile import silent_server  # noqa: F401 - fixture
 from tests.integration.test_bridge_poison import dead_letters
 from tests.support.git_http import git_http_server
 from tests.support.node_repo import NodeRepo
 from tests.support.procs import hero_admin, wait_until
+from tests.support.stack import Stack
 from wire.otoml import UsageIn, dumps
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

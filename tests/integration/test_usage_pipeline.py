@@ -18,11 +18,11 @@ import requests
 from actors.ledger import audit_mismatches
 from models import Account, Billing, LedgerEntry, Node, UsageRecord
 from tests.conftest import need
-from tests.integration.conftest import Stack
 from tests.support.git_http import git_http_server
 from tests.support.nats_helpers import NATS_URL, TestStream, delete_stream
 from tests.support.procs import BIN, HeroProcess, hero_admin, wait_until
 from tests.support.services import free_port, nats_reachable
+from tests.support.stack import Stack
 
 #: The ladder, written out independently of actors.ladder: (min days, quarters) for the
 #: discounted categories; vm is always 4 quarters (x1).

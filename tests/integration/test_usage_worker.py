@@ -10,9 +10,9 @@ import psycopg2
 import actors
 import messages
 from models import Account, Billing, LedgerEntry, UsageRecord
-from tests.integration.conftest import Stack
 from tests.integration.test_stripe_webhooks import _waiting_on_lock
 from tests.support.procs import wait_until
+from tests.support.stack import Stack
 
 USERS = ["520:c662:fd00:9e92:5d99:34ed:ab8:82ab", "52d:dc0:ab0c:851a:6e34:e79d:1f3f:15d3"]
 
