@@ -12,9 +12,16 @@ import pytest
 
 from models import Account, AdminAudit, Billing, LedgerEntry, db
 from models.money import CONFIRM_ADJUSTMENT_CENTS
-from tests.integration.test_stripe_webhooks import ADDRESS, PROCESSED, balance, make_account, post
 from tests.support.procs import BIN, hero_admin, hero_env, wait_until
-from tests.support.stack import STRIPE_SECRET, Stack
+from tests.support.stack import (
+    ADDRESS,
+    PROCESSED,
+    STRIPE_SECRET,
+    Stack,
+    balance,
+    make_account,
+    post,
+)
 from tests.support.stripe_events import checkout_completed, signed
 
 STRANGER = "41f:9a01:3c22:7e10:aa55:1234:5678:9abc"

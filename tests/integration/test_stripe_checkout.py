@@ -6,11 +6,18 @@ from __future__ import annotations
 import requests
 
 from models import TopUp
-from tests.integration.test_stripe_webhooks import ADDRESS, PROCESSED, balance, make_account, post
 from tests.support.fake_stripe import fake_stripe
 from tests.support.login import login
 from tests.support.procs import wait_until
-from tests.support.stack import STRIPE_SECRET, Stack
+from tests.support.stack import (
+    ADDRESS,
+    PROCESSED,
+    STRIPE_SECRET,
+    Stack,
+    balance,
+    make_account,
+    post,
+)
 from tests.support.stripe_events import checkout_completed, signed
 
 

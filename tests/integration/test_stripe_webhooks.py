@@ -12,29 +12,21 @@ import psycopg2
 import pytest
 import requests
 
-from models import Account, Billing, LedgerEntry, PaymentEvent
+from models import LedgerEntry, PaymentEvent
 from tests.support.procs import wait_until
 from tests.support.services import free_port
-from tests.support.stack import STRIPE_SECRET, Stack
+from tests.support.stack import (
+    ADDRESS,
+    PROCESSED,
+    STRIPE_SECRET,
+    Stack,
+    balance,
+    make_account,
+    post,
+    waiting_on_lock,
+)
 from tests.support.stripe_events import charge_refunded, checkout_completed, signed
 from tests.support.tcp_proxy import TcpProxy
-
-ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
-PROCESSED = ("message.processed", '"actor_name": "apply_payment"')
-
-
-def make_account(address: str = ADDRESS) -> Account:
-    account = Account.create(address=address)
-    Billing.create(account=account)
-    return account
-
-
-def balance(address: str = ADDRESS) -> int:
-    return Billing.select().join(Account).where(Account.address == address).get().balance_cents
-
-
-def post(url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
-    return requests.post(url + "/webhooks/stripe", data=body, headers=headers, timeout=30)
 
 
 def test_paid_checkout_delivered_three_times_through_two_gateways_credits_once(
@@ -163,7 +155,7 @@ def test_worker_killed_while_applying_a_payment_credits_once_after_restart(
     cursor.execute("SELECT id FROM billing WHERE account_id = %s FOR UPDATE", (account.id,))
     body, headers = signed(checkout_completed(address=ADDRESS, amount_cents=1200), STRIPE_SECRET)
     assert post(url, body, headers).status_code == 200
-    wait_until(lambda: _waiting_on_lock(pg_db), what="the worker to wait on the billing row")
+    wait_until(lambda: waiting_on_lock(pg_db), what="the worker to wait on the billing row")
 
     # When the worker is killed mid-transaction and the row is released
     first.kill(signal.SIGKILL)
@@ -176,15 +168,6 @@ def test_worker_killed_while_applying_a_payment_credits_once_after_restart(
     second.wait_lines(*PROCESSED, count=1)
     assert balance() == 1200
     assert LedgerEntry.select().count() == 1
-
-
-def _waiting_on_lock(dsn: str) -> bool:
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'"
-        )
-        return bool(cur.fetchone()[0])
 
 
 def test_charge_refunded_debits_once(stack: Stack) -> None:

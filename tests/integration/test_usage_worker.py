@@ -10,9 +10,8 @@ import psycopg2
 import actors
 import messages
 from models import Account, Billing, LedgerEntry, UsageRecord
-from tests.integration.test_stripe_webhooks import _waiting_on_lock
 from tests.support.procs import wait_until
-from tests.support.stack import Stack
+from tests.support.stack import Stack, waiting_on_lock
 
 USERS = ["520:c662:fd00:9e92:5d99:34ed:ab8:82ab", "52d:dc0:ab0c:851a:6e34:e79d:1f3f:15d3"]
 
@@ -48,7 +47,7 @@ def test_worker_killed_mid_batch_charges_each_record_once_after_restart(
     )
     actors.build_broker(pg_stack.env["HERO_AMQP_URL"])
     actors.send(messages.ApplyUsageBatch(records=records(400), via="nats"))
-    wait_until(lambda: _waiting_on_lock(pg_db), what="the worker to block mid-batch")
+    wait_until(lambda: waiting_on_lock(pg_db), what="the worker to block mid-batch")
 
     # When the worker dies there, and the row is released
     first.kill(signal.SIGKILL)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import psutil
 
 from models import LedgerEntry
-from tests.integration.test_stripe_webhooks import ADDRESS, balance, make_account, post
 from tests.support.procs import wait_until
-from tests.support.stack import STRIPE_SECRET, Stack
+from tests.support.stack import ADDRESS, STRIPE_SECRET, Stack, balance, make_account, post
 from tests.support.stripe_events import checkout_completed, signed
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import nacl.public
 import nacl.signing
+import psycopg2
+import requests
 
+from models import Account, Billing
 from tests.support.procs import HeroProcess, hero_env
 from tests.support.services import free_port
 
@@ -75,3 +78,32 @@ def run_stack(database_url: str, amqp_url: str, tmp_path: Path) -> Iterator[Stac
     yield running
     for proc in running.processes:
         proc.stop()
+
+
+ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
+
+
+PROCESSED = ("message.processed", '"actor_name": "apply_payment"')
+
+
+def make_account(address: str = ADDRESS) -> Account:
+    account = Account.create(address=address)
+    Billing.create(account=account)
+    return account
+
+
+def balance(address: str = ADDRESS) -> int:
+    return Billing.select().join(Account).where(Account.address == address).get().balance_cents
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+    return requests.post(url + "/webhooks/stripe", data=body, headers=headers, timeout=30)
+
+
+def waiting_on_lock(dsn: str) -> bool:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return bool(cur.fetchone()[0])
