@@ -20,6 +20,10 @@ from tests.support.services import (
     pg_reachable,
 )
 
+# Fixtures shared across test folders live in tests/support modules registered here;
+# test modules never import one another.
+pytest_plugins = ["tests.support.credit_stack"]
+
 # Speed is measured by `make bench`, never asserted: a property test on a loaded two-core
 # machine (or in CI beside the integration tier's processes) may take any time per example.
 settings.register_profile(

@@ -12,10 +12,9 @@ import nats
 from actors.ledger import post
 from models import Account, AdminAudit, write_transaction
 from models.credit import CreditState
-from tests.integration.test_credit_state import (
+from tests.support.credit_stack import (
     ADDRESS,
     Credit,
-    credit,  # noqa: F401 - the fixture
 )
 from tests.support.nats_helpers import NATS_URL
 from tests.support.procs import hero_admin, wait_until

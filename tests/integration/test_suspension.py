@@ -24,10 +24,9 @@ from models import (
     utcnow,
 )
 from models.credit import CreditState
-from tests.integration.test_credit_state import (
+from tests.support.credit_stack import (
     ADDRESS,
     Credit,
-    credit,  # noqa: F401 - the fixture
     seed_account,
     start_agent,
     start_bridge,
