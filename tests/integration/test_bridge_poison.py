@@ -13,12 +13,11 @@ import time
 from collections.abc import Iterator
 
 import nacl.signing
-import pika
 import pytest
 
 from models import Account, Alert, Billing, Node, UsageRecord
 from tests.conftest import need
-from tests.integration.test_bridge import USER, publish, record, start_bridge
+from tests.support.bridge_stack import USER, dead_letters, publish, record, start_bridge
 from tests.support.nats_helpers import TestStream, delete_stream
 from tests.support.procs import wait_until
 from tests.support.services import nats_reachable
@@ -40,20 +39,6 @@ def register_nodes() -> None:
     Billing.create(account=account)
     for name, key in KEYS.items():
         Node.create(name=name, repo_url="unused", pubkey_hex=key.verify_key.encode().hex())
-
-
-def dead_letters(amqp_url: str) -> int:
-    """Messages waiting in the usage queue's dead-letter queue (dramatiq's ``usage.XQ``)."""
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        channel = conn.channel()
-        try:
-            declared = channel.queue_declare("usage.XQ", passive=True)
-        except pika.exceptions.ChannelClosedByBroker:
-            return 0
-        return int(declared.method.message_count)
-    finally:
-        conn.close()
 
 
 def test_poison_in_a_batch_is_quarantined_and_the_other_nodes_are_charged(

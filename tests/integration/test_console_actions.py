@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from models import Account, AdminAudit, Alert, Billing, PaymentEvent, VmPoolSlot
-from tests.integration.test_console_browser import console_stack
+from tests.support.console import console_stack
 from tests.support.fake_stripe import fake_stripe
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, login, prove_with_key
 from tests.support.procs import wait_until

@@ -11,12 +11,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import nacl.signing
 import pytest
 import requests
 
 from models import AdminAudit, Billing, LedgerEntry
-from tests.integration.test_journey_browser import page
+from tests.support.browser import page
+from tests.support.console import console_stack
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, address_of, login
 from tests.support.procs import BIN, hero_admin
 from tests.support.stack import Stack
@@ -35,21 +35,6 @@ ADMIN_PATHS = [
     "/admin/pool",
     "/admin/no-such-page",
 ]
-
-
-def console_stack(stack: Stack, tmp_path: Path, **env: str) -> str:
-    """A gateway with Alice as the only operator address and a worker that trusts the
-    console's key; returns the gateway's URL."""
-    key = nacl.signing.SigningKey.generate()
-    key_path = tmp_path / "console.key"
-    key_path.write_text(key.encode().hex())
-    pubkeys = f"{stack.env['HERO_OPERATOR_PUBKEYS']},{key.verify_key.encode().hex()}"
-    stack.env["HERO_OPERATOR_PUBKEYS"] = pubkeys
-    url = stack.gateway(
-        HERO_OPERATOR_ADDRESSES=ALICE_ADDRESS, HERO_CONSOLE_KEY=str(key_path), **env
-    )
-    stack.worker(**env)
-    return url
 
 
 def prove(code: str, key_file: Path, url: str) -> None:

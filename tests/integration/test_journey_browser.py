@@ -13,70 +13,24 @@ Screenshots of every page go to ``test-artifacts/journey/`` (not committed).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 from pypdf import PdfReader
 
 import actors
 import messages
 from models import Billing, UsageRecord
-from tests.conftest import need
 from tests.support.axe import blocking_violations
+from tests.support.browser import usage_records
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, login
 from tests.support.procs import BIN, hero_admin, wait_until
 from tests.support.stack import Stack
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "journey"
-
-
-@pytest.fixture
-def page() -> Iterator[object]:
-    need("Chromium (apt-get install chromium)", CHROMIUM is not None)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900})
-            yield context.new_page()
-        finally:
-            browser.close()
-
-
-def usage_records(count: int) -> list[dict]:
-    moments = [dt.datetime.now(dt.UTC) - dt.timedelta(days=d, minutes=5) for d in range(3)]
-    return [
-        {
-            "key": f"node-a:{i}",
-            "node": "node-a",
-            "user": ALICE_ADDRESS,
-            "resource_kind": "llm_token" if i % 2 else "vm_hour",
-            "applies_to": "llm" if i % 2 else "vm",
-            "quantity": 100,
-            "amount_cents": 7,
-            "occurred_at": moments[i % 3].strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        for i in range(count)
-    ]
 
 
 def test_a_user_logs_in_tops_up_buys_a_plan_starts_a_vm_and_sees_usage(

@@ -3,50 +3,22 @@ writers and hides these races): the checks hold under concurrency."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
 
-from actors.ledger import audit_mismatches, post
+from actors.ledger import audit_mismatches
 from actors.plans import allocate_vm, buy_plan
 from models import (
-    Account,
     ActionRequest,
     Billing,
     LedgerEntry,
     PlanSubscription,
     VmAllocation,
     VmPoolSlot,
-    db,
-    write_transaction,
 )
+from tests.support.races import at_once, funded
 
 ROUNDS = 20
-
-
-def funded(cents: int) -> Account:
-    account = Account.create(address=f"race-{uuid.uuid4().hex[:20]}")
-    with write_transaction():
-        post(account, amount_cents=cents, kind="payment", ref=f"seed:{account.address}")
-    return account
-
-
-def at_once(*calls: Callable[[], Any]) -> list[Any]:
-    """Run *calls* in threads (each with its own connection), released together."""
-    start = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        start.wait()
-        try:
-            return call()
-        finally:
-            db.close()  # give this thread's connection back to the pool
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def test_two_simultaneous_plan_buys_make_one_plan_and_one_charge(pg_db: str) -> None:

@@ -10,7 +10,7 @@ from actors.ledger import audit_mismatches
 from actors.plan_changes import release_vm, upgrade_plan
 from actors.plans import allocate_vm, buy_plan
 from models import Billing, LedgerEntry, PlanSubscription, VmPoolSlot
-from tests.integration.test_plan_races import at_once, funded
+from tests.support.races import at_once, funded
 
 ROUNDS = 10
 

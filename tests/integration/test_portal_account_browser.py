@@ -26,8 +26,8 @@ from models import ActionRequest, Billing, LedgerEntry, PaymentEvent, TopUp
 from runtime.gateway import build_gateway
 from settings import Settings
 from tests.conftest import need
-from tests.integration.test_journey_browser import CHROMIUM, usage_records
 from tests.support.axe import blocking_violations
+from tests.support.browser import CHROMIUM, usage_records
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, prove_with_key
 from tests.support.procs import hero_admin, wait_until
 from tests.support.stack import Stack

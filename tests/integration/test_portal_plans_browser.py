@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from models import Billing, PlanSubscription, VmPoolSlot
-from tests.integration.test_journey_browser import page  # noqa: F401 (the browser fixture)
+from tests.support.browser import page  # noqa: F401 (the browser fixture)
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY
 from tests.support.procs import BIN, hero_admin, wait_until
 from tests.support.stack import Stack

@@ -17,7 +17,7 @@ import actors
 import messages
 from models import Account, Alert, Billing, Node, UsageRecord
 from tests.integration.test_aggregator_hostile import silent_server  # noqa: F401 - fixture
-from tests.integration.test_bridge_poison import dead_letters
+from tests.support.bridge_stack import dead_letters
 from tests.support.git_http import git_http_server
 from tests.support.node_repo import NodeRepo
 from tests.support.procs import hero_admin, wait_until
