@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,7 @@ from actors.aggregator import ForgeAccess, pull, pull_node
 from actors.usage import apply_batch
 from adapters.forge import ForgeUnavailable
 from models import Alert, Node, UsageRecord
-from tests.integration.test_aggregator import (  # noqa: F401
+from tests.support.aggregator import (  # noqa: F401
     HOUR,
     NOW,
     USER,
@@ -29,6 +26,7 @@ from tests.integration.test_aggregator import (  # noqa: F401
     node,
     rec,
     run_pull,
+    silent_server,
 )
 from tests.support.node_repo import NodeRepo
 from wire.otoml import dumps
@@ -154,33 +152,6 @@ def test_vanished_keys_are_read_from_signed_files_only(node: NodeRepo, tmp_path:
 
     assert report.force_push
     assert report.vanished == []
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A server that accepts connections and never says a word."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/node-a.git"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
 
 
 def test_a_server_that_never_answers_times_out(

@@ -25,7 +25,7 @@ import actors
 import messages
 from models import Billing, UsageRecord
 from tests.support.axe import blocking_violations
-from tests.support.browser import usage_records
+from tests.support.browser import page, usage_records  # noqa: F401 - page is a fixture
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, login
 from tests.support.procs import BIN, hero_admin, wait_until
 from tests.support.stack import Stack

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import requests
 
-from tests.integration.test_node_agent import (  # noqa: F401 - fixtures used by name
+from tests.support.git_http import GitHttpServer
+from tests.support.nats_helpers import TestStream, stream_messages
+from tests.support.node_stack import (  # noqa: F401 - fixtures used by name
     USER,
     MakeNode,
     NodeProcess,
@@ -24,8 +26,6 @@ from tests.integration.test_node_agent import (  # noqa: F401 - fixtures used by
     stream,
     wait_published,
 )
-from tests.support.git_http import GitHttpServer
-from tests.support.nats_helpers import TestStream, stream_messages
 from tests.support.procs import wait_until
 from tests.support.services import free_port
 

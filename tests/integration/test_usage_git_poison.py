@@ -16,7 +16,7 @@ from pathlib import Path
 import actors
 import messages
 from models import Account, Alert, Billing, Node, UsageRecord
-from tests.integration.test_aggregator_hostile import silent_server  # noqa: F401 - fixture
+from tests.support.aggregator import silent_server  # noqa: F401 - fixture
 from tests.support.bridge_stack import dead_letters
 from tests.support.git_http import git_http_server
 from tests.support.node_repo import NodeRepo
