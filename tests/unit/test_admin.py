@@ -13,15 +13,14 @@ from actors.ledger import audit_mismatches, post
 from models import Account, AdminAudit, Billing, LedgerEntry, write_transaction
 from models.errors import AdminRefused
 from models.money import MAX_ADJUSTMENT_CENTS, MAX_BALANCE_CENTS
+from tests.support.admin import OPERATOR, OPERATOR_PUBKEY
 from tests.support.deps import DepsSwitch
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 #: A fixed "now" for signing and checking, in Unix seconds.
 NOW = 1_790_000_000.0
 
-OPERATOR = nacl.signing.SigningKey(bytes(range(32)))
 STRANGER = nacl.signing.SigningKey(bytes(range(1, 33)))
-OPERATOR_PUBKEY = OPERATOR.verify_key.encode().hex()
 
 
 @pytest.fixture(autouse=True)

@@ -4,35 +4,14 @@ change (JSON with --json), and not-found said as such."""
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from collections.abc import Iterator
 
 import pytest
 
-from cli.admin import main, make_parser
+from cli.admin import make_parser
 from models import UnmatchedItem, VmPoolSlot
-from tests.unit.test_admin import OPERATOR, OPERATOR_PUBKEY
-
-ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
-
-
-@pytest.fixture
-def admin_env(sqlite_db: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    key = f"{tmp_path}/operator.key"
-    with open(key, "w") as fh:
-        fh.write(OPERATOR.encode().hex())
-    monkeypatch.setenv("HERO_DATABASE_URL", sqlite_db)
-    monkeypatch.setenv("HERO_OPERATOR_KEY", key)
-    monkeypatch.setenv("HERO_OPERATOR_PUBKEYS", OPERATOR_PUBKEY)
-    monkeypatch.delenv("HERO_AMQP_URL", raising=False)
-    yield
-
-
-def run(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(list(argv), out=out)
-    return code, out.getvalue()
+from tests.support.admin import ADDRESS, admin_env, run  # noqa: F401 - admin_env is a fixture
 
 
 def undocumented(parser: argparse.ArgumentParser) -> Iterator[str]:

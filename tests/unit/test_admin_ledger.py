@@ -10,7 +10,7 @@ import pytest
 
 from models import Account, AdminAudit, Billing, PaymentEvent, VmPoolSlot
 from runtime import bootstrap
-from tests.unit.test_admin_commands import ADDRESS, admin_env, run
+from tests.support.admin import ADDRESS, admin_env, run  # noqa: F401 - admin_env is a fixture
 
 __all__ = ["admin_env"]
 

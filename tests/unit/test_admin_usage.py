@@ -15,8 +15,8 @@ from cli import admin_usage
 from cli.admin import main
 from models import Node, UsageRecord
 from settings import Settings
+from tests.support.admin import OPERATOR, OPERATOR_PUBKEY
 from tests.support.deps import DepsSwitch
-from tests.unit.test_admin import OPERATOR, OPERATOR_PUBKEY
 
 NOW = 1_790_000_000.0
 

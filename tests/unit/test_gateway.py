@@ -21,6 +21,7 @@ from gateway.auth.sessions import SESSION_COOKIE, start_session
 from messages import Message
 from models import Account, TopUp, ping, utcnow
 from models.errors import BrokerUnavailable
+from tests.support.fake_post import FakePost
 from tests.support.message_contract import Sent, check_message
 from tests.support.stripe_events import checkout_completed, signed
 
@@ -56,22 +57,6 @@ def broker_down(message: Message) -> None:
 
 def broker_check() -> None:
     raise ConnectionRefusedError("amqp://127.0.0.1:5672 refused the connection")
-
-
-class FakeResponse:
-    status_code = 200
-    text = '{"received": true}'
-
-
-class FakePost:
-    """Stands in for requests.post in the sandbox provider; records what it was given."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def __call__(self, url: str, **kwargs: Any) -> FakeResponse:
-        self.calls.append({"url": url, **kwargs})
-        return FakeResponse()
 
 
 @pytest.fixture

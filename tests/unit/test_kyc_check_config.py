@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cli.onboarding import EXIT_NOT_READY, main
-from tests.unit.test_check_config import clean_environ, prod_env  # noqa: F401 - fixtures
+from tests.support.environ import clean_environ, prod_env  # noqa: F401 - fixtures
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import structlog
 
 from node_agent.cli import EXIT_OK, EXIT_USAGE
 from node_agent.journal import Journal
-from tests.unit.test_node_records import USER, run_main
+from tests.support.node_cli import USER, run_main
 
 
 @pytest.fixture(autouse=True)

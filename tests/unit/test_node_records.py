@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import os
 import stat
 from collections.abc import Iterator
@@ -14,13 +12,13 @@ import nacl.signing
 import pytest
 import structlog
 
-from node_agent.cli import EXIT_OK, EXIT_USAGE, main
+from node_agent.cli import EXIT_OK, EXIT_USAGE
 from node_agent.journal import Journal
 from node_agent.records import cli_report, draft_record
+from tests.support.node_cli import USER, run_main
 from wire.otoml import RecordError
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, 15, tzinfo=dt.UTC)
-USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 GOOD = {"user": USER, "resource_kind": "llm_token", "quantity": 1200, "amount_cents": 3}
 
 
@@ -84,18 +82,6 @@ class TestDraftRecord:
         assert report["quantity"] == 2
         with pytest.raises(RecordError, match="^amount_cents: must be an integer, not 'x'"):
             draft_record(report, node="node-a", now=NOW)
-
-
-def run_main(*argv: str) -> tuple[int, str, str]:
-    """``main(argv)`` in-process; returns (exit code, stdout, stderr).
-
-    Output goes to StringIO buffers rather than capsys: the CLI configures structlog with
-    cached loggers, and a logger cached on capsys's stream would fail once it is closed.
-    """
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 class TestCli:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.plans import start_vm, with_plan
 from tests.support.web import HTML, Clock, Sent, logged_in, make_app
-from tests.unit.test_plan_pages import start_vm, with_plan
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.plan_changes import release, set_renewal, upgrade
-from actors.plans import PoolAssignmentProvisioner, allocate, buy, carry_out
-from models import Billing, VmPoolSlot, utcnow
+from models import VmPoolSlot, utcnow
 from models.credit import CreditState
 from tests.support.login import ALICE_ADDRESS, BOB_KEY
+from tests.support.plans import act, fund, start_vm, with_plan
 from tests.support.web import HTML, Clock, Sent, account_of, logged_in, make_app
 
 
@@ -28,30 +28,6 @@ def sent() -> Sent:
 @pytest.fixture
 def client(sqlite_db: str, sent: Sent) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(make_app(Clock(), sent))
-
-
-def fund(cents: int) -> None:
-    Billing.update(balance_cents=cents).where(Billing.account == account_of()).execute()
-
-
-def act(kind: str, action) -> dict:
-    request_id = uuid.uuid4().hex
-    return carry_out(kind, request_id, ALICE_ADDRESS, lambda: action(request_id))
-
-
-def with_plan(plan_id: str = "5vms") -> None:
-    fund(2500)
-    outcome = act("buy_plan", lambda r: buy(r, ALICE_ADDRESS, plan_id, now=utcnow()))
-    assert outcome["outcome"] == "ok"
-
-
-def start_vm(vm_id: str, address: str | None = "10.1.0.7") -> None:
-    VmPoolSlot.create(vm_id=vm_id, address=address)
-    outcome = act(
-        "allocate_vm",
-        lambda r: allocate(r, ALICE_ADDRESS, now=utcnow(), provisioner=PoolAssignmentProvisioner()),
-    )
-    assert outcome["outcome"] == "ok"
 
 
 def test_plans_are_named_for_people_with_their_price_per_vm(client) -> None:

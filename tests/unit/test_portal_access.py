@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from models import LedgerEntry
 from tests.support.login import BOB_KEY
+from tests.support.receipts import pay
 from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
-from tests.unit.test_receipts import pay
 
 #: What only Alice's pages may show.
 SECRETS = ("pi_alice_secret", "$43.21", "43.21", "4321", "t_alice")

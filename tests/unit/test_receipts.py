@@ -12,37 +12,13 @@ from actors.payments import PaymentFact, credit_payment
 from messages.facts import message_for
 from models import PaymentEvent
 from tests.support.login import ALICE_ADDRESS
+from tests.support.receipts import PAID_AT, pay
 from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
-
-#: 2026-11-20 08:05:00 UTC
-PAID_AT = 1_795_161_900
 
 
 @pytest.fixture
 def client(sqlite_db: str) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(make_app(Clock(), Sent()))
-
-
-def pay(
-    amount_cents: int,
-    *,
-    provider: str = "stripe",
-    key: str = "pi_3Qabc",
-    address: str = ALICE_ADDRESS,
-    topup_id: str | None = "t_7f3a",
-) -> int:
-    """Credit one payment through the payment actor's core; the event's id."""
-    fact = PaymentFact(
-        provider=provider,
-        payment_key=key,
-        address=address,
-        amount_cents=amount_cents,
-        currency="usd",
-        paid_at=PAID_AT,
-        topup_id=topup_id,
-    )
-    assert credit_payment(fact) == "credited"
-    return int(PaymentEvent.get(PaymentEvent.key == key).id)
 
 
 def pdf_text(data: bytes) -> str:
@@ -162,7 +138,7 @@ def test_sandbox_money_reads_as_sandbox_on_the_dashboard_and_statement(client) -
 
 def test_the_sandbox_checkout_records_sandbox_money(sqlite_db: str) -> None:
     from adapters.payments.sandbox import SandboxProvider
-    from tests.unit.test_gateway import FakePost
+    from tests.support.fake_post import FakePost
 
     posted = FakePost()
     sandbox = SandboxProvider(public_url="http://hero.test", webhook_secret="whsec_x", post=posted)

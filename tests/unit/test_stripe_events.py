@@ -3,13 +3,11 @@ answered with a clean rejection or a valid fact."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from adapters.payments import Fact, WebhookRejected
 from adapters.payments.stripe_parse import event_facts
@@ -24,13 +22,15 @@ from models.money import MAX_PAYMENT_CENTS
 from tests.support.fake_stripe import fake_stripe
 from tests.support.message_contract import check_message
 from tests.support.stripe_events import (
+    ADDRESS,
+    JSON,
     charge_refunded,
     checkout_completed,
+    near_events,
     refund_failed,
     refund_object,
 )
 
-ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 SECRET = "whsec_unit"
 
 
@@ -141,58 +141,6 @@ def test_a_signed_body_that_is_not_json_is_refused_naming_the_body() -> None:
     headers = {"stripe-signature": sign_stripe_payload(body, SECRET, int(time.time()))}
     with pytest.raises(WebhookRejected, match="body: not JSON"):
         parse_stripe_webhook(body, headers, secret=SECRET, now=time.time())
-
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
-EVENT_TYPES = st.sampled_from(
-    [
-        "checkout.session.completed",
-        "checkout.session.async_payment_succeeded",
-        "checkout.session.async_payment_failed",
-        "charge.refunded",
-        "refund.failed",
-        "charge.refund.updated",
-        "refund.updated",
-        "customer.created",
-    ]
-)
-
-
-def _valid_templates() -> list[dict[str, Any]]:
-    return [
-        checkout_completed(address=ADDRESS, amount_cents=500, topup_id="t1"),
-        charge_refunded(payment_intent="pi_a", amount_refunded_cents=500),
-        charge_refunded(payment_intent="pi_a", amount_refunded_cents=500, refunds=[("re_1", 500)]),
-        refund_failed(refund_id="re_1", payment_intent="pi_a", amount_cents=500),
-    ]
-
-
-@st.composite
-def near_events(draw: st.DrawFn) -> Any:
-    """Real event shapes with fields replaced by arbitrary JSON, at any depth."""
-    event = json.loads(json.dumps(draw(st.sampled_from(_valid_templates()))))
-    for _ in range(draw(st.integers(1, 3))):
-        target = event
-        path = draw(st.sampled_from([["type"], ["created"], ["id"], ["data"], ["data", "object"]]))
-        for key in path[:-1]:
-            target = target.get(key) if isinstance(target, dict) else None
-        if not isinstance(target, dict):
-            break
-        if path == ["type"]:
-            target["type"] = draw(EVENT_TYPES)
-        elif path == ["data", "object"] and isinstance(target.get("object"), dict):
-            obj = target["object"]
-            field = draw(st.sampled_from(sorted(obj) + ["metadata", "refunds"]))
-            obj[field] = draw(JSON)
-        else:
-            target[path[-1]] = draw(JSON)
-    return event
 
 
 def _check(event: Any) -> None:

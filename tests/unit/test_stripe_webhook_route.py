@@ -22,8 +22,7 @@ from gateway.auth.options import LoginOptions
 from models import ping
 from models.money import MAX_PAYMENT_CENTS
 from tests.support.message_contract import check_message
-from tests.support.stripe_events import checkout_completed, signed
-from tests.unit.test_stripe_events import JSON, near_events
+from tests.support.stripe_events import JSON, checkout_completed, near_events, signed
 
 SECRET = "whsec_route"
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
