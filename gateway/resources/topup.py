@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import falcon
 
@@ -125,6 +126,7 @@ class TopUpStart:
         """The top-up page with *form*'s values and problems, and the unpaid top-ups."""
         now = utcnow()
         cancelled = req.get_param("cancelled") or ""
+        looks = _looks(req)
         unpaid = unpaid_topups(req.context.address, now=now)
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self._renderer.render(
@@ -139,6 +141,11 @@ class TopUpStart:
             unpaid=unpaid,
             cancelled=cancelled,
             cancelling=any(t.public_id == cancelled and t.pending for t in unpaid),
+            # Each look is a new address: a refresh to the same one with a #fragment is
+            # only a scroll in browsers, and the page would never look again.
+            next_look=f"/topup?{urlencode({'cancelled': cancelled, 'look': looks + 1})}#unpaid"
+            if looks < MAX_LOOKS
+            else "",
             **extra,
         )
 
@@ -197,6 +204,15 @@ class TopUpStart:
             )
         )
         return topup_id, checkout
+
+
+#: Refreshes (one a second) of a top-up being cancelled before the page stops looking.
+MAX_LOOKS = 60
+
+
+def _looks(req: falcon.Request) -> int:
+    raw = req.get_param("look") or "0"
+    return min(int(raw), MAX_LOOKS) if raw.isdigit() and len(raw) < 6 else 0
 
 
 def owned_topup(req: falcon.Request, topup_id: str) -> TopUp | None:

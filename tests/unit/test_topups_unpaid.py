@@ -135,6 +135,22 @@ def test_cancelling_sends_one_message_and_the_list_shows_it_cancelled(client, se
     assert 'data-state="cancelled"' in done
 
 
+def test_a_cancelling_page_looks_again_at_a_new_address_and_stops_after_a_minute(
+    client,
+) -> None:
+    # A refresh to the address the page has, #unpaid included, is only a scroll in browsers
+    alice = logged_in(client)
+    started("HEROSLOW", url="https://x")
+    first = alice.get("/topup?cancelled=HEROSLOW", headers=HTML).text
+    assert 'content="1; url=/topup?cancelled=HEROSLOW&amp;look=1#unpaid"' in first
+    later = alice.get("/topup?cancelled=HEROSLOW&look=59", headers=HTML).text
+    assert "look=60#unpaid" in later
+    last = alice.get("/topup?cancelled=HEROSLOW&look=60", headers=HTML).text
+    assert "Cancelling…" in last and REFRESH not in last
+    odd = alice.get("/topup?cancelled=HEROSLOW&look=-3", headers=HTML).text
+    assert "look=1#unpaid" in odd
+
+
 def test_the_cancel_actor_touches_only_the_owners_started_top_up(sqlite_db: str) -> None:
     started("HEROA")
     started("HEROPAID", status="paid")
