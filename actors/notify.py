@@ -1,7 +1,8 @@
 """Notifications: written once per (kind, key) where things happen, emailed later.
 
 Payment credited, balance running low, tier reached, plan about to end. An account
-without an email address gets its notifications marked as skipped. Sending is
+without a verified email address, or that turned a kind of email off, gets those
+notifications marked as skipped (payment receipts cannot be turned off). Sending is
 at-least-once: an email is marked sent after the provider accepted it.
 """
 
@@ -16,6 +17,7 @@ from actors import RETRY_POLICY, actor
 from actors.deps import current
 from adapters.email import EmailError, EmailSender
 from models import Account, Notification, utcnow
+from models.email_prefs import wanted
 from models.money import format_cents
 from models.receipt_mail import receipt_text
 
@@ -23,6 +25,7 @@ log = structlog.get_logger("hero.notify")
 
 #: Notifications sent per run of the actor.
 BATCH = 200
+
 
 def current_sender() -> EmailSender:
     """The sender this process was built with."""
@@ -129,20 +132,29 @@ def send_pending(sender: EmailSender | None = None) -> dict[str, int]:
         .limit(BATCH)
     )
     for note in query:
-        if not note.account.email:
+        email = note.account.email
+        if not email or not mailable(note.account, note.kind):
             skipped += (
                 Notification.update(sent_at=utcnow()).where(Notification.id == note.id).execute()
             )
             continue
         subject, text = render(note.kind, json.loads(note.payload))
         try:
-            sender.send(to=note.account.email, subject=subject, text=text)
+            sender.send(to=email, subject=subject, text=text)
         except EmailError as exc:
             failed += 1
             log.warning("notify.failed", notification=note.id, error=str(exc))
             continue
         sent += Notification.update(sent_at=utcnow()).where(Notification.id == note.id).execute()
     return {"sent": sent, "skipped": skipped, "failed": failed}
+
+
+def mailable(account: Account, kind: str) -> bool:
+    """Whether a notification of *kind* may be emailed to *account*: it has an email, the
+    email was verified by its link, and the user did not turn that kind off."""
+    return bool(account.email and account.email_verified_at is not None) and wanted(
+        kind, account.muted_kinds or ""
+    )
 
 
 @actor(queue_name="notify", **RETRY_POLICY)
