@@ -112,10 +112,10 @@ def test_a_new_email_gets_a_link_and_nothing_else_until_it_is_opened(
     )
     assert confirmed.status_code == 303
     waiting = alice.get(confirmed.headers["location"], headers=HTML).text
-    assert "Confirming…" in waiting and 'http-equiv="refresh"' in waiting
+    assert "Confirming…" in waiting and 'id="refresher"' in waiting
     assert run(sent, "verify_email") == "verified"
     done = alice.get(confirmed.headers["location"], headers=HTML).text
-    assert 'id="email-verified"' in done and 'http-equiv="refresh"' not in done
+    assert 'id="email-verified"' in done and 'id="refresher"' not in done
 
     note(account, "tier_reached", "t2")
     assert send_pending(outbox)["sent"] == 1 and outbox.mails[-1]["to"] == "ada@example.org"

@@ -169,11 +169,11 @@ def test_an_unknown_request_is_said_so_and_its_page_stops_refreshing(client) -> 
     alice = logged_in(client)
     request_id = uuid.uuid4().hex
     first = alice.get(f"/requests/{request_id}", headers=HTML).text
-    assert f'content="1; url=/requests/{request_id}?waited=1"' in first
+    assert f'data-refresh-seconds="1" data-refresh-url="/requests/{request_id}?waited=1"' in first
     later = alice.get(f"/requests/{request_id}?waited=59", headers=HTML).text
     assert "?waited=60" in later and "Working on it" in later
     gone = alice.get(f"/requests/{request_id}?waited=60", headers=HTML).text
-    assert "We have no record of this request" in gone and 'http-equiv="refresh"' not in gone
+    assert "We have no record of this request" in gone and 'id="refresher"' not in gone
     for odd in ("-1", "abc", "9" * 50):
         page = alice.get(f"/requests/{request_id}?waited={odd}", headers=HTML)
         assert page.status_code == 200 and "?waited=1" in page.text

@@ -21,7 +21,7 @@ from tests.support.web import HTML, JSON, PUBLIC_URL, Clock, Sent, account_of, l
 
 ALICE = address_of(ALICE_KEY)
 BOB = address_of(BOB_KEY)
-REFRESH = '<meta http-equiv="refresh"'
+REFRESH = 'id="refresher"'
 
 
 @pytest.fixture
@@ -142,7 +142,10 @@ def test_a_cancelling_page_looks_again_at_a_new_address_and_stops_after_a_minute
     alice = logged_in(client)
     started("HEROSLOW", url="https://x")
     first = alice.get("/topup?cancelled=HEROSLOW", headers=HTML).text
-    assert 'content="1; url=/topup?cancelled=HEROSLOW&amp;look=1#unpaid"' in first
+    assert (
+        'data-refresh-seconds="1" data-refresh-url="/topup?cancelled=HEROSLOW&amp;look=1#unpaid"'
+        in first
+    )
     later = alice.get("/topup?cancelled=HEROSLOW&look=59", headers=HTML).text
     assert "look=60#unpaid" in later
     last = alice.get("/topup?cancelled=HEROSLOW&look=60", headers=HTML).text
@@ -213,7 +216,7 @@ def test_the_status_page_of_an_ended_top_up_says_so_and_stops_refreshing(
 def test_the_status_page_of_an_unknown_top_up_says_so_after_a_minute(client) -> None:
     alice = logged_in(client)
     first = alice.get("/topups/HERONEVER", headers=HTML).text
-    assert 'content="2; url=/topups/HERONEVER?waited=1"' in first
+    assert 'data-refresh-seconds="2" data-refresh-url="/topups/HERONEVER?waited=1"' in first
     later = alice.get("/topups/HERONEVER?waited=29", headers=HTML).text
     assert "waited=30" in later
     last = alice.get("/topups/HERONEVER?waited=30", headers=HTML).text
@@ -225,7 +228,7 @@ def test_a_waiting_top_up_refreshes_and_offers_the_list(client) -> None:
     alice = logged_in(client)
     started("HEROWAIT")
     page = alice.get("/topups/HEROWAIT", headers=HTML).text
-    assert 'content="2; url=/topups/HEROWAIT?waited=1"' in page
+    assert 'data-refresh-seconds="2" data-refresh-url="/topups/HEROWAIT?waited=1"' in page
     assert 'href="/topup#unpaid"' in page
 
 
