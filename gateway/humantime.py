@@ -10,6 +10,27 @@ from wire.times import iso_z
 _MOMENT_S = 60
 
 
+#: What the filters take: a stored datetime, or the ISO 8601 text a message or a read
+#: model carries ("2026-12-30T10:01:59.123456Z").
+Moment = dt.datetime | str
+
+
+def moment(value: Moment | None) -> dt.datetime | None:
+    """*value* as a datetime; ISO 8601 text is parsed, a trailing ``Z`` read as UTC.
+
+    >>> moment("2026-12-30T10:01:59.123456Z")
+    datetime.datetime(2026, 12, 30, 10, 1, 59, 123456, tzinfo=datetime.timezone.utc)
+    >>> moment("soon") is None
+    True
+    """
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _utc(when: dt.datetime) -> dt.datetime:
     """*when* as naive UTC (the form every timestamp column stores)."""
     if when.tzinfo is not None:
@@ -17,16 +38,19 @@ def _utc(when: dt.datetime) -> dt.datetime:
     return when
 
 
-def human_time(when: dt.datetime | None) -> str:
+def human_time(value: Moment | None) -> str:
     """A moment as a person reads it, in UTC, to the minute.
 
     >>> human_time(dt.datetime(2026, 12, 30, 10, 1, 59, 123456))
     '30 Dec 2026, 10:01 UTC'
+    >>> human_time("2026-12-30T12:01:59.5+02:00")
+    '30 Dec 2026, 10:01 UTC'
     >>> human_time(None)
     '—'
     """
+    when = moment(value)
     if when is None:
-        return "—"
+        return "—" if value is None else str(value)
     return _utc(when).strftime("%-d %b %Y, %H:%M UTC")
 
 
@@ -41,13 +65,16 @@ def human_date(when: dt.datetime | dt.date | None) -> str:
     return when.strftime("%-d %b %Y")
 
 
-def iso_utc(when: dt.datetime) -> str:
+def iso_utc(value: Moment) -> str:
     """UTC ISO 8601 to the second, for machines (CSV, ``<time datetime>``).
 
     >>> iso_utc(dt.datetime(2026, 12, 30, 10, 1, 59, 123456))
     '2026-12-30T10:01:59Z'
+    >>> iso_utc("2026-12-30T10:01:59.123456Z")
+    '2026-12-30T10:01:59Z'
     """
-    return iso_z(when)
+    when = moment(value)
+    return iso_z(when) if when is not None else ""
 
 
 def relative(when: dt.datetime, now: dt.datetime) -> str:
@@ -74,14 +101,17 @@ def relative(when: dt.datetime, now: dt.datetime) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def with_relative(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
+def with_relative(value: Moment | None, now: dt.datetime | None = None) -> str:
     """A moment with how far it is from now, for dates that matter soon.
 
     >>> with_relative(dt.datetime(2026, 12, 30, 10, 1), dt.datetime(2026, 12, 27, 10, 0))
     '30 Dec 2026, 10:01 UTC (in 3 days)'
+    >>> with_relative("2026-12-30T10:01:00Z", dt.datetime(2026, 12, 27, 10, 0))
+    '30 Dec 2026, 10:01 UTC (in 3 days)'
     """
+    when = moment(value)
     if when is None:
-        return "—"
+        return human_time(value)
     if now is None:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return f"{human_time(when)} ({relative(when, now)})"
