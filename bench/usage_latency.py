@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -105,12 +106,27 @@ async def publish_steady(
             if wait > 0:
                 await asyncio.sleep(wait)
             sent.append(time.perf_counter())
-            headers = {"Nats-Msg-Id": m.key, "Hero-Signature": m.signature}
-            pending.append(asyncio.ensure_future(js.publish(m.subject, m.body, headers=headers)))
+            pending.append(asyncio.ensure_future(_publish(js, m)))
         acks = await asyncio.gather(*pending)
         return len(acks)
     finally:
         await nc.close()
+
+
+async def _publish(js: Any, m: Message, *, attempts: int = 5) -> Any:
+    """Publish *m* until JetStream acknowledges it, as a node agent sends again (the same
+    ``Nats-Msg-Id``, so a repeat is dropped); its time stays that of the first send."""
+    import nats
+
+    headers = {"Nats-Msg-Id": m.key, "Hero-Signature": m.signature}
+    for attempt in range(attempts):
+        try:
+            return await js.publish(m.subject, m.body, headers=headers)
+        except (nats.js.errors.NoStreamResponseError, nats.errors.TimeoutError, TimeoutError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+    return None
 
 
 async def bare_latency(rate: float, seconds: float) -> list[float]:
@@ -155,10 +171,16 @@ async def bare_latency(rate: float, seconds: float) -> list[float]:
 
 
 def watch_balances(
-    database_url: str, batch: list[Message], sent: list[float], *, timeout_s: float
+    database_url: str,
+    batch: list[Message],
+    sent: list[float],
+    *,
+    timeout_s: float,
+    gave_up: Callable[[], bool] = lambda: False,
 ) -> list[float | None]:
-    """Read every account's balance each ``POLL_S`` until all of *batch* is charged; each
-    record's time from its publish to the first read that included it (None: never)."""
+    """Read every account's balance each ``POLL_S`` until all of *batch* is charged (or
+    *gave_up* says the publisher stopped short); each record's time from its publish to
+    the first read that included it (None: never)."""
     order: dict[str, list[int]] = defaultdict(list)
     for i, m in enumerate(batch):
         order[m.user].append(i)
@@ -170,7 +192,7 @@ def watch_balances(
     deadline = time.perf_counter() + timeout_s
     try:
         with conn.cursor() as cur:
-            while left and time.perf_counter() < deadline:
+            while left and time.perf_counter() < deadline and not gave_up():
                 cur.execute(
                     "SELECT a.address, b.balance_cents FROM billing b "
                     "JOIN account a ON a.id = b.account_id"
@@ -218,7 +240,13 @@ def run(rate: int, seconds: int, accounts: int, log_dir: Path) -> tuple[list[Fig
         )
         load = os.getloadavg()[0]
         publisher.start()
-        latency = watch_balances(st.database_url, batch, sent, timeout_s=seconds + 120)
+        latency = watch_balances(
+            st.database_url,
+            batch,
+            sent,
+            timeout_s=seconds + 120,
+            gave_up=lambda: not publisher.is_alive() and not acked,
+        )
         publisher.join()
         totals = books(st.database_url)
         failed = worker.count_lines("message.processed", '"outcome": "failed"')
