@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import psycopg2
@@ -24,11 +25,13 @@ class Verdict:
     lost: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
+    #: Accounts whose state at the hosts (the credit bucket) is not the oracle's.
+    credit: list[str] = field(default_factory=list)
     checks: list[tuple[str, str]] = field(default_factory=list)  # (invariant, result)
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.doubled or self.other)
+        return not (self.lost or self.doubled or self.other or self.credit)
 
 
 def balances(db_url: str) -> dict[str, int]:
@@ -56,14 +59,15 @@ def _expected(oracle: Oracle, address: str) -> dict[str, int]:
     }
 
 
-def compare(db_url: str, oracle: Oracle) -> Verdict:
+def compare(db_url: str, oracle: Oracle, caused: Collection[tuple[str, str]] = ()) -> Verdict:
+    """*caused*: the alerts (kind, subject) the run's faults made sure to cause."""
     verdict = Verdict()
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         _usage(cur, oracle, verdict)
         _payments(cur, oracle, verdict)
         _money(cur, oracle, verdict)
         _plans(cur, oracle, verdict)
-        _alerts(cur, verdict)
+        _alerts(cur, verdict, caused)
     return verdict
 
 
@@ -177,14 +181,26 @@ def _plans(cur: psycopg2.extensions.cursor, oracle: Oracle, verdict: Verdict) ->
     )
 
 
-def _alerts(cur: psycopg2.extensions.cursor, verdict: Verdict) -> None:
-    cur.execute("SELECT kind, count(*) FROM alert GROUP BY kind ORDER BY kind")
-    kinds = {kind: int(n) for kind, n in cur.fetchall()}
-    stray = {k: n for k, n in kinds.items() if k not in EXPECTED_ALERTS}
+def _alerts(
+    cur: psycopg2.extensions.cursor, verdict: Verdict, caused: Collection[tuple[str, str]]
+) -> None:
+    cur.execute("SELECT kind, subject FROM alert")
+    raised = Counter((kind, subject) for kind, subject in cur.fetchall())
+    kinds = Counter(kind for kind, _ in raised.elements())
+    stray = {k: n for k, n in sorted(kinds.items()) if k not in EXPECTED_ALERTS}
     verdict.other += [f"alert {k} x{n} not caused on purpose" for k, n in stray.items()]
+    missing = sorted(set(caused) - set(raised))
+    verdict.other += [f"alert {k} for {s} caused on purpose but never raised" for k, s in missing]
     verdict.checks.append(
         (
             "every alert caused on purpose",
-            ", ".join(f"{k} x{n}" for k, n in kinds.items()) or "none",
+            ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())) or "none",
+        )
+    )
+    verdict.checks.append(
+        (
+            "every alert caused is raised",
+            f"{len(set(caused)) - len(missing)}/{len(set(caused))}"
+            + "".join(f", {k} {s}" for k, s in sorted(set(caused))),
         )
     )

@@ -2,8 +2,9 @@
 
 It keeps its own copy of the billing rules (docs/decisions.md "Usage billing", DESIGN.md
 section 4): the ladder in whole quarters, the exact quarter-cent carry per account, the
-plan prices, refunds as the largest gross total sent for a payment. It never reads the
-product's tables.
+plan prices, refunds as the largest gross total sent for a payment, and the credit state
+a host must see for a balance (docs/decisions.md "Credit state at the hosts"). It never
+reads the product's tables.
 """
 
 from __future__ import annotations
@@ -20,6 +21,28 @@ LADDER: tuple[tuple[dt.timedelta, int], ...] = (
 )
 #: The default plans: id -> (price in cents, VM quota).
 PLANS: dict[str, tuple[int, int]] = {"5vms": (1000, 5), "10vms": (2000, 10)}
+#: An account's low threshold unless its owner chose another ($5.00).
+LOW_CENTS = 500
+
+
+def credit_state(
+    balance_cents: int, *, floor_cents: int, allowance_cents: int, low_cents: int
+) -> str:
+    """The state a host must see for *balance_cents*: ``exhausted`` at or under the limit
+    (the floor less the account's allowance), ``low`` under its threshold, else ``ok``.
+
+    Never ``suspended``: the run sets ``HERO_SUSPEND_AFTER_S`` far beyond its own length.
+
+    >>> credit_state(-300, floor_cents=-300, allowance_cents=0, low_cents=500)
+    'exhausted'
+    >>> credit_state(-400, floor_cents=-300, allowance_cents=200, low_cents=500)
+    'low'
+    >>> credit_state(500, floor_cents=0, allowance_cents=0, low_cents=500)
+    'ok'
+    """
+    if balance_cents <= floor_cents - allowance_cents:
+        return "exhausted"
+    return "low" if balance_cents < low_cents else "ok"
 
 
 def quarters_of(
@@ -47,6 +70,9 @@ class AccountBook:
     usage_quarters: int = 0
     vm_requests: set[str] = field(default_factory=set)
     plan_id: str | None = None
+    #: The low threshold the run set for the account, and the allowance an operator gave.
+    low_cents: int = LOW_CENTS
+    allowance_cents: int = 0
 
     @property
     def usage_cents(self) -> int:
@@ -96,6 +122,21 @@ class Oracle:
 
     def adjustment(self, address: str, by_cents: int) -> None:
         self.books[address].adjusted_cents += by_cents
+
+    def threshold(self, address: str, low_cents: int) -> None:
+        self.books[address].low_cents = low_cents
+
+    def allowance(self, address: str, cents: int) -> None:
+        self.books[address].allowance_cents = cents
+
+    def credit_state(self, address: str, floor_cents: int) -> str:
+        book = self.books[address]
+        return credit_state(
+            book.balance_cents,
+            floor_cents=floor_cents,
+            allowance_cents=book.allowance_cents,
+            low_cents=book.low_cents,
+        )
 
     def plan(self, address: str, plan_id: str) -> None:
         book = self.books[address]

@@ -42,7 +42,7 @@ def render(
         f"  settled {drained_s[0]:.1f}s after the last fault ended"
         f" ({drained_s[1]:.1f}s after the load ended)",
     ]
-    problems = verdict.lost + verdict.doubled + verdict.other
+    problems = verdict.lost + verdict.doubled + verdict.credit + verdict.other
     if problems:
         lines += ["", f"problems ({len(problems)}):"] + [f"  {p}" for p in problems[:60]]
         if len(problems) > 60:
@@ -52,6 +52,7 @@ def render(
         "",
         f"chaos: seed {seed}, {len(log.faults)} faults, {counters['records']} records, "
         f"{payments} payments: {len(verdict.lost)} lost, {len(verdict.doubled)} doubled, "
-        f"audit {audit}" + ("" if verdict.ok else " (FAILED)"),
+        f"{len(verdict.credit)} credit states wrong, audit {audit}"
+        + ("" if verdict.ok else " (FAILED)"),
     ]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg2
 
-from tests.chaos import check, faults, load
+from tests.chaos import check, credit, faults, load
 from tests.chaos.oracle import PLANS, Oracle
 from tests.chaos.plan import FULL, SHORT, Plan, Size, draw
 from tests.chaos.report import render
@@ -192,6 +192,8 @@ def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> in
         pooled = stack.admin("pool", "add", *[f"vm-{i}" for i in range(slots)])
         if pooled.returncode != 0:
             raise RuntimeError(f"pool add: {pooled.stdout}{pooled.stderr}")
+        credit_settings = credit.draw(plan)
+        credit.apply_settings(stack, credit_settings, oracle)
         # The load and the faults, together.
         stop = threading.Event()
         counters = {"records": 0, "webhooks": 0, "webhook_retries": 0}
@@ -222,7 +224,10 @@ def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> in
         errors += drain(stack, oracle, timeout=max(120.0, size.load_s * 1.5))
         settled_at = injector.now()
         drained_s = (settled_at - log.last_end_s, settled_at - load_end)
+        errors += credit.close(stack, credit_settings, oracle)
         verdict = check.compare(stack.db_url, oracle)
+        verdict.credit, held = credit.check(stack.direct_env["HERO_NATS_URL"], stack.bucket, oracle)
+        verdict.checks.append(("credit states at the hosts", held))
         audit = stack.admin("audit")
         verdict.checks.append(("hero-admin audit", "ok" if audit.returncode == 0 else "FAILED"))
         if audit.returncode != 0:

@@ -22,6 +22,7 @@ import nacl.public
 import nacl.signing
 import requests
 
+from tests.chaos.credit import FLOOR_CENTS, SUSPEND_AFTER_S, delete_bucket
 from tests.chaos.proxy import ChaosProxy
 from tests.support.git_http import GitHttpServer, git_http_server
 from tests.support.nats_helpers import delete_stream
@@ -102,6 +103,7 @@ class ChaosStack:
         self.vhost = f"hero_chaos_{self.uid}"
         self.stream = f"CHAOS{self.uid}"
         self.prefix = f"chaos{self.uid}.usage"
+        self.bucket = f"CHAOSCREDIT{self.uid}"
         self._exit = contextlib.ExitStack()
         self.proxies = {
             "postgresql": ChaosProxy(("127.0.0.1", 5432), "postgresql"),
@@ -129,6 +131,7 @@ class ChaosStack:
             capture_output=True,
         )
         self._exit.callback(delete_stream, self.stream)
+        self._exit.callback(delete_bucket, "nats://127.0.0.1:4222", self.bucket)
         for proxy in self.proxies.values():
             proxy.up()
             self._exit.callback(proxy.down)
@@ -155,7 +158,9 @@ class ChaosStack:
             HERO_MYCELIUM_API=f"http://127.0.0.1:{free_port()}/api/v1",
             HERO_NATS_STREAM=self.stream,
             HERO_NATS_SUBJECT_PREFIX=self.prefix,
-            HERO_NATS_CREDIT_BUCKET=f"CHAOSCREDIT{self.uid}",
+            HERO_NATS_CREDIT_BUCKET=self.bucket,
+            HERO_CREDIT_FLOOR_CENTS=str(FLOOR_CENTS),
+            HERO_SUSPEND_AFTER_S=str(SUSPEND_AFTER_S),
             HERO_FORGE_USER="forge",
             HERO_FORGE_TOKEN="s3cret",
             HERO_FORGE_TIMEOUT_S="5",

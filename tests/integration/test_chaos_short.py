@@ -1,5 +1,6 @@
 """The chaos run, short: a few thousand records and a few faults through the production
-shape as real processes; every balance must equal the independent oracle's.
+shape as real processes; every balance, and every credit state the hosts are given, must
+equal the independent oracle's.
 
 ``CHAOS_SEED`` replays a run; the seed is printed either way.
 """
@@ -19,7 +20,8 @@ from tests.conftest import need
 from tests.support.services import amqp_reachable, nats_reachable, pg_reachable
 
 LAST_LINE = re.compile(
-    r"chaos: seed \d+, \d+ faults, \d+ records, \d+ payments: 0 lost, 0 doubled, audit ok"
+    r"chaos: seed \d+, \d+ faults, \d+ records, \d+ payments: 0 lost, 0 doubled, "
+    r"0 credit states wrong, audit ok"
 )
 
 
