@@ -1,13 +1,21 @@
 """The faults, at moments drawn from the seed: SIGKILL and restart, cut and slowed
-connections, the Forge away, a force-push on a node's repository."""
+connections, the Forge away, a force-push on a node's repository.
+
+A moment is a share of the load's progress (records answered by the intake), not a time:
+a load that runs longer than planned still has its faults spread over all of it. The Forge
+outage and the force-push each make the pull that must alert (``Fault.alert``), so the run
+can require the alert rather than hope a scheduled pull fell into the window.
+"""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +25,17 @@ from tests.chaos.stack import ChaosStack
 
 @dataclass
 class Fault:
-    at_s: float
+    #: When it starts: the share of the load's records answered by then.
+    at_share: float
     kind: str  # kill, cut, slow, forge-down, force-push
     target: str
     duration_s: float = 0.0
+    #: Seconds into the load when it started and ended.
+    at_s: float = 0.0
     done_at_s: float | None = None
     note: str = ""
+    #: The alert (kind, subject) this fault made sure to cause, once it did.
+    alert: tuple[str, str] | None = None
 
 
 @dataclass
@@ -36,9 +49,9 @@ class FaultLog:
 
 
 def schedule(
-    rng: random.Random, stack: ChaosStack, *, kills: int, cuts: int, slows: int, load_s: float
+    rng: random.Random, stack: ChaosStack, *, kills: int, cuts: int, slows: int
 ) -> list[Fault]:
-    """Faults spread over the first 80% of the load; every kind of process is killed."""
+    """Faults spread over 8% to 80% of the load's records; every kind of process is killed."""
     kinds = {
         "worker": [n for n in stack.roles if n.startswith("worker")],
         "gateway": [n for n in stack.roles if n.startswith("gateway")],
@@ -50,7 +63,7 @@ def schedule(
     targets += [rng.choice(everyone) for _ in range(max(0, kills - len(targets)))]
 
     def moment() -> float:
-        return round(rng.uniform(0.08, 0.8) * load_s, 1)
+        return round(rng.uniform(0.08, 0.8), 3)
 
     faults = [Fault(moment(), "kill", t) for t in targets[: max(kills, 0)] or targets]
     services = ["postgresql", "rabbitmq", "nats"]
@@ -69,18 +82,28 @@ def schedule(
     ]
     faults.append(Fault(moment(), "forge-down", "forge", round(rng.uniform(8.0, 15.0), 1)))
     nats_nodes = [a.name for a in stack.agents.values() if a.nats]
-    faults.append(
-        Fault(round(rng.uniform(0.4, 0.6) * load_s, 1), "force-push", rng.choice(nats_nodes))
-    )
-    return sorted(faults, key=lambda f: f.at_s)
+    faults.append(Fault(round(rng.uniform(0.4, 0.6), 3), "force-push", rng.choice(nats_nodes)))
+    return sorted(faults, key=lambda f: f.at_share)
 
 
 class Injector:
-    """Runs each fault in its own thread at its moment; one fault at a time per target."""
+    """Runs each fault in its own thread at its moment; one fault at a time per target.
+
+    *progress* is the share of the load done (0 to 1); a fault whose moment the load never
+    reaches (it stopped) is not made.
+    """
 
     def __init__(
-        self, stack: ChaosStack, gates: dict[str, Gate], log: FaultLog, rng: random.Random
+        self,
+        stack: ChaosStack,
+        gates: dict[str, Gate],
+        log: FaultLog,
+        rng: random.Random,
+        progress: Callable[[], float],
+        stop: threading.Event,
     ) -> None:
+        self.progress = progress
+        self.stop = stop
         self.stack = stack
         self.gates = gates
         self.log = log
@@ -103,7 +126,10 @@ class Injector:
         return time.monotonic() - self.started
 
     def _run(self, fault: Fault, pause_s: float) -> None:
-        time.sleep(max(0.0, fault.at_s - self.now()))
+        while self.progress() < fault.at_share:
+            if self.stop.wait(0.05):
+                fault.note = "not made: the load stopped first"
+                return
         lock = self.locks.setdefault(fault.target, threading.Lock())
         with lock:
             fault.at_s = round(self.now(), 1)
@@ -143,15 +169,43 @@ class Injector:
         proxy.delay_s = 0.0
 
     def _forge_down(self, fault: Fault, _: float) -> None:
+        """The Forge answers 503 for a while; one node is pulled meanwhile, which must alert."""
+        node = self.rng.choice(list(self.stack.agents))
+        ends = time.monotonic() + fault.duration_s
         self.stack.forge.down = True
-        time.sleep(fault.duration_s)
-        self.stack.forge.down = False
+        try:
+            while time.monotonic() < ends - 1 and fault.alert is None:
+                report = self._pull(node, timeout=ends - time.monotonic())
+                if report is not None and "error" in report:
+                    fault.alert = ("forge_unavailable", node)
+                    fault.note = f"a pull of {node} failed meanwhile"
+            time.sleep(max(0.0, ends - time.monotonic()))
+        finally:
+            self.stack.forge.down = False
+
+    def _pull(self, node: str, timeout: float = 120) -> dict[str, object] | None:
+        """``hero-admin aggregate NODE --json``: its report, None when it had none."""
+        try:
+            done = self.stack.admin("aggregate", node, "--json", timeout=max(1.0, timeout))
+        except subprocess.TimeoutExpired:
+            return None
+        try:
+            reports = json.loads(done.stdout)
+        except ValueError:
+            return None
+        report = reports[0] if isinstance(reports, list) and reports else None
+        return report if isinstance(report, dict) else None
 
     def _force_push(self, fault: Fault, _: float) -> None:
-        """Roll the node's Forge branch back one commit with ``git push --force``."""
-        work = self.stack.run_dir / f"force-push-{fault.target}"
-        url = self.stack.forge.url.replace("http://", "http://forge:s3cret@")
-        url += f"/{fault.target}.git"
+        """Roll the node's Forge branch back to before the commit the aggregator last read,
+        with ``git push --force``, and pull at once: the pull must see the history rewritten.
+
+        The agent's next push puts the lost commit back (a fast-forward again); when it does
+        so before the pull, the rewrite is not seen and the fault is made again.
+        """
+        node = fault.target
+        work = self.stack.run_dir / f"force-push-{node}"
+        url = self.stack.forge.url.replace("http://", "http://forge:s3cret@") + f"/{node}.git"
         for _ in range(60):
             if _git(work.parent, "clone", "-q", url, str(work)).returncode == 0:
                 count = _git(work, "rev-list", "--count", "HEAD").stdout.strip()
@@ -161,13 +215,34 @@ class Injector:
             time.sleep(1)
         else:
             raise RuntimeError("the repository never had two commits")
-        _git(work, "reset", "-q", "--hard", "HEAD~1", check=True)
-        for _ in range(60):  # the Forge may be away just now
-            if _git(work, "push", "-q", "--force", "origin", "HEAD:main").returncode == 0:
-                fault.note = "main rolled back one commit"
+        for attempt in range(1, 11):
+            head = str(self._read(node).get("head") or "")  # the aggregator's cursor now
+            if _git(work, "fetch", "-q", "origin").returncode != 0 or (
+                _git(work, "rev-parse", "-q", "--verify", f"{head}~1").returncode != 0
+            ):
+                time.sleep(1)  # the Forge is away, or one commit so far
+                continue
+            for _ in range(60):  # the Forge may be away just now
+                back = _git(work, "push", "-q", "--force", "origin", f"{head}~1:refs/heads/main")
+                if back.returncode == 0:
+                    break
+                time.sleep(1)
+            else:
+                raise RuntimeError("the Forge refused the force-push for a minute")
+            if self._read(node).get("force_push"):
+                fault.alert = ("force_push", node)
+                fault.note = f"main rolled back one commit ({attempt}x), the pull saw it"
                 return
+        raise RuntimeError("the agent pushed again before every pull that followed a rollback")
+
+    def _read(self, node: str) -> dict[str, object]:
+        """A pull of *node* that read the Forge (tried for a minute: it may be away)."""
+        for _ in range(60):
+            report = self._pull(node)
+            if report is not None and "error" not in report and not report.get("skipped"):
+                return report
             time.sleep(1)
-        raise RuntimeError("the Forge refused the force-push for a minute")
+        raise RuntimeError(f"no pull of {node} read the Forge for a minute")
 
 
 def _git(where: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ def render(
     by_kind: dict[str, list[str]] = defaultdict(list)
     for fault in log.faults:
         label = f"{fault.kind} {fault.target}"
-        when = f"{fault.at_s:.1f}s"
+        when = f"{fault.at_s:.1f}s/{fault.at_share:.0%}"
         if fault.duration_s:
             when += f"+{fault.duration_s:.1f}s"
         by_kind[label].append(when + (f" ({fault.note})" if fault.note else ""))

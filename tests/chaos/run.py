@@ -200,11 +200,11 @@ def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> in
         gates = {name: load.Gate() for name in stack.agents}
         log = faults.FaultLog()
         rng = random.Random(seed + 2)
-        injector = faults.Injector(stack, gates, log, rng)
+        injector = faults.Injector(
+            stack, gates, log, rng, lambda: counters["records"] / max(1, size.records), stop
+        )
         fault_threads = injector.start(
-            faults.schedule(
-                rng, stack, kills=size.kills, cuts=size.cuts, slows=size.slows, load_s=size.load_s
-            )
+            faults.schedule(rng, stack, kills=size.kills, cuts=size.cuts, slows=size.slows)
         )
         errors: list[str] = []
         threads = load.run_usage(stack, plan, oracle, gates, stop, counters) + load.run_webhooks(
@@ -225,7 +225,8 @@ def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> in
         settled_at = injector.now()
         drained_s = (settled_at - log.last_end_s, settled_at - load_end)
         errors += credit.close(stack, credit_settings, oracle)
-        verdict = check.compare(stack.db_url, oracle)
+        caused = [f.alert for f in log.faults if f.alert]
+        verdict = check.compare(stack.db_url, oracle, caused)
         verdict.credit, held = credit.check(stack.direct_env["HERO_NATS_URL"], stack.bucket, oracle)
         verdict.checks.append(("credit states at the hosts", held))
         audit = stack.admin("audit")
