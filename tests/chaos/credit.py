@@ -42,7 +42,7 @@ CATCH_UP_S = 60.0
 
 
 @dataclass(frozen=True)
-class Settings:
+class CreditPlan:
     """Accounts whose threshold or allowance the run sets, and the closing balances."""
 
     threshold: str | None
@@ -51,7 +51,7 @@ class Settings:
     closing: dict[str, int]
 
 
-def draw(plan: Plan) -> Settings:
+def draw(plan: Plan) -> CreditPlan:
     """Pick accounts without a plan (their VMs stay out of it) from the run's seed.
 
     The closing balances straddle each limit: under the run's own threshold, just under
@@ -61,7 +61,7 @@ def draw(plan: Plan) -> Settings:
     free = [a.address for a in plan.accounts if not a.plan_id]
     rng.shuffle(free)
     if len(free) < 5:
-        return Settings(None, None, {})
+        return CreditPlan(None, None, {})
     threshold, allowance, *rest = free
     closing = {
         threshold: THRESHOLD_CENTS - 500,
@@ -70,10 +70,10 @@ def draw(plan: Plan) -> Settings:
         rest[1]: FLOOR_CENTS,
         rest[2]: FLOOR_CENTS + 1,
     }
-    return Settings(threshold, allowance, closing)
+    return CreditPlan(threshold, allowance, closing)
 
 
-def apply_settings(stack: ChaosStack, settings: Settings, oracle: Oracle) -> None:
+def apply_settings(stack: ChaosStack, settings: CreditPlan, oracle: Oracle) -> None:
     """The threshold (the owner's own message) and the allowance (``hero-admin``)."""
     if settings.threshold:
         stack.send(
@@ -86,16 +86,17 @@ def apply_settings(stack: ChaosStack, settings: Settings, oracle: Oracle) -> Non
         )
         oracle.threshold(settings.threshold, THRESHOLD_CENTS)
     if settings.allowance:
+        cents = str(ALLOWANCE_CENTS)
+        reason = "chaos run allowance"
         done = stack.admin(
-            "credit", "allow", settings.allowance, "--cents", str(ALLOWANCE_CENTS),
-            "--reason", "chaos run allowance",
-        )  # fmt: skip
+            "credit", "allow", settings.allowance, "--cents", cents, "--reason", reason
+        )
         if done.returncode != 0:
             raise RuntimeError(f"credit allow: {done.stdout}{done.stderr}")
         oracle.allowance(settings.allowance, ALLOWANCE_CENTS)
 
 
-def close(stack: ChaosStack, settings: Settings, oracle: Oracle) -> list[str]:
+def close(stack: ChaosStack, settings: CreditPlan, oracle: Oracle) -> list[str]:
     """Adjust each closing account to its balance (by the oracle's difference)."""
     errors = []
     for address, target in settings.closing.items():
