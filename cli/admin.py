@@ -190,18 +190,24 @@ def submit(
     return None
 
 
+#: What the timeout line of most changes adds after "sent, but no worker handled it".
+WORKER_HINT = "; check that `hero-onboarding worker` runs, then `hero-admin audit`"
+
+
 def _report(
-    action: str, outcome: dict[str, Any] | None, console: Console, *, as_json: bool = False
+    action: str,
+    outcome: dict[str, Any] | None,
+    console: Console,
+    *,
+    as_json: bool = False,
+    hint: str = WORKER_HINT,
 ) -> int:
     """Print what became of a change: one human line, or its JSON with ``--json``."""
     if outcome is None:
         if as_json:
             print_json(console, {"outcome": "timeout", "waited_s": WAIT_S})
         else:
-            console.print(
-                f"sent, but no worker handled it within {WAIT_S:.0f} s; "
-                "check that `hero-onboarding worker` runs, then `hero-admin audit`"
-            )
+            console.print(f"sent, but no worker handled it within {WAIT_S:.0f} s{hint}")
         return EXIT_TIMEOUT
     if as_json:
         print_json(console, outcome)

@@ -13,14 +13,8 @@ from typing import Any
 from rich.console import Console
 
 from cli.admin_common import (
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_TIMEOUT,
     parse_address_arg,
-    print_json,
-    safe,
 )
-from models.money import format_cents
 from settings import Settings
 
 
@@ -43,7 +37,7 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
 
 
 def credit_allow(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from cli.admin import WAIT_S, submit
+    from cli.admin import _report, submit
 
     payload = {
         "address": parse_address_arg(args.address),
@@ -51,24 +45,7 @@ def credit_allow(args: argparse.Namespace, settings: Settings, console: Console)
         "reason": args.reason,
     }
     outcome = submit("credit_allow", payload, settings)
-    if outcome is None:
-        if args.json:
-            print_json(console, {"outcome": "timeout", "waited_s": WAIT_S})
-        else:
-            console.print(f"sent, but no worker handled it within {WAIT_S:.0f} s")
-        return EXIT_TIMEOUT
-    if args.json:
-        print_json(console, outcome)
-    elif outcome.get("outcome") != "applied":
-        console.print(f"refused: {safe(outcome.get('reason'))}")
-    else:
-        console.print(
-            f"{safe(outcome.get('address'))} may go to {format_cents(outcome['limit_cents'])} "
-            f"(allowance {format_cents(outcome['allowance_cents'])}, was "
-            f"{format_cents(outcome['previous_cents'])}); balance "
-            f"{format_cents(outcome['balance_cents'])}, state {safe(outcome.get('state'))}"
-        )
-    return EXIT_OK if outcome.get("outcome") == "applied" else EXIT_REFUSED
+    return _report("credit_allow", outcome, console, as_json=args.json, hint="")
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {

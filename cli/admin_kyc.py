@@ -17,7 +17,6 @@ from actors.kyc import status_of
 from cli.admin_common import (
     EXIT_OK,
     EXIT_REFUSED,
-    EXIT_TIMEOUT,
     parse_address_arg,
     print_json,
     safe,
@@ -82,7 +81,7 @@ def kyc_show(args: argparse.Namespace, settings: Settings, console: Console) -> 
 
 
 def kyc_set(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from cli.admin import WAIT_S, submit
+    from cli.admin import _report, submit
 
     payload = {
         "address": parse_address_arg(args.address),
@@ -90,22 +89,7 @@ def kyc_set(args: argparse.Namespace, settings: Settings, console: Console) -> i
         "reason": args.reason,
     }
     outcome = submit("kyc_set", payload, settings)
-    if outcome is None:
-        if args.json:
-            print_json(console, {"outcome": "timeout", "waited_s": WAIT_S})
-        else:
-            console.print(f"sent, but no worker handled it within {WAIT_S:.0f} s")
-        return EXIT_TIMEOUT
-    if args.json:
-        print_json(console, outcome)
-    elif outcome.get("outcome") != "applied":
-        console.print(f"refused: {safe(outcome.get('reason'))}")
-    else:
-        console.print(
-            f"verification of {safe(outcome.get('address'))} set to "
-            f"{safe(outcome.get('status'))} (was {safe(outcome.get('previous'))})"
-        )
-    return EXIT_OK if outcome.get("outcome") == "applied" else EXIT_REFUSED
+    return _report("kyc_set", outcome, console, as_json=args.json, hint="")
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {

@@ -70,4 +70,16 @@ def describe_outcome(action: str, outcome: dict[str, Any]) -> str:
             f"{safe(outcome.get('refund_status'))}; the balance changes when the provider "
             "confirms it"
         )
+    if action == "kyc_set":
+        return (
+            f"verification of {safe(outcome.get('address'))} set to "
+            f"{safe(outcome.get('status'))} (was {safe(outcome.get('previous'))})"
+        )
+    if action == "credit_allow":
+        return (
+            f"{safe(outcome.get('address'))} may go to {format_cents(outcome['limit_cents'])} "
+            f"(allowance {format_cents(outcome['allowance_cents'])}, was "
+            f"{format_cents(outcome['previous_cents'])}); balance "
+            f"{format_cents(outcome['balance_cents'])}, state {safe(outcome.get('state'))}"
+        )
     return safe(outcome)
