@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import falcon
 
@@ -27,6 +28,8 @@ from settings import Plan
 
 #: What a request id from a form may look like.
 REQUEST_ID = re.compile(r"^[a-f0-9]{32}$")
+
+T = TypeVar("T")
 
 
 def _request_id(form: dict[str, Any]) -> str:
@@ -76,17 +79,18 @@ class Plans:
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
-        read = read_or_show(
-            req, resp, self, plan_form_id(form), lambda: read_plan_form(form, self._plans)
+        send_request(
+            req,
+            resp,
+            self,
+            plan_form_id(form),
+            lambda: read_plan_form(form, self._plans),
+            lambda plan_id, request_id: messages.BuyPlan(
+                request_id=request_id, address=req.context.address, plan_id=plan_id
+            ),
+            self._send,
+            check=lambda: refuse_unverified(req, "plan"),
         )
-        if read is None:
-            return
-        plan_id, request_id = read
-        refuse_unverified(req, "plan")
-        self._send(
-            messages.BuyPlan(request_id=request_id, address=req.context.address, plan_id=plan_id)
-        )
-        _accepted(req, resp, request_id)
 
 
 class Vms:
@@ -99,11 +103,17 @@ class Vms:
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
-        request_id = read_or_show(req, resp, self._page, "start-form", lambda: _request_id(form))
-        if request_id is None:
-            return
-        self._send(messages.AllocateVm(request_id=request_id, address=req.context.address))
-        _accepted(req, resp, request_id)
+        send_request(
+            req,
+            resp,
+            self._page,
+            "start-form",
+            lambda: (None, _request_id(form)),
+            lambda _, request_id: messages.AllocateVm(
+                request_id=request_id, address=req.context.address
+            ),
+            self._send,
+        )
 
 
 def plan_form_id(form: dict[str, Any]) -> str:
@@ -147,6 +157,29 @@ def _accepted(req: falcon.Request, resp: falcon.Response, request_id: str) -> No
         resp.media = {"request_id": request_id, "status_url": f"/requests/{request_id}"}
         return
     raise falcon.HTTPSeeOther(f"/requests/{request_id}")
+
+
+def send_request(
+    req: falcon.Request,
+    resp: falcon.Response,
+    page: PlansPage,
+    form_id: str,
+    read: Callable[[], tuple[T, str]],
+    message: Callable[[T, str], messages.Message],
+    send: messages.Send,
+    *,
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """Read a plan or VM form (a refusal shown beside *form_id* on *page*), run *check*,
+    send the message made of what was read and its request id, and answer with the
+    request: its status URL for the API, a redirect to its page for the browser."""
+    read_out = read_or_show(req, resp, page, form_id, read)
+    if read_out is None:
+        return
+    value, request_id = read_out
+    check()
+    send(message(value, request_id))
+    _accepted(req, resp, request_id)
 
 
 class RequestStatus:

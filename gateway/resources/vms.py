@@ -11,8 +11,8 @@ import falcon
 import messages
 from gateway import forms
 from gateway.auth.middleware import require_login
-from gateway.plans_form import PlansPage, read_or_show
-from gateway.resources.plans import _accepted, _request_id, plan_form_id, read_plan_form
+from gateway.plans_form import PlansPage
+from gateway.resources.plans import _request_id, plan_form_id, read_plan_form, send_request
 from settings import Plan
 
 #: Longest VM id an operator can register (``VmPoolSlot.vm_id``).
@@ -30,18 +30,17 @@ class PlanUpgrade:
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
-        read = read_or_show(
-            req, resp, self._page, plan_form_id(form), lambda: read_plan_form(form, self._plans)
-        )
-        if read is None:
-            return
-        plan_id, request_id = read
-        self._send(
-            messages.UpgradePlan(
+        send_request(
+            req,
+            resp,
+            self._page,
+            plan_form_id(form),
+            lambda: read_plan_form(form, self._plans),
+            lambda plan_id, request_id: messages.UpgradePlan(
                 request_id=request_id, address=req.context.address, plan_id=plan_id
-            )
+            ),
+            self._send,
         )
-        _accepted(req, resp, request_id)
 
 
 class PlanRenewal:
@@ -54,14 +53,17 @@ class PlanRenewal:
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
-        read = read_or_show(req, resp, self._page, "renewal", lambda: _renewal(form))
-        if read is None:
-            return
-        on, request_id = read
-        self._send(
-            messages.SetPlanRenewal(request_id=request_id, address=req.context.address, on=on)
+        send_request(
+            req,
+            resp,
+            self._page,
+            "renewal",
+            lambda: _renewal(form),
+            lambda on, request_id: messages.SetPlanRenewal(
+                request_id=request_id, address=req.context.address, on=on
+            ),
+            self._send,
         )
-        _accepted(req, resp, request_id)
 
 
 def _renewal(form: dict[str, Any]) -> tuple[bool, str]:
@@ -83,14 +85,17 @@ class VmRelease:
         form = forms.body(req)
         raw = form.get("vm_id")
         form_id = f"release-form-{raw.strip()}" if isinstance(raw, str) else "vms"
-        read = read_or_show(req, resp, self._page, form_id, lambda: _release(form))
-        if read is None:
-            return
-        vm_id, request_id = read
-        self._send(
-            messages.ReleaseVm(request_id=request_id, address=req.context.address, vm_id=vm_id)
+        send_request(
+            req,
+            resp,
+            self._page,
+            form_id,
+            lambda: _release(form),
+            lambda vm_id, request_id: messages.ReleaseVm(
+                request_id=request_id, address=req.context.address, vm_id=vm_id
+            ),
+            self._send,
         )
-        _accepted(req, resp, request_id)
 
 
 def _release(form: dict[str, Any]) -> tuple[str, str]:
