@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -33,6 +34,23 @@ def wants_json(req: falcon.Request) -> bool:
     if req.path.startswith(JSON_PREFIXES):
         return True
     return req.client_accepts_json and not req.client_accepts("text/html")
+
+
+def refuse_form(
+    req: falcon.Request,
+    resp: falcon.Response,
+    *,
+    title: str,
+    field: str,
+    problem: str,
+    show: Callable[[], None],
+) -> None:
+    """Refuse a form: the API gets a 400 *title* described ``"<field>: <problem>"``; a
+    browser gets the page again (*show*), with status 400."""
+    if wants_json(req):
+        raise falcon.HTTPBadRequest(title=title, description=f"{field}: {problem}") from None
+    resp.status = falcon.HTTP_400
+    show()
 
 
 def make_serializer(renderer: Renderer) -> Any:

@@ -18,7 +18,7 @@ from gateway import forms
 from gateway.account_view import active_sessions, email_choices
 from gateway.auth.middleware import require_login, viewer
 from gateway.auth.sessions import CurrentSession
-from gateway.errors import wants_json
+from gateway.errors import refuse_form
 from gateway.templates import Renderer
 from models import Account, utcnow
 from models.accounts import validate_email
@@ -69,8 +69,8 @@ class AccountPage:
         render_account(self._renderer, req, resp, now=self._clock())
 
 
-class EmailChange:
-    """``POST /account/email``: where mail goes (empty removes it); sends ``set_email``."""
+class _AccountForm:
+    """A form of the account page: it sends a message, or shows the page with a problem."""
 
     def __init__(
         self,
@@ -83,6 +83,13 @@ class EmailChange:
         self._renderer = renderer
         self._clock = clock
 
+    def _show(self, req: falcon.Request, resp: falcon.Response, **extra: Any) -> None:
+        render_account(self._renderer, req, resp, now=self._clock(), **extra)
+
+
+class EmailChange(_AccountForm):
+    """``POST /account/email``: where mail goes (empty removes it); sends ``set_email``."""
+
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         raw = forms.text(forms.body(req), "email")
@@ -91,19 +98,16 @@ class EmailChange:
             try:
                 email = validate_email(raw)
             except InvalidEmail as exc:
-                if wants_json(req):
-                    raise falcon.HTTPBadRequest(
-                        title="Check the email address", description=f"email: {exc}"
-                    ) from None
-                resp.status = falcon.HTTP_400
-                problem = f"This email address {exc}."
-                render_account(
-                    self._renderer,
+                detail = str(exc)
+                refuse_form(
                     req,
                     resp,
-                    now=self._clock(),
-                    email_error=problem,
-                    email_value=raw,
+                    title="Check the email address",
+                    field="email",
+                    problem=detail,
+                    show=lambda: self._show(
+                        req, resp, email_error=f"This email address {detail}.", email_value=raw
+                    ),
                 )
                 return
         self._send(messages.SetEmail(address=req.context.address, email=email))
@@ -122,19 +126,8 @@ class EmailResend:
         raise falcon.HTTPSeeOther("/account?done=link#email")
 
 
-class EmailChoices:
+class EmailChoices(_AccountForm):
     """``POST /account/choices``: the optional kinds of email wanted (``want``, repeated)."""
-
-    def __init__(
-        self,
-        *,
-        send: Callable[..., Any],
-        renderer: Renderer,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        self._send = send
-        self._renderer = renderer
-        self._clock = clock
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -143,12 +136,14 @@ class EmailChoices:
         unknown = [w for w in wanted if not isinstance(w, str) or w not in OPTIONAL_KINDS]
         if unknown or not isinstance(wanted, list):
             problem = f"Choose among {', '.join(OPTIONAL_KINDS)}"
-            if wants_json(req):
-                raise falcon.HTTPBadRequest(
-                    title="Check your choices", description=f"want: {problem}"
-                )
-            resp.status = falcon.HTTP_400
-            render_account(self._renderer, req, resp, now=self._clock(), choices_error=problem)
+            refuse_form(
+                req,
+                resp,
+                title="Check your choices",
+                field="want",
+                problem=problem,
+                show=lambda: self._show(req, resp, choices_error=problem),
+            )
             return
         muted = sorted(set(OPTIONAL_KINDS) - set(wanted))
         self._send(messages.SetEmailChoices(address=req.context.address, muted=muted))

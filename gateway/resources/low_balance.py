@@ -7,7 +7,7 @@ import falcon
 import messages
 from gateway import forms
 from gateway.auth.middleware import require_login
-from gateway.errors import wants_json
+from gateway.errors import refuse_form
 from gateway.resources.account import render_dashboard
 from gateway.runway import parse_threshold
 from gateway.templates import Renderer
@@ -27,13 +27,16 @@ class LowBalance:
         try:
             cents = parse_threshold(raw)
         except ValueError as exc:
-            if wants_json(req):
-                raise falcon.HTTPBadRequest(
-                    title="Check the threshold", description=f"threshold: {exc}"
-                ) from None
-            resp.status = falcon.HTTP_400
-            render_dashboard(
-                self._renderer, req, resp, threshold_error=str(exc), threshold_value=raw
+            detail = str(exc)
+            refuse_form(
+                req,
+                resp,
+                title="Check the threshold",
+                field="threshold",
+                problem=detail,
+                show=lambda: render_dashboard(
+                    self._renderer, req, resp, threshold_error=detail, threshold_value=raw
+                ),
             )
             return
         self._send(messages.SetLowBalance(address=req.context.address, low_balance_cents=cents))
