@@ -23,9 +23,7 @@ from wire.address import canonical_address
 def balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
     """Move a balance by, or to, an amount with a reason, within the adjustment bounds."""
     args = envelope["args"]
-    reason = str(args.get("reason") or "").strip()
-    if not reason:
-        raise AdminRefused("reason: every adjustment needs a reason")
+    reason = required_reason(args, "adjustment")
     account = account_of(args.get("address"))
     billing = billing_for(account)
     if db.obj.for_update:
@@ -49,6 +47,18 @@ def balance_adjust(envelope: dict[str, Any]) -> dict[str, Any]:
         "balance_cents": posted.balance_after_cents,
         "changed": amount,
     }
+
+
+def required_reason(args: dict[str, Any], change: str) -> str:
+    """The ``reason`` of an operator *change* (an adjustment, a refund...), stripped.
+
+    Raises:
+        AdminRefused: naming ``reason`` when there is none.
+    """
+    reason = str(args.get("reason") or "").strip()
+    if not reason:
+        raise AdminRefused(f"reason: every {change} needs a reason")
+    return reason
 
 
 def account_of(address: Any) -> Account:

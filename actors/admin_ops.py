@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from actors.adjustments import required_reason
 from actors.deps import current
 from actors.payments import PermanentPaymentError
 from actors.refund_state import RefundState
@@ -96,9 +97,7 @@ def find_payment(ref: object) -> PaymentEvent | None:
 def payment_refund(envelope: dict[str, Any]) -> dict[str, Any]:
     """Ask the payment's provider to refund *amount_cents* (default: all that remains)."""
     args = envelope["args"]
-    reason = str(args.get("reason") or "").strip()
-    if not reason:
-        raise AdminRefused("reason: every refund needs a reason")
+    reason = required_reason(args, "refund")
     payment = find_payment(args.get("payment"))
     if payment is None:
         raise AdminRefused(

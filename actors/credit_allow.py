@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.adjustments import account_of
+from actors.adjustments import account_of, required_reason
 from actors.credit import policy, record_change
 from actors.ledger import lock_billing
 from models import utcnow
@@ -44,9 +44,7 @@ def allowance_cents(value: Any) -> int:
 def credit_allow(envelope: dict[str, Any]) -> dict[str, Any]:
     """Set an account's allowance below the floor, with a reason (caller audits)."""
     args = envelope["args"]
-    reason = str(args.get("reason") or "").strip()
-    if not reason:
-        raise AdminRefused("reason: every allowance needs a reason")
+    required_reason(args, "allowance")
     cents = allowance_cents(args.get("cents"))
     account = account_of(args.get("address"))
     balance = lock_billing({account.id})[account.id].balance_cents
