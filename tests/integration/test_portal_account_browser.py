@@ -25,9 +25,8 @@ import messages
 from models import ActionRequest, Billing, LedgerEntry, PaymentEvent, TopUp
 from runtime.gateway import build_gateway
 from settings import Settings
-from tests.conftest import need
 from tests.support.axe import blocking_violations
-from tests.support.browser import CHROMIUM, usage_records
+from tests.support.browser import launched_chromium, usage_records
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, prove_with_key
 from tests.support.procs import hero_admin, wait_until
 from tests.support.stack import Stack
@@ -53,25 +52,8 @@ MADE_UP = {"/auth/challenges/{challenge_id}", "/kyc/sandbox/{scan_ref}"}
 @pytest.fixture
 def chromium() -> Iterator[Any]:
     """Headless Debian Chromium, launched as the journey launches it."""
-    need("Chromium (apt-get install chromium)", CHROMIUM is not None)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium() as browser:
+        yield browser
 
 
 class Pages:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -15,8 +17,9 @@ from tests.support.login import ALICE_ADDRESS
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture
-def page() -> Iterator[object]:
+@contextmanager
+def launched_chromium() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright, closed on leaving (skips without it)."""
     need("Chromium (apt-get install chromium)", CHROMIUM is not None)
     from playwright.sync_api import sync_playwright
 
@@ -33,10 +36,16 @@ def page() -> Iterator[object]:
             ],
         )
         try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900})
-            yield context.new_page()
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    with launched_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        yield context.new_page()
 
 
 def usage_records(count: int) -> list[dict]:
