@@ -3,27 +3,14 @@ charged once, bad signatures are terminated with an alert, acks wait for the bro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import nacl.signing
-import pytest
 
 from models import Account, Alert, Billing, Node, UsageRecord
-from tests.conftest import need
 from tests.support.bridge_stack import NODE_KEY, USER, publish, record, start_bridge
-from tests.support.nats_helpers import TestStream, delete_stream
+from tests.support.node_stack import stream  # noqa: F401 - a fixture
 from tests.support.procs import wait_until
-from tests.support.services import nats_reachable
 from tests.support.stack import Stack
 from tests.support.tcp_proxy import TcpProxy
-
-
-@pytest.fixture
-def stream() -> Iterator[TestStream]:
-    need("NATS", nats_reachable())
-    names = TestStream.fresh()
-    yield names
-    delete_stream(names.name)
 
 
 def setup_account_and_node() -> None:

@@ -10,28 +10,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import nacl.signing
-import pytest
 
 from models import Account, Alert, Billing, Node, UsageRecord
-from tests.conftest import need
 from tests.support.bridge_stack import USER, dead_letters, publish, record, start_bridge
-from tests.support.nats_helpers import TestStream, delete_stream
+from tests.support.nats_helpers import TestStream
+from tests.support.node_stack import stream  # noqa: F401 - a fixture
 from tests.support.procs import wait_until
-from tests.support.services import nats_reachable
 from tests.support.stack import Stack
 
 KEYS = {name: nacl.signing.SigningKey.generate() for name in ("node-a", "node-b", "node-c")}
-
-
-@pytest.fixture
-def stream() -> Iterator[TestStream]:
-    need("NATS", nats_reachable())
-    names = TestStream.fresh()
-    yield names
-    delete_stream(names.name)
 
 
 def register_nodes() -> None:

@@ -4,29 +4,18 @@ created by another process between the look and the create is used as it is."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import nats
-import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from node_agent import publisher
 from runtime import bridge
-from tests.conftest import need
-from tests.support.nats_helpers import NATS_URL, TestStream, delete_stream
-from tests.support.services import nats_reachable
+from tests.support.nats_helpers import NATS_URL, TestStream
+from tests.support.node_stack import stream  # noqa: F401 - a fixture
 from wire import nats as wire_nats
 from wire.nats import ensure_stream
-
-
-@pytest.fixture
-def stream() -> Iterator[TestStream]:
-    need("NATS", nats_reachable())
-    names = TestStream.fresh()
-    yield names
-    delete_stream(names.name)
 
 
 class RivalFirst:

@@ -12,16 +12,15 @@ from collections import defaultdict
 from pathlib import Path
 
 import nacl.signing
-import pytest
 import requests
 
 from actors.ledger import audit_mismatches
 from models import Account, Billing, LedgerEntry, Node, UsageRecord
-from tests.conftest import need
 from tests.support.git_http import git_http_server
-from tests.support.nats_helpers import NATS_URL, TestStream, delete_stream
+from tests.support.nats_helpers import NATS_URL, TestStream
+from tests.support.node_stack import stream  # noqa: F401 - a fixture
 from tests.support.procs import BIN, HeroProcess, hero_admin, wait_until
-from tests.support.services import free_port, nats_reachable
+from tests.support.services import free_port
 from tests.support.stack import Stack
 
 #: The ladder, written out independently of actors.ladder: (min days, quarters) for the
@@ -71,14 +70,6 @@ def make_records(count: int, rng: random.Random) -> list[dict]:
             }
         )
     return out
-
-
-@pytest.fixture
-def stream():
-    need("NATS", nats_reachable())
-    names = TestStream.fresh()
-    yield names
-    delete_stream(names.name)
 
 
 def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
