@@ -93,26 +93,38 @@ class Plans:
         )
 
 
-class Vms:
-    """``POST /vms`` starts one VM from the plan's quota."""
+class RequestForm:
+    """A form of the plans page that becomes one request sent to the workers."""
 
     def __init__(self, *, send: messages.Send, page: PlansPage) -> None:
         self._send = send
         self._page = page
 
+    def _submit(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        form_id: str,
+        read: Callable[[], tuple[T, str]],
+        message: Callable[[T, str], messages.Message],
+    ) -> None:
+        send_request(req, resp, self._page, form_id, read, message, self._send)
+
+
+class Vms(RequestForm):
+    """``POST /vms`` starts one VM from the plan's quota."""
+
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
-        send_request(
+        self._submit(
             req,
             resp,
-            self._page,
             "start-form",
             lambda: (None, _request_id(form)),
             lambda _, request_id: messages.AllocateVm(
                 request_id=request_id, address=req.context.address
             ),
-            self._send,
         )
 
 

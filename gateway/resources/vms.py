@@ -12,57 +12,48 @@ import messages
 from gateway import forms
 from gateway.auth.middleware import require_login
 from gateway.plans_form import PlansPage
-from gateway.resources.plans import _request_id, plan_form_id, read_plan_form, send_request
+from gateway.resources.plans import RequestForm, _request_id, plan_form_id, read_plan_form
 from settings import Plan
 
 #: Longest VM id an operator can register (``VmPoolSlot.vm_id``).
 MAX_VM_ID = 100
 
 
-class PlanUpgrade:
+class PlanUpgrade(RequestForm):
     """``POST /plans/upgrade``: move the plan to a bigger one, charged pro rata."""
 
     def __init__(self, *, plans: tuple[Plan, ...], send: messages.Send, page: PlansPage) -> None:
+        super().__init__(send=send, page=page)
         self._plans = plans
-        self._send = send
-        self._page = page
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
-        send_request(
+        self._submit(
             req,
             resp,
-            self._page,
             plan_form_id(form),
             lambda: read_plan_form(form, self._plans),
             lambda plan_id, request_id: messages.UpgradePlan(
                 request_id=request_id, address=req.context.address, plan_id=plan_id
             ),
-            self._send,
         )
 
 
-class PlanRenewal:
+class PlanRenewal(RequestForm):
     """``POST /plans/renewal``: ``renew=on`` or ``renew=off``."""
-
-    def __init__(self, *, send: messages.Send, page: PlansPage) -> None:
-        self._send = send
-        self._page = page
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
-        send_request(
+        self._submit(
             req,
             resp,
-            self._page,
             "renewal",
             lambda: _renewal(form),
             lambda on, request_id: messages.SetPlanRenewal(
                 request_id=request_id, address=req.context.address, on=on
             ),
-            self._send,
         )
 
 
@@ -73,28 +64,22 @@ def _renewal(form: dict[str, Any]) -> tuple[bool, str]:
     return choice == "on", _request_id(form)
 
 
-class VmRelease:
+class VmRelease(RequestForm):
     """``POST /vms/release``: give the VM ``vm_id`` back to the pool."""
-
-    def __init__(self, *, send: messages.Send, page: PlansPage) -> None:
-        self._send = send
-        self._page = page
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = forms.body(req)
         raw = form.get("vm_id")
         form_id = f"release-form-{raw.strip()}" if isinstance(raw, str) else "vms"
-        send_request(
+        self._submit(
             req,
             resp,
-            self._page,
             form_id,
             lambda: _release(form),
             lambda vm_id, request_id: messages.ReleaseVm(
                 request_id=request_id, address=req.context.address, vm_id=vm_id
             ),
-            self._send,
         )
 
 
