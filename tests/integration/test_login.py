@@ -262,7 +262,17 @@ class TestSecurity:
 
     def test_production_cookies_are_secure(self, stack: Stack, node: FakeMycelium) -> None:
         # A prod-shaped gateway on the test stack (SQLite, test keys, http): started anyway.
-        running = start(stack, node, HERO_ENV="prod", HERO_START_UNREADY="true")
+        # Identity verification is iDenfy in production, and its keys are the one thing the
+        # gateway cannot be built without (its webhook route verifies with them).
+        running = start(
+            stack,
+            node,
+            HERO_ENV="prod",
+            HERO_START_UNREADY="true",
+            HERO_IDENFY_API_KEY="idenfy-test-key",
+            HERO_IDENFY_API_SECRET="idenfy-test-secret",
+            HERO_IDENFY_SIGNING_KEY="idenfy-test-signing-key",
+        )
         started = requests.post(
             f"{running.url}/auth/challenges",
             json={"address": ALICE_ADDRESS},
