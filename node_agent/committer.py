@@ -122,9 +122,21 @@ class Committer:
         with open(self.repo_path.with_name(self.repo_path.name + ".lock"), "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
+                self._clear_stale_git_locks()
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _clear_stale_git_locks(self) -> None:
+        """Remove git lock files left by a process killed while it wrote a ref.
+
+        Every writer of this repo holds the flock around it first, so a ``*.lock`` file
+        seen under the flock belongs to no living writer; left there, it would make every
+        later commit fail with ``FileLocked`` and stop the node's git path for good.
+        """
+        for stale in [*self.repo_path.glob("*.lock"), *self.repo_path.glob("refs/**/*.lock")]:
+            stale.unlink(missing_ok=True)
+            log.warning("committer.stale_lock_removed", path=str(stale.relative_to(self.repo_path)))
 
     def _commit_due(self, journal: Journal, *, include_open: bool) -> tuple[list[str], int]:
         now = self._clock()

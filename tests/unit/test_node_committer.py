@@ -193,3 +193,31 @@ def test_unreadable_committed_file_is_not_rewritten_and_its_records_wait(
     assert outcome.failed_hours == 1 and outcome.commits == ()
     assert committer.head() == damaged.id.decode()
     assert [r.key for r in journal.uncommitted()] == [late]
+
+
+def test_a_ref_lock_left_by_a_killed_agent_does_not_stop_commits(
+    journal: Journal, key: nacl.signing.SigningKey, remote: Path
+) -> None:
+    # Given a commit, then an agent killed while it moved the branch (its lock file stays)
+    add(journal, H10 + dt.timedelta(minutes=5))
+    committer = make_committer(journal, key, remote, Clock(H10 + dt.timedelta(hours=1)))
+    assert committer.run(journal, include_open=False).commits
+    repo_path = repo_path_for(journal.path)
+    (repo_path / "refs" / "heads" / "main.lock").write_bytes(b"")
+    (repo_path / "packed-refs.lock").write_bytes(b"")
+
+    # When a later record's hour is committed
+    later = add(journal, H10 + dt.timedelta(hours=1, minutes=5))
+    committer = make_committer(journal, key, remote, Clock(H10 + dt.timedelta(hours=2)))
+    outcome = committer.run(journal, include_open=False)
+
+    # Then it is committed and pushed, and the stale locks are gone
+    assert outcome.pushed and len(outcome.commits) == 1 and outcome.failed_hours == 0
+    assert not list(repo_path.glob("**/*.lock"))
+    head = Repo(str(remote)).refs[BRANCH]
+    batch = loads(
+        read(remote, head, "nodes/node-a/usage_2026-11-21-11.otoml"),
+        now=H10 + dt.timedelta(hours=3),
+        expect_node="node-a",
+    )
+    assert [r.key for r in batch.records] == [later]
