@@ -49,16 +49,22 @@ _CREATE_STAGE = (
 )
 _MOVE = (
     f"INSERT INTO usage_record ({', '.join(COLUMNS)}) "  # noqa: S608
-    f"SELECT {', '.join(COLUMNS)} FROM {STAGE} ON CONFLICT (key) DO NOTHING RETURNING key"
+    f"SELECT {', '.join(COLUMNS)} FROM {STAGE} ORDER BY key "
+    "ON CONFLICT (key) DO NOTHING RETURNING key"
 )
 #: COPY text format: these characters are escaped; NULL is ``\N``.
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def insert_new(rows: list[dict[str, Any]]) -> set[str]:
-    """Insert *rows*, skipping keys already there; return the keys this call inserted."""
+    """Insert *rows*, skipping keys already there; return the keys this call inserted.
+
+    Rows go in in key order: two batches holding the same keys (one record reaches the
+    workers by NATS and by git) then wait for each other in one order and never deadlock.
+    """
     if not rows:
         return set()
+    rows = sorted(rows, key=lambda r: str(r["key"]))
     return _insert_values(rows) if is_sqlite() else _insert_copy(rows)
 
 

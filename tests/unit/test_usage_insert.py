@@ -5,6 +5,8 @@ raised as peewee's error so the batch can be split around it."""
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from typing import Any
 
 import peewee
@@ -96,3 +98,22 @@ def test_copy_text_escapes_what_copy_would_read_as_syntax() -> None:
 
     assert len(fields) == len(COLUMNS) and line.count("\n") == 1
     assert fields[1] == "a\\tb\\\\c\\nd\\re" and fields[COLUMNS.index("seen_git_at")] == "\\N"
+
+
+def test_batches_of_the_same_keys_in_opposite_orders_never_deadlock(pg_db: str) -> None:
+    # The same records reach the worker by NATS and by git, in any order, at the same time.
+    from tests.support.races import at_once
+
+    def batch(keys: list[str]) -> Callable[[], set[str]]:
+        def insert() -> set[str]:
+            with db.atomic():
+                inserted = insert_new([row(k) for k in keys])
+                time.sleep(0.05)  # hold the keys a while, as the charge that follows does
+                return inserted
+
+        return insert
+
+    for round_ in range(5):
+        keys = [f"node-a:{round_ * 1000 + n}" for n in range(400)]
+        first, second = at_once(batch(keys), batch(list(reversed(keys))))
+        assert first | second == set(keys) and not first & second
