@@ -10,7 +10,7 @@ import pytest
 
 import models
 from models import Account, Alert, PlanSubscription, VmAllocation, VmPoolSlot, db
-from models.migrations import SchemaVersion
+from models.migrations import LATEST_VERSION, MIGRATIONS, SchemaVersion
 from models.plans import ONE_ACTIVE_PLAN_INDEX
 
 
@@ -53,7 +53,8 @@ def test_version_2_keeps_the_newest_active_plan_and_makes_request_ids_per_accoun
     done = models.migrate()
 
     # Then the older plan ended, its VM went back to the pool, and an operator is told
-    assert done == ["applied 2: request ids per account; one active plan per account"]
+    assert done == [f"applied {m.version}: {m.description}" for m in MIGRATIONS[1:]]
+    assert done[0] == "applied 2: request ids per account; one active plan per account"
     assert PlanSubscription.get_by_id(older.id).status == "expired"
     assert PlanSubscription.get_by_id(newer.id).status == "active"
     assert VmPoolSlot.get().status == "free" and VmAllocation.get().released_at is not None
@@ -78,4 +79,4 @@ def test_version_2_keeps_the_newest_active_plan_and_makes_request_ids_per_accoun
             vm_quota_total=5,
             period_end=now,
         )
-    assert models.migrate() == ["schema is up to date at version 2"]
+    assert models.migrate() == [f"schema is up to date at version {LATEST_VERSION}"]
