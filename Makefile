@@ -12,7 +12,7 @@ MIN_LOCK := requirements/min-lock.txt
 MIN_TESTS := tests/unit tests/integration/test_stripe_webhooks.py \
 	tests/integration/test_stripe_checkout.py tests/integration/test_clickpesa.py \
 	tests/integration/test_node_agent.py tests/integration/test_aggregator.py \
-	tests/integration/test_bridge.py
+	tests/integration/test_bridge.py tests/integration/test_broker_reconnect.py
 
 .PHONY: run test test-min test-unit test-integration services lock lock-upgrade bench chaos lint clean
 

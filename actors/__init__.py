@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import dramatiq
+import structlog
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -30,6 +31,8 @@ from messages import Message, deliver
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+log = structlog.get_logger("hero.actors")
 
 #: Actor modules, imported by ``build_broker`` so every actor is declared.
 ACTOR_MODULES = (
@@ -207,7 +210,24 @@ def send(message: Message) -> dramatiq.Message[Any]:
     except dramatiq.errors.ActorNotFound:
         raise
     except (dramatiq.errors.BrokerError, pika_errors(), OSError) as exc:
+        _forget_connection(current_broker())
         raise BrokerUnavailable(f"message to {message.actor} not confirmed: {exc!r}") from exc
+
+
+def _forget_connection(failed: dramatiq.Broker) -> None:
+    """Drop this thread's RabbitMQ connection after a failed send, so the next send opens
+    a fresh one.
+
+    dramatiq drops it itself only for pika's connection and channel errors; any other
+    failure (a connection in the wrong state, a socket error) would otherwise leave a dead
+    connection in place and every later send from this thread would fail the same way.
+    """
+    if not hasattr(type(failed), "connection"):
+        return
+    try:
+        del failed.connection  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - already gone or closing: nothing to keep
+        log.debug("broker.forget_connection_failed", error=repr(exc))
 
 
 def pika_errors() -> type[Exception]:

@@ -84,5 +84,9 @@ def test_broker_down_leaves_messages_unacked_until_it_is_back(pg_stack: Stack, s
     time.sleep(3)
     assert UsageRecord.select().count() == 0
     proxy.up()
-    wait_until(lambda: balance() == -30, timeout=90, what="charges after the broker is back")
+    try:
+        wait_until(lambda: balance() == -30, timeout=90, what="charges after the broker is back")
+    except TimeoutError as exc:
+        logs = {p: stack.process(p).log_text[-4000:] for p in ("bridge", "worker")}
+        raise AssertionError(f"balance {balance()}; logs: {logs}") from exc
     proxy.down()
