@@ -22,11 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import nacl.exceptions
 import nacl.signing
 import structlog
-from dulwich.client import default_urllib3_manager
-from dulwich.object_store import commit_tree_changes, tree_lookup_path
+from dulwich.client import HttpGitClient, LocalGitClient, default_urllib3_manager
+from dulwich.graph import can_fast_forward
+from dulwich.object_store import commit_tree_changes, iter_tree_contents, tree_lookup_path
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -250,30 +253,161 @@ class Committer:
                 "password": self.remote.password,
                 "pool_manager": default_urllib3_manager(None, timeout=HTTP_TIMEOUT_S),
             }
-        try:
-            result = porcelain.push(
-                str(self.repo_path),
-                self.remote.location,
-                [BRANCH + b":" + BRANCH],
-                outstream=out,
-                errstream=out,
-                **extra,
-            )
-        except Exception as exc:  # any transport or protocol failure: retried later
-            log.warning(
-                "committer.push_failed",
-                remote=_safe(self.remote.location),
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            return False
-        refused = (result.ref_status or {}).get(BRANCH)
-        if refused is not None:
+        for attempt in (1, 2):
+            try:
+                result = porcelain.push(
+                    str(self.repo_path),
+                    self.remote.location,
+                    [BRANCH + b":" + BRANCH],
+                    outstream=out,
+                    errstream=out,
+                    **extra,
+                )
+            except porcelain.DivergedBranches:
+                # The remote's main is not in our history: it was rewritten (force-pushed).
+                if attempt == 1 and self._rebuild_on_remote(now=now):
+                    continue
+                log.warning("committer.push_refused", remote=_safe(self.remote.location))
+                return False
+            except Exception as exc:  # any transport or protocol failure: retried later
+                log.warning(
+                    "committer.push_failed",
+                    remote=_safe(self.remote.location),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                return False
+            refused = (result.ref_status or {}).get(BRANCH)
+            if refused is None:
+                break
+            # The server refused the update (a non-fast-forward it saw, a hook): rebuild when
+            # the remote was rewritten, else leave it to the next round.
+            if attempt == 1 and self._rebuild_on_remote(now=now):
+                continue
             log.warning(
                 "committer.push_refused", remote=_safe(self.remote.location), error=str(refused)
             )
             return False
         marked = journal.mark_pushed(now=now)
         log.info("committer.pushed", remote=_safe(self.remote.location), records=marked)
+        return True
+
+    def _fetch_remote(self, repo: Repo) -> ObjectID | None:
+        """Fetch the remote's ``main`` into the local object store; return its commit."""
+        assert self.remote is not None
+        client: HttpGitClient | LocalGitClient
+        if self.remote.is_http:
+            client = HttpGitClient(
+                self.remote.location,
+                pool_manager=default_urllib3_manager(None, timeout=HTTP_TIMEOUT_S),
+                username=self.remote.username,
+                password=self.remote.password,
+                quiet=True,
+            )
+            path = urlsplit(self.remote.location).path
+        else:
+            client, path = LocalGitClient(quiet=True), self.remote.location
+        result = client.fetch(path.encode(), repo)
+        return result.refs.get(BRANCH)
+
+    def _rebuild_on_remote(self, *, now: dt.datetime) -> bool:
+        """After the remote's ``main`` was rewritten, put our history's batches on top of it.
+
+        The remote's head is fetched; when it is not in our history (a force-push replaced
+        commits we had pushed, and maybe others), one commit on top of it writes every batch
+        file of our ``main`` again, as the union of our records and the remote's version of
+        the file when that version is signed by this node's key (a file we cannot verify is
+        not ours to merge, so ours replaces it). Our ``main`` then points at that commit,
+        which pushes as a fast-forward: no record committed here is lost, including records
+        pushed before the rewrite, and the aggregator charges re-sent records once (by key).
+
+        Returns:
+            True when ``main`` was moved onto the remote's history (push again), False when
+            the remote could not be read or was not rewritten.
+        """
+        assert self.remote is not None
+        try:
+            with Repo(str(self.repo_path)) as repo:
+                remote_head = self._fetch_remote(repo)
+                local = _head(repo)
+                if remote_head is None or local is None:
+                    return False
+                if can_fast_forward(repo, remote_head, local):
+                    return False  # not a rewrite: the refusal has another cause
+                rebuilt, files = self._rebuild(repo, local, remote_head, now=now)
+                if not repo.refs.set_if_equals(BRANCH, local, rebuilt):
+                    raise CommitError(f"{BRANCH.decode()} moved while rebuilding")
+        except Exception as exc:  # noqa: BLE001 - retried at the next round
+            log.error(
+                "committer.rebuild_failed",
+                remote=_safe(self.remote.location),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return False
+        log.error(
+            "committer.remote_rewritten",
+            remote=_safe(self.remote.location),
+            local=local.decode(),
+            remote_head=remote_head.decode(),
+            rebuilt=rebuilt.decode(),
+            files_rewritten=files,
+        )
+        return True
+
+    def _rebuild(
+        self, repo: Repo, local: ObjectID, remote_head: ObjectID, *, now: dt.datetime
+    ) -> tuple[ObjectID, int]:
+        """The commit on *remote_head* holding our batches; and how many files it wrote."""
+        store = repo.object_store
+        ours = _tree_of(repo, local)
+        theirs = _tree_of(repo, remote_head)
+        assert ours is not None and theirs is not None
+        prefix = f"nodes/{self.node}/".encode()
+        changes: list[tuple[bytes, int, ObjectID]] = []
+        for entry in iter_tree_contents(store, ours):
+            path, sha = entry.path, entry.sha
+            if path is None or sha is None or not path.startswith(prefix):
+                continue
+            if not path.endswith(b".otoml"):
+                continue
+            if _lookup(repo, theirs, path) == sha:
+                continue  # the remote has our file as it is
+            records = self._records(repo, sha)
+            remote_blob = _lookup(repo, theirs, path)
+            remote_sig = _lookup(repo, theirs, path + b".sig")
+            if remote_blob is not None and remote_sig is not None:
+                data = repo.object_store[remote_blob].as_raw_string()
+                signature = repo.object_store[remote_sig].as_raw_string()
+                if self._signed_by_us(data, signature):
+                    records = merge_records(self._records(repo, remote_blob), records)
+            hour = loads(store[sha].as_raw_string(), now=FAR_FUTURE, expect_node=self.node).hour
+            data = dumps(self.node, hour, records)
+            blob = Blob.from_string(data)
+            sig = Blob.from_string(sign_hex(self._key, data).encode())
+            store.add_objects([(blob, None), (sig, None)])
+            changes += [(path, _FILE_MODE, blob.id), (path + b".sig", _FILE_MODE, sig.id)]
+        if not changes:
+            return remote_head, 0
+        tree_id = commit_tree_changes(store, theirs, changes)
+        commit = _new_commit(
+            tree_id,
+            remote_head,
+            node=self.node,
+            now=now,
+            message=f"usage {self.node}: {len(changes) // 2} batch files written again "
+            "after the remote history was rewritten\n",
+        )
+        store.add_object(commit)
+        return commit.id, len(changes) // 2
+
+    def _records(self, repo: Repo, sha: ObjectID) -> list[UsageIn]:
+        batch = loads(repo.object_store[sha].as_raw_string(), now=FAR_FUTURE, expect_node=self.node)
+        return list(batch.records)
+
+    def _signed_by_us(self, data: bytes, signature: bytes) -> bool:
+        try:
+            self._key.verify_key.verify(data, bytes.fromhex(signature.decode("ascii").strip()))
+        except (ValueError, UnicodeDecodeError, nacl.exceptions.BadSignatureError):
+            return False
         return True
 
 
@@ -305,6 +439,15 @@ def _tree_of(repo: Repo, commit_id: ObjectID | None) -> ObjectID | None:
     commit = repo.object_store[commit_id]
     assert isinstance(commit, Commit)
     return ObjectID(commit.tree)
+
+
+def _lookup(repo: Repo, tree: ObjectID, path: bytes) -> ObjectID | None:
+    """The blob at *path* in *tree*, or None when there is none."""
+    try:
+        _, sha = tree_lookup_path(repo.object_store.__getitem__, tree, path)
+    except KeyError:
+        return None
+    return sha
 
 
 def _safe(location: str) -> str:

@@ -8,13 +8,14 @@ from pathlib import Path
 import nacl.signing
 import pytest
 from dulwich.object_store import commit_tree_changes, tree_lookup_path
-from dulwich.objects import Blob, Commit
+from dulwich.objects import Blob, Commit, ObjectID
 from dulwich.repo import Repo
 
 from node_agent.committer import BRANCH, Committer, Remote, repo_path_for
 from node_agent.journal import Journal
+from node_agent.keys import sign_hex
 from node_agent.records import draft_record
-from wire.otoml import loads
+from wire.otoml import dumps, loads
 
 H10 = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -221,3 +222,109 @@ def test_a_ref_lock_left_by_a_killed_agent_does_not_stop_commits(
         expect_node="node-a",
     )
     assert [r.key for r in batch.records] == [later]
+
+
+H11_PATH = "nodes/node-a/usage_2026-11-21-11.otoml"
+
+
+def rewrite_remote(remote: Path, onto: bytes, changes: list[tuple[str, bytes]]) -> bytes:
+    """Force *remote*'s main to a new commit on *onto* writing *changes* (a force-push)."""
+    with Repo(str(remote)) as repo:
+        parent = repo[onto]
+        assert isinstance(parent, Commit)
+        blobs = [Blob.from_string(data) for _, data in changes]
+        for blob in blobs:
+            repo.object_store.add_object(blob)
+        commit = Commit()
+        commit.tree = commit_tree_changes(
+            repo.object_store,
+            parent.tree,
+            [
+                (path.encode(), 0o100644, blob.id)
+                for (path, _), blob in zip(changes, blobs, strict=True)
+            ],
+        )
+        commit.parents = [ObjectID(onto)]
+        commit.author = commit.committer = b"someone <someone@example>"
+        commit.author_time = commit.commit_time = 0
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.message = b"rewritten\n"
+        repo.object_store.add_object(commit)
+        repo.refs[BRANCH] = commit.id
+        return commit.id
+
+
+def history(repo_path: Path, head: bytes) -> list[bytes]:
+    with Repo(str(repo_path)) as repo:
+        return [entry.commit.id for entry in repo.get_walker(include=[ObjectID(head)])]
+
+
+def test_a_rewritten_remote_gets_every_committed_record_again_on_top_of_its_history(
+    journal: Journal, key: nacl.signing.SigningKey, remote: Path
+) -> None:
+    # Given two hours pushed, one commit each
+    clock = Clock(H10 + dt.timedelta(hours=2, minutes=30))
+    committer = make_committer(journal, key, remote, clock)
+    first = add(journal, H10 + dt.timedelta(minutes=5))
+    (one,) = committer.run(journal, include_open=False).commits
+    second = add(journal, H10 + dt.timedelta(hours=1, minutes=5))
+    assert committer.run(journal, include_open=False).pushed
+
+    # When the Forge's main is force-pushed to another history: the second commit dropped,
+    # another commit with other content in its place
+    rewritten = rewrite_remote(remote, one.encode(), [("NOTES.md", b"moved by an operator\n")])
+    # and a late record of the second hour waits to be committed
+    late = add(journal, H10 + dt.timedelta(hours=1, minutes=50))
+    outcome = committer.run(journal, include_open=False)
+
+    # Then the agent builds on the remote's history and pushes: nothing is lost
+    assert outcome.pushed and outcome.failed_hours == 0
+    head = Repo(str(remote)).refs[BRANCH]
+    assert rewritten in history(remote, head)
+    assert read(remote, head, "NOTES.md") == b"moved by an operator\n"
+    later = H10 + dt.timedelta(hours=3)
+    hour10 = loads(read(remote, head, PATH), now=later, expect_node="node-a")
+    hour11 = read(remote, head, H11_PATH)
+    key.verify_key.verify(hour11, bytes.fromhex(read(remote, head, H11_PATH + ".sig").decode()))
+    assert [r.key for r in hour10.records] == [first]
+    assert [r.key for r in loads(hour11, now=later).records] == [second, late]
+    assert journal.counts().pushed == 3
+    assert committer.head() == head.decode()
+
+    # And the next record is a plain fast-forward again
+    add(journal, H10 + dt.timedelta(hours=1, minutes=55))
+    assert committer.run(journal, include_open=False).pushed
+    assert head in history(remote, Repo(str(remote)).refs[BRANCH])
+
+
+def test_a_rewritten_remote_file_not_signed_by_the_node_is_replaced_not_merged(
+    journal: Journal, key: nacl.signing.SigningKey, remote: Path
+) -> None:
+    # Given an hour pushed
+    clock = Clock(H10 + dt.timedelta(hours=1, minutes=30))
+    committer = make_committer(journal, key, remote, clock)
+    mine = add(journal, H10 + dt.timedelta(minutes=5))
+    (one,) = committer.run(journal, include_open=False).commits
+
+    # When a force-push replaces its file with one holding a forged record, signed by
+    # another key, and one more record of the hour waits
+    other = Journal(journal.path.with_name("other.db"), node="node-a")
+    for minute in (1, 2, 3):  # keys node-a:1 to node-a:3, other times than the node's
+        add(other, H10 + dt.timedelta(minutes=minute))
+    forger = nacl.signing.SigningKey.generate()
+    forged = dumps("node-a", H10, [r.record for r in other.uncommitted()])
+    rewrite_remote(
+        remote,
+        one.encode(),
+        [(PATH, forged), (PATH + ".sig", sign_hex(forger, forged).encode())],
+    )
+    late = add(journal, H10 + dt.timedelta(minutes=40))
+    assert committer.run(journal, include_open=False).pushed
+
+    # Then the file is the node's own again: its records only, signed by its key
+    head = Repo(str(remote)).refs[BRANCH]
+    data = read(remote, head, PATH)
+    key.verify_key.verify(data, bytes.fromhex(read(remote, head, PATH + ".sig").decode()))
+    records = loads(data, now=clock.now).records
+    assert [r.key for r in records] == [mine, late]
+    assert [r.occurred_at for r in records] == [H10 + dt.timedelta(minutes=m) for m in (5, 40)]
