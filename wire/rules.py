@@ -59,6 +59,8 @@ _RFC3339 = re.compile(
     re.ASCII,
 )
 _UNIX = re.compile(r"[0-9]{1,11}", re.ASCII)
+#: The sequence number of a key, after ``<node>:``.
+_SEQ = re.compile(rf"[0-9]{{1,{SEQ_DIGITS}}}", re.ASCII)
 
 
 class RecordError(ValueError):
@@ -125,6 +127,14 @@ def parse_time(value: Any, name: str) -> dt.datetime:
     if _UNIX.fullmatch(value):
         parsed = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=int(value))
     elif _RFC3339.fullmatch(value):
+        if len(value) == 20:  # YYYY-MM-DDTHH:MM:SSZ, as every record is written: UTC already
+            try:
+                parsed = dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise RecordError(
+                    f"{name}: {short_repr(value)} is not a valid date and time"
+                ) from None
+            return _in_years(parsed, value, name)
         try:
             parsed = dt.datetime.fromisoformat(_six_digit_fraction(value.replace("Z", "+00:00")))
         except ValueError:
@@ -137,6 +147,10 @@ def parse_time(value: Any, name: str) -> dt.datetime:
         raise RecordError(
             f"{name}: {short_repr(value)} is not an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ)"
         )
+    return _in_years(parsed, value, name)
+
+
+def _in_years(parsed: dt.datetime, value: str, name: str) -> dt.datetime:
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
         raise RecordError(
             f"{name}: {short_repr(value)} is outside the years {MIN_YEAR}..{MAX_YEAR}"
@@ -204,7 +218,7 @@ def validate_record(fields: Any, *, node: str | None = None, now: dt.datetime) -
     Raises:
         RecordError: naming the field and the problem.
     """
-    if not isinstance(fields, Mapping):
+    if type(fields) is not dict and not isinstance(fields, Mapping):  # dict: the usual, quick
         raise RecordError("record: must be a table")
     key = fields.get("key")
     record_node = fields.get("node", node)
@@ -212,8 +226,10 @@ def validate_record(fields: Any, *, node: str | None = None, now: dt.datetime) -
         raise RecordError(f"node: {short_repr(record_node)} is not a node name")
     if node is not None and record_node != node:
         raise RecordError(f"node: {short_repr(record_node)} in a batch of node {node!r}")
-    if not isinstance(key, str) or not re.fullmatch(
-        rf"{re.escape(record_node)}:[0-9]{{1,{SEQ_DIGITS}}}", key, re.ASCII
+    if (
+        not isinstance(key, str)
+        or not key.startswith(record_node + ":")
+        or _SEQ.fullmatch(key, len(record_node) + 1) is None
     ):
         raise RecordError(f"key: {short_repr(key)} is not <node>:<seq> for node {record_node!r}")
     user = canonical_user(fields.get("user"))

@@ -160,3 +160,38 @@ def test_the_rules_import_neither_the_database_nor_the_settings() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def _outcome(value: str) -> dt.datetime | str:
+    try:
+        return parse_time(value, "t")
+    except RecordError as exc:
+        return str(exc).replace(repr(value), "<v>")
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)).map(
+        lambda t: t.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0") + "Z"
+    )
+    | st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+)
+def test_the_short_utc_form_reads_as_the_same_time_with_an_offset(value: str) -> None:
+    # "...Z" (how every record is written) takes a quick path; "+00:00" the general one.
+    assert _outcome(value) == _outcome(value[:-1] + "+00:00")
+
+
+@given(
+    st.sampled_from(["node-a", "n", "a_b-9"]),
+    st.text(max_size=24) | st.from_regex(r"\A:[0-9\u0660-\u0669a]{0,20}\n?\Z"),
+)
+def test_a_key_is_its_node_a_colon_and_one_to_18_ascii_digits(node: str, rest: str) -> None:
+    import re
+
+    key = node + rest
+    expected = re.fullmatch(rf"{re.escape(node)}:[0-9]{{1,18}}", key, re.ASCII) is not None
+    try:
+        validate_record({**GOOD, "node": node, "key": key}, now=NOW)
+    except RecordError as exc:
+        assert not expected and str(exc).startswith("key: ")
+    else:
+        assert expected
