@@ -29,7 +29,7 @@ import requests
 from bench.report import Check, Figure, under
 from bench.scratch import create_accounts, mycelium_addresses, scratch_database, scratch_vhost
 from bench.usage_nats import fresh_stream
-from tests.support.nats_helpers import NATS_URL, delete_stream
+from tests.support.nats_helpers import NATS_URL, delete_bucket, delete_stream
 from tests.support.procs import BIN, HeroProcess, hero_env
 from tests.support.services import free_port
 
@@ -75,18 +75,6 @@ async def _raw_kv_latency(bucket: str, samples: int) -> list[float]:
         with contextlib.suppress(Exception):
             await nc.jetstream(timeout=5).delete_key_value(bucket)
         await nc.close()
-
-
-def _delete_bucket(bucket: str) -> None:
-    async def run() -> None:
-        import nats
-
-        nc = await nats.connect(NATS_URL, connect_timeout=2, allow_reconnect=False)
-        with contextlib.suppress(Exception):
-            await nc.jetstream(timeout=5).delete_key_value(bucket)
-        await nc.close()
-
-    asyncio.run(run())
 
 
 def _post(account_id: int, cents: int, ref: str) -> int:
@@ -145,7 +133,7 @@ def run(changes: int, accounts: int, log_dir: Path) -> tuple[list[Figure], list[
         db_url = stack.enter_context(scratch_database("credit"))
         amqp_url = stack.enter_context(scratch_vhost("credit"))
         bucket = f"hero_bench_credit_{uuid.uuid4().hex[:8]}"
-        stack.callback(_delete_bucket, bucket)
+        stack.callback(delete_bucket, bucket)
         stream, prefix = fresh_stream()
         stack.callback(delete_stream, stream)
         env = hero_env(

@@ -34,8 +34,8 @@ from rich.console import Console
 
 from bench import credit_latency, payments, usage, usage_latency, usage_run, webhooks
 from bench.limits import LIMIT_SCALE
-from bench.procs import REPO
 from bench.report import Check, Figure, render, write_json
+from tests.support.procs import REPO
 from tests.support.services import amqp_reachable, nats_reachable, pg_reachable
 
 #: Where the figures are written, relative to the repository.

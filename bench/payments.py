@@ -25,13 +25,12 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from adapters.payments.stripe_provider import event_facts
 from bench.limits import LIMIT_SCALE, Rate, run_threads, slices, sql_payments
-from bench.procs import result_of, run_module, spawn, stop
 from bench.report import Check, Figure
 from bench.scratch import create_accounts, mycelium_addresses, scratch_database, scratch_vhost
 from bench.watch import CpuWindow, PeakRss
 from messages import ApplyPayment
 from messages.facts import message_for
-from tests.support.procs import HeroProcess, hero_env
+from tests.support.procs import HeroProcess, hero_env, result_of, run_module, spawn, stop
 from tests.support.stripe_events import checkout_completed
 
 #: Worker threads of the product worker and of the no-op worker.

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.procs import stop
 from bench.report import Check, Figure, at_least, under
 from bench.usage_data import make_nodes, spread
 from bench.usage_nats import fresh_stream
@@ -24,7 +23,7 @@ from bench.usage_run import (
     Watched,
 )
 from tests.support.nats_helpers import NATS_URL, delete_stream
-from tests.support.procs import BIN, hero_env
+from tests.support.procs import BIN, hero_env, stop
 from tests.support.services import free_port
 
 #: Goals: a share of the raw pipelined publisher's rate; peak RSS under 50 MiB.
@@ -101,7 +100,7 @@ def measure_node_agent(count: int, *, log_dir: Path) -> AgentRun:
             agent = subprocess.Popen(
                 [str(BIN / "hero-node"), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        stack.callback(stop, agent)  # type: ignore[arg-type]
+        stack.callback(stop, agent)
         watch = Watched(agent.pid).start()
         first: tuple[float, int] | None = None
         deadline = launched + max(120.0, count / 200)
@@ -119,7 +118,7 @@ def measure_node_agent(count: int, *, log_dir: Path) -> AgentRun:
             time.sleep(0.1)
         done = time.perf_counter()
         watch.stop()
-        stop(agent)  # type: ignore[arg-type]
+        stop(agent)
         if seen < count:
             raise TimeoutError(f"hero-node serve published {seen} of {count} records")
         with Journal(journal_path, node=node.name) as journal:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.limits import Rate
-from bench.procs import result_of, spawn
 from bench.report import Check, Figure, at_least
 from bench.usage_data import make_nodes, spread
 from bench.usage_git import SQL_LIMIT
@@ -34,7 +33,7 @@ from bench.usage_run import (
 )
 from bench.watch import PeakRss
 from tests.support.nats_helpers import NATS_URL, delete_stream
-from tests.support.procs import HeroProcess
+from tests.support.procs import HeroProcess, result_of, spawn
 
 #: Goal: a share of the raw pull consumer's rate.
 GOAL_PULL = at_least(0.65)

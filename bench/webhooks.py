@@ -23,12 +23,11 @@ import pika
 
 from adapters.payments.stripe_provider import event_facts
 from bench.limits import LIMIT_SCALE, Rate, confirmed_publishes
-from bench.procs import result_of, spawn, stop, wait_http
 from bench.report import Check, Figure, at_least
 from bench.scratch import create_accounts, mycelium_addresses, scratch_database, scratch_vhost
 from bench.watch import CpuWindow, PeakRss
 from messages.facts import message_for
-from tests.support.procs import HeroProcess, hero_env
+from tests.support.procs import HeroProcess, hero_env, result_of, spawn, stop, wait_http
 from tests.support.services import free_port
 from tests.support.stripe_events import checkout_completed, signed
 

@@ -146,19 +146,6 @@ async def _read(url: str, bucket: str) -> dict[str, Any]:
         await nc.close()
 
 
-def delete_bucket(url: str, bucket: str) -> None:
-    async def run() -> None:
-        nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False)
-        try:
-            await nc.jetstream(timeout=5).delete_key_value(bucket)
-        except Exception:  # noqa: BLE001, S110 - a bucket never made is already gone
-            pass
-        finally:
-            await nc.close()
-
-    asyncio.run(run())
-
-
 def mismatches(held: dict[str, Any], oracle: Oracle) -> list[str]:
     """Each account whose bucket value is not the oracle's state, balance, floor and allowance,
     and each key of an account the run never made."""

@@ -22,10 +22,10 @@ import nacl.public
 import nacl.signing
 import requests
 
-from tests.chaos.credit import FLOOR_CENTS, SUSPEND_AFTER_S, delete_bucket
+from tests.chaos.credit import FLOOR_CENTS, SUSPEND_AFTER_S
 from tests.chaos.proxy import ChaosProxy
 from tests.support.git_http import GitHttpServer, git_http_server
-from tests.support.nats_helpers import delete_stream
+from tests.support.nats_helpers import delete_bucket, delete_stream
 from tests.support.procs import BIN, HeroProcess, hero_admin, hero_env
 from tests.support.services import create_pg_database, drop_pg_database, free_port
 
@@ -131,7 +131,7 @@ class ChaosStack:
             capture_output=True,
         )
         self._exit.callback(delete_stream, self.stream)
-        self._exit.callback(delete_bucket, "nats://127.0.0.1:4222", self.bucket)
+        self._exit.callback(delete_bucket, self.bucket)
         for proxy in self.proxies.values():
             proxy.up()
             self._exit.callback(proxy.down)

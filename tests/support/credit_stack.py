@@ -4,8 +4,6 @@ registered in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nacl.signing
-import nats
 import pytest
 import requests
 
 from models import Account, Billing, LedgerEntry, Node
 from tests.conftest import need
-from tests.support.nats_helpers import NATS_URL, TestStream, delete_stream
+from tests.support.nats_helpers import NATS_URL, TestStream, delete_bucket, delete_stream
 from tests.support.procs import BIN, HeroProcess
 from tests.support.services import free_port, nats_reachable
 from tests.support.stack import Stack
@@ -51,16 +48,6 @@ class Credit:
 
     def state_is(self, state: str) -> bool:
         return self.answer()["state"] == state
-
-
-def delete_bucket(bucket: str) -> None:
-    async def run() -> None:
-        nc = await nats.connect(NATS_URL, connect_timeout=2, allow_reconnect=False)
-        with contextlib.suppress(Exception):
-            await nc.jetstream(timeout=5).delete_key_value(bucket)
-        await nc.close()
-
-    asyncio.run(run())
 
 
 @pytest.fixture

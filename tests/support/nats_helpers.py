@@ -1,4 +1,5 @@
-"""JetStream helpers for tests: a stream of one test, read back whole, deleted after."""
+"""JetStream helpers for tests and the bench: a stream of one test, read back whole, deleted
+after; a key-value bucket deleted after."""
 
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ def delete_stream(stream: str, *, url: str = NATS_URL) -> None:
     asyncio.run(_delete_stream(stream, url))
 
 
+def delete_bucket(bucket: str, *, url: str = NATS_URL) -> None:
+    """Delete the key-value *bucket* if it exists."""
+    asyncio.run(_delete_bucket(bucket, url))
+
+
 async def _stream_messages(stream: str, url: str) -> list[StoredMsg]:
     nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False)
     try:
@@ -86,5 +92,15 @@ async def _delete_stream(stream: str, url: str) -> None:
         js = nc.jetstream(timeout=5)
         with contextlib.suppress(NotFoundError):
             await js.delete_stream(stream)
+    finally:
+        await nc.close()
+
+
+async def _delete_bucket(bucket: str, url: str) -> None:
+    nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False)
+    try:
+        js = nc.jetstream(timeout=5)
+        with contextlib.suppress(NotFoundError):  # a bucket never made is already gone
+            await js.delete_key_value(bucket)
     finally:
         await nc.close()

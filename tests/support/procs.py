@@ -1,17 +1,26 @@
-"""Run hero-onboarding roles as real processes for integration tests."""
+"""Real processes for the integration tests and the bench: hero-onboarding roles, helper
+modules (``python -m ...``) that print a JSON result, and their lifecycle.
+
+The one home of these helpers: ``bench`` imports them from here, as the tests do.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
 BIN = Path(sys.executable).parent
+#: The repository root: helper modules run from here so ``bench`` and ``tests`` import.
+REPO = Path(__file__).resolve().parents[2]
 
 
 def hero_env(**overrides: str) -> dict[str, str]:
@@ -41,6 +50,10 @@ class HeroProcess:
         )
         return self
 
+    def _check_alive(self) -> None:
+        if self.proc and self.proc.poll() is not None:
+            raise RuntimeError(f"{self.role} exited {self.proc.returncode}:\n{self.log_text}")
+
     @property
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -50,8 +63,7 @@ class HeroProcess:
         while time.monotonic() < deadline:
             if self.log_text.count(needle) >= count:
                 return
-            if self.proc and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.role} exited {self.proc.returncode}:\n{self.log_text}")
+            self._check_alive()
             time.sleep(0.05)
         raise TimeoutError(f"{needle!r} x{count} not in {self.role} log:\n{self.log_text[-3000:]}")
 
@@ -65,23 +77,13 @@ class HeroProcess:
         while time.monotonic() < deadline:
             if self.count_lines(*needles) >= count:
                 return
-            if self.proc and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.role} exited {self.proc.returncode}:\n{self.log_text}")
+            self._check_alive()
             time.sleep(0.05)
         raise TimeoutError(f"{needles} x{count} not in {self.role} log:\n{self.log_text[-3000:]}")
 
     def wait_http(self, url: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.role} exited {self.proc.returncode}:\n{self.log_text}")
-            try:
-                if requests.get(url, timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{url} did not answer:\n{self.log_text[-3000:]}")
+        assert self.proc is not None, "start() first"
+        wait_http(url, self.proc, timeout_s=timeout, log=lambda: self.log_text)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
@@ -89,13 +91,8 @@ class HeroProcess:
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop(self.proc)
 
 
 def hero_admin(
@@ -121,3 +118,83 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.05, what: 
             return value
         time.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def spawn(
+    module: str, *args: object, log_path: Path, stdout: int | None = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """Start ``python -m <module> <args>`` from the repository root, its stderr appended to
+    *log_path*."""
+    with open(log_path, "a", encoding="utf-8") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *map(str, args)],
+            cwd=REPO,
+            stdout=stdout,
+            stderr=log,
+            text=True,
+        )
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Terminate *proc* (kill it if it lingers) and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def result_of(proc: subprocess.Popen[str], *, timeout_s: float) -> dict[str, Any]:
+    """Wait for *proc* (started with ``stdout=PIPE``) and parse the JSON it printed.
+
+    Raises:
+        RuntimeError: it failed or printed no JSON.
+    """
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        raise RuntimeError(f"{proc.args!r} did not finish in {timeout_s:.0f} s") from None
+    if proc.returncode != 0 or not out.strip():
+        raise RuntimeError(f"{proc.args!r} exited {proc.returncode}: {out[-2000:]!r}")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def run_module(module: str, *args: object, log_path: Path, timeout_s: float) -> dict[str, Any]:
+    """Run ``python -m <module> <args>`` to its end and return the JSON it printed."""
+    proc = spawn(module, *args, log_path=log_path, stdout=subprocess.PIPE)
+    try:
+        return result_of(proc, timeout_s=timeout_s)
+    finally:
+        stop(proc)
+
+
+def wait_http(
+    url: str,
+    proc: subprocess.Popen[Any],
+    *,
+    timeout_s: float = 30,
+    log: Callable[[], str] = str,
+) -> None:
+    """Wait until GET *url* answers 200.
+
+    Raises:
+        RuntimeError: *proc* exited first. TimeoutError: it never answered. Either message
+        ends with what *log* returns (the process's log).
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"{proc.args!r} exited {proc.returncode} before serving {url}:\n{log()}"
+            )
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s:\n{log()[-3000:]}")
