@@ -197,11 +197,13 @@ class Injector:
         return report if isinstance(report, dict) else None
 
     def _force_push(self, fault: Fault, _: float) -> None:
-        """Roll the node's Forge branch back to before the commit the aggregator last read,
-        with ``git push --force``, and pull at once: the pull must see the history rewritten.
+        """Rewrite the node's Forge branch with ``git push --force``: the commit the
+        aggregator last read is dropped and another commit, with other content (an
+        operator's note), takes its place; then pull at once: the pull must see the history
+        rewritten.
 
-        The agent's next push puts the lost commit back (a fast-forward again); when it does
-        so before the pull, the rewrite is not seen and the fault is made again.
+        The agent's next push diverges from the new history: it must build its batches again
+        on top of it (nothing lost, nothing charged twice), which the oracle checks.
         """
         node = fault.target
         work = self.stack.run_dir / f"force-push-{node}"
@@ -222,8 +224,23 @@ class Injector:
             ):
                 time.sleep(1)  # the Forge is away, or one commit so far
                 continue
+            _git(work, "checkout", "-q", "--detach", f"{head}~1", check=True)
+            (work / "NOTES.md").write_text(f"{node}: history rewritten ({attempt})\n")
+            _git(work, "add", "NOTES.md", check=True)
+            _git(
+                work,
+                "-c",
+                "user.name=operator",
+                "-c",
+                "user.email=operator@forge",
+                "commit",
+                "-q",
+                "-m",
+                "a note in place of the last batch commit",
+                check=True,
+            )
             for _ in range(60):  # the Forge may be away just now
-                back = _git(work, "push", "-q", "--force", "origin", f"{head}~1:refs/heads/main")
+                back = _git(work, "push", "-q", "--force", "origin", "HEAD:refs/heads/main")
                 if back.returncode == 0:
                     break
                 time.sleep(1)
@@ -231,9 +248,9 @@ class Injector:
                 raise RuntimeError("the Forge refused the force-push for a minute")
             if self._read(node).get("force_push"):
                 fault.alert = ("force_push", node)
-                fault.note = f"main rolled back one commit ({attempt}x), the pull saw it"
+                fault.note = f"last commit replaced by another ({attempt}x), the pull saw it"
                 return
-        raise RuntimeError("the agent pushed again before every pull that followed a rollback")
+        raise RuntimeError("no pull after a rewrite saw the history rewritten")
 
     def _read(self, node: str) -> dict[str, object]:
         """A pull of *node* that read the Forge (tried for a minute: it may be away)."""

@@ -13,6 +13,7 @@ def render(
     log: FaultLog,
     verdict: Verdict,
     drained_s: tuple[float, float],
+    drain: str,
     counters: dict[str, int],
     payments: int,
     total_s: float,
@@ -41,6 +42,7 @@ def render(
         f" retried), run {total_s:.0f}s",
         f"  settled {drained_s[0]:.1f}s after the last fault ended"
         f" ({drained_s[1]:.1f}s after the load ended)",
+        f"  {drain}",
     ]
     problems = verdict.lost + verdict.doubled + verdict.credit + verdict.other
     if problems:

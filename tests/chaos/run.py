@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg2
 
 from tests.chaos import check, credit, faults, load
+from tests.chaos.drain import drain
 from tests.chaos.oracle import PLANS, Oracle
 from tests.chaos.plan import FULL, SHORT, Plan, Size, draw
 from tests.chaos.report import render
@@ -133,28 +134,6 @@ def _bought(stack: ChaosStack, buyers: int) -> bool:
     )
 
 
-def drain(stack: ChaosStack, oracle: Oracle, timeout: float) -> list[str]:
-    """Push every journal, pull every node, retry parked items, until balances settle."""
-    problems: list[str] = []
-    deadline = time.monotonic() + timeout
-    for agent in stack.agents.values():
-        while (flushed := stack.node_flush(agent)).returncode != 0:
-            if time.monotonic() > deadline:
-                problems.append(f"{agent.name} flush: {flushed.stdout}{flushed.stderr}"[-500:])
-                break
-            time.sleep(2)
-    while True:
-        pulled = stack.admin("aggregate", "--json")
-        stack.admin("unmatched", "retry")
-        if pulled.returncode == 0 and check.settled(stack.db_url, oracle):
-            return problems
-        if time.monotonic() > deadline:
-            if pulled.returncode != 0:
-                problems.append(f"aggregate: {pulled.stdout}{pulled.stderr}"[-500:])
-            return problems
-        time.sleep(3)
-
-
 def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> int:
     print(f"chaos: seed {seed} (replay with CHAOS_SEED={seed})", flush=True)
     began = time.monotonic()
@@ -221,7 +200,9 @@ def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> in
         if any(t.is_alive() for t in threads):
             errors.append("the load did not finish in time")
         load_end = injector.now()
-        errors += drain(stack, oracle, timeout=max(120.0, size.load_s * 1.5))
+        drained = drain(stack, oracle)
+        print(f"chaos: {drained.summary()}", flush=True)
+        errors += drained.problems
         settled_at = injector.now()
         drained_s = (settled_at - log.last_end_s, settled_at - load_end)
         errors += credit.close(stack, credit_settings, oracle)
@@ -240,6 +221,7 @@ def run(seed: int, size: Size, run_dir: Path, mutation: str | None = None) -> in
                 log,
                 verdict,
                 drained_s,
+                drained.summary(),
                 counters,
                 len(plan.payments),
                 time.monotonic() - began,
