@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
+import subprocess
+from pathlib import Path
 
 from dulwich.objects import Commit
 from dulwich.repo import Repo
@@ -165,3 +167,42 @@ def test_push_is_retried_while_the_forge_is_down_until_everything_arrives(
 
 def this_hour() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def test_a_force_pushed_forge_branch_is_built_on_and_nothing_is_lost(
+    make_node: MakeNode, forge: GitHttpServer, tmp_path: Path
+) -> None:
+    # Given two hours pushed, one commit each
+    node = make_node(forge=forge)
+    hour = this_hour() - dt.timedelta(hours=4)
+    first = node.record(at=hour + dt.timedelta(minutes=5))
+    assert node.cli("flush").returncode == 0
+    second = node.record(at=hour + dt.timedelta(hours=1, minutes=5))
+    assert node.cli("flush").returncode == 0
+
+    # When someone force-pushes another history over HTTP: the last commit gone, a commit
+    # with other content in its place
+    url = forge.url.replace("http://", f"http://{forge.user}:{forge.password}@") + "/node-a.git"
+    work = tmp_path / "rewrite"
+    git = ["git", "-c", "user.name=operator", "-c", "user.email=operator@forge", "-C", str(work)]
+    subprocess.run(["git", "clone", "-q", url, str(work)], check=True)
+    subprocess.run([*git, "reset", "-q", "--hard", "HEAD~1"], check=True)
+    (work / "NOTES.md").write_text("moved by an operator\n")
+    subprocess.run([*git, "add", "NOTES.md"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "a note"], check=True)
+    subprocess.run([*git, "push", "-q", "--force", "origin", "HEAD:main"], check=True)
+    rewritten = forge_head(forge)
+    # and one more record comes
+    late = node.record(at=hour + dt.timedelta(hours=1, minutes=50))
+    flushed = node.cli("flush")
+
+    # Then the flush succeeds on top of the rewritten history, with every record on the Forge
+    assert flushed.returncode == 0, flushed.stdout + flushed.stderr
+    assert "committer.remote_rewritten" in flushed.stdout + flushed.stderr
+    with Repo(str(forge.repo_path("node-a"))) as repo:
+        head = repo.refs[BRANCH]
+        assert rewritten is not None
+        assert [e.commit.id for e in repo.get_walker(include=[head])][1] == rewritten
+    batches = forge_batches(forge, node)
+    assert sorted(k for keys in batches.values() for k in keys) == sorted([first, second, late])
+    assert node.status()["pushed"] == 3
