@@ -33,6 +33,8 @@ DEFAULT_PLANS: dict[str, dict[str, int]] = {
 
 #: The furthest ``HERO_CREDIT_FLOOR_CENTS`` may sit below zero ($1,000,000).
 MAX_FLOOR_CENTS = 100_000_000
+#: The longest the bridge may fill a batch, in milliseconds (far under the ack wait).
+MAX_BRIDGE_FILL_MS = 1000
 
 #: Webhook secret the sandbox provider signs with when none is configured (dev only).
 #: It is published here, so only the sandbox ever uses it: never the real Stripe route.
@@ -107,6 +109,8 @@ class Settings:
     metrics_addr: tuple[str, int] | None = None
     nats_stream: str = USAGE_STREAM
     nats_subject_prefix: str = USAGE_SUBJECT_PREFIX
+    #: Milliseconds the bridge keeps filling a batch once its first message came (0: none).
+    bridge_fill_ms: int = 50
     #: Where the aggregator keeps its local mirrors of node repos.
     mirror_dir: str = "var/mirrors"
     sendgrid_api_key: str | None = field(default=None, repr=False)
@@ -193,6 +197,7 @@ class Settings:
             log_json=_bool(environ, "HERO_LOG_JSON", None),
             nats_stream=_name(environ, "HERO_NATS_STREAM", USAGE_STREAM),
             nats_subject_prefix=_name(environ, "HERO_NATS_SUBJECT_PREFIX", USAGE_SUBJECT_PREFIX),
+            bridge_fill_ms=_fill_ms(environ),
             mirror_dir=environ.get("HERO_MIRROR_DIR") or "var/mirrors",
             sendgrid_api_key=environ.get("HERO_SENDGRID_API_KEY") or None,
             sendgrid_api_base=(
@@ -309,6 +314,16 @@ class Settings:
                 if not value:
                     problems.append(f"{name}: missing; HERO_KYC_PROVIDER is idenfy")
         return problems
+
+
+def _fill_ms(environ: Mapping[str, str]) -> int:
+    """``HERO_BRIDGE_FILL_MS``: 0 to ``MAX_BRIDGE_FILL_MS`` (a record waits that long at most)."""
+    value = _int(environ, "HERO_BRIDGE_FILL_MS", 50, minimum=0)
+    if value > MAX_BRIDGE_FILL_MS:
+        raise ConfigError(
+            "HERO_BRIDGE_FILL_MS", f"must be at most {MAX_BRIDGE_FILL_MS}, not {value}"
+        )
+    return value
 
 
 def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -212,8 +212,11 @@ def watch_balances(
     return latency
 
 
-def run(rate: int, seconds: int, accounts: int, log_dir: Path) -> tuple[list[Figure], list[Check]]:
-    """Publish ``rate x seconds`` records at *rate* a second over *accounts* accounts."""
+def run(
+    rate: int, seconds: int, accounts: int, log_dir: Path, *, fill_ms: int | None = None
+) -> tuple[list[Figure], list[Check]]:
+    """Publish ``rate x seconds`` records at *rate* a second over *accounts* accounts
+    (the bridge filling each batch for *fill_ms*, or for its default)."""
     from models import Node
 
     count = rate * seconds
@@ -226,7 +229,10 @@ def run(rate: int, seconds: int, accounts: int, log_dir: Path) -> tuple[list[Fig
         batch = messages(count, st.users, prefix)
         worker = start_worker(st, stack, "latency-worker")
         env = st.env(
-            HERO_NATS_URL=NATS_URL, HERO_NATS_STREAM=stream, HERO_NATS_SUBJECT_PREFIX=prefix
+            HERO_NATS_URL=NATS_URL,
+            HERO_NATS_STREAM=stream,
+            HERO_NATS_SUBJECT_PREFIX=prefix,
+            **({} if fill_ms is None else {"HERO_BRIDGE_FILL_MS": str(fill_ms)}),
         )
         bridge = HeroProcess("bridge", env, log_dir, name="latency-bridge").start()
         stack.callback(bridge.stop)
@@ -250,6 +256,7 @@ def run(rate: int, seconds: int, accounts: int, log_dir: Path) -> tuple[list[Fig
         publisher.join()
         totals = books(st.database_url)
         failed = worker.count_lines("message.processed", '"outcome": "failed"')
+        batches = worker.count_lines("usage.batch_applied")
     raw = asyncio.run(bare_latency(rate, LIMIT_SECONDS))
     seen = [v for v in latency if v is not None]
     label = f"latency {count} at {rate}/s"
@@ -274,6 +281,8 @@ def run(rate: int, seconds: int, accounts: int, log_dir: Path) -> tuple[list[Fig
         "load_1m_at_start": round(load, 1),
         "cores": os.cpu_count(),
         "limit_messages": len(raw),
+        "batches": batches,
+        "bridge_fill_ms": "default" if fill_ms is None else fill_ms,
     }
     return figures(seen, raw, details), checks
 

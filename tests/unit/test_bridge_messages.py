@@ -382,3 +382,81 @@ def test_the_next_fetch_is_in_flight_while_a_batch_is_handled() -> None:
     asyncio.run(asyncio.wait_for(consume(fetch, handle, stop=stop), timeout=5))
 
     assert fetches == [1, 2, 3] and overlapped == [True, True, False]  # every fetched batch handled
+
+
+class Trickle:
+    """A pull consumer's ``fetch(batch, timeout=...)`` over messages arriving at set
+    moments (seconds after the start): what nats-py's ``fetch`` does, in asyncio time."""
+
+    def __init__(self, arrivals: list[float], *, fail_at: int | None = None) -> None:
+        self.arrivals = arrivals
+        self.taken = 0
+        self.calls: list[int] = []
+        self.fail_at = fail_at
+        self.began = 0.0
+
+    async def fetch(self, batch: int, *, timeout: float) -> list[Any]:
+        import nats.errors
+
+        loop = asyncio.get_running_loop()
+        self.began = self.began or loop.time()
+        self.calls.append(batch)
+        if self.fail_at is not None and len(self.calls) == self.fail_at:
+            raise nats.errors.ConnectionReconnectingError()
+        if self.taken >= len(self.arrivals):
+            await asyncio.sleep(timeout)
+            raise nats.errors.TimeoutError()
+        due = self.began + self.arrivals[self.taken]
+        if due - loop.time() > timeout:
+            await asyncio.sleep(timeout)
+            raise nats.errors.TimeoutError()
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        now = loop.time() - self.began
+        ready = [i for i in range(self.taken, len(self.arrivals)) if self.arrivals[i] <= now]
+        got = ready[:batch]
+        self.taken += len(got)
+        return [f"m{i}" for i in got]
+
+
+def test_a_batch_fills_while_messages_flow_and_is_sent_after_the_window() -> None:
+    from runtime.bridge import fetch_filled
+
+    # one message every 5 ms: a fetch alone would return them one or two at a time
+    trickle = Trickle([0.005 * i for i in range(100)])
+
+    async def go() -> tuple[list[Any], float]:
+        began = asyncio.get_running_loop().time()
+        got = await fetch_filled(trickle.fetch, 1000, timeout=1.0, fill_s=0.1)
+        return got, asyncio.get_running_loop().time() - began
+
+    got, took = asyncio.run(go())
+
+    assert 15 <= len(got) <= 25 and got == [f"m{i}" for i in range(len(got))]
+    assert 0.09 <= took <= 0.3  # the window, not the fetch timeout
+    assert trickle.calls[0] == 1000 and len(trickle.calls) > 2  # later fetches ask for the rest
+    assert all(later < 1000 for later in trickle.calls[1:])
+
+
+def test_a_full_batch_goes_at_once_and_no_window_means_one_fetch() -> None:
+    from runtime.bridge import fetch_filled
+
+    burst = Trickle([0.0] * 50)
+    assert len(asyncio.run(fetch_filled(burst.fetch, 20, timeout=1.0, fill_s=5.0))) == 20
+    assert burst.calls == [20]  # full: no filling, no waiting
+
+    trickle = Trickle([0.005 * i for i in range(100)])
+    got = asyncio.run(fetch_filled(trickle.fetch, 1000, timeout=1.0, fill_s=0.0))
+    assert len(got) <= 2 and len(trickle.calls) == 1
+
+
+def test_an_idle_stream_times_out_as_before_and_a_failure_while_filling_keeps_what_came() -> None:
+    import nats.errors
+
+    from runtime.bridge import fetch_filled
+
+    with pytest.raises(nats.errors.TimeoutError):
+        asyncio.run(fetch_filled(Trickle([]).fetch, 1000, timeout=0.05, fill_s=0.1))
+
+    failing = Trickle([0.0, 0.001, 0.002, 0.05, 0.06], fail_at=2)
+    got = asyncio.run(fetch_filled(failing.fetch, 1000, timeout=1.0, fill_s=0.5))
+    assert got == ["m0"] and len(failing.calls) == 2

@@ -94,6 +94,10 @@ class TestDefaults:
     def test_worker_threads_default_to_four(self) -> None:
         assert Settings.from_env({}).worker_threads == 4
 
+    def test_the_bridge_fills_a_batch_for_50_ms_unless_told(self) -> None:
+        assert Settings.from_env({}).bridge_fill_ms == 50
+        assert Settings.from_env({"HERO_BRIDGE_FILL_MS": "0"}).bridge_fill_ms == 0
+
 
 @pytest.mark.parametrize(
     ("name", "value"),
@@ -116,6 +120,9 @@ class TestDefaults:
         ("HERO_OPERATOR_PUBKEYS", "zz" * 32),
         ("HERO_WORKER_THREADS", "0"),
         ("HERO_WORKER_THREADS", "four"),
+        ("HERO_BRIDGE_FILL_MS", "-1"),
+        ("HERO_BRIDGE_FILL_MS", "0.05"),
+        ("HERO_BRIDGE_FILL_MS", "1001"),
         ("HERO_SANDBOX_PAYMENTS", "maybe"),
     ],
 )
