@@ -95,8 +95,10 @@ def measure_git(
     log_dir: Path,
     parse_limit: bool,
     slim_limit: bool,
+    walkers: int | None = None,
 ) -> GitRun:
-    """Write the repos, register the nodes, run a worker and ``hero-admin aggregate``."""
+    """Write the repos, register the nodes, run a worker and ``hero-admin aggregate``
+    (with ``--processes`` *walkers*, or its default: one walker per core)."""
     from models import Node
 
     nodes_n, commits_n, per_commit = shape
@@ -124,7 +126,15 @@ def measure_git(
         launched = time.perf_counter()
         with open(out_path, "wb") as out, open(log_dir / f"{tag}-aggregate.log", "ab") as err:
             aggregate = subprocess.Popen(
-                [str(BIN / "hero-admin"), "aggregate", "--json"], env=env, stdout=out, stderr=err
+                [
+                    str(BIN / "hero-admin"),
+                    "aggregate",
+                    "--json",
+                    *(["--processes", str(walkers)] if walkers else []),
+                ],
+                env=env,
+                stdout=out,
+                stderr=err,
             )
         agg_rss = PeakRss(aggregate.pid).start()
         box = CpuWindow(os.getpid()).start()  # for the share of the box busy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +16,12 @@ from actors.aggregator import default_deliver, pull, skip_node
 from adapters.forge import ForgeUnavailable
 from adapters.repo_url import RepoUrlRefused, check_repo_url
 from cli.admin_common import EXIT_OK, EXIT_REFUSED, print_json, safe
-from models import Node, UsageRecord, utcnow
+from cli.admin_walkers import walk_nodes
+from models import Node, UsageRecord, is_sqlite, utcnow
 from settings import Settings
 
+#: The most walker processes ``aggregate --processes`` starts.
+MAX_PROCESSES = 64
 #: Default grace before a key seen on one path only is reported, in minutes.
 RECONCILE_GRACE_MIN = 120
 #: The longest grace accepted (a year).
@@ -39,6 +43,14 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
     aggregate = sub.add_parser("aggregate", help="pull node repos now (all, or one)")
     aggregate.add_argument("node", nargs="?", help="only this node (default: every node)")
     aggregate.add_argument("--json", action="store_true", help="print JSON")
+    aggregate.add_argument(
+        "--processes",
+        type=_processes,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="walk up to N nodes at once, one process each (default: the cores, "
+        f"{os.cpu_count() or 1}; 1 walks them one after another in this process)",
+    )
 
     alerts = with_json(sub.add_parser("alerts", help="open alerts (force-push, quarantine...)"))
     alerts.add_argument("--all", action="store_true", help="include resolved alerts")
@@ -85,6 +97,17 @@ def _grace_minutes(text: str) -> int:
     return minutes
 
 
+def _processes(text: str) -> int:
+    """``--processes``: a whole number of walker processes, 1 to ``MAX_PROCESSES``."""
+    try:
+        count = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= count <= MAX_PROCESSES:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_PROCESSES}, not {count}")
+    return count
+
+
 def aggregate(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     query = Node.select().order_by(Node.name)
     if args.node:
@@ -93,7 +116,20 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
     if args.node and not nodes:
         console.print(f"no node {safe(repr(args.node))}; register it with `hero-admin node add`")
         return 1
-    reports, failed = [], 0
+    # SQLite has one writer: its nodes are walked here, one after another.
+    if args.processes > 1 and len(nodes) > 1 and not is_sqlite():
+        reports = _aggregate_parallel([n.name for n in nodes], args, console)
+    else:
+        reports = _aggregate_here(nodes, args, console)
+    _print_reports(reports, args, console)
+    return 1 if any("error" in r for r in reports) else 0
+
+
+def _aggregate_here(
+    nodes: list[Node], args: argparse.Namespace, console: Console
+) -> list[dict[str, Any]]:
+    """Every node of *nodes* pulled in this process, one after another."""
+    reports: list[dict[str, Any]] = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -114,8 +150,39 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
                 report = pull(node, deliver=default_deliver, progress=show)
                 reports.append(report.as_dict())
             except ForgeUnavailable as exc:  # alerted; the other nodes go on
-                failed += 1
                 reports.append({"node": node.name, "error": skip_node(node.name, exc)["skipped"]})
+    return reports
+
+
+def _aggregate_parallel(
+    names: list[str], args: argparse.Namespace, console: Console
+) -> list[dict[str, Any]]:
+    """Every node of *names* pulled in up to ``--processes`` walker processes."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[records]} records"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.json,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(
+            f"nodes, {min(args.processes, len(names))} at once", total=len(names), records=0
+        )
+        handed = [0]
+
+        def done(report: dict[str, Any]) -> None:
+            handed[0] += int(report.get("records", 0))
+            bar.update(task, advance=1, records=handed[0])
+
+        return walk_nodes(names, processes=args.processes, done=done)
+
+
+def _print_reports(
+    reports: list[dict[str, Any]], args: argparse.Namespace, console: Console
+) -> None:
     if args.json:
         print_json(console, reports)
     else:
@@ -132,7 +199,6 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
                     else ""
                 )
             )
-    return 1 if failed else 0
 
 
 def reconcile(args: argparse.Namespace, settings: Settings, console: Console) -> int:
