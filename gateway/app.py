@@ -24,6 +24,7 @@ from gateway.middleware import (
     RequestContext,
     SecurityHeaders,
 )
+from gateway.policy import Policy
 from gateway.resources.account import Dashboard, Payments
 from gateway.resources.account_settings import AccountPage, EmailChange, EmailChoices, EmailResend
 from gateway.resources.auth import (
@@ -63,6 +64,7 @@ def create_app(
     ready_checks: dict[str, Callable[[], None]],
     public_url: str,
     login: LoginOptions,
+    policy: Policy,
     webhook_providers: Mapping[str, PaymentProvider] | None = None,
     plans: tuple[Plan, ...] = DEFAULT_PLAN_LIST,
     production: bool = False,
@@ -79,6 +81,8 @@ def create_app(
         ready_checks: name -> callable raising when that dependency is down.
         public_url: where browsers and providers reach this gateway.
         login: the service key, lifetimes and cookie flags of logins and sessions.
+        policy: the credit grace the dashboard counts down and which action needs a
+            verified identity (``HERO_SUSPEND_AFTER_S``, ``HERO_KYC_REQUIRED_FOR``).
         webhook_providers: who verifies ``/webhooks/{name}`` (default: *providers*).
         plans: the plans on sale.
         production: served over https to the public: HSTS on, ``/metrics`` closed
@@ -111,7 +115,7 @@ def create_app(
         "/webhooks/{provider}",
         Webhook(providers=webhook_providers or providers, send=send),
     )
-    app.add_route("/", Dashboard(renderer=renderer))
+    app.add_route("/", Dashboard(renderer=renderer, policy=policy))
     app.add_route("/payments", Payments(renderer=renderer))
     app.add_route("/statement", Statement(renderer=renderer))
     app.add_route("/payments/{payment_id:int(min=1)}/receipt", ReceiptPage(renderer=renderer))
@@ -125,8 +129,8 @@ def create_app(
     app.add_route("/account/choices", EmailChoices(send=send, renderer=renderer, clock=login.clock))
     app.add_route("/account/sessions/{session_id:int(min=1)}/end", SessionEnd(login=login))
     app.add_route("/account/sessions/end-all", SessionsEndAll(login=login))
-    app.add_route("/account/low-balance", LowBalance(send=send, renderer=renderer))
-    plans_page = Plans(plans=plans, send=send, renderer=renderer)
+    app.add_route("/account/low-balance", LowBalance(send=send, renderer=renderer, policy=policy))
+    plans_page = Plans(plans=plans, send=send, renderer=renderer, policy=policy)
     app.add_route("/plans", plans_page)
     app.add_route("/vms", Vms(send=send, page=plans_page))
     app.add_route("/plans/upgrade", PlanUpgrade(plans=plans, send=send, page=plans_page))
@@ -143,7 +147,9 @@ def create_app(
         ChallengeStatus(login=login, send=send, renderer=renderer, public_url=public_url),
     )
     app.add_route("/auth/challenges/{challenge_id}/proof", ChallengeProof(login=login))
-    topup = TopUpStart(providers=providers, send=send, renderer=renderer, public_url=public_url)
+    topup = TopUpStart(
+        providers=providers, send=send, renderer=renderer, public_url=public_url, policy=policy
+    )
     app.add_route("/topup", topup)
     app.add_route("/topups/{topup_id}", TopUpStatus(renderer=renderer))
     app.add_route("/topups/{topup_id}/resume", TopUpResume(start=topup))
@@ -155,10 +161,16 @@ def create_app(
         )
     if kyc is not None:
         add_kyc_routes(
-            app, provider=kyc, send=send, renderer=renderer, public_url=public_url, support=support
+            app,
+            provider=kyc,
+            send=send,
+            renderer=renderer,
+            public_url=public_url,
+            support=support,
+            required_for=policy.kyc_required_for,
         )
     if console is not None:
-        add_console(app, options=console, login=login, send=send, renderer=renderer)
+        add_console(app, options=console, login=login, send=send, renderer=renderer, policy=policy)
     app.add_static_route("/static", _static_dir())
     return app
 

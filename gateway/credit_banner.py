@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from actors.deps import current
 from models import Notification
 from models.credit import CreditState, warn_after_s
 
@@ -27,8 +26,9 @@ class Banner:
     suspend_at: dt.datetime | None = None
 
 
-def credit_banner(account_id: int, *, now: dt.datetime) -> Banner | None:
-    """The banner for *account_id* at naive UTC *now*, or None when all is well."""
+def credit_banner(account_id: int, *, now: dt.datetime, suspend_after_s: int) -> Banner | None:
+    """The banner for *account_id* at *now*, or None when all is well; an exhausted account's
+    VMs are suspended *suspend_after_s* seconds after it was exhausted."""
     row: CreditState | None = CreditState.get_or_none(CreditState.account == account_id)
     if row is None:
         return None
@@ -36,9 +36,8 @@ def credit_banner(account_id: int, *, now: dt.datetime) -> Banner | None:
     if row.state == "suspended":
         return Banner("suspended", balance)
     if row.state == "exhausted" and row.exhausted_since is not None:
-        grace = current().credit_policy.suspend_after_s
-        suspend_at = row.exhausted_since + dt.timedelta(seconds=grace)
-        warned = now >= row.exhausted_since + dt.timedelta(seconds=warn_after_s(grace))
+        suspend_at = row.exhausted_since + dt.timedelta(seconds=suspend_after_s)
+        warned = now >= row.exhausted_since + dt.timedelta(seconds=warn_after_s(suspend_after_s))
         return Banner("suspension_coming" if warned else "exhausted", balance, suspend_at)
     resumed = (
         Notification.select(Notification.id)

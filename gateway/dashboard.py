@@ -99,8 +99,9 @@ def reason(entry: LedgerEntry) -> str:
     return entry.kind
 
 
-def dashboard_for(address: str, *, now: dt.datetime) -> Dashboard:
-    """Read the dashboard of *address* (naive UTC *now*)."""
+def dashboard_for(address: str, *, now: dt.datetime, suspend_after_s: int) -> Dashboard:
+    """Read the dashboard of *address* (naive UTC *now*; *suspend_after_s*, the credit grace,
+    dates the suspension the credit banner announces)."""
     view = Dashboard(address=address)
     account = Account.get_or_none(Account.address == address)
     if account is None:
@@ -146,7 +147,7 @@ def dashboard_for(address: str, *, now: dt.datetime) -> Dashboard:
     ]
     view.usage = usage_by_day(account, now=now)
     view.savings = discount_savings(account.id, now=now)
-    view.credit = credit_banner(account.id, now=now)
+    view.credit = credit_banner(account.id, now=now, suspend_after_s=suspend_after_s)
     return view
 
 

@@ -15,6 +15,7 @@ import actors
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
 from gateway.console import ConsoleOptions
+from gateway.policy import Policy
 from gateway.proxies import WsgiApp, behind_proxies, waitress_options
 from models import ping
 from runtime.bootstrap import kyc_provider, payment_providers
@@ -45,6 +46,13 @@ def console_options(settings: Settings) -> ConsoleOptions | None:
     )
 
 
+def gateway_policy(settings: Settings) -> Policy:
+    """What the gateway shows and refuses by: the credit grace and the identity gate."""
+    return Policy(
+        suspend_after_s=settings.suspend_after_s, kyc_required_for=settings.kyc_required_for
+    )
+
+
 def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Response]:
     """The gateway app for *settings* (database and broker already wired)."""
     providers = payment_providers(settings)
@@ -67,6 +75,7 @@ def build_gateway(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
             session_ttl_s=settings.session_ttl_s,
             secure_cookies=settings.cookies_secure,
         ),
+        policy=gateway_policy(settings),
         webhook_providers=webhook_providers,
         production=settings.env == "prod",
         metrics_token=settings.metrics_token,

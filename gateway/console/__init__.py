@@ -15,6 +15,7 @@ from gateway.auth.options import LoginOptions
 from gateway.console.actions import add_action_routes
 from gateway.console.session import ConsoleLogin, ConsoleLoginStatus, ConsoleLogout, ConsoleOptions
 from gateway.console.views import add_view_routes
+from gateway.policy import Policy
 from gateway.templates import Renderer
 
 __all__ = ["ConsoleOptions", "add_console"]
@@ -27,6 +28,7 @@ def add_console(
     login: LoginOptions,
     send: Callable[..., Any],
     renderer: Renderer,
+    policy: Policy,
 ) -> None:
     """Route ``/admin`` and its pages (the ``ConsoleSessions`` middleware guards them)."""
     app.add_route("/admin/login", ConsoleLogin(options=options, login=login, renderer=renderer))
@@ -35,5 +37,5 @@ def add_console(
         ConsoleLoginStatus(options=options, login=login, renderer=renderer),
     )
     app.add_route("/admin/logout", ConsoleLogout(options=options, login=login))
-    add_view_routes(app, renderer=renderer, options=options)
+    add_view_routes(app, renderer=renderer, options=options, policy=policy)
     add_action_routes(app, renderer=renderer, options=options, send=send)

@@ -8,7 +8,6 @@ from typing import Any
 
 import peewee
 
-from actors.deps import current
 from models import (
     Account,
     Alert,
@@ -54,8 +53,9 @@ def accounts(search: str) -> list[dict[str, Any]]:
     return rows
 
 
-def account_detail(account: Account) -> dict[str, Any]:
-    """Everything one account's page shows but its ledger."""
+def account_detail(account: Account, *, kyc_required_for: str) -> dict[str, Any]:
+    """Everything one account's page shows but its ledger (its verification judged against
+    *kyc_required_for*, ``HERO_KYC_REQUIRED_FOR``)."""
     payments = [
         payment_row(p)
         for p in PaymentEvent.select()
@@ -109,7 +109,7 @@ def account_detail(account: Account) -> dict[str, Any]:
         "payments": payments,
         "plans": plans,
         "vms": vms,
-        "kyc": kyc_status(account, required_for=current().kyc_required_for, history=True),
+        "kyc": kyc_status(account, required_for=kyc_required_for, history=True),
         "notifications": notifications,
         "alerts": alerts,
     }

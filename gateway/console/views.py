@@ -3,6 +3,7 @@ the VM pool, the audit log, and what became of one change."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -10,6 +11,7 @@ import falcon
 
 from gateway.console import queries
 from gateway.console.session import ConsoleOptions, render_context
+from gateway.policy import Policy
 from gateway.templates import Renderer
 from models import Account
 from models.admin_commands import stored_outcome
@@ -59,7 +61,7 @@ def _accounts(req: falcon.Request) -> dict[str, Any]:
     return {"search": search[: queries.MAX_SEARCH_CHARS], "rows": queries.accounts(search)}
 
 
-def _account(req: falcon.Request, address: str) -> dict[str, Any]:
+def _account(req: falcon.Request, address: str, *, policy: Policy) -> dict[str, Any]:
     try:
         canonical = canonical_address(address)
     except InvalidAddress:
@@ -68,7 +70,7 @@ def _account(req: falcon.Request, address: str) -> dict[str, Any]:
     if account is None:
         raise falcon.HTTPNotFound()
     return {
-        **queries.account_detail(account),
+        **queries.account_detail(account, kyc_required_for=policy.kyc_required_for),
         "ledger": ledger_page(account, limit=PAGE_ROWS, before=_before(req)),
         "account_url": "/admin/accounts/" + quote(canonical),
         "confirm_cents": CONFIRM_ADJUSTMENT_CENTS,
@@ -97,10 +99,14 @@ def add_view_routes(
     *,
     renderer: Renderer,
     options: ConsoleOptions,
+    policy: Policy,
 ) -> None:
     app.add_route("/admin", Home())
     app.add_route("/admin/accounts", Page(renderer, "console_accounts.html", _accounts))
-    app.add_route("/admin/accounts/{address}", Page(renderer, "console_account.html", _account))
+    app.add_route(
+        "/admin/accounts/{address}",
+        Page(renderer, "console_account.html", partial(_account, policy=policy)),
+    )
     lists = {
         "payments": (
             "Payments",

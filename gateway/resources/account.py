@@ -12,6 +12,7 @@ from gateway.charts import CATEGORY_COLOURS, CATEGORY_LABELS, usage_svg
 from gateway.dashboard import Dashboard as DashboardView
 from gateway.dashboard import dashboard_for, payment_history
 from gateway.errors import wants_json
+from gateway.policy import Policy
 from gateway.templates import Renderer
 from models import utcnow
 
@@ -19,13 +20,18 @@ from models import utcnow
 class Dashboard:
     """``GET /``: balance (overdrawn warning), tier, plan, VMs, ledger, usage chart."""
 
-    def __init__(self, *, renderer: Renderer, clock: Callable[[], object] = utcnow) -> None:
+    def __init__(
+        self, *, renderer: Renderer, policy: Policy, clock: Callable[[], object] = utcnow
+    ) -> None:
         self._renderer = renderer
+        self._policy = policy
         self._clock = clock
 
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        view = dashboard_for(req.context.address, now=utcnow())
+        view = dashboard_for(
+            req.context.address, now=utcnow(), suspend_after_s=self._policy.suspend_after_s
+        )
         if wants_json(req):
             resp.media = {
                 "address": view.address,
@@ -44,7 +50,7 @@ class Dashboard:
                 "runway_days": view.runway.days if view.runway else None,
             }
             return
-        render_dashboard(self._renderer, req, resp, view=view)
+        render_dashboard(self._renderer, req, resp, policy=self._policy, view=view)
 
 
 def render_dashboard(
@@ -52,12 +58,15 @@ def render_dashboard(
     req: falcon.Request,
     resp: falcon.Response,
     *,
+    policy: Policy,
     view: DashboardView | None = None,
     **extra: Any,
 ) -> None:
     """The dashboard page of the logged-in user, with *extra* for its forms (a value kept
     and the problem next to its field)."""
-    view = view or dashboard_for(req.context.address, now=utcnow())
+    view = view or dashboard_for(
+        req.context.address, now=utcnow(), suspend_after_s=policy.suspend_after_s
+    )
     resp.content_type = falcon.MEDIA_HTML
     resp.text = renderer.render(
         "dashboard.html",

@@ -11,7 +11,6 @@ from typing import Any
 
 import falcon
 
-from actors.deps import current
 from adapters.kyc.base import KycProvider, KycUnavailable
 from adapters.kyc.sandbox import OUTCOMES, SandboxKycProvider
 from gateway import forms
@@ -24,11 +23,6 @@ from models.kyc import KycVerification
 from models.kyc_gate import KycClosed, gate_refusal, start_session, status_of
 
 
-def _required_for() -> str:
-    """``HERO_KYC_REQUIRED_FOR`` of this process (its dependencies, set by the root)."""
-    return current().kyc_required_for
-
-
 def _account(req: falcon.Request) -> Account:
     account = Account.get_or_none(Account.address == req.context.address)
     if account is None:
@@ -39,14 +33,15 @@ def _account(req: falcon.Request) -> Account:
     return account
 
 
-def refuse_unverified(req: falcon.Request, action: str) -> None:
-    """Stop *action* (``plan`` or ``topup``) when it needs a verification the viewer lacks:
-    pages go to the verification page, which starts or resumes one; the API gets a 403.
+def refuse_unverified(req: falcon.Request, action: str, *, required_for: str) -> None:
+    """Stop *action* (``plan`` or ``topup``) when *required_for* (``HERO_KYC_REQUIRED_FOR``)
+    makes it need a verification the viewer lacks: pages go to the verification page, which
+    starts or resumes one; the API gets a 403.
 
     The actor that carries the action out checks again, so a forged form cannot pass.
     """
     account = Account.get_or_none(Account.address == req.context.address)
-    message = gate_refusal(account, action, required_for=_required_for()) if account else None
+    message = gate_refusal(account, action, required_for=required_for) if account else None
     if message is None:
         return
     if wants_json(req):
@@ -62,11 +57,19 @@ def add_kyc_routes(
     renderer: Renderer,
     public_url: str,
     support: str,
+    required_for: str,
 ) -> None:
-    """The verification pages, iDenfy's webhook route, and the sandbox page if it is on."""
+    """The verification pages, iDenfy's webhook route, and the sandbox page if it is on;
+    *required_for* is ``HERO_KYC_REQUIRED_FOR``."""
     app.add_route(
         "/kyc",
-        KycPage(provider=provider, renderer=renderer, public_url=public_url, support=support),
+        KycPage(
+            provider=provider,
+            renderer=renderer,
+            public_url=public_url,
+            support=support,
+            required_for=required_for,
+        ),
     )
     app.add_route("/kyc/return", KycReturn())
     app.add_route("/webhooks/idenfy", KycWebhook(provider=provider, send=send))
@@ -80,24 +83,31 @@ class KycPage:
     """``GET /kyc``: the viewer's verification; ``POST /kyc`` starts or resumes one."""
 
     def __init__(
-        self, *, provider: KycProvider, renderer: Renderer, public_url: str, support: str
+        self,
+        *,
+        provider: KycProvider,
+        renderer: Renderer,
+        public_url: str,
+        support: str,
+        required_for: str,
     ) -> None:
         self._provider = provider
         self._renderer = renderer
         self._public_url = public_url
         self._support = support
+        self._required_for = required_for
 
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         account = Account.get_or_none(Account.address == req.context.address)
         state = (
-            status_of(account, required_for=_required_for())
+            status_of(account, required_for=self._required_for)
             if account
             else {"status": "none", "may_start": False}
         )
         need = req.get_param("need")
         refusal = (
-            gate_refusal(account, need, required_for=_required_for())
+            gate_refusal(account, need, required_for=self._required_for)
             if account and need in ("plan", "topup")
             else None
         )

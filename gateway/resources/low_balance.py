@@ -8,6 +8,7 @@ import messages
 from gateway import forms
 from gateway.auth.middleware import require_login
 from gateway.errors import refuse_form
+from gateway.policy import Policy
 from gateway.resources.account import render_dashboard
 from gateway.runway import parse_threshold
 from gateway.templates import Renderer
@@ -17,9 +18,10 @@ class LowBalance:
     """Sends ``set_low_balance``; a value out of bounds comes back on the dashboard, kept,
     with the problem next to the field."""
 
-    def __init__(self, *, send: messages.Send, renderer: Renderer) -> None:
+    def __init__(self, *, send: messages.Send, renderer: Renderer, policy: Policy) -> None:
         self._send = send
         self._renderer = renderer
+        self._policy = policy
 
     @falcon.before(require_login)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -35,7 +37,12 @@ class LowBalance:
                 field="threshold",
                 problem=detail,
                 show=lambda: render_dashboard(
-                    self._renderer, req, resp, threshold_error=detail, threshold_value=raw
+                    self._renderer,
+                    req,
+                    resp,
+                    policy=self._policy,
+                    threshold_error=detail,
+                    threshold_value=raw,
                 ),
             )
             return

@@ -20,6 +20,7 @@ from gateway.dashboard import dashboard_for
 from gateway.errors import wants_json
 from gateway.plans_form import FormProblem, PlansPage, read_or_show
 from gateway.plans_view import Offer, VmLine, offers, start_vm_refusal, vm_lines
+from gateway.policy import Policy
 from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
 from models import Account, ActionRequest, utcnow
@@ -44,10 +45,13 @@ def _request_id(form: dict[str, Any]) -> str:
 class Plans:
     """``GET /plans`` lists plans and VMs; ``POST /plans`` buys one."""
 
-    def __init__(self, *, plans: tuple[Plan, ...], send: messages.Send, renderer: Renderer) -> None:
+    def __init__(
+        self, *, plans: tuple[Plan, ...], send: messages.Send, renderer: Renderer, policy: Policy
+    ) -> None:
         self._plans = plans
         self._send = send
         self._renderer = renderer
+        self._policy = policy
 
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -58,7 +62,9 @@ class Plans:
     ) -> None:
         """The Plans page, with *problem* shown next to the form it belongs to."""
         now = utcnow()
-        view = dashboard_for(req.context.address, now=now)
+        view = dashboard_for(
+            req.context.address, now=now, suspend_after_s=self._policy.suspend_after_s
+        )
         account = Account.get_or_none(Account.address == req.context.address)
         page_offers = offers(self._plans, view.plan, view.balance_cents, now)
         vms = vm_lines(account.id) if account else []
@@ -89,7 +95,9 @@ class Plans:
                 request_id=request_id, address=req.context.address, plan_id=plan_id
             ),
             self._send,
-            check=lambda: refuse_unverified(req, "plan"),
+            check=lambda: refuse_unverified(
+                req, "plan", required_for=self._policy.kyc_required_for
+            ),
         )
 
 

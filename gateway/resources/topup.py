@@ -20,6 +20,7 @@ from adapters.payments.base import Checkout
 from gateway import forms
 from gateway.auth.middleware import require_login, viewer
 from gateway.errors import wants_json
+from gateway.policy import Policy
 from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
 from gateway.topups_view import unpaid_topups
@@ -110,11 +111,13 @@ class TopUpStart:
         send: messages.Send,
         renderer: Renderer,
         public_url: str,
+        policy: Policy,
     ) -> None:
         self.providers = providers
         self.send = send
         self._renderer = renderer
         self._public_url = public_url
+        self._policy = policy
 
     @falcon.before(require_login)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -163,7 +166,7 @@ class TopUpStart:
             return
         if not Account.select().where(Account.address == req.context.address).exists():
             raise account_being_set_up()
-        refuse_unverified(req, "topup")
+        refuse_unverified(req, "topup", required_for=self._policy.kyc_required_for)
         topup_id, checkout = self.start(req.context.address, form.provider, form.amount_cents)
         if wants_json(req):
             resp.status = falcon.HTTP_201

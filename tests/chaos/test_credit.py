@@ -1,7 +1,6 @@
 """The chaos run's credit check: the oracle's own states, and what counts as a mismatch
 (a test of the chaos package, kept inside it: nothing outside imports the package)."""
 
-
 from __future__ import annotations
 
 import datetime as dt

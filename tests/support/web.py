@@ -1,14 +1,16 @@
 """The gateway test harness: an in-process gateway, a cookie-keeping browser, logged-in users.
 
-One harness for the page, login, session and portal tests: ``make_app`` builds the gateway
-as the runtime does (sandbox payments, a recording ``send``), ``Browser`` keeps cookies
-and the CSRF token, ``prove`` logs a key in, ``logged_in`` and ``entry`` give a portal
-test a user and ledger lines.
+One harness for every test of the gateway: ``make_app`` builds it with ``create_app`` as
+the runtime does (sandbox payments, the settings' default policy, a checked ``send``),
+each argument replaceable; ``Browser`` keeps cookies and the CSRF token, ``prove`` logs a
+key in, ``logged_in`` and ``entry`` give a portal test a user and ledger lines.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,12 +18,17 @@ import falcon.testing
 import nacl.public
 
 from actors.ledger import post
+from adapters.kyc import KycProvider
+from adapters.payments import PaymentProvider
 from adapters.payments.sandbox import SandboxProvider
 from gateway.app import create_app
 from gateway.auth.options import LoginOptions
+from gateway.console import ConsoleOptions
+from gateway.policy import Policy
 from models import Account, Billing, LedgerEntry, ping
 from tests.support.login import ALICE_KEY, address_of
 from tests.support.message_contract import Sent as Sent
+from tests.support.message_contract import check_message
 from wire.keys import make_key_proof
 
 SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
@@ -29,6 +36,8 @@ PUBLIC_URL = "http://hero.test"
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+#: The policy the settings give by default (``HERO_SUSPEND_AFTER_S``, ``HERO_KYC_REQUIRED_FOR``).
+DEFAULT_POLICY = Policy(suspend_after_s=86_400, kyc_required_for="none")
 
 
 class Clock:
@@ -44,14 +53,38 @@ class Clock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-def make_app(clock: Clock, sent: Sent, *, secure: bool = False) -> falcon.App[Any, Any]:
-    sandbox = SandboxProvider(public_url=PUBLIC_URL, webhook_secret="whsec_unit")
+def make_app(
+    clock: Callable[[], dt.datetime] | None = None,
+    send: Callable[..., Any] = check_message,
+    *,
+    secure: bool = False,
+    providers: Mapping[str, PaymentProvider] | None = None,
+    webhook_providers: Mapping[str, PaymentProvider] | None = None,
+    ready_checks: dict[str, Callable[[], None]] | None = None,
+    public_url: str = PUBLIC_URL,
+    policy: Policy = DEFAULT_POLICY,
+    production: bool = False,
+    metrics_token: str | None = None,
+    console: ConsoleOptions | None = None,
+    kyc: KycProvider | None = None,
+) -> falcon.App[Any, Any]:
+    """The gateway from ``create_app``: *send* gets every message (by default each is checked
+    against its actor), *clock* is the login's, *providers* default to the sandbox."""
+    if providers is None:
+        providers = {"sandbox": SandboxProvider(public_url=public_url, webhook_secret="whsec_unit")}
+    login = LoginOptions(service_key=SERVICE_KEY, secure_cookies=secure)
     return create_app(
-        providers={"sandbox": sandbox},
-        send=sent,
-        ready_checks={"database": ping},
-        public_url=PUBLIC_URL,
-        login=LoginOptions(service_key=SERVICE_KEY, secure_cookies=secure, clock=clock),
+        providers=providers,
+        send=send,
+        ready_checks={"database": ping} if ready_checks is None else ready_checks,
+        public_url=public_url,
+        login=login if clock is None else dataclasses.replace(login, clock=clock),
+        policy=policy,
+        webhook_providers=webhook_providers,
+        production=production,
+        metrics_token=metrics_token,
+        console=console,
+        kyc=kyc,
     )
 
 

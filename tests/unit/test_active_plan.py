@@ -50,14 +50,14 @@ def test_user_show_reports_no_plan_once_its_period_ended_like_the_dashboard(
     # Given a plan still marked active whose period ended an hour ago
     _plan(account, period_end=utcnow() - dt.timedelta(hours=1))
     # Then neither the dashboard nor the operator's view reports it
-    assert dashboard_for(ADDRESS, now=utcnow()).plan is None
+    assert dashboard_for(ADDRESS, now=utcnow(), suspend_after_s=86_400).plan is None
     shown = _show()
     assert (shown["plan_id"], shown["vm_quota_total"]) == (None, 0)
 
 
 def test_user_show_reports_a_plan_in_its_period_like_the_dashboard(account: Account) -> None:
     _plan(account, period_end=utcnow() + dt.timedelta(days=3))
-    view = dashboard_for(ADDRESS, now=utcnow())
+    view = dashboard_for(ADDRESS, now=utcnow(), suspend_after_s=86_400)
     assert view.plan is not None and view.plan.plan_id == "5vms"
     assert _show()["plan_id"] == "5vms"
 

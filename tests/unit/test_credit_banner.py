@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from actors import credit
 from actors.ledger import post
 from gateway.credit_banner import credit_banner
 from models import Account, Notification, utcnow, write_transaction
 from models.credit import CreditState
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
+#: The credit grace the banner is given (``HERO_SUSPEND_AFTER_S``), not the default day.
+GRACE = 3_600
 
 
 def charge(account: Account, cents: int, ref: str) -> None:
@@ -20,7 +21,7 @@ def charge(account: Account, cents: int, ref: str) -> None:
 
 
 def step(account: Account, now: dt.datetime | None = None) -> str | None:
-    banner = credit_banner(account.id, now=now or utcnow())
+    banner = credit_banner(account.id, now=now or utcnow(), suspend_after_s=GRACE)
     return banner.step if banner else None
 
 
@@ -32,12 +33,13 @@ def test_each_state_has_its_banner(sqlite_db: str) -> None:
     charge(account, -700, "b")
     assert step(account) == "low"
     charge(account, -400, "c")
-    banner = credit_banner(account.id, now=utcnow())
+    banner = credit_banner(account.id, now=utcnow(), suspend_after_s=GRACE)
     assert banner and banner.step == "exhausted" and banner.balance_cents == -100
-    grace = credit.policy().suspend_after_s
-    assert banner.suspend_at is not None
-    later = utcnow() + dt.timedelta(seconds=grace * 0.8)
-    assert step(account, later) == "suspension_coming"
+    since = CreditState.get(CreditState.account == account).exhausted_since
+    assert since is not None
+    assert banner.suspend_at == since + dt.timedelta(seconds=GRACE)
+    assert step(account, since + dt.timedelta(seconds=GRACE * 0.7)) == "exhausted"
+    assert step(account, since + dt.timedelta(seconds=GRACE * 0.8)) == "suspension_coming"
     CreditState.update(state="suspended", suspended_at=utcnow()).execute()
     assert step(account) == "suspended"
 

@@ -12,10 +12,12 @@ from models import Account, Billing
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 NOW = dt.datetime(2026, 11, 21, 12, 0)
+#: The credit grace (HERO_SUSPEND_AFTER_S) the dashboard counts down.
+GRACE = 86_400
 
 
 def test_dashboard_of_an_unknown_address_says_so(sqlite_db: str) -> None:
-    assert dashboard_for(USER, now=NOW).exists is False
+    assert dashboard_for(USER, now=NOW, suspend_after_s=GRACE).exists is False
 
 
 def test_dashboard_shows_balance_tier_entries_and_usage(sqlite_db: str) -> None:
@@ -46,7 +48,7 @@ def test_dashboard_shows_balance_tier_entries_and_usage(sqlite_db: str) -> None:
         via="git",
         now=NOW.replace(tzinfo=dt.UTC),
     )
-    view = dashboard_for(USER, now=NOW)
+    view = dashboard_for(USER, now=NOW, suspend_after_s=GRACE)
     assert view.balance_cents == 2000 - 150 and not view.overdrawn
     assert (view.tier, view.next_tier, view.days_to_next) == ("week", "month", 20)
     assert [e.reason for e in view.entries] == [
@@ -61,7 +63,7 @@ def test_dashboard_shows_balance_tier_entries_and_usage(sqlite_db: str) -> None:
 def test_overdrawn_accounts_are_flagged(sqlite_db: str) -> None:
     account = Account.create(address=USER)
     post(account, amount_cents=-5, kind="usage", ref="u")
-    assert dashboard_for(USER, now=NOW).overdrawn
+    assert dashboard_for(USER, now=NOW, suspend_after_s=GRACE).overdrawn
 
 
 def test_usage_svg_stacks_categories_with_titles() -> None:

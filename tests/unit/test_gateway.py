@@ -9,14 +9,11 @@ from urllib.parse import urlencode
 
 import falcon
 import falcon.testing
-import nacl.public
 import pytest
 
 from adapters.payments.base import MAX_WEBHOOK_BYTES
 from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider
-from gateway.app import create_app
-from gateway.auth.options import LoginOptions
 from gateway.auth.sessions import SESSION_COOKIE, start_session
 from messages import Message
 from models import Account, TopUp, ping, utcnow
@@ -24,17 +21,15 @@ from models.errors import BrokerUnavailable
 from tests.support.fake_post import FakePost
 from tests.support.message_contract import Sent, check_message
 from tests.support.stripe_events import checkout_completed, signed
+from tests.support.web import PUBLIC_URL, make_app
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 #: A valid Mycelium address nobody has an account for.
 STRANGER = "52d:dc0:ab0c:851a:6e34:e79d:1f3f:15d3"
-PUBLIC_URL = "http://hero.test"
 SECRET = "whsec_unit_test"
 
 HTML = {"Accept": "text/html"}
 JSON = {"Accept": "application/json"}
-#: The service's Mycelium key in these tests.
-SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
 
 
 class Browser:
@@ -77,12 +72,11 @@ def sandbox(fake_post: FakePost) -> SandboxProvider:
 def make_client(
     sandbox: SandboxProvider, send: Any, checks: dict[str, Any] | None = None
 ) -> falcon.testing.TestClient:
-    app = create_app(
-        providers={"sandbox": sandbox},
+    app = make_app(
         send=send,
-        ready_checks=checks if checks is not None else {"database": ping},
+        providers={"sandbox": sandbox},
+        ready_checks=checks,
         public_url=PUBLIC_URL,
-        login=LoginOptions(service_key=SERVICE_KEY),
         webhook_providers={
             "stripe": StripeProvider(secret_key="sk_test_unit", webhook_secret=SECRET),
             "sandbox": sandbox,

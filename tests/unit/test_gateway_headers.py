@@ -5,28 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import falcon.testing
-import nacl.public
 import pytest
 
-from gateway.app import create_app
-from gateway.auth.options import LoginOptions
 from gateway.auth.sessions import SESSION_COOKIE, start_session
-from models import Account, Billing, ping, utcnow
-from tests.support.message_contract import check_message
+from models import Account, Billing, utcnow
+from tests.support.web import make_app
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
-SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
 TOKEN = "metrics-token-for-tests"
 HTML = {"Accept": "text/html"}
 
 
 def client_for(*, production: bool = False, metrics_token: str | None = None) -> Any:
-    app = create_app(
+    app = make_app(
         providers={},
-        send=check_message,
-        ready_checks={"database": ping},
         public_url="https://hero.test",
-        login=LoginOptions(service_key=SERVICE_KEY),
         production=production,
         metrics_token=metrics_token,
     )

@@ -16,7 +16,6 @@ from urllib.parse import quote
 import falcon
 import falcon.inspect
 import falcon.testing
-import nacl.public
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,17 +23,15 @@ from hypothesis import strategies as st
 from adapters.payments.clickpesa import ClickPesaProvider, clickpesa_checksum
 from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider, sign_stripe_payload
-from gateway.app import create_app
-from gateway.auth.options import LoginOptions
 from gateway.auth.sessions import CSRF_HEADER, SESSION_COOKIE, start_session
 from messages import Message
-from models import Account, Billing, ping, utcnow
+from models import Account, Billing, utcnow
 from tests.support.message_contract import check_message
+from tests.support.web import make_app
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 STRIPE_SECRET = "whsec_hostile_test"
 CLICKPESA_KEY = "clickpesa_checksum_hostile_test"
-SERVICE_KEY = nacl.public.PrivateKey(bytes(range(32)))
 HYPOTHESIS = settings(
     max_examples=150,
     deadline=None,
@@ -47,8 +44,9 @@ def sent(message: Message) -> None:
     check_message(message)
 
 
-def make_app() -> falcon.App[Any, Any]:
-    return create_app(
+def hostile_app() -> falcon.App[Any, Any]:
+    return make_app(
+        send=sent,
         providers={"sandbox": SandboxProvider(public_url="http://hero.test", webhook_secret="x")},
         webhook_providers={
             "stripe": StripeProvider(secret_key="sk_test_x", webhook_secret=STRIPE_SECRET),
@@ -56,16 +54,12 @@ def make_app() -> falcon.App[Any, Any]:
                 client_id="id", api_key="key", checksum_key=CLICKPESA_KEY
             ),
         },
-        send=sent,
-        ready_checks={"database": ping},
-        public_url="http://hero.test",
-        login=LoginOptions(service_key=SERVICE_KEY),
     )
 
 
 @pytest.fixture
 def app(sqlite_db: str) -> falcon.App[Any, Any]:
-    return make_app()
+    return hostile_app()
 
 
 @pytest.fixture
@@ -213,7 +207,7 @@ def test_a_nul_in_a_path_id_is_a_404_on_postgresql(pg_db: str, path: str) -> Non
     """PostgreSQL refuses NUL in text; such an id never reaches it."""
     Billing.create(account=Account.create(address=ADDRESS))
     token, _ = start_session(ADDRESS, ttl_s=3600, now=utcnow())
-    client = falcon.testing.TestClient(make_app())
+    client = falcon.testing.TestClient(hostile_app())
     result = client.simulate_get(path, cookies={SESSION_COOKIE: token}, headers=ACCEPT_JSON)
     assert result.status_code == 404, result.text
 

@@ -112,7 +112,7 @@ def test_every_console_page_reads_its_times_as_people_do(sqlite_db: str) -> None
     header = {"operator": ALICE_ADDRESS, "csrf_token": "t"}
     renderer = Renderer()
     detail = {
-        **queries.account_detail(account),
+        **queries.account_detail(account, kyc_required_for="none"),
         "ledger": ledger_page(account, limit=PAGE_ROWS, before=None),
         "account_url": "/admin/accounts/x",
         "confirm_cents": 100_00,

@@ -15,16 +15,14 @@ from typing import Any
 import nacl.public
 import pytest
 
-from gateway.app import create_app
 from gateway.auth.challenges import MAX_CHALLENGES_PER_IP
-from gateway.auth.options import LoginOptions
 from gateway.proxies import behind_proxies
-from models import LoginChallenge, ping
+from models import LoginChallenge
 from runtime.gateway import serve
 from settings import Settings
 from tests.support.login import address_of
-from tests.support.message_contract import check_message
 from tests.support.services import free_port
+from tests.support.web import make_app
 
 PROXY = "127.0.0.1"
 STRANGER = "127.0.0.2"
@@ -80,13 +78,7 @@ class Gateway:
 
 
 def served(proxies: tuple[str, ...], count: int = 1) -> Iterator[Gateway]:
-    app = create_app(
-        providers={},
-        send=check_message,
-        ready_checks={"database": ping},
-        public_url="http://hero.test",
-        login=LoginOptions(service_key=nacl.public.PrivateKey(bytes(range(32)))),
-    )
+    app = make_app(providers={})
     port = free_port()
     settings = Settings(
         http_host="127.0.0.1",

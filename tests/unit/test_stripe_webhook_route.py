@@ -11,18 +11,15 @@ from typing import Any
 
 import falcon
 import falcon.testing
-import nacl.public
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 import models
 from adapters.payments.stripe_provider import StripeProvider, sign_stripe_payload
-from gateway.app import create_app
-from gateway.auth.options import LoginOptions
-from models import ping
 from models.money import MAX_PAYMENT_CENTS
 from tests.support.message_contract import check_message
 from tests.support.stripe_events import JSON, checkout_completed, near_events, signed
+from tests.support.web import make_app
 
 SECRET = "whsec_route"
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -37,12 +34,9 @@ def route() -> Iterator[tuple[falcon.testing.TestClient, list[tuple[str, dict[st
         stripe = StripeProvider(
             secret_key="sk_test_route", webhook_secret=SECRET, api_base="http://127.0.0.1:9"
         )
-        app = create_app(
-            providers={},
+        app = make_app(
             send=lambda m: calls.append((check_message(m).actor, m.kwargs)),
-            ready_checks={"database": ping},
-            public_url="http://hero.test",
-            login=LoginOptions(service_key=nacl.public.PrivateKey(bytes(range(32)))),
+            providers={},
             webhook_providers={"stripe": stripe},
         )
         yield falcon.testing.TestClient(app), calls
