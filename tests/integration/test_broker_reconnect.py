@@ -57,7 +57,7 @@ def test_a_connection_in_a_state_dramatiq_keeps_is_dropped_after_the_failure(
     real_enqueue = type(broker).enqueue
     calls = {"n": 0}
 
-    def wrong_state_once(self, message, *, delay=None):  # type: ignore[no-untyped-def]
+    def wrong_state_once(self, message, *, delay=None):
         calls["n"] += 1
         if calls["n"] == 1:
             raise pika.exceptions.ConnectionWrongStateError("Connection is closed")
