@@ -22,6 +22,9 @@ from settings import Settings
 
 #: The most walker processes ``aggregate --processes`` starts.
 MAX_PROCESSES = 64
+#: Walker processes by default: half the cores, the rest left to the workers charging
+#: what the walkers hand over and to the database (on 2 cores, 2 walkers charged slower).
+DEFAULT_PROCESSES = max(1, (os.cpu_count() or 1) // 2)
 #: Default grace before a key seen on one path only is reported, in minutes.
 RECONCILE_GRACE_MIN = 120
 #: The longest grace accepted (a year).
@@ -46,10 +49,10 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
     aggregate.add_argument(
         "--processes",
         type=_processes,
-        default=os.cpu_count() or 1,
+        default=DEFAULT_PROCESSES,
         metavar="N",
-        help="walk up to N nodes at once, one process each (default: the cores, "
-        f"{os.cpu_count() or 1}; 1 walks them one after another in this process)",
+        help="walk up to N nodes at once, one process each (default: half the cores, "
+        f"{DEFAULT_PROCESSES}; 1 walks them one after another in this process)",
     )
 
     alerts = with_json(sub.add_parser("alerts", help="open alerts (force-push, quarantine...)"))
