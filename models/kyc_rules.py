@@ -19,6 +19,8 @@ RANK_STARTED, RANK_PRELIMINARY, RANK_FINAL, RANK_MANUAL, RANK_OPERATOR = range(5
 PASSED = frozenset({"DOC_VALIDATED", "FACE_MATCH"})
 #: States from which the user may start a (new) verification themselves.
 MAY_START = frozenset({"none", "expired", "cancelled", "pending"})
+#: The event type of an answer to a status call (``adapters.kyc.idenfy_status``).
+STATUS_EVENT = "STATUS_CHECK"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ def step_of(result: dict[str, Any]) -> Step:
     overall = result.get("overall")
     if event == "DOCUMENT_EXPIRATION":
         return Step(None, 0)
+    if event == STATUS_EVENT:
+        if overall in ("ACTIVE", "UNKNOWN"):
+            # Not finished (or a value we do not know): no news, the gate stays as it is.
+            return Step(None, 0)
+        if overall in ("DELETED", "ARCHIVED"):
+            # The session is gone without a verdict we can read: the user starts again.
+            return Step("expired", RANK_FINAL)
     if event == "IDENTIFICATION_CANCELLED":
         return Step("cancelled", RANK_FINAL)
     if event == "IDENTIFICATION_EXPIRED" or overall == "EXPIRED":

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
-from adapters.kyc.base import KycProvider, KycResult, KycSession, KycUnavailable
+from adapters.kyc.base import (
+    KycAnswerInvalid,
+    KycKeysRefused,
+    KycProvider,
+    KycResult,
+    KycRetryLater,
+    KycSession,
+    KycStatusSource,
+    KycUnavailable,
+)
 
-__all__ = ["KycProvider", "KycResult", "KycSession", "KycUnavailable"]
+__all__ = [
+    "KycAnswerInvalid",
+    "KycKeysRefused",
+    "KycProvider",
+    "KycResult",
+    "KycRetryLater",
+    "KycSession",
+    "KycStatusSource",
+    "KycUnavailable",
+]

@@ -10,6 +10,24 @@ class KycUnavailable(Exception):
     """The identity provider could not be reached or refused to start a session."""
 
 
+class KycRetryLater(KycUnavailable):
+    """A status call got no usable answer now (no answer, a timeout, a 5xx or a 429):
+    the same call may work later. *answered*: whether the provider answered at all."""
+
+    def __init__(self, message: str, *, answered: bool) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
+class KycKeysRefused(KycUnavailable):
+    """The provider refused our API key pair (401/403): no call can work until it is fixed."""
+
+
+class KycAnswerInvalid(KycUnavailable):
+    """The provider's answer about one session is unusable (the message names the field),
+    or it refused the question itself (e.g. an unknown scanRef): asking again will not help."""
+
+
 @dataclass(frozen=True)
 class KycSession:
     """A started verification: where to send the browser and the provider's reference."""
@@ -38,6 +56,20 @@ class KycResult:
 
     def as_message(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class KycStatusSource(Protocol):
+    """Where one session's verdict can be asked for when its webhook never came."""
+
+    def status(self, scan_ref: str) -> Any:
+        """The provider's current verdict on *scan_ref*, as a ``KycChecked`` fact.
+
+        Raises:
+            KycRetryLater: no usable answer now.
+            KycKeysRefused: the API keys were refused.
+            KycAnswerInvalid: the answer cannot be used (naming the field).
+        """
+        ...
 
 
 class KycProvider(Protocol):

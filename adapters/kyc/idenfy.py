@@ -1,8 +1,11 @@
-"""iDenfy: a verification session by ``POST /api/v2/token``, results by signed webhook.
+"""iDenfy: a verification session by ``POST /api/v2/token``, results by signed webhook,
+and one session's verdict by ``POST /api/v2/status`` when its webhook never came.
 
 Follows iDenfy's "Generate token" page and its KYC OpenAPI file: HTTP Basic auth (API key
 and secret), JSON body with ``clientId`` and ``tokenType``, a 201 (any 2xx accepted) with
-``scanRef`` and ``redirectUrl``; errors carry ``identifier`` and ``message``.
+``scanRef`` and ``redirectUrl``; errors carry ``identifier`` and ``message``. The status
+call follows the "Data retrieval" page: Basic auth, body ``{"scanRef": ...}``; iDenfy asks
+not to poll it, so it is the fallback for a missed webhook only.
 """
 
 from __future__ import annotations
@@ -12,9 +15,16 @@ from typing import Any
 
 import requests
 
-from adapters.kyc.base import KycSession, KycUnavailable
+from adapters.kyc.base import (
+    KycAnswerInvalid,
+    KycKeysRefused,
+    KycRetryLater,
+    KycSession,
+    KycUnavailable,
+)
+from adapters.kyc.idenfy_status import parse_idenfy_status
 from adapters.kyc.idenfy_webhook import parse_idenfy_webhook
-from messages.facts import Fact
+from messages.facts import Fact, KycChecked
 
 DEFAULT_API_BASE = "https://ivs.idenfy.com"
 #: How long the token may be used to start (s): short, so an abandoned session resolves.
@@ -22,6 +32,8 @@ EXPIRY_TIME_S = 3600
 #: How long the user has to finish once started (s), iDenfy's default.
 SESSION_LENGTH_S = 600
 TIMEOUT_S = 30
+#: Connect and read timeout of a status call (s): a worker asks about several sessions.
+STATUS_TIMEOUT_S = 10
 
 
 class IdenfyProvider:
@@ -77,6 +89,49 @@ class IdenfyProvider:
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[Fact]:
         return parse_idenfy_webhook(body, headers, signing_key=self._signing_key)
+
+    def status(self, scan_ref: str) -> KycChecked:
+        """iDenfy's current verdict on *scan_ref* (one ``POST /api/v2/status``).
+
+        Raises:
+            KycRetryLater: no answer, a timeout, a 5xx or a 429; the call may work later.
+            KycKeysRefused: 401 or 403, the API key pair is wrong.
+            KycAnswerInvalid: any other refusal (e.g. an unknown scanRef), or an answer
+                that is not a status (naming the field).
+        """
+        try:
+            resp = self._post(
+                f"{self._api_base}/api/v2/status",
+                json={"scanRef": scan_ref},
+                auth=self._auth,
+                timeout=STATUS_TIMEOUT_S,
+            )
+        except requests.RequestException as exc:
+            raise KycRetryLater(
+                f"iDenfy could not be reached ({type(exc).__name__})", answered=False
+            ) from None
+        code = resp.status_code
+        if code in (401, 403):
+            raise KycKeysRefused(
+                f"iDenfy refused the API keys ({_identifier(resp)}): "
+                "check HERO_IDENFY_API_KEY and HERO_IDENFY_API_SECRET"
+            )
+        if code == 429 or code >= 500:
+            raise KycRetryLater(
+                f"iDenfy answered {code} ({_identifier(resp)}); try again later", answered=True
+            )
+        if not 200 <= code < 300:
+            raise KycAnswerInvalid(f"iDenfy refused the status call: {code} {_identifier(resp)}")
+        result = parse_idenfy_status(resp.content, scan_ref=scan_ref)
+        return KycChecked(result=result.as_message())
+
+
+def _identifier(resp: Any) -> str:
+    """The error's ``identifier`` (printable, short), or the HTTP code when there is none."""
+    found = _json(resp).get("identifier")
+    text = found if isinstance(found, str) else ""
+    text = "".join(c for c in text if c.isascii() and c.isprintable())[:60]
+    return text or str(resp.status_code)
 
 
 def _json(resp: Any) -> dict[str, Any]:

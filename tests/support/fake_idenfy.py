@@ -8,7 +8,10 @@ OpenAPI file (``paths./api/v2/token``: HTTP Basic auth with API key and secret, 
 checks, defaults ``IDENTIFICATION``/3600/600, a 201 with ``authToken``, ``scanRef``,
 ``redirectUrl``; 409 while the ``clientId`` has a live token, from the "Error handling"
 guide); ``GET /api/v2/redirect`` (``TOKEN_NOT_VALID`` for unknown tokens); ``POST
-/api/v2/status`` from the "Data retrieval" page. Webhooks follow the "Webhooks" and
+/api/v2/status`` from the "Data retrieval" page (``ACTIVE``, then ``REVIEWING`` while a
+review runs, then the final value; unknown scanRef 400 ``BAD_VALUE``, reference section
+10 item 3), which a test can make answer an error first, e.g. the 500 ``INTERNAL_ERROR``
+the "Error handling" guide lists (reference section 2.3). Webhooks follow the "Webhooks" and
 "Callback signing" pages and the spec's ``IdentificationWebhook`` schema: JSON body with
 ``final``, ``status{overall, autoDocument, autoFace, manualDocument, manualFace,
 fraudTags, mismatchTags}``, personal ``data`` and ``fileUrls``; headers
@@ -57,6 +60,11 @@ class FakeIdenfy:
         self.retry_delay_s = 0.5
         self.attempts = 2
         self.url = ""
+        #: Every status call, by scanRef, in order.
+        self.status_calls: list[str] = []
+        #: Test control: (code, body) answers the status endpoint gives for a scanRef
+        #: before its real one, e.g. ``[(500, error("INTERNAL_ERROR", ...))]``.
+        self.status_faults: dict[str, list[tuple[int, Any]]] = {}
 
     # -- the API ----------------------------------------------------------------------
 
@@ -80,6 +88,10 @@ class FakeIdenfy:
         if path.path == "/api/v2/token":
             return self.token(body)
         if path.path == "/api/v2/status":
+            self.status_calls.append(str(body.get("scanRef")))
+            faults = self.status_faults.get(str(body.get("scanRef")))
+            if faults:
+                return faults.pop(0)
             session = self.sessions.get(str(body.get("scanRef")))
             if session is None:
                 return 400, error("BAD_VALUE", "scanRef: unknown.")

@@ -1,0 +1,101 @@
+"""iDenfy's answer to ``POST /api/v2/status``: one session's verdict, asked for when its
+webhook never came.
+
+Follows iDenfy's "Data retrieval" page (the project's iDenfy reference, section 4): the
+answer is a flat object with ``status`` (``ACTIVE``, ``REVIEWING`` while a reviewer works,
+then the final value), ``autoDocument``, ``autoFace``, ``manualDocument``, ``manualFace``
+(empty until reviewed), ``fraudTags``, ``mismatchTags``, ``scanRef`` and ``clientId``.
+Each field is checked as the webhook's are; unknown keys are ignored, an unknown status is
+kept as ``UNKNOWN`` (the gate stays pending). ``models.kyc_rules.step_of`` decides what a
+status answer does to the gate (see docs/decisions.md, "A missed iDenfy webhook").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from adapters.kyc.base import KycAnswerInvalid, KycResult
+from adapters.kyc.idenfy_webhook import MAX_CODE, MAX_TAGS, OVERALL
+
+#: ``KycResult.event_type`` of a status answer (no webhook event has this name).
+STATUS_EVENT = "STATUS_CHECK"
+#: Status values after which iDenfy sends nothing more for the session.
+FINAL = frozenset({"APPROVED", "DENIED", "SUSPECTED", "EXPIRED", "DELETED", "ARCHIVED"})
+_CODES = ("autoDocument", "autoFace", "manualDocument", "manualFace")
+_TAGS = ("fraudTags", "mismatchTags", "suspicionReasons")
+
+
+def parse_idenfy_status(raw: bytes, *, scan_ref: str, source: str = "idenfy") -> KycResult:
+    """Read the status answer *raw* about *scan_ref*.
+
+    Raises:
+        KycAnswerInvalid: naming the field at fault (never anything else).
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise KycAnswerInvalid("body: not JSON") from None
+    if not isinstance(data, dict):
+        raise KycAnswerInvalid("body: not a JSON object")
+    answered_for = _text(data, "scanRef", 64, required=True)
+    if answered_for != scan_ref:
+        raise KycAnswerInvalid(f"scanRef: the answer is about {answered_for!r}, not {scan_ref!r}")
+    client_id = _text(data, "clientId", 100, required=True)
+    status = _text(data, "status", 32, required=True)
+    assert status is not None
+    overall = status.upper() if status.upper() in OVERALL else "UNKNOWN"
+    codes = {name: _code(data, name) for name in _CODES}
+    tags = {name: _tags(data, name) for name in _TAGS if name in data}
+    return KycResult(
+        source=source,
+        # Prefixed, so a status answer never shares a digest with a webhook body.
+        digest=hashlib.sha256(b"status:" + raw).hexdigest(),
+        event_type=STATUS_EVENT,
+        scan_ref=scan_ref,
+        client_id=client_id,
+        final=overall in FINAL,
+        overall=overall,
+        auto_document=codes["autoDocument"],
+        auto_face=codes["autoFace"],
+        manual_document=codes["manualDocument"],
+        manual_face=codes["manualFace"],
+        tags=tags,
+    )
+
+
+def _text(data: dict[str, Any], name: str, limit: int, *, required: bool) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise KycAnswerInvalid(f"{name}: missing")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise KycAnswerInvalid(f"{name}: must be a non-empty string")
+    if len(value) > limit or not value.isascii() or not value.isprintable():
+        raise KycAnswerInvalid(f"{name}: longer than {limit} or not printable ASCII")
+    return value.strip()
+
+
+def _code(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise KycAnswerInvalid(f"{name}: must be a string or null")
+    return _clean(value) or None
+
+
+def _tags(data: dict[str, Any], name: str) -> list[str]:
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise KycAnswerInvalid(f"{name}: must be a list of strings")
+    return [c for c in (_clean(v) for v in value[:MAX_TAGS]) if c]
+
+
+def _clean(code: str) -> str:
+    """A reason code as stored: printable ASCII, cut to ``MAX_CODE``."""
+    return "".join(c for c in code if c.isascii() and c.isprintable())[:MAX_CODE]
