@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 from models import Account, Billing, Node, UsageRecord
+from tests.support.aggregator import silent_server  # noqa: F401 - fixture
 from tests.support.node_repo import NodeRepo
-from tests.support.procs import hero_admin, wait_until
+from tests.support.procs import BIN, hero_admin, wait_until
 from tests.support.stack import Stack
 from wire.otoml import UsageIn
 
@@ -90,3 +91,66 @@ def test_a_walker_count_out_of_range_is_refused_naming_the_option(
         refused = hero_admin("aggregate", "--processes", bad, env=pg_stack.admin_env())
         assert refused.returncode == 2
         assert "--processes: " in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _running(pid: int) -> bool:
+    """Whether *pid* is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_walkers_end_when_hero_admin_is_killed(
+    pg_stack: Stack,
+    tmp_path: Path,
+    silent_server: str,  # noqa: F811
+) -> None:
+    import os
+    import signal
+    import time
+
+    env = {
+        **pg_stack.admin_env(),
+        "HERO_MIRROR_DIR": str(tmp_path / "mirrors"),
+        "HERO_FORGE_TIMEOUT_S": "120",  # each walker hangs on its silent node meanwhile
+    }
+    env.pop("HERO_NATS_URL", None)
+    pg_stack.worker()
+    for name in ("node-a", "node-b"):
+        url = silent_server.replace("node-a", name)
+        added = hero_admin("node", "add", name, "--repo", url, "--pubkey", "11" * 32, env=env)
+        assert added.returncode == 0, added.stdout + added.stderr
+    log = tmp_path / "aggregate.log"
+    with open(log, "wb") as err:
+        admin = subprocess.Popen(
+            [str(BIN / "hero-admin"), "aggregate", "--json", "--processes", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        wait_until(
+            lambda: log.read_text().count('"aggregator.walker_started"') == 2,
+            timeout=60,
+            what="two walkers started",
+        )
+        walkers = [
+            json.loads(line)["pid"]
+            for line in log.read_text().splitlines()
+            if '"aggregator.walker_started"' in line
+        ]
+        time.sleep(0.5)  # both are inside their fetch now
+        assert all(_running(pid) for pid in walkers)
+        os.kill(admin.pid, signal.SIGKILL)
+        admin.wait(timeout=10)
+        wait_until(
+            lambda: not any(_running(pid) for pid in walkers),
+            timeout=10,
+            what="the walkers ending with hero-admin",
+        )
+    finally:
+        if admin.poll() is None:
+            admin.kill()
+    assert {n.name: n.cursor_commit for n in Node.select()} == {"node-a": None, "node-b": None}
