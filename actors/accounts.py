@@ -7,10 +7,11 @@ import structlog
 from actors import RETRY_POLICY, actor
 from actors.email_verify import send_email_link
 from actors.ledger import billing_for
-from models import Account, utcnow, write_transaction
+from models import Account, write_transaction
 from models.accounts import validate_email
 from models.errors import InvalidAddress, InvalidEmail
 from wire.address import canonical_address
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.accounts")
 

@@ -25,15 +25,7 @@ from actors.kyc import operator_set
 from actors.ledger import billing_for
 from actors.parked import retry_unmatched
 from adapters.repo_url import RepoUrlRefused, check_repo_url
-from models import (
-    Account,
-    AdminAudit,
-    Node,
-    UnmatchedItem,
-    VmPoolSlot,
-    utcnow,
-    write_transaction,
-)
+from models import Account, AdminAudit, Node, UnmatchedItem, VmPoolSlot, write_transaction
 from models.accounts import validate_email
 from models.admin_commands import canonical_bytes
 from models.admin_commands import make_envelope as make_envelope
@@ -41,6 +33,7 @@ from models.admin_commands import stored_outcome as stored_outcome
 from models.errors import AdminRefused, InvalidAddress, InvalidEmail
 from wire.address import canonical_address
 from wire.otoml import NODE_NAME
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.admin")
 

@@ -14,9 +14,10 @@ from actors.adjustments import required_reason
 from actors.deps import current
 from actors.payments import PermanentPaymentError
 from actors.refund_state import RefundState
-from models import Account, Alert, PaymentEvent, VmAllocation, VmPoolSlot, utcnow
+from models import Account, Alert, PaymentEvent, VmAllocation, VmPoolSlot
 from models.errors import AdminRefused, PaymentError, ProviderUnavailable
 from models.money import format_cents
+from wire.times import utcnow
 
 #: Longest reason sent to Stripe in the refund's metadata (Stripe keeps 500 characters).
 MAX_METADATA_CHARS = 500

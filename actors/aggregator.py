@@ -30,8 +30,9 @@ from actors.alerts import raise_alert
 from actors.deps import current
 from actors.usage import deliver_usage
 from adapters.forge import DEFAULT_TIMEOUT_S, BatchFile, ForgeMirror, ForgeUnavailable
-from models import Node, UsageRecord, db, is_sqlite, utcnow
+from models import Node, UsageRecord, db, is_sqlite
 from wire.otoml import OtomlError, batch_path, format_time, loads
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.aggregator")
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import structlog
 
-from models import Alert, utcnow
+from models import Alert
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.alerts")
 

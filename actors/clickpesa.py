@@ -27,6 +27,7 @@ from actors.payments import (
 from adapters.payments.clickpesa_webhook import BadAmount, checkout_currency, collected_cents
 from models import TopUp
 from models.errors import PaymentError
+from wire.times import as_utc
 
 if TYPE_CHECKING:
     from adapters.payments.clickpesa import ClickPesaProvider
@@ -145,9 +146,7 @@ def unix_seconds(value: object) -> int:
         when = dt.datetime.fromisoformat(str(value))
     except ValueError:
         raise PermanentPaymentError(f"createdAt: not an ISO 8601 time: {value!r}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp())
+    return int(as_utc(when).timestamp())
 
 
 def _currency(value: object) -> str:

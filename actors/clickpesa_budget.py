@@ -90,17 +90,13 @@ class DbTokens:
 
     def load(self, now: float) -> str | None:
         row = ProviderToken.get_or_none(ProviderToken.provider == PROVIDER)
-        if row is None or _unix(row.expires_at) <= now:
+        if row is None or row.expires_at.timestamp() <= now:
             return None
         return str(row.token)
 
     def save(self, token: str, expires_at: float) -> None:
-        when = dt.datetime.fromtimestamp(expires_at, dt.UTC).replace(tzinfo=None)
+        when = dt.datetime.fromtimestamp(expires_at, dt.UTC)
         ProviderToken.insert(provider=PROVIDER, token=token, expires_at=when).on_conflict(
             conflict_target=[ProviderToken.provider],
             update={ProviderToken.token: token, ProviderToken.expires_at: when},
         ).execute()
-
-
-def _unix(naive_utc: dt.datetime) -> float:
-    return naive_utc.replace(tzinfo=dt.UTC).timestamp()

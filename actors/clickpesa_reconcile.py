@@ -58,9 +58,9 @@ def after_check(
 
     *attempts* counts this check.
 
-    >>> t0 = dt.datetime(2026, 1, 1)
+    >>> t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     >>> after_check(attempts=1, outcome="unknown", started=t0, now=t0 + dt.timedelta(minutes=10))
-    (datetime.datetime(2026, 1, 1, 0, 40), None)
+    (datetime.datetime(2026, 1, 1, 0, 40, tzinfo=datetime.timezone.utc), None)
     >>> after_check(attempts=8, outcome="unknown", started=t0, now=t0 + dt.timedelta(days=1))[1]
     'abandoned'
     """
@@ -117,7 +117,7 @@ def reconcile_clickpesa_topups() -> dict[str, int]:
     deps = current()
     if deps.clickpesa is None:
         return {}
-    now = dt.datetime.fromtimestamp(deps.clock(), dt.UTC).replace(tzinfo=None)
+    now = dt.datetime.fromtimestamp(deps.clock(), dt.UTC)
     counts: dict[str, int] = {}
     for public_id, started, done in _due(now):
         attempts = (done or 0) + 1

@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.deps import current
-from models import Account, Billing, PlanSubscription, db, utcnow
+from models import Account, Billing, PlanSubscription, db
 from models.accounts import DEFAULT_LOW_BALANCE_CENTS
 from models.credit import CreditState
 from models.dialect import placeholders
+from models.fields import stored
 from models.ops import Notice
 from models.ops import notify as write_notices
 from models.plans import active_plans as active_plans
+from wire.times import iso_z, utcnow
 
 #: Under this balance (and above the limit) an account is ``low`` unless its owner chose
 #: another threshold (the low-balance email's threshold too).
@@ -214,8 +216,8 @@ def _upsert(values: list[Any], count: int) -> None:
 
 
 def _stamp(moment: dt.datetime | None) -> str | None:
-    """A naive UTC time as the timestamp columns store it (``str``: SQLite's form too)."""
-    return None if moment is None else str(moment)
+    """*moment* as the timestamp columns store it, naive UTC (``str``: SQLite's form too)."""
+    return None if moment is None else str(stored(moment))
 
 
 def notify(account_id: int, kind: str, *, crossing: int | str, payload: dict[str, Any]) -> int:
@@ -245,7 +247,7 @@ def payload_of(
         "vm_quota_total": int(plan.vm_quota_total) if plan else 0,
         "vm_quota_used": int(plan.vm_quota_used) if plan else 0,
         "seq": int(row.seq),
-        "changed_at": row.updated_at.replace(microsecond=0).isoformat() + "Z",
+        "changed_at": iso_z(row.updated_at),
     }
 
 

@@ -14,10 +14,10 @@ from typing import Any
 from actors.adjustments import account_of, required_reason
 from actors.credit import policy, record_change
 from actors.ledger import lock_billing
-from models import utcnow
 from models.credit import CreditState
 from models.errors import AdminRefused
 from models.money import MAX_ALLOWANCE_CENTS, AmountOutOfBounds, check_cents
+from wire.times import utcnow
 
 
 def allowance_cents(value: Any) -> int:

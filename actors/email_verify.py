@@ -12,8 +12,9 @@ import secrets
 import structlog
 
 from actors import RETRY_POLICY, actor, notify
-from models import Account, utcnow, write_transaction
+from models import Account, write_transaction
 from models.email_prefs import OPTIONAL_KINDS, VERIFY_TTL, EmailVerification, token_hash
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.email")
 

@@ -17,7 +17,7 @@ import structlog
 from actors import RETRY_POLICY, actor
 from actors.alerts import raise_alert
 from actors.deps import current
-from models import Account, db, utcnow, write_transaction
+from models import Account, db, write_transaction
 from models.errors import AdminRefused
 from models.kyc import KycEvent, KycVerification
 from models.kyc_gate import gate_refusal as gate_for
@@ -30,6 +30,7 @@ from models.kyc_rules import (
     reasons_of,
     step_of,
 )
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.kyc")
 

@@ -11,12 +11,13 @@ import datetime as dt
 import structlog
 
 from actors import RETRY_POLICY, actor
-from models import Billing, utcnow, write_transaction
+from models import Billing, write_transaction
 from models.ladder import LADDER_DENOMINATOR as LADDER_DENOMINATOR
 from models.ladder import multiplier_quarters as multiplier_quarters
 from models.ladder import next_tier as next_tier
 from models.ladder import tier_at as tier_at
 from models.ops import Notice, notify
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.ladder")
 

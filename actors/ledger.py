@@ -17,10 +17,12 @@ import peewee
 from actors.credit import LOW_BALANCE_CENTS as LOW_BALANCE_CENTS
 from actors.credit import Change, record_changes
 from actors.runway import crossing_payload
-from models import Account, Billing, LedgerEntry, db, utcnow
+from models import Account, Billing, LedgerEntry, db
 from models.dialect import lock_clause, param
+from models.fields import stored
 from models.money import MAX_BALANCE_CENTS, MAX_ENTRY_CENTS, AmountOutOfBounds, check_cents
 from models.ops import Notice, notify
+from wire.times import utcnow
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ def post(
     if paid_cents:
         changes[Billing.lifetime_paid_cents] = Billing.lifetime_paid_cents + paid_cents
     if paid_at is not None:
-        changes[Billing.first_paid_at] = peewee.fn.COALESCE(Billing.first_paid_at, paid_at)
+        changes[Billing.first_paid_at] = peewee.fn.COALESCE(
+            Billing.first_paid_at, Billing.first_paid_at.to_value(paid_at)
+        )
     changes.update(extra or {})
     Billing.update(changes).where(Billing.account == account_id).execute()
     low = int(
@@ -182,7 +186,7 @@ def _insert_entry(
             kind,
             ref,
             amount_cents,
-            utcnow(),
+            stored(utcnow()),
             json.dumps(details or {}, sort_keys=True, default=str),
             account_id,
             amount_cents,
@@ -287,15 +291,15 @@ def _select_billing(account_ids: set[int]) -> dict[int, BillingState]:
         ids,
     ).fetchall()
     return {
-        int(r[0]): BillingState(int(r[0]), int(r[1]), int(r[2]), _as_datetime(r[3]), int(r[4]))
+        int(r[0]): BillingState(int(r[0]), int(r[1]), int(r[2]), _first_paid(r[3]), int(r[4]))
         for r in rows
     }
 
 
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(str(value))
+def _first_paid(value: Any) -> dt.datetime | None:
+    """A raw ``billing.first_paid_at`` as the column reads it: aware UTC, or None."""
+    stamp: dt.datetime | None = Billing.first_paid_at.python_value(value)
+    return stamp
 
 
 def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState]) -> int:
@@ -336,7 +340,7 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
             kind,
             posting.ref,
             after,
-            str(now),
+            str(stored(now)),
             json.dumps(posting.details, sort_keys=True, default=str),
         ]
     row = f"({', '.join([p] * 7)})"
@@ -357,7 +361,7 @@ def post_many(kind: str, postings: list[Posting], states: dict[int, BillingState
         "column4 AS overdrawn FROM "
         f"(VALUES {', '.join([f'({p}, {p}, {p}, {p})'] * len(finals))}) AS t) AS v "
         "WHERE billing.account_id = v.account_id",
-        [str(now), *updates],
+        [str(stored(now)), *updates],
     )
     _settle(
         [

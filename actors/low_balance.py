@@ -12,9 +12,10 @@ import structlog
 from actors import RETRY_POLICY, actor
 from actors.credit import record_change
 from actors.ledger import billing_for
-from models import Account, Billing, db, utcnow, write_transaction
+from models import Account, Billing, db, write_transaction
 from models.accounts import MAX_LOW_BALANCE_CENTS
 from models.money import AmountOutOfBounds, check_cents
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.low_balance")
 

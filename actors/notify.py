@@ -16,10 +16,11 @@ import structlog
 from actors import RETRY_POLICY, actor
 from actors.deps import current
 from adapters.email import EmailError, EmailSender
-from models import Account, Notification, utcnow
+from models import Account, Notification
 from models.email_prefs import wanted
 from models.money import format_cents
 from models.receipt_mail import receipt_text
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.notify")
 

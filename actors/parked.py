@@ -8,7 +8,8 @@ import json
 from actors import RETRY_POLICY, actor
 from actors.payments import retry_unmatched_payment
 from actors.refunds import credit_back_refund, debit_refund
-from models import UnmatchedItem, utcnow
+from models import UnmatchedItem
+from wire.times import utcnow
 
 
 def retry_unmatched(item: UnmatchedItem) -> str:

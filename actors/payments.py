@@ -17,18 +17,12 @@ import structlog
 from actors import RETRY_POLICY, actor
 from actors.alerts import raise_alert
 from actors.ledger import post
-from models import (
-    Account,
-    PaymentEvent,
-    TopUp,
-    UnmatchedItem,
-    utcnow,
-    write_transaction,
-)
+from models import Account, PaymentEvent, TopUp, UnmatchedItem, write_transaction
 from models.errors import InvalidAddress
 from models.money import CURRENCY, MAX_PAYMENT_CENTS
 from models.ops import Notice, notify
 from wire.address import canonical_address
+from wire.times import iso_z, utcnow
 
 log = structlog.get_logger("hero.payments")
 
@@ -74,7 +68,7 @@ class PaymentFact:
 
 
 def _from_unix(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(int(seconds), dt.UTC).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC)
 
 
 def _find_account(address: str | None) -> tuple[Account | None, str | None, str]:
@@ -171,7 +165,7 @@ def _receipt_facts(fact: PaymentFact, paid_at: dt.datetime) -> dict[str, Any]:
         "provider": fact.provider,
         "payment_key": fact.payment_key,
         "topup_id": fact.topup_id,
-        "paid_at": paid_at.replace(microsecond=0).isoformat() + "Z",
+        "paid_at": iso_z(paid_at),
     }
 
 
@@ -186,7 +180,7 @@ def _credit(account: Account, fact: PaymentFact, paid_at: dt.datetime) -> None:
             "payment_key": fact.payment_key,
             "event_id": fact.event_id,
             "topup_id": fact.topup_id,
-            "paid_at": paid_at.isoformat() + "Z",
+            "paid_at": iso_z(paid_at),
         },
         paid_cents=fact.amount_cents,
         paid_at=paid_at,

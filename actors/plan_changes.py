@@ -22,19 +22,12 @@ from actors import RETRY_POLICY, actor
 from actors import plans as catalogue
 from actors.ledger import lock_billing, post
 from actors.plans import Refused, active_plan, carry_out
-from models import (
-    Account,
-    PlanSubscription,
-    VmAllocation,
-    VmPoolSlot,
-    db,
-    utcnow,
-    write_transaction,
-)
+from models import Account, PlanSubscription, VmAllocation, VmPoolSlot, db, write_transaction
 from models.dialect import locked
 from models.money import format_cents
 from models.plan_rules import upgrade_cost
 from settings import Plan
+from wire.times import iso_z, utcnow
 
 log = structlog.get_logger("hero.plans")
 
@@ -86,7 +79,7 @@ def upgrade(request_id: str, address: str, plan_id: str, *, now: dt.datetime) ->
                 "plan_id": target.plan_id,
                 "vms": target.vms,
                 "upgrade_from": current.plan_id,
-                "period_end": current.period_end.isoformat() + "Z",
+                "period_end": iso_z(current.period_end),
             },
         )
         if posted is None:  # a twin delivery already charged this request

@@ -27,7 +27,6 @@ from models import (
     VmAllocation,
     VmPoolSlot,
     db,
-    utcnow,
     write_transaction,
 )
 from models.credit import CreditState
@@ -36,6 +35,7 @@ from models.ops import Notice, notify
 from models.plans import active_plan as active_plan
 from models.plans import outcome_of
 from settings import Plan
+from wire.times import iso_z, utcnow
 
 log = structlog.get_logger("hero.plans")
 
@@ -179,7 +179,7 @@ def buy(request_id: str, address: str, plan_id: str, *, now: dt.datetime) -> dic
     )
     return {
         "plan_id": plan.plan_id,
-        "period_end": period_end.isoformat() + "Z",
+        "period_end": iso_z(period_end),
         "balance_after_cents": posted.balance_after_cents,
     }
 
@@ -287,7 +287,7 @@ def expire(now: dt.datetime) -> dict[str, int]:
                 plan.account_id,
                 "plan_expiring",
                 str(plan.id),
-                {"plan_id": plan.plan_id, "period_end": plan.period_end.isoformat() + "Z"},
+                {"plan_id": plan.plan_id, "period_end": iso_z(plan.period_end)},
             )
         )
     return {"expired": expired, "warned": warned}

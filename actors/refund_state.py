@@ -11,8 +11,9 @@ import peewee
 
 from actors.ladder import tier_at
 from actors.payments import PermanentPaymentError
-from models import Billing, LedgerEntry, PaymentEvent, utcnow
+from models import Billing, LedgerEntry, PaymentEvent
 from models.money import MAX_PAYMENT_CENTS
+from wire.times import utcnow
 
 #: Longest payment key or refund id a refund message may carry (``PaymentEvent.key`` holds
 #: 200 characters, and a refund step appends ``:<total cents>`` to the payment key).

@@ -20,7 +20,8 @@ from actors.alerts import raise_alert
 from actors.ledger import post
 from actors.payments import PermanentPaymentError, _from_unix, _park, insert_event
 from actors.refund_state import RefundState, check_amount, check_id, restamp_first_paid
-from models import PaymentEvent, utcnow, write_transaction
+from models import PaymentEvent, write_transaction
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.refunds")
 

@@ -25,8 +25,9 @@ from actors.credit import notify, policy
 from actors.deps import current
 from actors.ledger import lock_billing
 from actors.plans import Provisioner
-from models import utcnow, write_transaction
+from models import write_transaction
 from models.credit import CreditState, warn_after_s
+from wire.times import iso_z, utcnow
 
 log = structlog.get_logger("hero.suspension")
 
@@ -75,7 +76,7 @@ def run(now: dt.datetime, provisioner: Provisioner | None = None) -> dict[str, i
             crossing=crossing_of(row),
             payload={
                 "balance_cents": int(row.balance_cents),
-                "suspend_at": suspend_at.replace(microsecond=0).isoformat() + "Z",
+                "suspend_at": iso_z(suspend_at),
             },
         )
     if any(counts.values()):

@@ -11,11 +11,12 @@ import dramatiq
 import structlog
 
 from actors import RETRY_POLICY, actor
-from models import Account, TopUp, utcnow
+from models import Account, TopUp
 from models.errors import InvalidAddress
 from models.payments import TOPUP_TTL as TOPUP_TTL
 from models.payments import topup_state as topup_state
 from wire.address import canonical_address
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.topups")
 

@@ -31,15 +31,9 @@ from actors import RETRY_POLICY, actor
 from actors.ladder import LADDER_DENOMINATOR, multiplier_quarters, tier_at
 from actors.ledger import BillingState, Posting, lock_billing, post_many
 from actors.usage_insert import INSERT_CHUNK, insert_new
-from models import (
-    Account,
-    Alert,
-    UnmatchedItem,
-    UsageRecord,
-    utcnow,
-    write_transaction,
-)
+from models import Account, Alert, UnmatchedItem, UsageRecord, write_transaction
 from wire.rules import RecordError, UsageIn, format_time, short_repr, validate_record
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.usage")
 
@@ -101,7 +95,7 @@ def apply_batch(
     Raises:
         peewee.DatabaseError: the whole batch is retried (nothing was committed).
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     checked, bad, raw_bad = validate(records if isinstance(records, list) else [], now=now)
     if not isinstance(records, list):
         bad, raw_bad = ["records: must be a list"], [records]
@@ -192,7 +186,7 @@ def _lock_accounts(addresses: set[str]) -> dict[str, BillingState]:
 def _row(
     record: UsageIn, account: BillingState | None, via: str, now: dt.datetime
 ) -> dict[str, Any]:
-    occurred = record.occurred_at.astimezone(dt.UTC).replace(tzinfo=None)
+    occurred = record.occurred_at
     quarters = multiplier_quarters(
         tier_at(account.first_paid_at if account else None, occurred), record.applies_to
     )
@@ -259,7 +253,7 @@ def _park(rows: list[dict[str, Any]]) -> None:
             "payload": json.dumps(
                 {
                     **r,
-                    "occurred_at": format_time(r["occurred_at"].replace(tzinfo=dt.UTC)),
+                    "occurred_at": format_time(r["occurred_at"]),
                     "received_at": None,
                     "seen_nats_at": None,
                     "seen_git_at": None,
@@ -339,7 +333,7 @@ def _as_usage_in(record: UsageRecord) -> UsageIn:
         applies_to=record.applies_to,
         quantity=record.quantity,
         amount_cents=record.amount_cents,
-        occurred_at=record.occurred_at.replace(tzinfo=dt.UTC),
+        occurred_at=record.occurred_at,
     )
 
 

@@ -19,6 +19,7 @@ import peewee
 from peewee import chunked
 
 from models import db, is_sqlite
+from models.fields import stored
 
 #: Rows per INSERT statement on the VALUES path.
 INSERT_CHUNK = 500
@@ -85,7 +86,7 @@ def _copy_value(value: Any) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
+        return stored(value).isoformat(sep=" ")
     return str(value).translate(_ESCAPES)
 
 
@@ -119,4 +120,4 @@ def _insert_values(rows: list[dict[str, Any]]) -> set[str]:
 
 
 def _sql_value(value: Any) -> Any:
-    return str(value) if isinstance(value, dt.datetime) else value
+    return str(stored(value)) if isinstance(value, dt.datetime) else value

@@ -71,7 +71,8 @@ def mycelium_addresses(count: int, *, seed: int = 7) -> list[str]:
 
 def create_accounts(addresses: list[str]) -> None:
     """Insert an account with a zero billing row for each address (database bound)."""
-    from models import Account, Billing, db, utcnow
+    from models import Account, Billing, db
+    from wire.times import utcnow
 
     now = utcnow()
     with db.atomic():

@@ -19,6 +19,7 @@ from rich.table import Table
 from models.errors import InvalidAddress
 from models.money import format_cents
 from wire.address import canonical_address
+from wire.times import iso_z
 
 #: Done as asked.
 EXIT_OK = 0
@@ -97,7 +98,7 @@ def parse_address_arg(text: str) -> str:
 
 
 def iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+    return iso_z(value) if value is not None else None
 
 
 def print_rows(

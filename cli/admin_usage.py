@@ -17,8 +17,9 @@ from adapters.forge import ForgeUnavailable
 from adapters.repo_url import RepoUrlRefused, check_repo_url
 from cli.admin_common import EXIT_OK, EXIT_REFUSED, print_json, safe
 from cli.admin_walkers import walk_nodes
-from models import Node, UsageRecord, is_sqlite, utcnow
+from models import Node, UsageRecord, is_sqlite
 from settings import Settings
+from wire.times import utcnow
 
 #: The most walker processes ``aggregate --processes`` starts.
 MAX_PROCESSES = 64

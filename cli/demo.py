@@ -17,20 +17,13 @@ from dulwich.repo import Repo
 
 from actors.aggregator import pull
 from actors.usage import deliver_usage
-from models import (
-    Account,
-    Node,
-    PlanSubscription,
-    Session,
-    VmAllocation,
-    VmPoolSlot,
-    utcnow,
-)
+from models import Account, Node, PlanSubscription, Session, VmAllocation, VmPoolSlot
 from models.plans import is_current
 from node_agent.committer import Committer, Remote, repo_path_for
 from node_agent.journal import Journal
 from node_agent.keys import generate_key_file, load_key
 from node_agent.service import record_report
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.demo")
 

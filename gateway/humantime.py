@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from wire.times import iso_z
+from wire.times import as_utc, iso_z, utcnow
 
 #: Below this, a relative time says "just now" / "in a moment".
 _MOMENT_S = 60
@@ -31,13 +31,6 @@ def moment(value: Moment | None) -> dt.datetime | None:
         return None
 
 
-def _utc(when: dt.datetime) -> dt.datetime:
-    """*when* as naive UTC (the form every timestamp column stores)."""
-    if when.tzinfo is not None:
-        return when.astimezone(dt.UTC).replace(tzinfo=None)
-    return when
-
-
 def human_time(value: Moment | None) -> str:
     """A moment as a person reads it, in UTC, to the minute.
 
@@ -51,7 +44,7 @@ def human_time(value: Moment | None) -> str:
     when = moment(value)
     if when is None:
         return "—" if value is None else str(value)
-    return _utc(when).strftime("%-d %b %Y, %H:%M UTC")
+    return as_utc(when).strftime("%-d %b %Y, %H:%M UTC")
 
 
 def human_date(when: dt.datetime | dt.date | None) -> str:
@@ -88,7 +81,7 @@ def relative(when: dt.datetime, now: dt.datetime) -> str:
     >>> relative(now, now)
     'just now'
     """
-    seconds = int((_utc(when) - _utc(now)).total_seconds())
+    seconds = int((as_utc(when) - as_utc(now)).total_seconds())
     ahead = seconds > 0
     span = abs(seconds)
     if span < _MOMENT_S:
@@ -113,5 +106,5 @@ def with_relative(value: Moment | None, now: dt.datetime | None = None) -> str:
     if when is None:
         return human_time(value)
     if now is None:
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = utcnow()
     return f"{human_time(when)} ({relative(when, now)})"

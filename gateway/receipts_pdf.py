@@ -44,12 +44,12 @@ def receipt_pdf(receipt: Receipt, *, issued_at: dt.datetime) -> bytes:
     """The receipt as one A4 page of PDF.
 
     Args:
-        issued_at: when the PDF is made (naive UTC), printed in the footer.
+        issued_at: when the PDF is made (aware UTC), printed in the footer.
     """
     pdf = FPDF(format="A4")
     pdf.set_title(_latin1(f"{ISSUER} receipt {receipt.number}"))
     pdf.set_author(ISSUER)
-    pdf.set_creation_date(issued_at.replace(tzinfo=dt.UTC))
+    pdf.set_creation_date(issued_at)
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_page()
     pdf.set_font("helvetica", style="B", size=20)

@@ -145,9 +145,9 @@ def parse_query(
 def _entries(account: Account, query: StatementQuery, *, before: int | None) -> object:
     where = LedgerEntry.account == account
     if query.start:
-        where &= LedgerEntry.created_at >= dt.datetime.combine(query.start, dt.time())
+        where &= LedgerEntry.created_at >= dt.datetime.combine(query.start, dt.time(), dt.UTC)
     if query.end:
-        after_end = dt.datetime.combine(query.end + dt.timedelta(days=1), dt.time())
+        after_end = dt.datetime.combine(query.end + dt.timedelta(days=1), dt.time(), dt.UTC)
         where &= LedgerEntry.created_at < after_end
     if query.kinds:
         where &= LedgerEntry.kind.in_(query.kinds)

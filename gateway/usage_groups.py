@@ -72,10 +72,10 @@ def usage_groups(
         return []
     where = (UsageRecord.account == account) & (UsageRecord.status == "applied")
     if start is not None:
-        where &= UsageRecord.occurred_at >= dt.datetime.combine(start, dt.time())
+        where &= UsageRecord.occurred_at >= dt.datetime.combine(start, dt.time(), dt.UTC)
     if end is not None:
         where &= UsageRecord.occurred_at < dt.datetime.combine(
-            end + dt.timedelta(days=1), dt.time()
+            end + dt.timedelta(days=1), dt.time(), dt.UTC
         )
     key: Any = peewee.fn.DATE(UsageRecord.occurred_at) if by == "day" else UsageRecord.resource_kind
     charge = peewee.fn.SUM(UsageRecord.charge_quarters)

@@ -13,7 +13,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from models.accounts import Account, Billing, LedgerEntry, utcnow
+    from models.accounts import Account, Billing, LedgerEntry
     from models.auth import LoginChallenge, Session
     from models.db import (
         DatabaseUnavailable,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 #: Where each exported name lives.
 _HOMES = {
-    "models.accounts": ("Account", "Billing", "LedgerEntry", "utcnow"),
+    "models.accounts": ("Account", "Billing", "LedgerEntry"),
     "models.auth": ("LoginChallenge", "Session"),
     "models.db": (
         "DatabaseUnavailable",
@@ -77,7 +77,6 @@ __all__ = [
     "is_sqlite",
     "migrate",
     "ping",
-    "utcnow",
     "write_transaction",
 ]
 

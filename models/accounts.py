@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import peewee
 
 from models.db import BaseModel
 from models.errors import InvalidEmail
+from models.fields import UtcDateTimeField
+from wire.times import utcnow
 
 #: Longest email address accepted (RFC 5321's path limit less the angle brackets).
 MAX_EMAIL_LENGTH = 254
@@ -21,11 +22,6 @@ MAX_LOW_BALANCE_CENTS = 100_000
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_{|}~.-]{1,64}$")
 #: One DNS label: letters, digits and inner hyphens, 1 to 63 characters.
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC now, the form every timestamp column stores."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def validate_email(text: str) -> str:
@@ -68,10 +64,10 @@ class Account(BaseModel):
     address = peewee.CharField(max_length=64, unique=True)
     email = peewee.CharField(max_length=254, null=True)
     #: When ``email`` was proven by its link; None: no mail but the link goes to it.
-    email_verified_at = peewee.DateTimeField(null=True)
+    email_verified_at = UtcDateTimeField(null=True)
     #: Kinds of email the user turned off, comma-separated (see ``models.email_prefs``).
     muted_kinds = peewee.CharField(max_length=200, default="")
-    created_at = peewee.DateTimeField(default=utcnow)
+    created_at = UtcDateTimeField(default=utcnow)
 
 
 class Billing(BaseModel):
@@ -81,7 +77,7 @@ class Billing(BaseModel):
     account_id: int  # peewee's id accessor of the foreign key, declared for type checkers
     balance_cents = peewee.BigIntegerField(default=0)
     lifetime_paid_cents = peewee.BigIntegerField(default=0)
-    first_paid_at = peewee.DateTimeField(null=True)
+    first_paid_at = UtcDateTimeField(null=True)
     discount_tier = peewee.CharField(max_length=16, default="none")
     overdrawn = peewee.BooleanField(default=False)
     #: Discounted usage not yet charged as a whole cent, in quarter-cents (0..3).
@@ -89,7 +85,7 @@ class Billing(BaseModel):
     #: Under this balance the account is ``low``: warned on the dashboard and emailed once
     #: per crossing (the user sets it; 0 turns the warning off).
     low_balance_cents = peewee.BigIntegerField(default=DEFAULT_LOW_BALANCE_CENTS)
-    updated_at = peewee.DateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
 
 
 #: Kinds of ledger entry.
@@ -104,7 +100,7 @@ class LedgerEntry(BaseModel):
     kind = peewee.CharField(max_length=16, choices=[(k, k) for k in LEDGER_KINDS])
     ref = peewee.CharField(max_length=200)
     balance_after_cents = peewee.BigIntegerField()
-    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    created_at = UtcDateTimeField(default=utcnow, index=True)
     details = peewee.TextField(default="{}")
 
     class Meta:

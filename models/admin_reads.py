@@ -9,18 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from models import (
-    Account,
-    AdminAudit,
-    Alert,
-    Billing,
-    LedgerEntry,
-    Node,
-    VmAllocation,
-    VmPoolSlot,
-    utcnow,
-)
+from models import Account, AdminAudit, Alert, Billing, LedgerEntry, Node, VmAllocation, VmPoolSlot
 from models.plans import active_plan
+from wire.times import iso_z, utcnow
 
 #: Rows a ledger or audit page shows unless asked otherwise.
 PAGE_ROWS = 50
@@ -156,4 +147,4 @@ def _json(text: str) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+    return iso_z(value) if value is not None else None

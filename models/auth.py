@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import peewee
 
-from models.accounts import utcnow
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
+from wire.times import utcnow
 
 
 class LoginChallenge(BaseModel):
@@ -16,10 +17,10 @@ class LoginChallenge(BaseModel):
     code = peewee.CharField(max_length=32, index=True)
     #: sha256 of the asking browser's binding token.
     browser_hash = peewee.CharField(max_length=64)
-    created_at = peewee.DateTimeField(default=utcnow)
-    expires_at = peewee.DateTimeField()
-    proven_at = peewee.DateTimeField(null=True)
-    used_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    expires_at = UtcDateTimeField()
+    proven_at = UtcDateTimeField(null=True)
+    used_at = UtcDateTimeField(null=True)
     failed_attempts = peewee.IntegerField(default=0)
     #: Where the asking browser came from (rate limits count challenges per client).
     client_ip = peewee.CharField(max_length=64, default="", index=True)
@@ -37,10 +38,10 @@ class Session(BaseModel):
     token_hash = peewee.CharField(max_length=64, unique=True)
     address = peewee.CharField(max_length=64, index=True)
     csrf_token = peewee.CharField(max_length=64)
-    created_at = peewee.DateTimeField(default=utcnow)
-    expires_at = peewee.DateTimeField()
-    ended_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    expires_at = UtcDateTimeField()
+    ended_at = UtcDateTimeField(null=True)
     #: When the browser last used it (updated at most once a minute).
-    last_seen_at = peewee.DateTimeField(null=True)
+    last_seen_at = UtcDateTimeField(null=True)
     #: The browser's User-Agent when it logged in, cut to 200 characters.
     user_agent = peewee.CharField(max_length=200, default="")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import peewee
 
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
 
 
 class ProviderCallDay(BaseModel):
@@ -24,7 +25,7 @@ class ProviderToken(BaseModel):
 
     provider = peewee.CharField(max_length=16, unique=True)
     token = peewee.TextField()
-    expires_at = peewee.DateTimeField()
+    expires_at = UtcDateTimeField()
 
 
 class PaymentCheck(BaseModel):
@@ -32,7 +33,7 @@ class PaymentCheck(BaseModel):
 
     topup_public_id = peewee.CharField(max_length=40, unique=True)
     attempts = peewee.IntegerField(default=0)
-    next_check_at = peewee.DateTimeField(index=True)
+    next_check_at = UtcDateTimeField(index=True)
     last_outcome = peewee.CharField(max_length=32, default="")
     #: None while re-queried; "abandoned" once ClickPesa long knew no payment for it.
     stopped = peewee.CharField(max_length=16, null=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import peewee
 
-from models.accounts import Account, utcnow
+from models.accounts import Account
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
+from wire.times import utcnow
 
 #: The states a host may see, in order of severity.
 CREDIT_STATES = ("ok", "low", "exhausted", "suspended")
@@ -36,10 +38,10 @@ class CreditState(BaseModel):
     #: ``seq > published_seq``: what the publisher looks for.
     pending = peewee.BooleanField(default=True, index=True)
     #: When the account last went to or under its limit (None while above it).
-    exhausted_since = peewee.DateTimeField(null=True)
+    exhausted_since = UtcDateTimeField(null=True)
     #: When its VMs were suspended (None while they run).
-    suspended_at = peewee.DateTimeField(null=True)
-    updated_at = peewee.DateTimeField(default=utcnow)
+    suspended_at = UtcDateTimeField(null=True)
+    updated_at = UtcDateTimeField(default=utcnow)
 
 
 def warn_after_s(suspend_after_s: int) -> int:

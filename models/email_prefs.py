@@ -7,8 +7,10 @@ import hashlib
 
 import peewee
 
-from models.accounts import Account, utcnow
+from models.accounts import Account
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
+from wire.times import utcnow
 
 #: Lifetime of an email verification link.
 VERIFY_TTL = dt.timedelta(hours=24)
@@ -62,6 +64,6 @@ class EmailVerification(BaseModel):
     account_id: int  # peewee's id accessor of the foreign key, declared for type checkers
     email = peewee.CharField(max_length=254)
     token_hash = peewee.CharField(max_length=64, unique=True)
-    created_at = peewee.DateTimeField(default=utcnow, index=True)
-    expires_at = peewee.DateTimeField()
-    used_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow, index=True)
+    expires_at = UtcDateTimeField()
+    used_at = UtcDateTimeField(null=True)

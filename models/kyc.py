@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import peewee
 
-from models.accounts import Account, utcnow
+from models.accounts import Account
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
+from wire.times import utcnow
 
 #: Gate states. ``none``: never started; ``pending``: a session is open or under review.
 STATES = ("none", "pending", "approved", "denied", "suspected", "expired", "cancelled")
@@ -30,12 +32,12 @@ class KycVerification(BaseModel):
     scan_ref = peewee.CharField(max_length=64, null=True, index=True)
     #: Where the user continues the open session (the provider's page), while pending.
     redirect_url = peewee.CharField(max_length=500, null=True)
-    session_expires_at = peewee.DateTimeField(null=True)
+    session_expires_at = UtcDateTimeField(null=True)
     #: Reason codes of the deciding result, JSON list (e.g. ``["DOC_EXPIRED"]``).
     reasons = peewee.TextField(default="[]")
     decided_by = peewee.CharField(max_length=16, default="provider")  # provider | operator
-    created_at = peewee.DateTimeField(default=utcnow)
-    updated_at = peewee.DateTimeField(default=utcnow)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
 
 
 class KycEvent(BaseModel):
@@ -62,4 +64,4 @@ class KycEvent(BaseModel):
     #: The state the gate moved to (when applied) and an operator's reason.
     state = peewee.CharField(max_length=16, null=True)
     note = peewee.TextField(null=True)
-    received_at = peewee.DateTimeField(default=utcnow)
+    received_at = UtcDateTimeField(default=utcnow)

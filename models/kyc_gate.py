@@ -19,6 +19,7 @@ from models.db import db, write_transaction
 from models.errors import HeroError
 from models.kyc import KycEvent, KycVerification
 from models.kyc_rules import MAY_START, RANK_PRELIMINARY, refusal
+from wire.times import iso_z
 
 log = structlog.get_logger("hero.kyc")
 
@@ -111,7 +112,7 @@ def status_of(account: Account, *, required_for: str, history: bool = False) -> 
         "scan_ref": row.scan_ref if row else None,
         "reasons": json.loads(row.reasons) if row else [],
         "decided_by": row.decided_by if row else None,
-        "updated_at": row.updated_at.isoformat() + "Z" if row else None,
+        "updated_at": iso_z(row.updated_at) if row else None,
         "may_start": bool(
             row is None or (row.status in MAY_START and not (row.status == "pending" and row.rank))
         ),
@@ -128,7 +129,7 @@ def _history(account: Account) -> list[KycEvent]:
 
 def _event_view(event: KycEvent) -> dict[str, Any]:
     return {
-        "received_at": event.received_at.isoformat() + "Z",
+        "received_at": iso_z(event.received_at),
         "source": event.source,
         "event_type": event.event_type,
         "scan_ref": event.scan_ref,

@@ -16,7 +16,7 @@ import peewee
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
-from models.accounts import Account, Billing, LedgerEntry, utcnow
+from models.accounts import Account, Billing, LedgerEntry
 from models.auth import LoginChallenge, Session
 from models.clickpesa import PaymentCheck, ProviderCallDay, ProviderToken
 from models.credit import CreditState
@@ -33,6 +33,7 @@ from models.plans import (
     VmPoolSlot,
 )
 from models.usage import Node, UsageRecord
+from wire.times import utcnow
 
 #: Every table, in creation order (foreign keys after their targets).
 ALL_MODELS: tuple[type[BaseModel], ...] = (

@@ -10,8 +10,10 @@ from typing import Any
 
 import peewee
 
-from models.accounts import Account, utcnow
+from models.accounts import Account
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
+from wire.times import utcnow
 
 
 class AdminAudit(BaseModel):
@@ -25,7 +27,7 @@ class AdminAudit(BaseModel):
     outcome = peewee.CharField(max_length=16)
     reason = peewee.TextField(default="")
     result = peewee.TextField(default="{}")
-    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    created_at = UtcDateTimeField(default=utcnow, index=True)
 
 
 class Alert(BaseModel):
@@ -35,8 +37,8 @@ class Alert(BaseModel):
     subject = peewee.CharField(max_length=200, default="")
     message = peewee.TextField()
     details = peewee.TextField(default="{}")
-    created_at = peewee.DateTimeField(default=utcnow, index=True)
-    resolved_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow, index=True)
+    resolved_at = UtcDateTimeField(null=True)
 
 
 class UnmatchedItem(BaseModel):
@@ -47,8 +49,8 @@ class UnmatchedItem(BaseModel):
     address = peewee.CharField(max_length=64, null=True)
     reason = peewee.TextField()
     payload = peewee.TextField()
-    created_at = peewee.DateTimeField(default=utcnow)
-    resolved_at = peewee.DateTimeField(null=True, index=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    resolved_at = UtcDateTimeField(null=True, index=True)
     attempts = peewee.IntegerField(default=0)
 
     class Meta:
@@ -62,8 +64,8 @@ class Notification(BaseModel):
     kind = peewee.CharField(max_length=32)  # payment_credited | low_balance | tier_reached | ...
     key = peewee.CharField(max_length=200)
     payload = peewee.TextField(default="{}")
-    created_at = peewee.DateTimeField(default=utcnow)
-    sent_at = peewee.DateTimeField(null=True, index=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    sent_at = UtcDateTimeField(null=True, index=True)
 
     class Meta:
         indexes = ((("kind", "key"), True),)

@@ -6,8 +6,10 @@ import datetime as dt
 
 import peewee
 
-from models.accounts import Account, utcnow
+from models.accounts import Account
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
+from wire.times import utcnow
 
 
 class TopUp(BaseModel):
@@ -23,8 +25,8 @@ class TopUp(BaseModel):
     provider_ref = peewee.CharField(max_length=200, null=True, index=True)
     #: The provider's hosted checkout page, to go back to while it lives.
     checkout_url = peewee.CharField(max_length=2000, null=True)
-    created_at = peewee.DateTimeField(default=utcnow)
-    updated_at = peewee.DateTimeField(default=utcnow)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
 
 
 class PaymentEvent(BaseModel):
@@ -40,12 +42,12 @@ class PaymentEvent(BaseModel):
     currency = peewee.CharField(max_length=3, default="usd")
     #: For a refund: the payment key it refunds.
     payment_key = peewee.CharField(max_length=200, null=True, index=True)
-    occurred_at = peewee.DateTimeField(null=True)
+    occurred_at = UtcDateTimeField(null=True)
     #: applied | unmatched
     status = peewee.CharField(max_length=16)
     topup_public_id = peewee.CharField(max_length=40, null=True)
     event_id = peewee.CharField(max_length=200, null=True)
-    received_at = peewee.DateTimeField(default=utcnow)
+    received_at = UtcDateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("provider", "kind", "key"), True),)

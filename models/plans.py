@@ -8,8 +8,10 @@ from typing import Any
 
 import peewee
 
-from models.accounts import Account, utcnow
+from models.accounts import Account
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
+from wire.times import utcnow
 
 
 class PlanSubscription(BaseModel):
@@ -26,8 +28,8 @@ class PlanSubscription(BaseModel):
     price_cents = peewee.BigIntegerField()
     vm_quota_total = peewee.IntegerField()
     vm_quota_used = peewee.IntegerField(default=0)
-    started_at = peewee.DateTimeField(default=utcnow)
-    period_end = peewee.DateTimeField(index=True)
+    started_at = UtcDateTimeField(default=utcnow)
+    period_end = UtcDateTimeField(index=True)
     #: active | expired
     status = peewee.CharField(max_length=16, default="active", index=True)
     #: Renew for another period at its end when the balance allows (the owner opts in).
@@ -85,7 +87,7 @@ class VmPoolSlot(BaseModel):
     details = peewee.TextField(default="{}")
     #: free | assigned | suspended (its owner's credit ran out) | retired
     status = peewee.CharField(max_length=16, default="free", index=True)
-    created_at = peewee.DateTimeField(default=utcnow)
+    created_at = UtcDateTimeField(default=utcnow)
 
 
 class VmAllocation(BaseModel):
@@ -96,8 +98,8 @@ class VmAllocation(BaseModel):
     subscription = peewee.ForeignKeyField(PlanSubscription, backref="allocations")
     slot = peewee.ForeignKeyField(VmPoolSlot, backref="allocations")
     slot_id: int
-    created_at = peewee.DateTimeField(default=utcnow)
-    released_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    released_at = UtcDateTimeField(null=True)
 
     class Meta:
         indexes = ((("account", "request_id"), True),)
@@ -118,7 +120,7 @@ class ActionRequest(BaseModel):
     outcome = peewee.CharField(max_length=16)
     message = peewee.TextField(default="")
     result = peewee.TextField(default="{}")
-    created_at = peewee.DateTimeField(default=utcnow)
+    created_at = UtcDateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("address", "request_id"), True),)

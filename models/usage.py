@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import peewee
 
-from models.accounts import Account, utcnow
+from models.accounts import Account
 from models.db import BaseModel
+from models.fields import UtcDateTimeField
 from wire.rules import CATEGORIES, RESOURCE_KINDS
+from wire.times import utcnow
 
 __all__ = ["CATEGORIES", "RESOURCE_KINDS", "Node", "UsageRecord"]
 
@@ -19,8 +21,8 @@ class Node(BaseModel):
     pubkey_hex = peewee.CharField(max_length=64)
     #: The last commit of the node's repo whose records were handed over.
     cursor_commit = peewee.CharField(max_length=40, null=True)
-    cursor_updated_at = peewee.DateTimeField(null=True)
-    created_at = peewee.DateTimeField(default=utcnow)
+    cursor_updated_at = UtcDateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
 
 
 class UsageRecord(BaseModel):
@@ -34,7 +36,7 @@ class UsageRecord(BaseModel):
     applies_to = peewee.CharField(max_length=16)
     quantity = peewee.BigIntegerField()
     amount_cents = peewee.BigIntegerField()
-    occurred_at = peewee.DateTimeField(index=True)
+    occurred_at = UtcDateTimeField(index=True)
     #: The ladder multiplier in quarters (4 = x1, 2 = x0.5, 1 = x0.25).
     multiplier_quarters = peewee.SmallIntegerField()
     #: The discounted cost in quarter-cents (amount_cents x multiplier_quarters). The account
@@ -44,7 +46,7 @@ class UsageRecord(BaseModel):
     #: applied | unmatched
     status = peewee.CharField(max_length=16, default="applied")
     via = peewee.CharField(max_length=16)  # the path it first arrived by: nats | git
-    received_at = peewee.DateTimeField(default=utcnow)
+    received_at = UtcDateTimeField(default=utcnow)
     #: When the record was first seen on each path (``hero-admin reconcile`` compares them).
-    seen_nats_at = peewee.DateTimeField(null=True)
-    seen_git_at = peewee.DateTimeField(null=True)
+    seen_nats_at = UtcDateTimeField(null=True)
+    seen_git_at = UtcDateTimeField(null=True)

@@ -22,10 +22,11 @@ from typing import Any
 import structlog
 
 from actors.credit import active_plans, payload_of
-from models import Account, db, utcnow
+from models import Account, db
 from models.credit import CreditState
 from wire.address import parse_address
 from wire.nats import bucket_key
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.credit")
 

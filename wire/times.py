@@ -1,9 +1,11 @@
 """The one time convention: aware UTC in Python, naive UTC in the database, ISO with a Z on
 the wire and in every machine-readable output.
 
-Timestamp columns (peewee ``DateTimeField``) store naive UTC, because SQLite stores the
-text without an offset; ``as_utc`` is how a stored value becomes an aware one, and a naive
-value anywhere is read as UTC, never as the machine's local time.
+``utcnow`` is the one clock. Timestamp columns store naive UTC (SQLite keeps no offset);
+every model declares them as ``models.fields.UtcDateTimeField``, which stores an aware value
+as naive UTC and hands back aware UTC, so code on either side never converts by hand.
+``as_utc`` reads a naive value anywhere as UTC, never as the machine's local time; ``iso_z``
+is the one machine-readable form.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from gateway.auth.sessions import (
     load_session,
 )
 from gateway.errors import wants_json
-from models import utcnow
+from wire.times import utcnow
 
 #: Methods that change nothing, so need no CSRF token.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -10,7 +10,7 @@ import falcon
 import nacl.public
 
 from gateway.auth.sessions import CookiePolicy
-from models import utcnow
+from wire.times import utcnow
 
 
 @dataclass(frozen=True)

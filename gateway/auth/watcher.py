@@ -19,7 +19,8 @@ from adapters.mycelium import InboundMessage, MalformedMessage, MyceliumUnavaila
 from gateway.auth import challenges
 from gateway.auth.lease import STANDBY_RETRY_S, Lease, lease_for
 from gateway.auth.proofs import LOGIN_TOPIC, RateLimited, Verdict, judge_message, normalize_code
-from models import db, utcnow
+from models import db
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.login")
 

@@ -19,10 +19,10 @@ from models import (
     UsageRecord,
     VmAllocation,
     VmPoolSlot,
-    utcnow,
 )
 from models.admin_reads import alert_rows, node_rows, pool_rows, user_summary
 from models.kyc_gate import status_of as kyc_status
+from wire.times import utcnow
 
 #: Rows a list shows.
 LIST_ROWS = 100
@@ -164,7 +164,7 @@ def nodes(now: dt.datetime | None = None) -> list[dict[str, Any]]:
         moved = node["cursor_updated_at"]
         since = None
         if moved:
-            last = dt.datetime.fromisoformat(moved.removesuffix("Z"))
+            last = dt.datetime.fromisoformat(moved)
             since = int((moment - last).total_seconds())
         rows.append({**node, "lag_s": since, "nats_only": int(waiting.get(node["name"], 0))})
     return rows

@@ -32,7 +32,8 @@ from gateway.auth.sessions import (
 )
 from gateway.resources.auth import status_of
 from gateway.templates import Renderer
-from models import Session, utcnow, write_transaction
+from models import Session, write_transaction
+from wire.times import utcnow
 
 log = structlog.get_logger("hero.console")
 

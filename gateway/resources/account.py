@@ -14,7 +14,7 @@ from gateway.dashboard import dashboard_for, payment_history
 from gateway.errors import wants_json
 from gateway.policy import Policy
 from gateway.templates import Renderer
-from models import utcnow
+from wire.times import iso_z, utcnow
 
 
 class Dashboard:
@@ -95,7 +95,7 @@ class Payments:
                     "kind": p.kind,
                     "amount_cents": p.amount_cents,
                     "status": p.status,
-                    "at": p.occurred_at.isoformat() + "Z" if p.occurred_at else None,
+                    "at": iso_z(p.occurred_at) if p.occurred_at else None,
                 }
                 for p in rows
             ]

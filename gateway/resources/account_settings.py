@@ -20,10 +20,11 @@ from gateway.auth.middleware import require_login, viewer
 from gateway.auth.sessions import CurrentSession
 from gateway.errors import refuse_form
 from gateway.templates import Renderer
-from models import Account, utcnow
+from models import Account
 from models.accounts import validate_email
 from models.email_prefs import OPTIONAL_KINDS
 from models.errors import InvalidEmail
+from wire.times import utcnow
 
 #: Notices a redirect back to the page may ask for (``?done=``).
 NOTICES = {

@@ -49,7 +49,7 @@ BINDING_PATH = "/auth/"
 
 
 def iso(moment: dt.datetime) -> str:
-    """A stored (naive UTC) time as ISO 8601 with a Z."""
+    """A time as ISO 8601 with a Z, to the second (``wire.times.iso_z``)."""
     return iso_z(moment)
 
 

@@ -20,8 +20,9 @@ from gateway.auth.options import LoginOptions
 from gateway.auth.sessions import csrf_token_for
 from gateway.errors import wants_json
 from gateway.templates import Renderer
-from models import Account, utcnow
+from models import Account
 from models.email_prefs import EmailVerification, token_hash
+from wire.times import utcnow
 
 #: Refreshes (one a second) of the waiting page before it stops.
 WAIT_REFRESHES = 30

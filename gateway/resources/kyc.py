@@ -18,9 +18,10 @@ from gateway.auth.middleware import require_login, viewer
 from gateway.errors import wants_json
 from gateway.resources.webhooks import Webhook
 from gateway.templates import Renderer
-from models import Account, utcnow
+from models import Account
 from models.kyc import KycVerification
 from models.kyc_gate import KycClosed, gate_refusal, start_session, status_of
+from wire.times import utcnow
 
 
 def _account(req: falcon.Request) -> Account:

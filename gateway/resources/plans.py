@@ -23,9 +23,10 @@ from gateway.plans_view import Offer, VmLine, offers, start_vm_refusal, vm_lines
 from gateway.policy import Policy
 from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
-from models import Account, ActionRequest, utcnow
+from models import Account, ActionRequest
 from models.plans import outcome_of
 from settings import Plan
+from wire.times import utcnow
 
 #: What a request id from a form may look like.
 REQUEST_ID = re.compile(r"^[a-f0-9]{32}$")

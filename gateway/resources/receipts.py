@@ -13,7 +13,7 @@ from gateway.humantime import iso_utc
 from gateway.receipts import Receipt, receipt_for
 from gateway.receipts_pdf import receipt_lines, receipt_pdf
 from gateway.templates import Renderer
-from models import utcnow
+from wire.times import utcnow
 
 
 def _owned(req: falcon.Request, payment_id: int) -> Receipt:

@@ -24,8 +24,9 @@ from gateway.policy import Policy
 from gateway.resources.kyc import refuse_unverified
 from gateway.templates import Renderer
 from gateway.topups_view import unpaid_topups
-from models import Account, TopUp, utcnow
+from models import Account, TopUp
 from models.money import format_cents, parse_cents
+from wire.times import utcnow
 
 #: Smallest and largest top-up accepted, in cents.
 MIN_TOPUP_CENTS = 100

@@ -16,9 +16,10 @@ from gateway.auth.middleware import require_login, viewer
 from gateway.errors import wants_json
 from gateway.resources.topup import TopUpForm, TopUpStart, owned_topup
 from gateway.templates import Renderer
-from models import Billing, TopUp, utcnow
+from models import Billing, TopUp
 from models.money import format_cents
 from models.payments import topup_state
+from wire.times import utcnow
 
 #: Refreshes of a status page (one every 2 s) before a top-up not recorded is unknown.
 WAIT_REFRESHES = 30

@@ -12,6 +12,7 @@ import models
 from models import Account, Alert, PlanSubscription, VmAllocation, VmPoolSlot, db
 from models.migrations import LATEST_VERSION, MIGRATIONS, SchemaVersion
 from models.plans import ONE_ACTIVE_PLAN_INDEX
+from wire.times import utcnow
 
 
 def back_to_version_1() -> None:
@@ -34,7 +35,7 @@ def test_version_2_keeps_the_newest_active_plan_and_makes_request_ids_per_accoun
     back_to_version_1()
     account = Account.create(address="520:c662:fd00:9e92:5d99:34ed:ab8:82ab")
     other = Account.create(address="41f:9a01:3c22:7e10:aa55:1234:5678:9abc")
-    now = models.utcnow()
+    now = utcnow()
     older, newer = (
         PlanSubscription.create(
             request_id=r,

@@ -10,17 +10,11 @@ import requests
 
 import actors
 import messages
-from models import (
-    Billing,
-    LedgerEntry,
-    PlanSubscription,
-    VmAllocation,
-    VmPoolSlot,
-    utcnow,
-)
+from models import Billing, LedgerEntry, PlanSubscription, VmAllocation, VmPoolSlot
 from tests.support.login import JSON, login
 from tests.support.procs import hero_admin, wait_until
 from tests.support.stack import Stack
+from wire.times import utcnow
 
 
 def outcome(session: requests.Session, url: str, request_id: str) -> dict:

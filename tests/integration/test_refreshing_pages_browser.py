@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from models import Account, Billing, utcnow
+from models import Account, Billing
 from models.email_prefs import EmailVerification
 from models.kyc import KycVerification
 from tests.support.axe import blocking_violations
@@ -23,6 +23,7 @@ from tests.support.browser import page
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, prove_with_key
 from tests.support.procs import wait_until
 from tests.support.stack import Stack
+from wire.times import utcnow
 
 __all__ = ["page"]
 

@@ -15,14 +15,7 @@ import requests
 
 import actors
 import messages
-from models import (
-    Account,
-    Notification,
-    PlanSubscription,
-    VmAllocation,
-    VmPoolSlot,
-    utcnow,
-)
+from models import Account, Notification, PlanSubscription, VmAllocation, VmPoolSlot
 from models.credit import CreditState
 from tests.support.credit_stack import (
     ADDRESS,
@@ -36,6 +29,7 @@ from tests.support.login import login
 from tests.support.procs import wait_until
 from tests.support.stack import STRIPE_SECRET, Stack
 from tests.support.stripe_events import checkout_completed, signed
+from wire.times import utcnow
 
 GRACE_S = 600
 

@@ -81,7 +81,7 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
     first_paid: dict[str, dt.datetime | None] = {}
     for address, days in USERS.items():
         account = Account.create(address=address)
-        paid = None if days is None else (NOW - dt.timedelta(days=days)).replace(tzinfo=None)
+        paid = None if days is None else NOW - dt.timedelta(days=days)
         Billing.create(
             account=account,
             balance_cents=50_000 if paid else 0,
@@ -96,7 +96,7 @@ def test_ten_thousand_records_by_nats_and_git_are_charged_once_to_the_oracle(
                 ref=f"seed:{address}",
                 balance_after_cents=50_000,
             )
-        first_paid[address] = None if paid is None else paid.replace(tzinfo=dt.UTC)
+        first_paid[address] = paid
     nats_env = {
         "HERO_NATS_URL": NATS_URL,
         "HERO_NATS_STREAM": stream.name,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 from actors.plans import PoolAssignmentProvisioner, allocate, buy, carry_out
-from models import Billing, VmPoolSlot, utcnow
+from models import Billing, VmPoolSlot
 from tests.support.login import ALICE_ADDRESS
 from tests.support.web import account_of
+from wire.times import utcnow
 
 
 def with_plan(plan_id: str = "5vms") -> None:

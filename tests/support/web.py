@@ -44,7 +44,7 @@ class Clock:
     """A clock the test moves by hand."""
 
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 21, 12, 0, 0)
+        self.now = dt.datetime(2026, 11, 21, 12, 0, 0, tzinfo=dt.UTC)
 
     def __call__(self) -> dt.datetime:
         return self.now

@@ -18,11 +18,12 @@ from actors.accounts import set_email
 from actors.email_verify import send_email_link, set_email_choices, verify_email
 from actors.notify import send_pending
 from gateway.account_view import short_agent
-from models import Account, Notification, Session, utcnow
+from models import Account, Notification, Session
 from models.email_prefs import EmailVerification, token_hash
 from tests.support.deps import DepsSwitch
 from tests.support.login import ALICE_KEY, BOB_KEY, address_of
 from tests.support.web import HTML, JSON, Clock, Sent, account_of, logged_in, make_app
+from wire.times import utcnow
 
 ALICE = address_of(ALICE_KEY)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -12,8 +12,9 @@ import pytest
 
 from cli.admin import main
 from gateway.dashboard import dashboard_for
-from models import Account, PlanSubscription, utcnow
+from models import Account, PlanSubscription
 from models.plans import active_plan, active_plans
+from wire.times import utcnow
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 
@@ -63,7 +64,7 @@ def test_user_show_reports_a_plan_in_its_period_like_the_dashboard(account: Acco
 
 
 def test_the_single_and_batch_reads_agree_at_the_period_end(account: Account) -> None:
-    end = dt.datetime(2026, 11, 21, 14, 0)
+    end = dt.datetime(2026, 11, 21, 14, 0, tzinfo=dt.UTC)
     _plan(account, period_end=end)
     for now, counts in ((end - dt.timedelta(microseconds=1), True), (end, False)):
         single = active_plan(account, now)

@@ -88,12 +88,12 @@ def git_record(sqlite_db: str) -> None:
         applies_to="vm",
         quantity=1,
         amount_cents=1,
-        occurred_at=dt.datetime(2026, 1, 1),
+        occurred_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         multiplier_quarters=4,
         charge_quarters=4,
         status="applied",
         via="git",
-        seen_git_at=dt.datetime(2026, 1, 1),
+        seen_git_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     )
 
 

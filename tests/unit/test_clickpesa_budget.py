@@ -32,8 +32,8 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
-    def naive(self, offset_s: float = 0) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.now + offset_s, dt.UTC).replace(tzinfo=None)
+    def at(self, offset_s: float = 0) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.now + offset_s, dt.UTC)
 
     def day(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.now, dt.UTC).date()
@@ -76,7 +76,7 @@ def topup(public_id: str, clock: Clock, offset_s: float = 0) -> TopUp:
         account=account,
         provider="clickpesa",
         amount_cents=2500,
-        created_at=clock.naive(offset_s),
+        created_at=clock.at(offset_s),
     )
 
 

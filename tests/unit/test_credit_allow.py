@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 from actors import admin, credit, suspension
 from actors.credit_allow import allowance_cents
 from actors.ledger import post
-from models import Account, AdminAudit, Notification, utcnow, write_transaction
+from models import Account, AdminAudit, Notification, write_transaction
 from models.credit import CreditState
 from models.errors import AdminRefused
 from models.money import MAX_ALLOWANCE_CENTS
 from tests.support.deps import DepsSwitch
+from wire.times import utcnow
 
 OPERATOR = nacl.signing.SigningKey(bytes(range(32)))
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"

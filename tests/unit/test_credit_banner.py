@@ -7,8 +7,9 @@ import datetime as dt
 
 from actors.ledger import post
 from gateway.credit_banner import credit_banner
-from models import Account, Notification, utcnow, write_transaction
+from models import Account, Notification, write_transaction
 from models.credit import CreditState
+from wire.times import utcnow
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 #: The credit grace the banner is given (``HERO_SUSPEND_AFTER_S``), not the default day.

@@ -18,8 +18,9 @@ from actors.credit import Change, record_changes
 from actors.ledger import Posting, lock_billing, post_many
 from actors.usage import apply_batch
 from bench.scratch import mycelium_addresses
-from models import Account, Billing, Notification, db, utcnow, write_transaction
+from models import Account, Billing, Notification, db, write_transaction
 from models.credit import CreditState
+from wire.times import utcnow
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 

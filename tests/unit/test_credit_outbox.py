@@ -10,9 +10,10 @@ import json
 import pytest
 
 from actors.ledger import post
-from models import Account, PlanSubscription, utcnow, write_transaction
+from models import Account, PlanSubscription, write_transaction
 from models.credit import CreditState
 from runtime.credit_publisher import mark_published, pending
+from wire.times import utcnow
 
 ALICE = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 BOB = "4ff:2b7c:1c4d:5a2e:aa01:9b3f:2c11:7d80"

@@ -11,7 +11,7 @@ from gateway.dashboard import dashboard_for
 from models import Account, Billing
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
-NOW = dt.datetime(2026, 11, 21, 12, 0)
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 #: The credit grace (HERO_SUSPEND_AFTER_S) the dashboard counts down.
 GRACE = 86_400
 
@@ -46,7 +46,7 @@ def test_dashboard_shows_balance_tier_entries_and_usage(sqlite_db: str) -> None:
             for i in range(3)
         ],
         via="git",
-        now=NOW.replace(tzinfo=dt.UTC),
+        now=NOW,
     )
     view = dashboard_for(USER, now=NOW, suspend_after_s=GRACE)
     assert view.balance_cents == 2000 - 150 and not view.overdrawn

@@ -19,9 +19,9 @@ from models import (
     UsageRecord,
     VmAllocation,
     VmPoolSlot,
-    utcnow,
 )
 from tests.support.deps import DepsSwitch
+from wire.times import utcnow
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 

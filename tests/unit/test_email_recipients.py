@@ -33,7 +33,9 @@ def test_a_bad_stored_address_does_not_stop_the_batch(sqlite_db: str, tmp_path: 
     # Given a poison address between two good ones
     for n, email in enumerate(["ann@example.com", BAD[0], "bob@example.com"]):
         account = Account.create(
-            address=f"400::{n + 1}", email=email, email_verified_at=dt.datetime(2026, 1, 1)
+            address=f"400::{n + 1}",
+            email=email,
+            email_verified_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         )
         Notification.create(
             account=account, kind="payment_credited", key=f"k{n}", payload='{"amount_cents": 100}'

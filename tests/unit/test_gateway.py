@@ -16,12 +16,13 @@ from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider
 from gateway.auth.sessions import SESSION_COOKIE, start_session
 from messages import Message
-from models import Account, TopUp, ping, utcnow
+from models import Account, TopUp, ping
 from models.errors import BrokerUnavailable
 from tests.support.fake_post import FakePost
 from tests.support.message_contract import Sent, check_message
 from tests.support.stripe_events import checkout_completed, signed
 from tests.support.web import PUBLIC_URL, make_app
+from wire.times import utcnow
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 #: A valid Mycelium address nobody has an account for.

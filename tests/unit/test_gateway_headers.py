@@ -8,8 +8,9 @@ import falcon.testing
 import pytest
 
 from gateway.auth.sessions import SESSION_COOKIE, start_session
-from models import Account, Billing, utcnow
+from models import Account, Billing
 from tests.support.web import make_app
+from wire.times import utcnow
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 TOKEN = "metrics-token-for-tests"

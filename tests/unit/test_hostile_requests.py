@@ -25,9 +25,10 @@ from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider, sign_stripe_payload
 from gateway.auth.sessions import CSRF_HEADER, SESSION_COOKIE, start_session
 from messages import Message
-from models import Account, Billing, utcnow
+from models import Account, Billing
 from tests.support.message_contract import check_message
 from tests.support.web import make_app
+from wire.times import utcnow
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 STRIPE_SECRET = "whsec_hostile_test"

@@ -15,12 +15,13 @@ import pytest
 from actors.plans import buy
 from gateway.console import queries
 from gateway.templates import Renderer
-from models import AdminAudit, Alert, Notification, TopUp, UnmatchedItem, utcnow
+from models import AdminAudit, Alert, Notification, TopUp, UnmatchedItem
 from models.admin_reads import PAGE_ROWS, audit_page, ledger_page
 from tests.support.login import ALICE_ADDRESS
 from tests.support.plans import act, fund, start_vm
 from tests.support.receipts import pay
 from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
+from wire.times import utcnow
 
 #: A time a machine writes: "2026-12-30T10:01", "2026-12-30 10:01:59", "T10:01:59", ".123456".
 RAW_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|T\d{2}:\d{2}:\d{2}|:\d{2}\.\d{1,6}\b")

@@ -10,15 +10,16 @@ import pytest
 
 from actors.kyc import gate_refusal, operator_set, record, status_of
 from adapters.kyc.base import KycSession
-from models import Account, Alert, utcnow
+from models import Account, Alert
 from models.errors import AdminRefused
 from models.kyc import KycEvent, KycVerification
 from models.kyc_gate import KycClosed, start_session
 from models.kyc_rules import reasons_of, refusal, step_of
 from tests.support.deps import DepsSwitch
+from wire.times import utcnow
 
 ADDRESS = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
-NOW = dt.datetime(2026, 11, 20, 12, 0)
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 
 class Provider:

@@ -9,7 +9,7 @@ import pytest
 from actors.ladder import multiplier_quarters, next_tier, refresh, tier_at
 from models import Account, Billing, Notification
 
-PAID = dt.datetime(2026, 1, 1)
+PAID = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY
 from wire.address import derive_address
 from wire.keys import make_key_proof
 
-NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
+NOW = dt.datetime(2026, 11, 21, 12, 0, 0, tzinfo=dt.UTC)
 CODE = "k7m2-q9xp-4hrt"
 SERVICE = nacl.public.PrivateKey(bytes(range(32)))
 ALICE_PK = bytes(ALICE_KEY.public_key)

@@ -22,13 +22,14 @@ from gateway.auth import challenges
 from gateway.auth.challenges import MAX_FAILED_PROOFS_PER_BROWSER
 from gateway.auth.lease import FileLease, lease_key, node_identity
 from gateway.auth.watcher import LoginWatcher
-from models import LoginChallenge, utcnow
+from models import LoginChallenge
 from tests.support.fake_mycelium import FakeMycelium
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY
 from tests.support.procs import wait_until
 from tests.support.services import free_port
+from wire.times import utcnow
 
-NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
+NOW = dt.datetime(2026, 11, 21, 12, 0, 0, tzinfo=dt.UTC)
 SERVICE = nacl.public.PrivateKey(bytes(range(32)))
 
 

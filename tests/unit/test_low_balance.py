@@ -15,10 +15,11 @@ from actors.ledger import BillingState, Posting, lock_billing, post, post_many
 from actors.low_balance import set_low_balance
 from actors.notify import render
 from actors.runway import daily_rate_cents, runway_days
-from models import Account, Billing, LedgerEntry, Notification, db, utcnow, write_transaction
+from models import Account, Billing, LedgerEntry, Notification, db, write_transaction
 from models.accounts import DEFAULT_LOW_BALANCE_CENTS
 from models.credit import CreditState
 from models.migrations import LATEST_VERSION, SchemaVersion, migrate
+from wire.times import utcnow
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 

@@ -10,7 +10,7 @@ import pytest
 from models import Account, Notification
 from models.ops import Notice, notify
 
-NOW = dt.datetime(2026, 11, 21, 14, 30)
+NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture(params=["sqlite_db", "pg_db"])

@@ -13,7 +13,8 @@ from actors.ledger import post
 from actors.notify import render, send_pending
 from actors.payments import PaymentFact, credit_payment
 from adapters.email import EmailError, FolderSender, SendGridSender
-from models import Account, Billing, Notification, utcnow
+from models import Account, Billing, Notification
+from wire.times import utcnow
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 

@@ -8,9 +8,10 @@ import falcon.testing
 import pytest
 
 from actors.plans import buy, carry_out
-from models import Account, ActionRequest, Billing, utcnow
+from models import Account, ActionRequest, Billing
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY, BOB_KEY, address_of
 from tests.support.web import HTML, Browser, Clock, Sent, make_app, prove
+from wire.times import utcnow
 
 
 @pytest.fixture

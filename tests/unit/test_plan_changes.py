@@ -11,17 +11,10 @@ from hypothesis import strategies as st
 from actors.ledger import audit_mismatches
 from actors.plan_changes import release, renew_due, set_renewal, upgrade
 from actors.plans import PoolAssignmentProvisioner, allocate, buy, carry_out, expire
-from models import (
-    Account,
-    Billing,
-    LedgerEntry,
-    PlanSubscription,
-    VmAllocation,
-    VmPoolSlot,
-    utcnow,
-)
+from models import Account, Billing, LedgerEntry, PlanSubscription, VmAllocation, VmPoolSlot
 from models.plan_rules import per_vm_cents, plan_name, prorata_cents
 from settings import Plan
+from wire.times import utcnow
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 DAY = dt.timedelta(days=1)

@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.plan_changes import release, set_renewal, upgrade
-from models import VmPoolSlot, utcnow
+from models import VmPoolSlot
 from models.credit import CreditState
 from tests.support.login import ALICE_ADDRESS, BOB_KEY
 from tests.support.plans import act, fund, start_vm, with_plan
 from tests.support.web import HTML, Clock, Sent, account_of, logged_in, make_app
+from wire.times import utcnow
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from models import (
     PlanSubscription,
     VmAllocation,
     VmPoolSlot,
-    utcnow,
     write_transaction,
 )
+from wire.times import utcnow
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 

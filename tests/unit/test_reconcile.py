@@ -7,6 +7,7 @@ import datetime as dt
 from actors.usage import apply_batch
 from cli.admin_usage import reconcile_rows
 from models import Account, UsageRecord
+from wire.times import utcnow
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
@@ -31,7 +32,7 @@ def test_reconcile_lists_keys_seen_on_one_path_only(sqlite_db: str) -> None:
     apply_batch([rec(2), rec(3)], via="git", now=NOW)
     seen = UsageRecord.get(UsageRecord.key == "node-a:2")
     assert seen.seen_nats_at is not None and seen.seen_git_at is not None
-    later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=3)
+    later = utcnow() + dt.timedelta(hours=3)
     assert reconcile_rows(120, now=later) == {
         "nats_not_in_git": ["node-a:1"],
         "git_not_in_nats": ["node-a:3"],

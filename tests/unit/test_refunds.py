@@ -166,7 +166,7 @@ def test_a_refund_with_a_bad_amount_is_refused_and_moves_nothing(
 
 
 def utc(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 def _stamp() -> dt.datetime | None:

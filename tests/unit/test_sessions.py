@@ -13,7 +13,7 @@ from models import Account, Session
 from tests.support.login import ALICE_ADDRESS, ALICE_KEY
 from tests.support.web import HTML, JSON, Browser, Clock, Sent, make_app, prove
 
-NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
+NOW = dt.datetime(2026, 11, 21, 12, 0, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture

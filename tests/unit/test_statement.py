@@ -17,7 +17,7 @@ from models import Account
 from tests.support.login import BOB_KEY
 from tests.support.web import HTML, Clock, Sent, account_of, entry, logged_in, make_app
 
-DAY = dt.datetime(2026, 11, 10, 9, 30, 15, 123456)
+DAY = dt.datetime(2026, 11, 10, 9, 30, 15, 123456, tzinfo=dt.UTC)
 
 
 @pytest.fixture

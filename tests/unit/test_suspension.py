@@ -21,12 +21,12 @@ from models import (
     PlanSubscription,
     VmAllocation,
     VmPoolSlot,
-    utcnow,
     write_transaction,
 )
 from models.credit import CreditState
 from runtime.scheduler import JOBS
 from tests.support.deps import DepsSwitch
+from wire.times import utcnow
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 OTHER = "4ff:2b7c:1c4d:5a2e:aa01:9b3f:2c11:7d80"

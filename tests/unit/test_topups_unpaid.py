@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from actors.payments import record_topup
 from actors.topups import TOPUP_TTL, cancel_topup, note_checkout, topup_state
-from models import TopUp, utcnow
+from models import TopUp
 from tests.support.login import ALICE_KEY, BOB_KEY, address_of
 from tests.support.web import HTML, JSON, PUBLIC_URL, Clock, Sent, account_of, logged_in, make_app
+from wire.times import utcnow
 
 ALICE = address_of(ALICE_KEY)
 BOB = address_of(BOB_KEY)
@@ -60,7 +61,7 @@ def started(
 
 
 def test_a_started_top_up_expires_a_day_after_it_was_made() -> None:
-    t0 = dt.datetime(2026, 3, 1, 12)
+    t0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
     assert topup_state("started", t0, now=t0 + TOPUP_TTL - dt.timedelta(seconds=1)) == "started"
     assert topup_state("started", t0, now=t0 + TOPUP_TTL) == "expired"
     for final in ("paid", "failed", "cancelled"):

@@ -13,7 +13,7 @@ from models import Account, Alert, Billing, LedgerEntry, UnmatchedItem, UsageRec
 
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
-PAID = dt.datetime(2026, 10, 1)
+PAID = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 
 
 def rec(

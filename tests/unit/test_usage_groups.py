@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from actors.usage import apply_batch
 from gateway.statement import BadFilter
 from gateway.usage_groups import GROUPS, discount_savings, parse_group, usage_groups
-from models import Billing, utcnow
+from models import Billing
 from tests.support.login import ALICE_ADDRESS, BOB_KEY
 from tests.support.web import HTML, Clock, Sent, account_of, logged_in, make_app
+from wire.times import utcnow
 
 NOW = utcnow().replace(microsecond=0)
 #: Early in this month, or the month's first day when it is early.
@@ -56,7 +57,7 @@ def usage() -> None:
             record("node-a:4", "vm_hour", "vm", 1, 3, IN_MONTH),
         ],
         via="git",
-        now=NOW.replace(tzinfo=dt.UTC),
+        now=NOW,
     )
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from actors.usage_insert import COLUMNS, copy_text, insert_new
 from models import UsageRecord, db
 
-NOW = dt.datetime(2026, 11, 21, 14, 30)
+NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
 
 
 def row(key: str, **changes: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from models import Billing, LedgerEntry
 from tests.support.login import ALICE_ADDRESS, BOB_KEY
 from tests.support.web import HTML, Clock, Sent, account_of, logged_in, make_app
 
-NOW = dt.datetime(2026, 11, 21, 12, 0)
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def _usage() -> int:
             },
         ],
         via="git",
-        now=NOW.replace(tzinfo=dt.UTC),
+        now=NOW,
     )
     return int(LedgerEntry.get(LedgerEntry.kind == "usage").id)
 
