@@ -130,6 +130,9 @@ class Settings:
     idenfy_api_secret: str | None = field(default=None, repr=False)
     idenfy_signing_key: str | None = field(default=None, repr=False)
     idenfy_api_base: str = "https://ivs.idenfy.com"
+    #: Seconds a session may stay pending with no final result before the scheduler asks
+    #: iDenfy for it, once (after the token and the session have run out: 3600 + 600 s).
+    kyc_check_after_s: int = 7200
     #: At or under this balance (less an account's allowance) an account is exhausted.
     credit_floor_cents: int = 0
     #: Seconds an account stays exhausted before its VMs are suspended.
@@ -392,6 +395,11 @@ def _ips(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(str(ipaddress.ip_address(ip)) for ip in ips)
 
 
+#: The earliest a pending session is asked about: iDenfy's token (3600 s) and session
+#: (600 s) have run out, so its status is a verdict or EXPIRED, not ACTIVE.
+KYC_CHECK_AFTER_MIN_S = 4200
+
+
 def _kyc(environ: Mapping[str, str], env: str) -> dict[str, Any]:
     """The KYC settings. Production verifies with iDenfy before a plan; development uses
     the sandbox and requires nothing unless ``HERO_KYC_REQUIRED_FOR`` says so."""
@@ -421,6 +429,9 @@ def _kyc(environ: Mapping[str, str], env: str) -> dict[str, Any]:
         "idenfy_api_key": environ.get("HERO_IDENFY_API_KEY") or None,
         "idenfy_api_secret": environ.get("HERO_IDENFY_API_SECRET") or None,
         "idenfy_signing_key": signing_key,
+        "kyc_check_after_s": _int(
+            environ, "HERO_KYC_CHECK_AFTER_S", 7200, minimum=KYC_CHECK_AFTER_MIN_S
+        ),
         "idenfy_api_base": (
             _url(environ, "HERO_IDENFY_API_BASE", ("http", "https")) or "https://ivs.idenfy.com"
         ).rstrip("/"),

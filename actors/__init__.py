@@ -53,6 +53,7 @@ ACTOR_MODULES = (
     "actors.email_verify",
     "actors.low_balance",
     "actors.kyc",
+    "actors.kyc_checks",
     "actors.suspension",
 )
 

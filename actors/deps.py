@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from actors.credit import CreditPolicy
     from actors.plans import Provisioner
     from adapters.email import EmailSender
+    from adapters.kyc import KycStatusSource
     from adapters.payments.clickpesa import ClickPesaProvider
     from settings import Plan
 
@@ -52,6 +53,10 @@ class Deps:
     operator_pubkeys: tuple[str, ...] = ()
     #: Which action needs a verified identity: none, plan or topup.
     kyc_required_for: str = "none"
+    #: Where a session's verdict is asked for when its webhook never came (iDenfy), or None.
+    kyc_status: KycStatusSource | None = None
+    #: Seconds a session stays pending with no final result before it is asked about, once.
+    kyc_check_after_s: int = 7200
     #: Wall clock in seconds since the epoch (ClickPesa's waits and reconciliation).
     clock: Callable[[], float] = time.time
 

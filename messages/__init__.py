@@ -247,6 +247,11 @@ class RecordKycResult(Message):
 
 
 @dataclass(frozen=True)
+class CheckPendingKyc(Message):
+    actor: ClassVar[str] = "check_pending_kyc"
+
+
+@dataclass(frozen=True)
 class SendNotifications(Message):
     actor: ClassVar[str] = "send_notifications"
 
@@ -284,6 +289,7 @@ MESSAGES: dict[str, type[Message]] = {
         RefreshTiers,
         AdminCommand,
         RecordKycResult,
+        CheckPendingKyc,
         SendNotifications,
     )
 }

@@ -23,6 +23,7 @@ from models.credit import CreditState
 from models.db import BaseModel, db
 from models.email_prefs import EmailVerification
 from models.kyc import KycEvent, KycVerification
+from models.kyc_checks import KycStatusCheck
 from models.ops import AdminAudit, Alert, Notification, UnmatchedItem
 from models.payments import PaymentEvent, TopUp
 from models.plans import (
@@ -61,6 +62,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     KycEvent,
     CreditState,
     EmailVerification,
+    KycStatusCheck,
 )
 
 
@@ -164,6 +166,10 @@ def _portal_account() -> None:
     db.create_tables([EmailVerification], safe=True)
 
 
+def _kyc_status_checks() -> None:
+    db.create_tables([KycStatusCheck], safe=True)
+
+
 #: The ordered history of the schema. Version 1 is the first released schema.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _baseline),
@@ -178,6 +184,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "resumable top-ups, sessions last seen, verified emails and email choices",
         _portal_account,
     ),
+    Migration(9, "the one status call for a session whose webhook never came", _kyc_status_checks),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -13,7 +13,7 @@ import dramatiq
 
 import actors
 from actors import deps
-from adapters.kyc import KycProvider
+from adapters.kyc import KycProvider, KycStatusSource
 from adapters.payments import PaymentProvider
 from adapters.payments.sandbox import SandboxProvider
 from adapters.payments.stripe_provider import StripeProvider
@@ -61,6 +61,25 @@ def build_deps(settings: Settings) -> deps.Deps:
         refunders=_refunders(settings),
         operator_pubkeys=tuple(k.lower() for k in settings.operator_pubkeys),
         kyc_required_for=settings.kyc_required_for,
+        kyc_status=_kyc_status(settings),
+        kyc_check_after_s=settings.kyc_check_after_s,
+    )
+
+
+def _kyc_status(settings: Settings) -> KycStatusSource | None:
+    """iDenfy's status call, when iDenfy verifies here and its keys are set (a missing key
+    is reported by ``check-config`` and by the gateway, which refuses to start)."""
+    if settings.kyc_provider != "idenfy":
+        return None
+    if not (settings.idenfy_api_key and settings.idenfy_api_secret and settings.idenfy_signing_key):
+        return None
+    from adapters.kyc.idenfy import IdenfyProvider
+
+    return IdenfyProvider(
+        api_key=settings.idenfy_api_key,
+        api_secret=settings.idenfy_api_secret,
+        signing_key=settings.idenfy_signing_key,
+        api_base=settings.idenfy_api_base,
     )
 
 

@@ -38,6 +38,7 @@ JOBS: tuple[Job, ...] = (
     Job(messages.SendNotifications(), 60_000),
     Job(messages.ReconcileClickpesaTopups(), 600_000),
     Job(messages.SuspendExhausted(), 60_000),
+    Job(messages.CheckPendingKyc(), 900_000),
 )
 
 
