@@ -27,15 +27,17 @@ from actors.ledger import lock_billing
 from actors.plans import Provisioner
 from models import write_transaction
 from models.credit import CreditState, warn_after_s
+from models.fields import stored
 from wire.times import iso_z, utcnow
 
 log = structlog.get_logger("hero.suspension")
 
 
 def crossing_of(row: CreditState) -> str:
-    """The key of *row*'s current stay at or under its limit: when it began."""
+    """The key of *row*'s current stay at or under its limit: when it began, in the naive
+    UTC form the keys were first written in (so a stay keeps its key, and its one notice)."""
     since: dt.datetime = row.exhausted_since or row.updated_at
-    return since.isoformat()
+    return stored(since).isoformat()
 
 
 def _exhausted_since_before(moment: dt.datetime) -> Any:

@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.ledger import lock_billing, post
+from actors.suspension import crossing_of
 from gateway.console import queries
 from models import Account, Billing, LedgerEntry, Node, db, is_sqlite
+from models.credit import CreditState
 from models.dialect import param
 from models.fields import UtcDateTimeField, stored
 from models.migrations import ALL_MODELS
@@ -128,3 +130,14 @@ def test_the_console_counts_a_node_lag_from_its_stored_cursor_time(sqlite_db: st
 
     assert row["cursor_updated_at"] == "2026-11-21T14:03:10Z"  # to the second, with a Z
     assert row["lag_s"] == 90
+
+
+def test_a_credit_stay_keeps_the_notice_key_written_before_times_were_aware(
+    sqlite_db: str,
+) -> None:
+    account = Account.create(address="400::1")
+    CreditState.create(account=account, state="exhausted", balance_cents=0, exhausted_since=MOMENT)
+
+    row = CreditState.get(CreditState.account == account)
+
+    assert crossing_of(row) == "2026-11-21T14:03:10.250000"  # as the naive clock wrote it
