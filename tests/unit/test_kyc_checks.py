@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from actors.kyc_checks import check_pending_kyc
 from adapters.kyc import KycAnswerInvalid, KycKeysRefused, KycRetryLater
 from adapters.kyc.idenfy_status import parse_idenfy_status
 from messages.facts import KycChecked
-from models import Account, Alert
+from models import Account, Alert, db
 from models.kyc import KycEvent, KycVerification
 from models.kyc_checks import KycStatusCheck
 from runtime.scheduler import JOBS
@@ -201,3 +202,45 @@ def test_a_status_answer_and_the_webhook_apply_one_verdict_in_either_order(
         assert record(first, now=utcnow()) == "applied"
         assert record(second, now=utcnow()) == "ignored"
         assert KycVerification.get(KycVerification.scan_ref == scan).status == "denied"
+
+
+def at_once(*results: dict[str, Any]) -> tuple[list[str], list[BaseException]]:
+    """Record *results* from one thread each, released together; effects and failures."""
+    start = threading.Barrier(len(results))
+    effects: list[str] = []
+    failures: list[BaseException] = []
+
+    def run(result: dict[str, Any]) -> None:
+        try:
+            start.wait()
+            effects.append(record(result, now=utcnow()))
+        except BaseException as exc:  # reported by the caller's assertion
+            failures.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return effects, failures
+
+
+def test_a_status_answer_and_the_webhook_at_the_same_moment_apply_one_verdict(
+    pg_db: str,
+) -> None:
+    for n in range(10):
+        scan = session(n + 1, age_s=AFTER_S * 2)
+        raw = json.dumps({"scanRef": scan, "clientId": f"c-{scan}", "status": "APPROVED"}).encode()
+        status = parse_idenfy_status(raw, scan_ref=scan).as_message()
+        webhook = {
+            **status,
+            "event_type": "IDENTIFICATION_AUTO_FINISHED",
+            "digest": hashlib.sha256(raw).hexdigest(),
+        }
+        effects, failures = at_once(status, webhook)
+        assert failures == [] and sorted(effects) == ["applied", "ignored"]
+        events = KycEvent.select().where(KycEvent.scan_ref == scan)
+        assert sorted(e.effect for e in events) == ["applied", "ignored"]
+        assert KycVerification.get(KycVerification.scan_ref == scan).status == "approved"
