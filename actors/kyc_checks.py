@@ -144,6 +144,14 @@ def check_pending_kyc() -> dict[str, int]:
             continue
         actors.send(message_for(fact))
         _end(scan_ref, "answered", str(fact.result.get("overall")))
+        if fact.result.get("overall") == "UNKNOWN":
+            # Kept as pending, and not asked about again: an operator looks at it.
+            raise_alert(
+                "kyc_status_unknown",
+                scan_ref,
+                f"iDenfy gave pending session {scan_ref} a status we do not know; it stays "
+                "pending: look it up in iDenfy's dashboard",
+            )
         counts["answered"] = counts.get("answered", 0) + 1
     if counts:
         log.info("kyc.status_checked", **counts)

@@ -22,6 +22,7 @@ from models import Account, Alert, db
 from models.kyc import KycEvent, KycVerification
 from models.kyc_checks import KycStatusCheck
 from runtime.scheduler import JOBS
+from settings import ConfigError, Settings
 from tests.support.deps import DepsSwitch
 from tests.support.message_contract import Sent, check_message
 from wire.times import utcnow
@@ -119,6 +120,23 @@ def test_an_answer_that_changes_nothing_still_counts_as_the_one_check(
     assert KycVerification.get().status == "pending" and KycEvent.get().effect == "ignored"
     run(deps, source)
     assert source.calls == [scan]
+
+
+def test_a_status_we_do_not_know_stays_pending_with_an_alert(
+    sqlite_db: str, deps: DepsSwitch, sent: Sent
+) -> None:
+    scan = session(1, age_s=AFTER_S + 60)
+    assert run(deps, Source(**{scan: "ON_HOLD"})) == {"answered": 1}
+    assert record(sent.messages[0].kwargs["result"], now=utcnow()) == "ignored"
+    assert KycVerification.get().status == "pending"
+    assert Alert.get(Alert.kind == "kyc_status_unknown").subject == scan
+
+
+def test_the_wait_before_the_check_is_a_setting_no_shorter_than_the_token_and_session() -> None:
+    assert Settings.from_env({}).kyc_check_after_s == 7200
+    assert Settings.from_env({"HERO_KYC_CHECK_AFTER_S": "4200"}).kyc_check_after_s == 4200
+    with pytest.raises(ConfigError, match="HERO_KYC_CHECK_AFTER_S"):
+        Settings.from_env({"HERO_KYC_CHECK_AFTER_S": "600"})
 
 
 def test_a_poison_session_is_left_for_an_operator_and_the_others_are_checked(
