@@ -4,6 +4,7 @@ and JSON output stays exact."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import io
 import json
 import unicodedata
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import admin_views
-from cli.admin_common import make_console, safe, visible
+from cli.admin_common import make_console, print_json, safe, visible
 from models import Account, Alert, Node
 from settings import Settings
 
@@ -116,3 +117,15 @@ def test_any_text_from_users_and_nodes_never_crashes_or_reaches_the_terminal_raw
     assert (alert["subject"], alert["message"]) == (subject, message)
     [listed] = json.loads(render("node_list", views_settings, json=True))
     assert listed["name"] == node
+
+
+def test_a_time_anywhere_in_json_output_has_the_one_machine_form() -> None:
+    out = io.StringIO()
+    moment = dt.datetime(2026, 11, 21, 16, 3, 10, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+
+    print_json(make_console(out), {"outcome": {"at": moment}, "day": dt.date(2026, 11, 21)})
+
+    assert json.loads(out.getvalue()) == {
+        "outcome": {"at": "2026-11-21T14:03:10Z"},
+        "day": "2026-11-21",
+    }
