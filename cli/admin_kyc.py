@@ -33,6 +33,7 @@ from cli.admin_common import (
 from messages.facts import KycChecked, message_for
 from models import Account
 from models.kyc import KycEvent, KycVerification
+from models.kyc_checks import KycStatusCheck
 from settings import Settings
 
 
@@ -69,6 +70,12 @@ def kyc_show(args: argparse.Namespace, settings: Settings, console: Console) -> 
         console.print(f"no account for {safe(address)}")
         return EXIT_REFUSED
     view = {"address": address, **status_of(account, history=True)}
+    check = KycStatusCheck.get_or_none(KycStatusCheck.scan_ref == view["scan_ref"])
+    view["status_check"] = (
+        None
+        if check is None
+        else {"outcome": check.outcome, "attempts": check.attempts, "note": check.note}
+    )
     if args.json:
         print_json(console, view)
         return EXIT_OK
@@ -79,6 +86,11 @@ def kyc_show(args: argparse.Namespace, settings: Settings, console: Console) -> 
     )
     if view["reasons"]:
         console.print("reasons: " + ", ".join(safe(r) for r in view["reasons"]))
+    if check is not None:
+        console.print(
+            f"scheduled status check: {safe(check.outcome)} after {check.attempts} call(s)"
+            + (f" ({safe(check.note)})" if check.note else "")
+        )
     table = Table(title="history")
     for column in ("received_at", "source", "event", "final", "overall", "codes", "effect", "note"):
         table.add_column(column)

@@ -224,3 +224,11 @@ def test_the_job_leaves_a_session_that_keeps_failing_for_an_operator(
     assert row_of(scan_ref).status == "pending"
     run_job(pg_stack, 2)
     assert idenfy.status_calls == [scan_ref]
+    shown = hero_admin("kyc", "show", user.address, "--json", env=pg_stack.admin_env())
+    assert json.loads(shown.stdout)["status_check"] == {
+        "outcome": "failed",
+        "attempts": 1,
+        "note": "body: not a JSON object",
+    }
+    human = hero_admin("kyc", "show", user.address, env=pg_stack.admin_env()).stdout
+    assert "scheduled status check: failed after 1 call(s) (body: not a JSON object)" in human
