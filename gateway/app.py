@@ -92,7 +92,7 @@ def create_app(
         kyc: the identity verification provider (None: no verification pages).
         support: how users reach support (shown when a verification is refused).
     """
-    renderer = Renderer()
+    renderer = Renderer(plans)
     middleware: list[Any] = [
         RequestContext(),
         SecurityHeaders(hsts=production),

@@ -28,6 +28,22 @@ def plan_name(plan: Plan) -> str:
     return f"{vms} for {period}{'s' if count != 1 else ''}"
 
 
+def subscription_name(plan_id: str, vms: int, catalogue: tuple[Plan, ...]) -> str:
+    """A bought plan as people say it: the catalogue's name while *plan_id* is on sale, else
+    its quota of *vms* (a plan no longer offered keeps a readable name).
+
+    >>> from settings import Plan
+    >>> subscription_name("5vms", 5, (Plan("5vms", 1000, 720, 5),))
+    '5 VMs for 30 days'
+    >>> subscription_name("old3", 3, ()), subscription_name("solo", 1, ())
+    ('3 VMs', '1 VM')
+    """
+    for plan in catalogue:
+        if plan.plan_id == plan_id:
+            return plan_name(plan)
+    return f"{vms} VM{'s' if vms != 1 else ''}"
+
+
 def per_vm_cents(plan: Plan) -> int:
     """The price of one VM for the period, rounded down to a cent.
 

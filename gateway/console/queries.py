@@ -69,6 +69,7 @@ def account_detail(account: Account, *, kyc_required_for: str) -> dict[str, Any]
             "status": p.status,
             "price_cents": int(p.price_cents),
             "vms": f"{p.vm_quota_used}/{p.vm_quota_total}",
+            "vm_quota_total": int(p.vm_quota_total),
             "started_at": p.started_at,
             "period_end": p.period_end,
         }

@@ -13,7 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.plan_changes import release, set_renewal, upgrade
-from models import VmPoolSlot
+from gateway.app import DEFAULT_PLAN_LIST
+from gateway.console import queries
+from gateway.templates import Renderer
+from models import PlanSubscription, VmPoolSlot
+from models.admin_reads import PAGE_ROWS, ledger_page
 from models.credit import CreditState
 from tests.support.login import ALICE_ADDRESS, BOB_KEY
 from tests.support.plans import act, fund, start_vm, with_plan
@@ -179,3 +183,45 @@ def test_an_unknown_request_is_said_so_and_its_page_stops_refreshing(client) -> 
         page = alice.get(f"/requests/{request_id}?waited={odd}", headers=HTML)
         assert page.status_code == 200 and "?waited=1" in page.text
     assert alice.get(f"/requests/{request_id}?waited=60").json["outcome"] == "pending"
+
+
+def test_the_dashboard_names_the_plan_as_the_catalogue_does(client) -> None:
+    alice = logged_in(client)
+    with_plan()
+    page = alice.get("/", headers=HTML).text
+    assert re.search(r'id="plan">5 VMs for 30 days</p>', page), page
+
+
+def test_a_plan_no_longer_on_sale_is_named_by_its_quota(client) -> None:
+    # Given a plan bought under an id the catalogue no longer offers
+    alice = logged_in(client)
+    with_plan()
+    PlanSubscription.update(plan_id="legacy3", vm_quota_total=3).execute()
+    # Then the dashboard and the Plans page say what it holds, never the bare id
+    assert re.search(r'id="plan">3 VMs</p>', alice.get("/", headers=HTML).text)
+    plans_page = alice.get("/plans", headers=HTML).text
+    assert "You have <strong>3 VMs</strong>" in plans_page and "legacy3" not in plans_page
+
+
+def test_the_console_account_page_keeps_the_id_and_adds_the_name(sqlite_db: str) -> None:
+    with_plan()
+    PlanSubscription.create(
+        request_id="old",
+        account=account_of(),
+        plan_id="legacy1",
+        price_cents=100,
+        vm_quota_total=1,
+        period_end=utcnow(),
+        status="expired",
+    )
+    detail = {
+        **queries.account_detail(account_of(), kyc_required_for="none"),
+        "ledger": ledger_page(account_of(), limit=PAGE_ROWS, before=None),
+        "account_url": "/admin/accounts/x",
+        "confirm_cents": 100_00,
+    }
+    page = Renderer(DEFAULT_PLAN_LIST).render(
+        "console_account.html", operator=ALICE_ADDRESS, csrf_token="t", **detail
+    )
+    assert "<dd>5vms: 5 VMs for 30 days (VMs" in page
+    assert "<td>5vms: 5 VMs for 30 days</td>" in page and "<td>legacy1: 1 VM</td>" in page
