@@ -171,8 +171,21 @@ def create_app(
         )
     if console is not None:
         add_console(app, options=console, login=login, send=send, renderer=renderer, policy=policy)
+    app.resp_options.static_media_types = static_media_types(app.resp_options.static_media_types)
     app.add_static_route("/static", _static_dir())
     return app
+
+
+def static_media_types(known: dict[str, str]) -> dict[str, str]:
+    """The media type of each static file suffix, text ones saying their charset (every file
+    under ``static/`` is UTF-8), ``.js`` as ``text/javascript`` (RFC 9239)."""
+    types = {**known, ".js": "text/javascript"}
+    return {
+        suffix: f"{kind}; charset=utf-8"
+        if (kind.startswith("text/") or kind.endswith("+xml")) and "charset" not in kind
+        else kind
+        for suffix, kind in types.items()
+    }
 
 
 def _static_dir() -> str:

@@ -55,6 +55,21 @@ def test_static_files_may_be_cached(sqlite_db: str) -> None:
     assert answer.status_code == 200 and "no-store" not in answer.headers.get("Cache-Control", "")
 
 
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/static/refresh.js", "text/javascript; charset=utf-8"),
+        ("/static/login.js", "text/javascript; charset=utf-8"),
+        ("/static/style.css", "text/css; charset=utf-8"),
+        ("/static/favicon.svg", "image/svg+xml; charset=utf-8"),
+    ],
+)
+def test_static_text_files_say_their_charset(sqlite_db: str, path: str, media_type: str) -> None:
+    answer = client_for().simulate_get(path)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == media_type
+    answer.content.decode("utf-8")  # and they are UTF-8 indeed
+
+
 def test_production_sends_hsts(sqlite_db: str) -> None:
     answer = client_for(production=True).simulate_get("/healthz")
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"

@@ -188,3 +188,15 @@ class TestBehindProxies:
     def test_a_count_below_one_is_refused(self) -> None:
         with pytest.raises(ValueError, match="count"):
             behind_proxies(lambda e, s: [], proxies=(), count=0)
+
+
+def test_waitress_serves_static_scripts_and_styles_with_their_charset(
+    behind_proxy: Gateway,
+) -> None:
+    for path, media_type in (
+        ("/static/refresh.js", "text/javascript; charset=utf-8"),
+        ("/static/style.css", "text/css; charset=utf-8"),
+    ):
+        status, headers, body = behind_proxy.call("GET", path, source=PROXY)
+        assert (status, headers["Content-Type"]) == (200, media_type)
+        assert body
