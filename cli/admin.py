@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
     configure_logging(json_lines=True if settings.log_json is None else settings.log_json)
     # A failed connection is said in one line below; pika's own lines add only tracebacks.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
-    command = f"{args.command} {getattr(args, 'verb', '')}".strip()
+    command = f"{args.command} {getattr(args, 'verb', None) or ''}".strip()
     handler = COMMANDS[command]
     try:
         bootstrap(settings, create_database=False)
@@ -190,8 +190,14 @@ def submit(
     return None
 
 
+def worker_hint(then: str) -> str:
+    """What a timeout line adds after "sent, but no worker handled it": start a worker, then
+    see with *then* whether the change was made (it waits in the queue for one)."""
+    return f"; check that `hero-onboarding worker` runs, then {then}"
+
+
 #: What the timeout line of most changes adds after "sent, but no worker handled it".
-WORKER_HINT = "; check that `hero-onboarding worker` runs, then `hero-admin audit`"
+WORKER_HINT = worker_hint("`hero-admin audit`")
 
 
 def _report(
@@ -284,6 +290,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {
     "node list": admin_views.node_list,
     "aggregate": admin_usage.aggregate,
     "alerts": admin_views.alerts,
+    "alerts resolve": admin_usage.alerts_resolve,
     "reconcile": admin_views.reconcile,
     "user add": _user_add,
     "user list": admin_views.user_list,

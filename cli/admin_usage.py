@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from actors.aggregator import default_deliver, pull, skip_node
 from adapters.forge import ForgeUnavailable
 from adapters.repo_url import RepoUrlRefused, check_repo_url
-from cli.admin_common import EXIT_OK, EXIT_REFUSED, print_json, safe
+from cli.admin_common import EXIT_OK, EXIT_REFUSED, EXIT_TIMEOUT, print_json, safe
+from cli.admin_results import describe_outcome, positive_int
 from cli.admin_walkers import walk_nodes
 from models import Node, UsageRecord, is_sqlite
 from settings import Settings
@@ -58,6 +59,15 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
 
     alerts = with_json(sub.add_parser("alerts", help="open alerts (force-push, quarantine...)"))
     alerts.add_argument("--all", action="store_true", help="include resolved alerts")
+    resolve = with_json(
+        alerts.add_subparsers(dest="verb", required=False).add_parser(
+            "resolve", help="mark open alerts resolved, as the console does (signed, audited)"
+        )
+    )
+    resolve.add_argument(
+        "ids", nargs="+", type=positive_int, metavar="ID", help="the alerts' ids (see `alerts`)"
+    )
+    resolve.add_argument("--reason", required=True, help="why (kept in the audit)")
 
     pool = sub.add_parser("pool", help="pre-deployed VMs users are given").add_subparsers(
         dest="verb", required=True
@@ -203,6 +213,41 @@ def _print_reports(
                     else ""
                 )
             )
+
+
+def alerts_resolve(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Resolve each alert with its own signed ``alert_resolve`` (the console's change): one
+    line each, or a JSON list; the exit code is the worst outcome. No worker answering
+    stops the run, the ids after it left unsent."""
+    from cli.admin import WAIT_S, submit, worker_hint
+
+    ids = list(dict.fromkeys(args.ids))
+    results: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for n, alert_id in enumerate(ids):
+        outcome = submit("alert_resolve", {"alert_id": alert_id, "reason": args.reason}, settings)
+        if outcome is None:
+            results.append({"alert_id": alert_id, "outcome": "timeout", "waited_s": WAIT_S})
+            results += [{"alert_id": i, "outcome": "not_sent"} for i in ids[n + 1 :]]
+            if not args.json:
+                console.print(
+                    f"alert {alert_id}: sent, but no worker handled it within {WAIT_S:.0f} s"
+                    + worker_hint("`hero-admin alerts --all`")
+                )
+                if ids[n + 1 :]:
+                    console.print("not sent: " + ", ".join(str(i) for i in ids[n + 1 :]))
+            code = EXIT_TIMEOUT
+            break
+        results.append({"alert_id": alert_id, **outcome})
+        if outcome.get("outcome") != "applied":
+            code = EXIT_REFUSED
+            if not args.json:
+                console.print(f"refused: {safe(outcome.get('reason'))}")
+        elif not args.json:
+            console.print(describe_outcome("alert_resolve", outcome))
+    if args.json:
+        print_json(console, results)
+    return code
 
 
 def reconcile(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -10,8 +10,15 @@ from collections.abc import Iterator
 import pytest
 
 from cli.admin import make_parser
-from models import UnmatchedItem, VmPoolSlot
-from tests.support.admin import ADDRESS, admin_env, run  # noqa: F401 - admin_env is a fixture
+from messages import Message
+from models import AdminAudit, Alert, UnmatchedItem, VmPoolSlot
+from tests.support.admin import (  # noqa: F401 - admin_env is a fixture
+    ADDRESS,
+    OPERATOR_PUBKEY,
+    admin_env,
+    no_worker,
+    run,
+)
 
 
 def undocumented(parser: argparse.ArgumentParser) -> Iterator[str]:
@@ -103,3 +110,66 @@ def test_node_add_refuses_a_name_with_a_trailing_newline(admin_env: None) -> Non
     code, out = run("node", "add", "node-a\n", "--repo", "/srv/x.git", "--pubkey", "ab" * 32)
     assert code == 1
     assert "is not a node name" in out and "\\n" in out
+
+
+def test_alerts_resolve_resolves_each_alert_signed_and_audited(admin_env: None) -> None:
+    first, second = (Alert.create(kind="usage_gap", message=f"gap {n}") for n in (1, 2))
+    assert run("alerts", "resolve", str(first.id), str(second.id), "--reason", "looked") == (
+        0,
+        f"resolved alert {first.id}\nresolved alert {second.id}\n",
+    )
+    assert Alert.select().where(Alert.resolved_at.is_null()).count() == 0
+    audits = list(AdminAudit.select().order_by(AdminAudit.id))
+    assert [(a.action, a.outcome) for a in audits] == [("alert_resolve", "applied")] * 2
+    assert {a.operator_pubkey for a in audits} == {OPERATOR_PUBKEY}
+    assert json.loads(audits[0].args) == {"alert_id": first.id, "reason": "looked"}
+    # listing still works without the verb
+    assert run("alerts", "--all", "--json")[0] == 0
+
+
+def test_alerts_resolve_says_already_resolved_and_refuses_an_unknown_id(admin_env: None) -> None:
+    alert = Alert.create(kind="usage_gap", message="gap")
+    assert run("alerts", "resolve", str(alert.id), "--reason", "x")[0] == 0
+    code, out = run("alerts", "resolve", str(alert.id), "4242", "--reason", "x")
+    assert code == 1
+    assert out.splitlines() == [
+        f"was already resolved: alert {alert.id}",
+        "refused: alert_id: no alert 4242; see `hero-admin alerts --all`",
+    ]
+    code, out = run("alerts", "resolve", "4242", str(alert.id), "--reason", "x", "--json")
+    assert code == 1
+    assert [(r["alert_id"], r["outcome"]) for r in json.loads(out)] == [
+        (4242, "refused"),
+        (alert.id, "applied"),
+    ]
+    assert [r.get("resolved") for r in json.loads(out)] == [None, False]
+
+
+@pytest.mark.parametrize("argv", [["0"], ["x"], [], ["1", "--reason"]])
+def test_alerts_resolve_refuses_a_bad_id_or_no_reason(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        make_parser().parse_args(["alerts", "resolve", *argv])
+    assert exited.value.code == 2
+    assert "hero-admin alerts resolve: error:" in capsys.readouterr().err
+
+
+def test_alerts_resolve_with_no_worker_says_what_to_do_and_sends_no_more(
+    no_worker: list[Message],
+) -> None:
+    alert = Alert.create(kind="usage_gap", message="gap")
+    code, out = run("alerts", "resolve", str(alert.id), "7", "8", "--reason", "x")
+    assert code == 3
+    assert out.splitlines() == [
+        f"alert {alert.id}: sent, but no worker handled it within 0 s; check that "
+        "`hero-onboarding worker` runs, then `hero-admin alerts --all`",
+        "not sent: 7, 8",
+    ]
+    assert len(no_worker) == 1 and Alert.get().resolved_at is None
+    code, out = run("alerts", "resolve", str(alert.id), "7", "--reason", "x", "--json")
+    assert code == 3
+    assert [(r["alert_id"], r["outcome"]) for r in json.loads(out)] == [
+        (alert.id, "timeout"),
+        (7, "not_sent"),
+    ]
