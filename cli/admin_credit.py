@@ -37,7 +37,7 @@ def add_parsers(sub: Any, with_json: Callable[[argparse.ArgumentParser], Any]) -
 
 
 def credit_allow(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from cli.admin import _report, submit
+    from cli.admin import _report, submit, worker_hint
 
     payload = {
         "address": parse_address_arg(args.address),
@@ -45,7 +45,8 @@ def credit_allow(args: argparse.Namespace, settings: Settings, console: Console)
         "reason": args.reason,
     }
     outcome = submit("credit_allow", payload, settings)
-    return _report("credit_allow", outcome, console, as_json=args.json, hint="")
+    hint = worker_hint("`hero-admin audit-log --action credit_allow`")
+    return _report("credit_allow", outcome, console, as_json=args.json, hint=hint)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {

@@ -111,7 +111,7 @@ def kyc_show(args: argparse.Namespace, settings: Settings, console: Console) -> 
 
 
 def kyc_set(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from cli.admin import _report, submit
+    from cli.admin import _report, submit, worker_hint
 
     payload = {
         "address": parse_address_arg(args.address),
@@ -119,7 +119,8 @@ def kyc_set(args: argparse.Namespace, settings: Settings, console: Console) -> i
         "reason": args.reason,
     }
     outcome = submit("kyc_set", payload, settings)
-    return _report("kyc_set", outcome, console, as_json=args.json, hint="")
+    hint = worker_hint(f"`hero-admin kyc show {payload['address']}`")
+    return _report("kyc_set", outcome, console, as_json=args.json, hint=hint)
 
 
 def kyc_check(args: argparse.Namespace, settings: Settings, console: Console) -> int:

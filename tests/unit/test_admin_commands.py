@@ -173,3 +173,29 @@ def test_alerts_resolve_with_no_worker_says_what_to_do_and_sends_no_more(
         (alert.id, "timeout"),
         (7, "not_sent"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "then"),
+    [
+        (
+            ["kyc", "set", ADDRESS, "--status", "approved", "--reason", "seen"],
+            f"`hero-admin kyc show {ADDRESS}`",
+        ),
+        (
+            ["credit", "allow", ADDRESS, "--cents", "100", "--reason", "trusted"],
+            "`hero-admin audit-log --action credit_allow`",
+        ),
+    ],
+)
+def test_kyc_set_and_credit_allow_with_no_worker_say_what_to_do(
+    no_worker: list[Message], argv: list[str], then: str
+) -> None:
+    assert run(*argv) == (
+        3,
+        "sent, but no worker handled it within 0 s; check that `hero-onboarding worker` runs, "
+        f"then {then}\n",
+    )
+    assert len(no_worker) == 1
+    code, out = run(*argv, "--json")
+    assert (code, json.loads(out)["outcome"]) == (3, "timeout")
