@@ -16,8 +16,9 @@ import hashlib
 import json
 from typing import Any
 
+from adapters.kyc import idenfy_fields as fields
 from adapters.kyc.base import KycAnswerInvalid, KycResult
-from adapters.kyc.idenfy_webhook import MAX_CODE, MAX_TAGS, OVERALL
+from adapters.kyc.idenfy_webhook import OVERALL
 
 #: ``KycResult.event_type`` of a status answer (no webhook event has this name).
 STATUS_EVENT = "STATUS_CHECK"
@@ -66,36 +67,12 @@ def parse_idenfy_status(raw: bytes, *, scan_ref: str, source: str = "idenfy") ->
 
 
 def _text(data: dict[str, Any], name: str, limit: int, *, required: bool) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise KycAnswerInvalid(f"{name}: missing")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise KycAnswerInvalid(f"{name}: must be a non-empty string")
-    if len(value) > limit or not value.isascii() or not value.isprintable():
-        raise KycAnswerInvalid(f"{name}: longer than {limit} or not printable ASCII")
-    return value.strip()
+    return fields.text(data, name, limit, required=required, error=KycAnswerInvalid)
 
 
 def _code(data: dict[str, Any], name: str) -> str | None:
-    value = data.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise KycAnswerInvalid(f"{name}: must be a string or null")
-    return _clean(value) or None
+    return fields.code(data, name, error=KycAnswerInvalid)
 
 
 def _tags(data: dict[str, Any], name: str) -> list[str]:
-    value = data.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise KycAnswerInvalid(f"{name}: must be a list of strings")
-    return [c for c in (_clean(v) for v in value[:MAX_TAGS]) if c]
-
-
-def _clean(code: str) -> str:
-    """A reason code as stored: printable ASCII, cut to ``MAX_CODE``."""
-    return "".join(c for c in code if c.isascii() and c.isprintable())[:MAX_CODE]
+    return fields.tags(data, name, error=KycAnswerInvalid)

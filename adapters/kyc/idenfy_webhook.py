@@ -13,6 +13,7 @@ import hmac
 import json
 from typing import Any
 
+from adapters.kyc import idenfy_fields as fields
 from adapters.kyc.base import KycResult
 from adapters.payments.base import WebhookRejected
 from messages.facts import Fact, KycChecked
@@ -39,9 +40,6 @@ OVERALL = frozenset(
 )
 _CODES = ("autoDocument", "autoFace", "manualDocument", "manualFace")
 _TAGS = ("fraudTags", "mismatchTags", "suspicionReasons")
-#: Longest code or tag kept; longer ones are cut (they are reason codes, not prose).
-MAX_CODE = 40
-MAX_TAGS = 50
 
 
 def sign(body: bytes, key: str) -> str:
@@ -133,36 +131,12 @@ def _event_type(header: str | None, data: dict[str, Any]) -> str:
 def _text(
     obj: dict[str, Any], name: str, limit: int, *, required: bool, prefix: str = ""
 ) -> str | None:
-    value = obj.get(name)
-    if value is None:
-        if required:
-            raise WebhookRejected(f"{prefix}{name}: missing")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise WebhookRejected(f"{prefix}{name}: must be a non-empty string")
-    if len(value) > limit or not value.isascii() or not value.isprintable():
-        raise WebhookRejected(f"{prefix}{name}: longer than {limit} or not printable ASCII")
-    return value.strip()
+    return fields.text(obj, name, limit, required=required, error=WebhookRejected, prefix=prefix)
 
 
 def _code(status: dict[str, Any], name: str) -> str | None:
-    value = status.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise WebhookRejected(f"status.{name}: must be a string or null")
-    return _clean(value)
+    return fields.code(status, name, error=WebhookRejected, prefix="status.")
 
 
 def _tags(obj: dict[str, Any], name: str, prefix: str = "status.") -> list[str]:
-    value = obj.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise WebhookRejected(f"{prefix}{name}: must be a list of strings")
-    return [_clean(v) for v in value[:MAX_TAGS] if v]
-
-
-def _clean(code: str) -> str:
-    """A reason code as stored: printable ASCII, cut to ``MAX_CODE``."""
-    return "".join(c for c in code if c.isascii() and c.isprintable())[:MAX_CODE]
+    return fields.tags(obj, name, error=WebhookRejected, prefix=prefix)
