@@ -5,54 +5,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
-import pytest
 import requests
 
 import actors
 import messages
 from models import AdminAudit, Billing, LedgerEntry, PlanSubscription
 from models.kyc import KycEvent, KycVerification
-from tests.support.fake_idenfy import FakeIdenfy, fake_idenfy
+from tests.support.fake_idenfy import FakeIdenfy
+from tests.support.kyc_stack import SIGNING_KEY, idenfy, kyc, start  # noqa: F401 - fixtures
 from tests.support.login import BOB_KEY, JSON, LoggedIn, login
 from tests.support.procs import hero_admin, wait_until
 from tests.support.stack import Stack
-
-API_KEY, API_SECRET, SIGNING_KEY = "idenfy-key", "idenfy-secret", "idenfy-signing-key"
-
-
-@pytest.fixture
-def idenfy() -> Iterator[FakeIdenfy]:
-    with fake_idenfy(API_KEY, API_SECRET, SIGNING_KEY) as fake:
-        fake.retry_delay_s = 0.05
-        yield fake
-
-
-@pytest.fixture
-def kyc(pg_stack: Stack, idenfy: FakeIdenfy) -> tuple[str, requests.Session, LoggedIn]:
-    pg_stack.env.update(
-        HERO_KYC_PROVIDER="idenfy",
-        HERO_KYC_REQUIRED_FOR="plan",
-        HERO_IDENFY_API_KEY=API_KEY,
-        HERO_IDENFY_API_SECRET=API_SECRET,
-        HERO_IDENFY_SIGNING_KEY=SIGNING_KEY,
-        HERO_IDENFY_API_BASE=idenfy.url,
-    )
-    url = pg_stack.gateway()
-    pg_stack.worker()
-    idenfy.webhook_url = f"{url}/webhooks/idenfy"
-    session = requests.Session()
-    return url, session, login(session, url)
-
-
-def start(url: str, session: requests.Session, user: LoggedIn) -> str:
-    """Start a verification as the page does; the scanRef the stand-in made."""
-    answer = session.post(
-        f"{url}/kyc", data={"csrf_token": user.csrf_token}, headers=JSON, timeout=30
-    )
-    assert answer.status_code == 201, answer.text
-    return str(KycVerification.get().scan_ref)
 
 
 def state(url: str, session: requests.Session, want: str) -> dict:

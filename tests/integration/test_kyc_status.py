@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,54 +15,16 @@ import messages
 from models import Alert
 from models.kyc import KycEvent, KycVerification
 from models.kyc_checks import KycStatusCheck
-from tests.support.fake_idenfy import FakeIdenfy, error, fake_idenfy
-from tests.support.login import BOB_KEY, JSON, LoggedIn, login
+from tests.support.fake_idenfy import FakeIdenfy, error
+from tests.support.kyc_stack import SIGNING_KEY, idenfy, kyc, start  # noqa: F401 - fixtures
+from tests.support.login import BOB_KEY, JSON, login
 from tests.support.procs import hero_admin, wait_until
 from tests.support.stack import Stack
 from tests.support.tcp_proxy import TcpProxy
 from wire.times import utcnow
 
-API_KEY, API_SECRET, SIGNING_KEY = "idenfy-key", "idenfy-secret", "idenfy-signing-key"
 #: Where the webhooks go while our endpoint is down (nothing listens there).
 DOWN = "http://127.0.0.1:9/webhooks/idenfy"
-
-
-@pytest.fixture
-def idenfy() -> Iterator[FakeIdenfy]:
-    with fake_idenfy(API_KEY, API_SECRET, SIGNING_KEY) as fake:
-        fake.retry_delay_s = 0.05
-        yield fake
-
-
-@pytest.fixture
-def kyc(pg_stack: Stack, idenfy: FakeIdenfy) -> tuple[str, requests.Session, LoggedIn]:
-    pg_stack.env.update(
-        HERO_KYC_PROVIDER="idenfy",
-        HERO_KYC_REQUIRED_FOR="plan",
-        HERO_IDENFY_API_KEY=API_KEY,
-        HERO_IDENFY_API_SECRET=API_SECRET,
-        HERO_IDENFY_SIGNING_KEY=SIGNING_KEY,
-        HERO_IDENFY_API_BASE=idenfy.url,
-    )
-    url = pg_stack.gateway()
-    pg_stack.worker()
-    idenfy.webhook_url = f"{url}/webhooks/idenfy"
-    session = requests.Session()
-    return url, session, login(session, url)
-
-
-def start(url: str, session: requests.Session, user: LoggedIn) -> str:
-    answer = session.post(
-        f"{url}/kyc", data={"csrf_token": user.csrf_token}, headers=JSON, timeout=30
-    )
-    assert answer.status_code == 201, answer.text
-    row = (
-        KycVerification.select()
-        .where(KycVerification.scan_ref.is_null(False))
-        .order_by(KycVerification.updated_at.desc())
-        .get()
-    )
-    return str(row.scan_ref)
 
 
 def row_of(scan_ref: str) -> KycVerification:
