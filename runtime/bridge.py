@@ -23,6 +23,7 @@ other reason is logged, left unacked for redelivery, and retried after a backoff
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -34,11 +35,12 @@ from typing import Any
 
 import nacl.exceptions
 import nacl.signing
+import peewee
 import structlog
 
 from actors.alerts import raise_alert
 from actors.usage import deliver_usage
-from models import Node
+from models import Node, db
 from models.errors import BrokerUnavailable
 from settings import Settings
 from wire.nats import MSG_ID_HEADER, SIGNATURE_HEADER, ensure_stream
@@ -148,6 +150,31 @@ class NodeKeys:
         return self._keys
 
 
+def _reconnecting(fn: Callable[[], Any]) -> Any:
+    """Run *fn* in an executor thread; after a database connection error, give the
+    thread's connection back and run *fn* once more, on a fresh connection.
+
+    Each executor thread keeps its connection between batches: once PostgreSQL dropped it
+    (a restart, a network cut) every later read of that thread failed with ``connection
+    already closed`` or ``server closed the connection``, and the bridge stopped charging
+    for good. The connection is dropped as the workers' ``DatabaseReconnect`` middleware
+    does; the second try spares the batch a wait of ``ack_wait`` for its redelivery (what
+    runs here is a key read, a keyed delivery or an alert: safe to repeat). A second
+    failure (PostgreSQL still away) is raised: the batch is redelivered.
+    """
+    for attempt in (1, 2):
+        try:
+            return fn()
+        except (peewee.InterfaceError, peewee.OperationalError) as exc:
+            with contextlib.suppress(Exception):
+                if not db.is_closed():
+                    db.close()
+            if attempt == 2:
+                raise
+            log.warning("bridge.database_reconnect", error=repr(exc)[:300])
+    raise AssertionError("unreachable")
+
+
 def stream_sequence(msg: Any) -> int | None:
     """The message's sequence number in its stream, or None when it has none."""
     try:
@@ -193,7 +220,9 @@ class BatchHandler:
         self._alert = alert
 
     async def _run(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: _reconnecting(fn)
+        )
 
     async def handle(self, msgs: list[Any]) -> None:
         now = dt.datetime.now(dt.UTC)

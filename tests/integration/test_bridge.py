@@ -3,6 +3,9 @@ charged once, bad signatures are terminated with an alert, acks wait for the bro
 
 from __future__ import annotations
 
+import re
+import time
+
 import nacl.signing
 
 from models import Account, Alert, Billing, Node, UsageRecord
@@ -90,3 +93,35 @@ def test_broker_down_leaves_messages_unacked_until_it_is_back(pg_stack: Stack, s
         logs = {p: stack.process(p).log_text[-4000:] for p in ("bridge", "worker")}
         raise AssertionError(f"balance {balance()}; logs: {logs}") from exc
     proxy.down()
+
+
+def test_a_postgresql_cut_under_the_bridge_does_not_stop_it_for_good(
+    pg_stack: Stack, stream
+) -> None:
+    # Given a bridge reaching PostgreSQL through a proxy, having charged a first batch
+    stack = pg_stack
+    setup_account_and_node()
+    stack.worker()
+    proxy = TcpProxy(("127.0.0.1", 5432)).up()
+    direct = stack.env["HERO_DATABASE_URL"]
+    via_proxy = re.sub(r"@127\.0\.0\.1:\d+/", f"@127.0.0.1:{proxy.port}/", direct)
+    assert via_proxy != direct
+    bridge = start_bridge(stack, stream, HERO_DATABASE_URL=via_proxy)
+    publish(stream, [record(i, cents=1) for i in range(1, 11)])
+    wait_until(lambda: balance() == -10, timeout=60, what="the first charges")
+
+    # When PostgreSQL drops the bridge's connection for a moment
+    proxy.down()
+    time.sleep(1)
+    proxy.up()
+
+    # Then once its node keys are due to be read again (every 30 s), it reads them on a
+    # fresh connection and goes on charging
+    time.sleep(31)
+    publish(stream, [record(i, cents=1) for i in range(11, 21)])
+    try:
+        wait_until(lambda: balance() == -20, timeout=90, what="charges after the cut")
+    except TimeoutError as exc:
+        raise AssertionError(f"balance {balance()}; log: {bridge.log_text[-3000:]}") from exc
+    finally:
+        proxy.down()

@@ -30,6 +30,10 @@ class TcpProxy:
     def down(self) -> None:
         with self._lock:
             if self._listener is not None:
+                # shutdown wakes the thread blocked in accept(), which otherwise keeps the
+                # port bound after close, so up() could not listen on it again
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for conn in self._conns:
