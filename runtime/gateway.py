@@ -3,6 +3,7 @@ and the waitress server."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -146,9 +147,13 @@ def serve(
     """Serve *app* with waitress on ``HERO_HTTP_ADDR`` until *stop* is set.
 
     waitress's loop has no stop of its own: it runs in a daemon thread, and on *stop*
-    the listening socket is closed and in-flight requests get a few seconds to finish.
+    the listening socket is closed, in-flight requests get a few seconds to finish, and
+    then every connection is closed. The sockets are closed by the loop's own thread (a
+    trigger's thunk): closed from another one while the loop polls them, the loop fails
+    on a bad file descriptor.
     """
     import waitress
+    from waitress import wasyncore
 
     server = waitress.create_server(
         wsgi_app(app, settings),
@@ -165,6 +170,9 @@ def serve(
     while not stop.wait(0.5):
         if not thread.is_alive():
             raise RuntimeError("the HTTP server stopped unexpectedly")
-    server.close()
+    server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
     server.task_dispatcher.shutdown(timeout=5)
+    with contextlib.suppress(OSError):  # a trigger closed already: the loop has ended
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    thread.join(timeout=5)
     log.info("gateway.stopped")

@@ -200,3 +200,17 @@ def test_waitress_serves_static_scripts_and_styles_with_their_charset(
         status, headers, body = behind_proxy.call("GET", path, source=PROXY)
         assert (status, headers["Content-Type"]) == (200, media_type)
         assert body
+
+
+def test_stopping_closes_open_connections_and_ends_the_server_thread(pg_db: str) -> None:
+    before = {t for t in threading.enumerate() if t.name == "waitress"}
+    held = None
+    for gateway in served(()):
+        # a keep-alive connection left open by its client when the gateway stops
+        held = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+        held.request("GET", "/static/style.css")
+        assert held.getresponse().read()
+    assert held is not None and held.sock is not None
+    assert held.sock.recv(1) == b""  # the server closed it
+    held.close()
+    assert {t for t in threading.enumerate() if t.name == "waitress"} == before
