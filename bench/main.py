@@ -7,7 +7,9 @@ git, ``BENCH_NATS_RECORDS`` (30000) records through NATS (and published by a nod
 ``BENCH_USAGE_ACCOUNTS`` (200) accounts, the catch-up ``BENCH_CATCHUP_NODES`` (10) x 168
 commits x 100 records, or ``BENCH_CATCHUP=full`` for 100 x 168 x 100 (1.68M records, long);
 ``BENCH_WORKER_PROCESSES`` (1) above 1 runs the NATS records again with that many worker
-processes, set beside the run with one.
+processes, set beside the run with one; ``BENCH_USAGE_PARTS`` (default
+``git,nats,agent,catchup``) picks the runs of the usage section (the node agent's limit
+is the NATS run's, so ``agent`` needs ``nats``).
 The credit section: ``BENCH_CREDIT_CHANGES`` (400) changes timed from their commit to the
 node agent's answer, over ``BENCH_CREDIT_ACCOUNTS`` (200) accounts, under load.
 The latency section: records published over NATS at ``BENCH_LATENCY_RATE`` (500) a
@@ -81,7 +83,22 @@ def _usage_params() -> usage.UsageParams:
         catchup_nodes=full_nodes if catchup == "full" else _positive_int("BENCH_CATCHUP_NODES", 10),
         catchup_commits=commits,
         catchup_records=records,
+        parts=_usage_parts(),
     )
+
+
+def _usage_parts() -> tuple[str, ...]:
+    raw = os.environ.get("BENCH_USAGE_PARTS", "")
+    chosen = [p.strip() for p in raw.split(",") if p.strip()] or list(usage.PARTS)
+    unknown = [p for p in chosen if p not in usage.PARTS]
+    if unknown:
+        raise SystemExit(
+            f"bench: BENCH_USAGE_PARTS: unknown {', '.join(unknown)}; "
+            f"choose from {', '.join(usage.PARTS)}"
+        )
+    if "agent" in chosen and "nats" not in chosen:
+        raise SystemExit("bench: BENCH_USAGE_PARTS: agent is set against the nats run: add nats")
+    return tuple(p for p in usage.PARTS if p in chosen)
 
 
 def _sections() -> list[str]:

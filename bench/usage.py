@@ -21,7 +21,10 @@ from bench.usage_catchup import FULL_CATCHUP, catchup_figures, measure_catchup
 from bench.usage_git import git_figures, measure_git
 from bench.usage_nats import measure_nats, nats_figures, scale_out_figure
 
-__all__ = ["FULL_CATCHUP", "UsageParams", "run"]
+__all__ = ["FULL_CATCHUP", "PARTS", "UsageParams", "run"]
+
+#: The runs of the section, in order: ``BENCH_USAGE_PARTS`` picks some of them.
+PARTS = ("git", "nats", "agent", "catchup")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class UsageParams:
     accounts: int = 200
     #: Worker processes of a second NATS run set beside the first (1: no second run).
     scale_out: int = 1
+    #: Which of ``PARTS`` to run (all by default).
+    parts: tuple[str, ...] = PARTS
 
     @property
     def catchup_full(self) -> bool:
@@ -49,62 +54,68 @@ class UsageParams:
 
 
 def run(params: UsageParams, log_dir: Path) -> tuple[list[Figure], list[Check]]:
-    """Measure the usage figures; the figures and the runs' checks."""
+    """Measure the usage figures of ``params.parts``; the figures and the runs' checks."""
     figures: list[Figure] = []
     checks: list[Check] = []
     worker_rss: dict[str, tuple[float, float]] = {}
-    git = measure_git(
-        "git",
-        (params.git_nodes, params.git_commits, params.git_records),
-        accounts=params.accounts,
-        log_dir=log_dir,
-        parse_limit=False,
-        slim_limit=True,
-    )
-    checks += git.checks
-    figures += git_figures(git)
-    worker_rss["git"] = (git.worker_rss_mib, git.worker_idle_mib)
+    if "git" in params.parts:
+        git = measure_git(
+            "git",
+            (params.git_nodes, params.git_commits, params.git_records),
+            accounts=params.accounts,
+            log_dir=log_dir,
+            parse_limit=False,
+            slim_limit=True,
+        )
+        checks += git.checks
+        figures += git_figures(git)
+        worker_rss["git"] = (git.worker_rss_mib, git.worker_idle_mib)
 
-    nats = measure_nats(
-        params.nats_records, nodes_n=params.nats_nodes, accounts=params.accounts, log_dir=log_dir
-    )
-    checks += nats.checks
-    figures += nats_figures(nats)
-    worker_rss["nats"] = (nats.worker_rss_mib, nats.worker_idle_mib)
-    if params.scale_out > 1:
-        more = measure_nats(
+    if "nats" in params.parts:
+        nats = measure_nats(
             params.nats_records,
             nodes_n=params.nats_nodes,
             accounts=params.accounts,
             log_dir=log_dir,
-            worker_processes=params.scale_out,
         )
-        checks += more.checks
-        figures.append(scale_out_figure(nats, more, params.scale_out))
-
-    if node_agent_available():
-        try:
-            agent = measure_node_agent(params.nats_records, log_dir=log_dir)
-        except Exception as exc:  # a node agent that does not work is reported, not fatal
-            checks.append(
-                Check(
-                    f"node agent {params.nats_records}: hero-node serve published its journal",
-                    False,
-                    repr(exc)[:300],
-                )
+        checks += nats.checks
+        figures += nats_figures(nats)
+        worker_rss["nats"] = (nats.worker_rss_mib, nats.worker_idle_mib)
+        if params.scale_out > 1:
+            more = measure_nats(
+                params.nats_records,
+                nodes_n=params.nats_nodes,
+                accounts=params.accounts,
+                log_dir=log_dir,
+                worker_processes=params.scale_out,
             )
-        else:
-            checks += agent.checks
-            figures += agent_figures(agent, nats.publish, nats.publisher_rss_mib)
+            checks += more.checks
+            figures.append(scale_out_figure(nats, more, params.scale_out))
 
-    catch = measure_catchup(
-        (params.catchup_nodes, params.catchup_commits, params.catchup_records),
-        accounts=params.accounts,
-        log_dir=log_dir,
-    )
-    checks += catch.checks
-    figures += catchup_figures(catch)
-    worker_rss["catch-up"] = (catch.worker_rss_mib, catch.worker_idle_mib)
+        if "agent" in params.parts and node_agent_available():  # its limit is the NATS run's
+            try:
+                agent = measure_node_agent(params.nats_records, log_dir=log_dir)
+            except Exception as exc:  # a node agent that does not work is reported, not fatal
+                checks.append(
+                    Check(
+                        f"node agent {params.nats_records}: hero-node serve published its journal",
+                        False,
+                        repr(exc)[:300],
+                    )
+                )
+            else:
+                checks += agent.checks
+                figures += agent_figures(agent, nats.publish, nats.publisher_rss_mib)
+
+    if "catchup" in params.parts:
+        catch = measure_catchup(
+            (params.catchup_nodes, params.catchup_commits, params.catchup_records),
+            accounts=params.accounts,
+            log_dir=log_dir,
+        )
+        checks += catch.checks
+        figures += catchup_figures(catch)
+        worker_rss["catch-up"] = (catch.worker_rss_mib, catch.worker_idle_mib)
 
     peak_run = max(worker_rss, key=lambda k: worker_rss[k][0])
     figures.append(
