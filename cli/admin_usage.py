@@ -139,21 +139,26 @@ def aggregate(args: argparse.Namespace, settings: Settings, console: Console) ->
     return 1 if any("error" in r for r in reports) else 0
 
 
-def _aggregate_here(
-    nodes: list[Node], args: argparse.Namespace, console: Console
-) -> list[dict[str, Any]]:
-    """Every node of *nodes* pulled in this process, one after another."""
-    reports: list[dict[str, Any]] = []
-    with Progress(
+def _progress(console: Console, *, quiet: bool) -> Progress:
+    """The bar of ``aggregate``: commits (or nodes) done of all, records handed over, time."""
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[records]} records"),
         TimeElapsedColumn(),
         console=console,
-        disable=args.json,
+        disable=quiet,
         transient=False,
-    ) as bar:
+    )
+
+
+def _aggregate_here(
+    nodes: list[Node], args: argparse.Namespace, console: Console
+) -> list[dict[str, Any]]:
+    """Every node of *nodes* pulled in this process, one after another."""
+    reports: list[dict[str, Any]] = []
+    with _progress(console, quiet=args.json) as bar:
         for node in nodes:
             task = bar.add_task(f"{node.name} commits", total=None, records=0)
 
@@ -172,16 +177,7 @@ def _aggregate_parallel(
     names: list[str], args: argparse.Namespace, console: Console
 ) -> list[dict[str, Any]]:
     """Every node of *names* pulled in up to ``--processes`` walker processes."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[records]} records"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=args.json,
-        transient=False,
-    ) as bar:
+    with _progress(console, quiet=args.json) as bar:
         task = bar.add_task(
             f"nodes, {min(args.processes, len(names))} at once", total=len(names), records=0
         )
