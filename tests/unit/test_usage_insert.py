@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import peewee
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.usage_insert import COLUMNS, copy_text, insert_new
+from actors.usage_insert import COLUMNS, _copy_value, copy_text, insert_new
 from models import UsageRecord, db
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
@@ -117,3 +118,55 @@ def test_batches_of_the_same_keys_in_opposite_orders_never_deadlock(pg_db: str) 
         keys = [f"node-a:{round_ * 1000 + n}" for n in range(400)]
         first, second = at_once(batch(keys), batch(list(reversed(keys))))
         assert first | second == set(keys) and not first & second
+
+
+def _copy_text_row_by_row(rows: list[dict[str, Any]]) -> str:
+    """The COPY text as first written: every value of every row formatted on its own."""
+    return "".join("\t".join(_copy_value(r[c]) for c in COLUMNS) + "\n" for r in rows)
+
+
+_ODD_TEXT = st.text(alphabet=st.sampled_from("ab\t\n\r\\N é€😀\x01\x7f"), max_size=8) | st.text(
+    max_size=8
+)
+_TIMES = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1), timezones=st.none() | st.timezones()
+) | st.just(NOW)
+#: Values that compare or hash alike yet format apart (``1``, ``1.0``, ``True``,
+#: ``Decimal("1.00")``), the same instant in two zones, and every kind a row may hold.
+_VALUES = (
+    st.none()
+    | _ODD_TEXT
+    | st.integers(-(10**20), 10**20)
+    | st.sampled_from([0, 1, True, False, 1.0, 0.0, Decimal("1.00"), Decimal("0"), 2**64])
+    | st.floats(allow_nan=False)
+    | _TIMES
+)
+
+
+@given(
+    pools=st.lists(
+        st.lists(_VALUES, min_size=1, max_size=4), min_size=len(COLUMNS), max_size=len(COLUMNS)
+    ),
+    picks=st.lists(
+        st.lists(st.integers(0, 3), min_size=len(COLUMNS), max_size=len(COLUMNS)), max_size=12
+    ),
+)
+def test_copy_text_by_columns_equals_formatting_every_value_alone(
+    pools: list[list[Any]], picks: list[list[int]]
+) -> None:
+    # each column draws from a small pool, so values repeat and mix kinds as a batch's do
+    rows = [{c: pools[i][pick[i] % len(pools[i])] for i, c in enumerate(COLUMNS)} for pick in picks]
+    assert copy_text(rows) == _copy_text_row_by_row(rows)
+
+
+def test_copy_text_keeps_the_same_instant_in_two_zones_and_one_and_true_apart() -> None:
+    plus2 = NOW.astimezone(dt.timezone(dt.timedelta(hours=2)))
+    rows = [
+        row("n:1", quantity=1, received_at=NOW, node="x"),
+        row("n:2", quantity=True, received_at=plus2, node="x"),
+        row("n:3", quantity=1.0, received_at=NOW.replace(tzinfo=None), node="x\ty"),
+    ]
+    assert copy_text(rows) == _copy_text_row_by_row(rows)
+    assert [
+        line.split("\t")[COLUMNS.index("quantity")] for line in copy_text(rows).split("\n")[:3]
+    ] == ["1", "True", "1.0"]
