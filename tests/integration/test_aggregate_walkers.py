@@ -10,31 +10,16 @@ import subprocess
 from pathlib import Path
 
 from models import Account, Billing, Node, UsageRecord
-from tests.support.aggregator import silent_server  # noqa: F401 - fixture
+from tests.support.aggregator import USER, rec, silent_server  # noqa: F401 - fixture
 from tests.support.node_repo import NodeRepo
 from tests.support.procs import BIN, hero_admin, wait_until
 from tests.support.stack import Stack
-from wire.otoml import UsageIn
 
-USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 NODES = ("node-a", "node-b", "node-c", "node-d", "node-e")
 HOURS = [
     (dt.datetime.now(dt.UTC) - dt.timedelta(hours=h)).replace(minute=0, second=0, microsecond=0)
     for h in (4, 3, 2)
 ]
-
-
-def usage(node: str, seq: int, hour: dt.datetime) -> UsageIn:
-    return UsageIn(
-        key=f"{node}:{seq}",
-        node=node,
-        user=USER,
-        resource_kind="vm_hour",
-        applies_to="vm",
-        quantity=1,
-        amount_cents=seq,
-        occurred_at=hour + dt.timedelta(minutes=seq % 60),
-    )
 
 
 def test_nodes_walked_in_several_processes_are_each_charged_once(
@@ -51,7 +36,7 @@ def test_nodes_walked_in_several_processes_are_each_charged_once(
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
         repo = NodeRepo(tmp_path / name, str(bare), name)
         for hour in HOURS:
-            records = [usage(name, seq + i, hour) for i in range(1, 4)]
+            records = [rec(name, seq + i, cents=seq + i, hour=hour) for i in range(1, 4)]
             seq += 3
             cents += sum(r.amount_cents for r in records)
             repo.write_batch(hour, records)

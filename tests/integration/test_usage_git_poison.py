@@ -16,29 +16,15 @@ from pathlib import Path
 import actors
 import messages
 from models import Account, Alert, Billing, Node, UsageRecord
-from tests.support.aggregator import silent_server  # noqa: F401 - fixture
+from tests.support.aggregator import USER, rec, silent_server  # noqa: F401 - fixture
 from tests.support.bridge_stack import dead_letters
 from tests.support.git_http import git_http_server
 from tests.support.node_repo import NodeRepo
 from tests.support.procs import hero_admin, wait_until
 from tests.support.stack import Stack
-from wire.otoml import UsageIn, dumps
+from wire.otoml import dumps
 
-USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
 HOUR = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
-
-
-def usage(node: str, seq: int, cents: int) -> UsageIn:
-    return UsageIn(
-        key=f"{node}:{seq}",
-        node=node,
-        user=USER,
-        resource_kind="vm_hour",
-        applies_to="vm",
-        quantity=1,
-        amount_cents=cents,
-        occurred_at=HOUR + dt.timedelta(minutes=seq),
-    )
 
 
 def poison_line(node: str, seq: int) -> bytes:
@@ -90,8 +76,8 @@ def test_git_poison_is_quarantined_with_alerts_and_every_other_node_is_charged(
         assert evil.returncode == 2
         assert "--repo: " in evil.stderr and "transport helper" in evil.stderr
 
-        repos["node-a"].write_batch(HOUR, [usage("node-a", i, 5) for i in (1, 2, 3)])
-        poisoned = dumps("node-b", HOUR, [usage("node-b", 1, 7)]) + poison_line("node-b", 2)
+        repos["node-a"].write_batch(HOUR, [rec("node-a", i, 5, HOUR) for i in (1, 2, 3)])
+        poisoned = dumps("node-b", HOUR, [rec("node-b", 1, 7, HOUR)]) + poison_line("node-b", 2)
         repos["node-b"].write_batch(HOUR, [], data=poisoned)
         for repo in repos.values():
             repo.commit()
@@ -112,9 +98,9 @@ def test_git_poison_is_quarantined_with_alerts_and_every_other_node_is_charged(
 
     # And a batch that slipped past the aggregator is re-checked by the worker
     actors.build_broker(stack.env["HERO_AMQP_URL"])
-    slipped = {**usage("node-e", 2, 0).to_json(), "amount_cents": 10**19}
+    slipped = {**rec("node-e", 2, 0, HOUR).to_json(), "amount_cents": 10**19}
     actors.send(
-        messages.ApplyUsageBatch(records=[usage("node-e", 1, 11).to_json(), slipped], via="git")
+        messages.ApplyUsageBatch(records=[rec("node-e", 1, 11, HOUR).to_json(), slipped], via="git")
     )
 
     wait_until(lambda: UsageRecord.select().count() == 5, timeout=60, what="5 records")
