@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from actors.deps import current
 from models import Account, Billing, PlanSubscription, db
@@ -123,14 +123,19 @@ def record_changes(changes: list[Change], *, now: dt.datetime | None = None) -> 
     if not last:
         return {}
     ids = sorted(last)
-    rows: dict[int, CreditState] = {
-        int(r.account_id): r for r in CreditState.select().where(CreditState.account.in_(ids))
-    }
+    read: Any = CreditState.select(
+        CreditState.account,
+        CreditState.allowance_cents,
+        CreditState.suspended_at,
+        CreditState.seq,
+        CreditState.exhausted_since,
+    ).where(CreditState.account.in_(ids))
+    rows = {int(r[0]): _StateRow(*r) for r in read.tuples()}  # no model per row: batches
     floor = policy().floor_cents
     states: dict[int, str] = {}
     values: list[Any] = []
     notices: list[Notice] = []
-    resumed: list[tuple[CreditState, int]] = []
+    resumed: dict[int, int] = {}
     for account_id in ids:
         change, row = last[account_id], rows.get(account_id)
         allowance = int(row.allowance_cents) if row else 0
@@ -160,7 +165,7 @@ def record_changes(changes: list[Change], *, now: dt.datetime | None = None) -> 
         ]
         states[account_id] = state
         if row is not None and suspended and not exhausted:
-            resumed.append((row, change.balance_cents))
+            resumed[account_id] = change.balance_cents
         if exhausted and (row is None or row.exhausted_since is None):
             notices.append(
                 Notice(
@@ -174,14 +179,33 @@ def record_changes(changes: list[Change], *, now: dt.datetime | None = None) -> 
                     },
                 )
             )
+    before: list[CreditState] = (
+        list(
+            CreditState.select()
+            .where(CreditState.account.in_(sorted(resumed)))
+            .order_by(CreditState.account)
+        )
+        if resumed
+        else []
+    )
     _upsert(values, len(ids))
     if resumed:
         from actors.suspension import resume  # the ledger sits under plans: no cycle
 
-        for row, balance_cents in resumed:
-            resume(row, balance_cents)
+        for model in before:  # the rows as they were before this change
+            resume(model, resumed[int(model.account_id)])
     write_notices(*notices, now=now)
     return states
+
+
+class _StateRow(NamedTuple):
+    """What ``record_changes`` reads of a state row."""
+
+    account_id: int
+    allowance_cents: int
+    suspended_at: dt.datetime | None
+    seq: int
+    exhausted_since: dt.datetime | None
 
 
 #: The columns ``record_changes`` writes, in the order of its values; an existing row
