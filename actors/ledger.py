@@ -281,6 +281,40 @@ def lock_billing(account_ids: set[int]) -> dict[int, BillingState]:
     return states
 
 
+def lock_billing_of(addresses: set[str]) -> dict[str, BillingState]:
+    """The billing state of each account of *addresses* (unknown ones left out), its row
+    locked in account id order: one statement when every account has its billing row (as
+    every account made by signing up has), else ``lock_billing`` for the others too.
+    Caller holds the transaction.
+    """
+    if not addresses:
+        return {}
+    p = param()
+    lock = " FOR UPDATE OF billing" if lock_clause() else ""
+    rows = db.execute_sql(
+        "SELECT account.address, billing.account_id, billing.balance_cents, "
+        "billing.usage_carry, billing.first_paid_at, billing.low_balance_cents "
+        "FROM billing JOIN account ON account.id = billing.account_id "
+        f"WHERE account.address IN ({', '.join([p] * len(addresses))}) "
+        f"ORDER BY billing.account_id{lock}",
+        sorted(addresses),
+    ).fetchall()
+    found = {
+        str(r[0]): BillingState(int(r[1]), int(r[2]), int(r[3]), _first_paid(r[4]), int(r[5]))
+        for r in rows
+    }
+    if len(found) < len(addresses):  # unknown addresses, or accounts without a billing row
+        others: Any = (
+            Account.select(Account.address, Account.id)
+            .where(Account.address.in_(sorted(addresses - found.keys())))
+            .tuples()
+        )
+        ids: dict[str, int] = dict(others)
+        states = lock_billing(set(ids.values()))
+        found.update({address: states[account_id] for address, account_id in ids.items()})
+    return found
+
+
 def _select_billing(account_ids: set[int]) -> dict[int, BillingState]:
     p, lock = param(), lock_clause()
     ids = sorted(account_ids)

@@ -29,7 +29,7 @@ from peewee import chunked
 
 from actors import RETRY_POLICY, actor
 from actors.ladder import LADDER_DENOMINATOR, multiplier_quarters, tier_at
-from actors.ledger import BillingState, Posting, lock_billing, post_many
+from actors.ledger import BillingState, Posting, lock_billing_of, post_many
 from actors.usage_insert import INSERT_CHUNK, insert_new
 from models import Account, Alert, UnmatchedItem, UsageRecord, write_transaction
 from wire.rules import RecordError, UsageIn, format_time, short_repr, validate_record
@@ -175,12 +175,7 @@ def _mark_seen(keys: list[str], via: str) -> None:
 
 def _lock_accounts(addresses: set[str]) -> dict[str, BillingState]:
     """The billing state of each known address, its row locked (in account id order)."""
-    found: Any = (
-        Account.select(Account.address, Account.id).where(Account.address.in_(addresses)).tuples()
-    )
-    ids: dict[str, int] = dict(found)
-    states = lock_billing(set(ids.values()))
-    return {address: states[account_id] for address, account_id in ids.items()}
+    return lock_billing_of(addresses)
 
 
 def _row(
