@@ -1,12 +1,13 @@
 """Usage rows into ``usage_record``, skipping keys already there: the keys inserted.
 
 On PostgreSQL the rows are streamed with ``COPY`` into a temporary staging table (one per
-connection, emptied at every commit), then moved by one ``INSERT ... SELECT ... ON
-CONFLICT (key) DO NOTHING RETURNING key``: one round trip of data and one statement,
-instead of thousands of bound parameters. On SQLite, multi-row ``INSERT ... VALUES`` with
-the same ``ON CONFLICT``. Both run inside the caller's transaction, so the rows and the
-charges they cause commit together or not at all. A value the database refuses raises
-peewee's ``DataError``/``IntegrityError`` on either path (the caller isolates it).
+connection, emptied at every commit and before every use), then moved by one ``INSERT ...
+SELECT ... ON CONFLICT (key) DO NOTHING RETURNING key``: one round trip of data and one
+statement, instead of thousands of bound parameters. On SQLite, multi-row ``INSERT ...
+VALUES`` with the same ``ON CONFLICT``. Both run inside the caller's transaction, so the
+rows and the charges they cause commit together or not at all. A value the database
+refuses raises peewee's ``DataError``/``IntegrityError`` on either path (the caller
+isolates it).
 """
 
 from __future__ import annotations
@@ -110,11 +111,11 @@ def _insert_copy(rows: list[dict[str, Any]]) -> set[str]:
     wrapper: Any = getattr(peewee, "__exception_wrapper__")  # noqa: B009 - untyped
     with wrapper:  # psycopg2's errors as peewee's, as execute_sql raises them
         cursor = db.cursor()
-        cursor.execute(_CREATE_STAGE)
+        # one round trip: emptied first, for a second call in the same transaction
+        cursor.execute(f"{_CREATE_STAGE}; TRUNCATE {STAGE}")
         cursor.copy_expert(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN", data)
         cursor.execute(_MOVE)
         inserted = {r[0] for r in cursor.fetchall()}
-        cursor.execute(f"TRUNCATE {STAGE}")  # a second call in the same transaction
     return inserted
 
 
