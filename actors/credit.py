@@ -132,6 +132,7 @@ def record_changes(changes: list[Change], *, now: dt.datetime | None = None) -> 
     ).where(CreditState.account.in_(ids))
     rows = {int(r[0]): _StateRow(*r) for r in read.tuples()}  # no model per row: batches
     floor = policy().floor_cents
+    stamped_now = _stamp(now)
     states: dict[int, str] = {}
     values: list[Any] = []
     notices: list[Notice] = []
@@ -161,7 +162,7 @@ def record_changes(changes: list[Change], *, now: dt.datetime | None = None) -> 
             True,
             _stamp(since if exhausted else None),
             _stamp(row.suspended_at if row and exhausted else None),
-            _stamp(now),
+            stamped_now,
         ]
         states[account_id] = state
         if row is not None and suspended and not exhausted:
