@@ -195,7 +195,7 @@ class Watch:
             self.moved_at = now
             self.done = done
             self.lowest = total if self.lowest is None else min(self.lowest, total)
-        delayed_only = bool(waiting) and all(
+        delayed_only = any(k.endswith(".DQ") for k in waiting) and all(
             k.endswith(".DQ") or k == "accounts not settled" for k in waiting
         )
         window = max(self.stall_s, DELAYED_STALL_S) if delayed_only else self.stall_s

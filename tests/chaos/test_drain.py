@@ -32,6 +32,12 @@ def test_only_delay_queues_waiting_get_the_longest_retry_backoff() -> None:
     assert watch.stalled(DELAYED_STALL_S + 1, waiting, (1, 1, 0))
 
 
+def test_balances_alone_not_settled_with_every_queue_empty_get_the_plain_window() -> None:
+    watch = Watch(0.0, stall_s=60)
+    assert not watch.stalled(0, {"accounts not settled": 3}, (1, 1, 0))
+    assert watch.stalled(61, {"accounts not settled": 3}, (1, 1, 0))
+
+
 def test_a_stopped_drain_names_each_waiting_backlog_and_its_count() -> None:
     drained = Drained(
         seconds=130.0,
