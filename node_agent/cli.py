@@ -1,5 +1,5 @@
-"""``hero-node``: the node agent's CLI (keygen, record, serve, flush, status, intake-token,
-credit)."""
+"""``hero-node``: the node agent's CLI (keygen, record, serve, flush, status, quarantine,
+intake-token, credit)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,12 @@ EXIT_PENDING = 1
 EXIT_USAGE = 2
 #: The journal could not be opened or written (nothing was recorded).
 EXIT_JOURNAL = 3
+#: ``quarantine retry``: some rows are still no valid record and stay quarantined.
+EXIT_STILL_QUARANTINED = 4
 #: Quarantined journal rows shown by ``status`` (the count covers them all).
 STATUS_QUARANTINED = 10
+#: Quarantined journal rows listed by ``quarantine`` unless ``--limit`` says otherwise.
+QUARANTINE_LIST_LIMIT = 100
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -67,6 +71,23 @@ def make_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="how far the journal's records have got")
     status.add_argument("--json", action="store_true", help="print JSON")
+    quarantine = sub.add_parser(
+        "quarantine", help="list the journal rows set aside, or re-admit them (retry)"
+    )
+    quarantine.add_argument("--json", action="store_true", help="print JSON")
+    quarantine.add_argument(
+        "--limit",
+        type=_limit,
+        default=QUARANTINE_LIST_LIMIT,
+        help=f"list at most this many rows, 0 for all (default {QUARANTINE_LIST_LIMIT})",
+    )
+    actions = quarantine.add_subparsers(dest="action")
+    retry = actions.add_parser(
+        "retry", help="check rows again with the record rules; re-admit the valid ones"
+    )
+    retry.add_argument("keys", nargs="*", metavar="KEY", help="a row's key, e.g. node-a:42")
+    retry.add_argument("--all", action="store_true", help="every quarantined row")
+    retry.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("intake-token", help="print the intake's bearer token (made if missing)")
     credit = sub.add_parser("credit", help="an account's credit state as this host knows it")
     credit.add_argument("address", help="the user's Mycelium address")
@@ -90,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": _serve,
             "flush": _flush,
             "status": _status,
+            "quarantine": _quarantine,
             "intake-token": _intake_token,
             "credit": _credit,
         }
@@ -158,6 +180,81 @@ def _bad_time(text: str) -> str | None:
     except (ValueError, OverflowError, OSError):
         return f"occurred_at: {text!r} is not a time this node can record"
     return None
+
+
+def _limit(text: str) -> int:
+    """``--limit``: a count of rows, 0 for all."""
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rows (0 for all)")
+    return int(text)
+
+
+def _quarantine(args: argparse.Namespace, settings: NodeSettings) -> int:
+    if args.action == "retry":
+        return _quarantine_retry(args, settings)
+    with open_journal(settings) as journal:
+        total = journal.counts().quarantined
+        rows = journal.quarantined(limit=args.limit or -1)
+    more = max(total - len(rows), 0)
+    if args.json:
+        report = {"node": settings.name, "quarantined": total, "rows": rows, "more": more}
+        print(json.dumps(report, sort_keys=True))
+        return EXIT_OK
+    print(f"node {settings.name}: {total} quarantined")
+    for row in rows:
+        print(f"{row['key']} at {row['quarantined_at']}: {_one_line(row['reason'])}")
+    if more:
+        print(f"... {more} more (--limit 0 lists all)")
+    if total:
+        print(
+            "re-admit them after an upgrade or a passing fault with "
+            "`hero-node quarantine retry KEY ...` or `--all`",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _quarantine_retry(args: argparse.Namespace, settings: NodeSettings) -> int:
+    if bool(args.keys) == bool(args.all):
+        print(
+            "hero-node: quarantine retry: give the keys of the rows or --all (not both)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    with open_journal(settings) as journal:
+        outcome = journal.retry_quarantined(None if args.all else args.keys)
+    if outcome.unknown:
+        print(
+            f"hero-node: KEY: {_one_line(', '.join(outcome.unknown))}: no such row in the "
+            f"journal of node {settings.name}; nothing was changed",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps({"node": settings.name, **outcome.as_dict()}, sort_keys=True))
+    else:
+        for key in outcome.readmitted:
+            print(f"{key}: re-admitted")
+        for key in outcome.not_quarantined:
+            print(f"{key}: not quarantined, nothing to do")
+        for row in outcome.still_quarantined:
+            print(f"{row['key']}: still quarantined: {_one_line(row['reason'])}")
+        print(
+            f"{len(outcome.readmitted)} re-admitted, "
+            f"{len(outcome.still_quarantined)} still quarantined"
+        )
+    if outcome.still_quarantined:
+        print(
+            "hero-node: some rows are still no valid record (reasons above); they stay quarantined",
+            file=sys.stderr,
+        )
+        return EXIT_STILL_QUARANTINED
+    return EXIT_OK
+
+
+def _one_line(text: str) -> str:
+    """*text* with control characters (a newline in a reason) written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _intake_token(args: argparse.Namespace, settings: NodeSettings) -> int:

@@ -8,7 +8,8 @@ through ``published_at`` (NATS PubAck seen), ``committed_at``/``commit_id`` (in 
 git repo) and ``pushed_at`` (on the Forge remote). A row that can no longer be read as a
 valid record (written by hand, by an older version, or outside rules tightened since) is
 quarantined instead: ``quarantined_at``/``quarantine_reason`` are set, an error is logged,
-and every stage skips it, so the rows after it go on. Several processes may share the
+and every stage skips it, so the rows after it go on, until ``hero-node quarantine retry``
+checks it again and re-admits it if it is valid now. Several processes may share the
 file (``hero-node record`` next to ``hero-node serve``): SQLite serialises writers and
 ``busy_timeout`` waits for the lock instead of failing.
 """
@@ -100,6 +101,26 @@ class Counts:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What ``Journal.retry_quarantined`` did: keys re-admitted, rows kept aside (key, since
+    when, new reason), keys that were not quarantined, and keys of no row (then nothing
+    was changed)."""
+
+    readmitted: tuple[str, ...] = ()
+    still_quarantined: tuple[dict[str, str], ...] = ()
+    not_quarantined: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "readmitted": list(self.readmitted),
+            "still_quarantined": list(self.still_quarantined),
+            "not_quarantined": list(self.not_quarantined),
+            "unknown": list(self.unknown),
+        }
 
 
 def encode_body(record: UsageIn) -> bytes:
@@ -263,7 +284,8 @@ class Journal:
         )
 
     def quarantined(self, *, limit: int) -> list[dict[str, str]]:
-        """Quarantined rows, oldest first: key, when, why (for ``hero-node status``)."""
+        """Quarantined rows, oldest first: key, when, why (for ``hero-node status`` and
+        ``hero-node quarantine``); *limit* -1 for all."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT key, quarantined_at, quarantine_reason FROM records "
@@ -271,6 +293,79 @@ class Journal:
                 (limit,),
             ).fetchall()
         return [{"key": r[0], "quarantined_at": r[1], "reason": r[2]} for r in rows]
+
+    def retry_quarantined(self, keys: Sequence[str] | None) -> RetryOutcome:
+        """Check quarantined rows again and re-admit those that are valid records now.
+
+        Each row is read with the rules every stage reads it with (``_row``: the record
+        rules of ``wire.rules``, the body's key equal to the row's). A valid row loses
+        ``quarantined_at``/``quarantine_reason``, so the publisher and the committer take
+        it on their next round, under its old key (the service charges a key once); a row
+        still invalid stays quarantined since the same time, with the new reason.
+
+        All in one ``BEGIN IMMEDIATE`` transaction, so it is safe next to ``serve``: the
+        other process's writers wait (``busy_timeout``), its readers see all or nothing.
+
+        Args:
+            keys: the rows to retry; None for every quarantined row. If any key is no row
+                of this journal nothing is changed and ``unknown`` names them.
+        """
+        with self._lock, self._tx():
+            if keys is None:
+                rows = self._db.execute(
+                    "SELECT seq, key, body, recorded_at, published_at, committed_at, commit_id,"
+                    " pushed_at, quarantined_at FROM records"
+                    " WHERE quarantined_at IS NOT NULL ORDER BY seq"
+                ).fetchall()
+            else:
+                wanted = list(dict.fromkeys(keys))
+                found = {
+                    r[1]: r
+                    for r in self._db.execute(
+                        "SELECT seq, key, body, recorded_at, published_at, committed_at,"
+                        " commit_id, pushed_at, quarantined_at FROM records"
+                        " WHERE key IN (SELECT value FROM json_each(?))",
+                        (json.dumps(wanted),),
+                    )
+                }
+                unknown = tuple(k for k in wanted if k not in found)
+                if unknown:
+                    return RetryOutcome(unknown=unknown)
+                rows = [found[k] for k in wanted]
+            readmitted: list[str] = []
+            still: list[dict[str, str]] = []
+            not_quarantined: list[str] = []
+            for r in rows:
+                if r[8] is None:
+                    not_quarantined.append(r[1])
+                    continue
+                try:
+                    self._row(r)
+                except Exception as exc:  # noqa: BLE001 - any way a row is broken: keep it aside
+                    reason = f"{type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
+                    self._db.execute(
+                        "UPDATE records SET quarantine_reason = ? WHERE seq = ?", (reason, r[0])
+                    )
+                    still.append({"key": r[1], "quarantined_at": r[8], "reason": reason})
+                    continue
+                self._db.execute(
+                    "UPDATE records SET quarantined_at = NULL, quarantine_reason = NULL"
+                    " WHERE seq = ?",
+                    (r[0],),
+                )
+                readmitted.append(r[1])
+        outcome = RetryOutcome(
+            readmitted=tuple(readmitted),
+            still_quarantined=tuple(still),
+            not_quarantined=tuple(not_quarantined),
+        )
+        for row in still:
+            log.error(
+                "journal.record_still_quarantined", key=row["key"], reason=row["reason"][:200]
+            )
+        if readmitted:
+            log.info("journal.records_readmitted", count=len(readmitted), first=readmitted[0])
+        return outcome
 
     def quarantine(self, seq: int, *, reason: str, now: dt.datetime) -> None:
         """Set row *seq* aside for good with *reason* (every stage skips it from now on)."""
