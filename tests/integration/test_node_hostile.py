@@ -67,6 +67,44 @@ def test_a_broken_journal_row_is_quarantined_and_the_others_are_published_and_pu
     wait_published(node, 3)
 
 
+def test_a_row_quarantined_by_a_passing_fault_is_retried_while_serving_and_goes_all_the_way(
+    make_node: MakeNode,  # noqa: F811
+    stream: TestStream,  # noqa: F811
+    forge: GitHttpServer,  # noqa: F811
+) -> None:
+    # Given a journal of two valid records of two hours ago, the second set aside by a
+    # fault since gone (as the agent's own quarantine would have set it)
+    node = make_node(stream=stream, forge=forge, HERO_NODE_COMMIT_INTERVAL_S="1")
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    keys = [node.record(at=earlier) for _ in range(2)]
+    db = sqlite3.connect(node.env["HERO_NODE_JOURNAL"])
+    db.execute(
+        "UPDATE records SET quarantined_at = '2026-11-21T14:00:00Z',"
+        " quarantine_reason = 'OSError: disk I/O error' WHERE key = ?",
+        (keys[1],),
+    )
+    db.commit()
+    db.close()
+    serving = node.serve()
+    wait_until(lambda: node.status()["pushed"] == 1, timeout=60, what="1 record pushed")
+    # (the first one's hour is committed and pushed without it)
+    assert forge_batches(forge, node)
+
+    # When the operator retries it while the agent serves
+    retried = node.cli("quarantine", "retry", keys[1])
+
+    # Then it is re-admitted and published and pushed under its own key
+    assert retried.returncode == 0, retried.stderr
+    assert f"{keys[1]}: re-admitted" in retried.stdout
+    wait_published(node, 2)
+    wait_until(lambda: node.status()["pushed"] == 2, timeout=60, what="2 records pushed")
+    assert sorted(m.headers["Nats-Msg-Id"] for m in stream_messages(stream.name)) == sorted(keys)
+    batches = forge_batches(forge, node)
+    assert sorted(k for ks in batches.values() for k in ks) == sorted(keys)
+    assert node.status()["quarantined"] == 0
+    assert serving.proc is not None and serving.proc.poll() is None
+
+
 def test_the_intake_token_is_made_0600_at_first_start_and_required(make_node: MakeNode) -> None:  # noqa: F811
     node = make_node()
     node.serve()
