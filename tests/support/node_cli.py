@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
 
 from node_agent.cli import main
 
@@ -20,3 +26,22 @@ def run_main(*argv: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(argv))
     return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def node_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Only this test's HERO_* variables (node ``node-a``, a journal in *tmp_path*);
+    logging configuration put back after.
+
+    The CLI's logging set-up caches loggers on first use, which would hide later tests'
+    log lines from capture_logs: structlog's test defaults are kept instead.
+    """
+    for name in list(os.environ):
+        if name.startswith("HERO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HERO_NODE_NAME", "node-a")
+    monkeypatch.setenv("HERO_NODE_JOURNAL", str(tmp_path / "j.db"))
+    monkeypatch.setattr("node_agent.cli.configure_logging", lambda: None)
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)

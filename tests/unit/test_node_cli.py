@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from node_agent.cli import EXIT_OK, EXIT_USAGE
 from node_agent.journal import Journal
-from tests.support.node_cli import USER, run_main
+from tests.support.node_cli import USER, node_environ, run_main  # noqa: F401 - fixture
 
-
-@pytest.fixture(autouse=True)
-def node_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Only this test's HERO_* variables; logging configuration put back after."""
-    for name in list(os.environ):
-        if name.startswith("HERO_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HERO_NODE_NAME", "node-a")
-    monkeypatch.setenv("HERO_NODE_JOURNAL", str(tmp_path / "j.db"))
-    # The CLI's logging set-up caches loggers on first use, which would hide later
-    # tests' log lines from capture_logs: keep structlog's test defaults instead.
-    monkeypatch.setattr("node_agent.cli.configure_logging", lambda: None)
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
+pytestmark = pytest.mark.usefixtures("node_environ")
 
 
 def record(*extra: str, kind: str = "vm_hour") -> tuple[int, str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -17,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from node_agent.cli import EXIT_OK, EXIT_STILL_QUARANTINED, EXIT_USAGE
 from node_agent.journal import Journal
 from node_agent.records import draft_record
-from tests.support.node_cli import USER, run_main
+from tests.support.node_cli import USER, node_environ, run_main  # noqa: F401 - fixture
 from tests.support.procs import hero_env
 from wire.otoml import parse_record
 
@@ -159,20 +157,6 @@ def test_retry_waits_for_another_process_writing_and_serve_sees_the_row(
 
 
 # -- the command line, in-process --------------------------------------------------------
-
-
-@pytest.fixture
-def node_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Only this test's HERO_* variables; logging configuration put back after."""
-    for name in list(os.environ):
-        if name.startswith("HERO_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HERO_NODE_NAME", "node-a")
-    monkeypatch.setenv("HERO_NODE_JOURNAL", str(tmp_path / "j.db"))
-    monkeypatch.setattr("node_agent.cli.configure_logging", lambda: None)
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 @pytest.mark.usefixtures("node_environ")
