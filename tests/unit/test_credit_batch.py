@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from actors.usage import apply_batch
 from bench.scratch import mycelium_addresses
 from models import Account, Billing, Notification, db, write_transaction
 from models.credit import CreditState
+from tests.support.sql import statements
 from wire.times import utcnow
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
@@ -35,24 +34,6 @@ def accounts(count: int, *, balance: int = 10_000) -> list[Account]:
     for account in made:
         Billing.create(account=account, balance_cents=balance)
     return made
-
-
-@contextmanager
-def statements_on(table: str) -> Iterator[list[str]]:
-    """The SQL statements run meanwhile that name *table*."""
-    seen: list[str] = []
-    original = db.obj.execute_sql
-
-    def spy(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if table in sql:
-            seen.append(sql)
-        return original(sql, params, *args, **kwargs)
-
-    db.obj.execute_sql = spy
-    try:
-        yield seen
-    finally:
-        del db.obj.execute_sql
 
 
 def charge_each(made: list[Account], cents: int, ref: str) -> None:
@@ -71,7 +52,7 @@ def test_a_batch_reads_and_writes_the_state_rows_in_two_statements(
 ) -> None:
     made = accounts(count)
     charge_each(made, -1, "first")  # rows are created
-    with statements_on("credit_state") as seen:
+    with statements("credit_state") as seen:
         charge_each(made, -1, "second")  # rows are updated
     assert len(seen) == 2, seen
     rows = list(CreditState.select())

@@ -4,16 +4,13 @@ account without a billing row given one, and the rows really locked on PostgreSQ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import psycopg2
 import pytest
 
 from actors.ledger import lock_billing_of
 from bench.scratch import mycelium_addresses
-from models import Account, Billing, db, write_transaction
+from models import Account, Billing, write_transaction
+from tests.support.sql import statements
 
 UNKNOWN = "400::dead"
 
@@ -29,22 +26,6 @@ def accounts(count: int, *, billing: bool = True, seed: int = 40) -> list[Accoun
         if billing:
             Billing.create(account=account, balance_cents=100 + i, usage_carry=i % 4)
     return made
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-    original = db.obj.execute_sql
-
-    def spy(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        seen.append(sql)
-        return original(sql, params, *args, **kwargs)
-
-    db.obj.execute_sql = spy
-    try:
-        yield seen
-    finally:
-        del db.obj.execute_sql
 
 
 @pytest.mark.parametrize("count", [1, 60])
