@@ -69,9 +69,10 @@ nats() {
   wait_port 4222 || missing+=("NATS did not start: see $log")
 }
 
-chromium() {
-  command -v chromium >/dev/null 2>&1 && return 0
-  command -v chromium-browser >/dev/null 2>&1 && return 0
+# `type -P` looks on PATH only: `command -v` would find a shell function of the same name.
+browser() {
+  type -P chromium >/dev/null 2>&1 && return 0
+  type -P chromium-browser >/dev/null 2>&1 && return 0
   if can_install; then
     note "installing Debian's chromium"
     apt_install chromium && return 0
@@ -80,7 +81,7 @@ chromium() {
 }
 
 git_cli() {
-  command -v git >/dev/null 2>&1 && return 0
+  type -P git >/dev/null 2>&1 && return 0
   if can_install; then apt_install git && return 0; fi
   missing+=("git: apt-get install git (as root)")
 }
@@ -88,7 +89,7 @@ git_cli() {
 postgres
 rabbitmq
 nats
-chromium
+browser
 git_cli
 
 if ((${#missing[@]})); then
