@@ -126,7 +126,12 @@ def _start_agent(root: Path, env: dict[str, str], log_dir: Path) -> tuple[HeroPr
 
 def run(changes: int, accounts: int, log_dir: Path) -> tuple[list[Figure], list[Check]]:
     """Measure *changes* probe changes over *accounts* accounts; figures and checks."""
+    from actors.deps import defaults, installed
+
     with ExitStack() as stack:
+        # The changes are posted in this process (as a worker would), and posting reads the
+        # credit policy from the process's dependencies: the development defaults here.
+        stack.enter_context(installed(defaults()))
         root = Path(tempfile.mkdtemp(prefix="hero_bench_credit_"))
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         raw = asyncio.run(_raw_kv_latency(f"hero_bench_kv_{uuid.uuid4().hex[:8]}", 200))
