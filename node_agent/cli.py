@@ -87,7 +87,9 @@ def make_parser() -> argparse.ArgumentParser:
     )
     retry.add_argument("keys", nargs="*", metavar="KEY", help="a row's key, e.g. node-a:42")
     retry.add_argument("--all", action="store_true", help="every quarantined row")
-    retry.add_argument("--json", action="store_true", help="print JSON")
+    # SUPPRESS: `quarantine --json retry` keeps the --json given before the action (a
+    # sub-parser's own default would put False back over it).
+    retry.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     sub.add_parser("intake-token", help="print the intake's bearer token (made if missing)")
     credit = sub.add_parser("credit", help="an account's credit state as this host knows it")
     credit.add_argument("address", help="the user's Mycelium address")

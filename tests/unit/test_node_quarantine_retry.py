@@ -203,6 +203,22 @@ def test_retry_reports_each_row_and_exits_4_while_some_stay_quarantined(
 
 
 @pytest.mark.usefixtures("node_environ")
+@pytest.mark.parametrize(
+    "argv", [["quarantine", "--json", "retry"], ["quarantine", "retry", "--json"]]
+)
+def test_retry_answers_json_wherever_json_is_given(
+    mixed: tuple[str, str, str], argv: list[str]
+) -> None:
+    _, _, broken = mixed
+
+    code, out, _ = run_main(*argv, broken)
+
+    assert code == EXIT_STILL_QUARANTINED
+    report = json.loads(out.splitlines()[-1])  # the log lines before: stdout in tests
+    assert report["still_quarantined"][0]["key"] == broken
+
+
+@pytest.mark.usefixtures("node_environ")
 def test_retry_of_valid_rows_exits_0(mixed: tuple[str, str, str]) -> None:
     good, passing, _ = mixed
 
