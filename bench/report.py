@@ -113,6 +113,8 @@ MULTIPLE_UNITS = ("MiB", "s")
 
 
 def _num(value: float, unit: str) -> str:
+    if unit == "s" and abs(value) < 1:  # latencies: milliseconds say what 0.0 s hides
+        return f"{value * 1000:,.1f} ms"
     return f"{value:,.1f} {unit}" if unit in MULTIPLE_UNITS else f"{value:,.0f} {unit}"
 
 

@@ -58,3 +58,11 @@ def test_table_prints_goal_and_verdict_for_each_figure() -> None:
 def test_a_ratio_goal_without_a_limit_is_neither_met_nor_failed() -> None:
     fig = Figure("usage", "x", 1.0, "rec/s", "none", 0.0, goal=at_least(0.5))
     assert fig.ratio is None and fig.met is None
+
+
+def test_latencies_under_a_second_print_in_milliseconds() -> None:
+    figures = [Figure("latency", "p99", 0.1234, "s", "bare p99", 0.0008, goal=under(1.0))]
+    out = io.StringIO()
+    render(figures, [Check("ok", True)], {}, Console(file=out, width=250))
+    text = out.getvalue()
+    assert "123.4 ms" in text and "0.8 ms" in text and "0.1 s" not in text
