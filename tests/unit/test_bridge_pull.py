@@ -1,0 +1,149 @@
+"""How ``PullBatches`` reads the server's answers to its pull requests (no NATS here):
+what ends a fetch, what does not, and that nothing that came is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+import pytest
+
+from runtime.pull import PullBatches, PullFailed
+
+
+@dataclass
+class Msg:
+    subject: str
+    data: bytes = b""
+    headers: dict[str, str] | None = None
+
+
+class FakeNats:
+    """Records the pull requests; the test answers them through ``deliver``."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, bytes, str]] = []
+        self.cb: Callable[[Any], Awaitable[None]] | None = None
+
+    def new_inbox(self) -> str:
+        return "_INBOX.t"
+
+    async def subscribe(self, subject: str, cb: Callable[[Any], Awaitable[None]]) -> None:
+        assert subject == "_INBOX.t.*"
+        self.cb = cb
+
+    async def publish(self, subject: str, payload: bytes, reply: str) -> None:
+        self.requests.append((subject, payload, reply))
+
+    async def deliver(self, msg: Msg) -> None:
+        assert self.cb is not None
+        await self.cb(msg)
+
+
+def status(reply: str, code: str) -> Msg:
+    return Msg(reply, b"", {"Status": code, "Description": "test"})
+
+
+async def give_up(fetching: asyncio.Future[Any]) -> None:
+    """Cancel a fetch, as the loop does at stop, and let the cancellation land."""
+    fetching.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await fetching
+
+
+def run(body: Callable[[FakeNats, PullBatches], Awaitable[None]]) -> None:
+    async def go() -> None:
+        nc = FakeNats()
+        batches = await PullBatches(nc, stream="S", durable="d").start()
+        await body(nc, batches)
+
+    asyncio.run(asyncio.wait_for(go(), timeout=10))
+
+
+def test_a_full_batch_wakes_the_fetch_and_the_request_names_the_consumer() -> None:
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        fetching = asyncio.ensure_future(batches.fetch(2, timeout=5.0))
+        await asyncio.sleep(0)
+        ((subject, payload, reply),) = nc.requests
+        assert subject == "$JS.API.CONSUMER.MSG.NEXT.S.d"
+        assert payload == b'{"batch": 2, "expires": 5000000000}'
+        await nc.deliver(Msg(reply, b"1"))
+        await nc.deliver(Msg(reply, b"2"))
+
+        assert [m.data for m in await fetching] == [b"1", b"2"]
+
+    run(body)
+
+
+def test_a_late_end_of_an_earlier_request_does_not_end_the_next_fetch() -> None:
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        first = asyncio.ensure_future(batches.fetch(2, timeout=5.0))
+        await asyncio.sleep(0)
+        await give_up(first)
+        fetching = asyncio.ensure_future(batches.fetch(2, timeout=5.0))
+        await asyncio.sleep(0)
+        (_, _, old), (_, _, new) = nc.requests
+        assert old != new
+
+        await nc.deliver(status(old, "408"))  # the first request expires on the server
+        await nc.deliver(Msg(new, heartbeat := b""))  # no status header: not an end
+        await nc.deliver(status(new, "100"))  # an idle heartbeat: not an end either
+        await asyncio.sleep(0.01)
+        assert not fetching.done()
+        await nc.deliver(Msg(new, b"1"))
+        await nc.deliver(status(new, "408"))
+
+        assert [m.data for m in await fetching] == [heartbeat, b"1"]
+
+    run(body)
+
+
+def test_messages_of_a_request_given_up_are_handed_to_the_next_fetch_first() -> None:
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        first = asyncio.ensure_future(batches.fetch(3, timeout=5.0))
+        await asyncio.sleep(0)
+        await give_up(first)
+        (_, _, old) = nc.requests[0]
+        for i in (1, 2, 3):
+            await nc.deliver(Msg(old, str(i).encode()))
+
+        # a full batch is there already: no new request
+        assert [m.data for m in await batches.fetch(2, timeout=5.0)] == [b"1", b"2"]
+        assert len(nc.requests) == 1
+        # one left: the next fetch asks only for what is missing
+        fetching = asyncio.ensure_future(batches.fetch(2, timeout=5.0))
+        await asyncio.sleep(0)
+        assert nc.requests[1][1] == b'{"batch": 1, "expires": 5000000000}'
+        await nc.deliver(Msg(nc.requests[1][2], b"4"))
+        assert [m.data for m in await fetching] == [b"3", b"4"]
+
+    run(body)
+
+
+def test_an_idle_stream_is_a_timeout_and_an_error_status_is_a_failure() -> None:
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        fetching = asyncio.ensure_future(batches.fetch(2, timeout=5.0))
+        await asyncio.sleep(0)
+        await nc.deliver(status(nc.requests[-1][2], "404"))
+        with pytest.raises(nats.errors.TimeoutError):
+            await fetching
+
+        fetching = asyncio.ensure_future(batches.fetch(2, timeout=5.0))
+        await asyncio.sleep(0)
+        await nc.deliver(status(nc.requests[-1][2], "409"))
+        with pytest.raises(PullFailed, match="409"):
+            await fetching
+
+    run(body)
+
+
+def test_no_answer_at_all_ends_the_fetch_after_its_timeout() -> None:
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        with pytest.raises(nats.errors.TimeoutError):
+            await batches.fetch(2, timeout=0.05)  # a reconnect lost the request
+
+    run(body)
