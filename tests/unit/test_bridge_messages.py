@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from models import Alert
 from models.errors import BrokerUnavailable
-from runtime.bridge import BatchHandler, NodeKeys, check_message
+from runtime.bridge import CHECK_CHUNK, CHECK_THREADS, BatchHandler, NodeKeys, check_message
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
@@ -254,10 +254,20 @@ class StaticKeys(NodeKeys):
         return PUBKEYS
 
 
-def handle(msgs: list[FakeMsg], deliver: Any, **alert: Any) -> None:
-    with ThreadPoolExecutor(max_workers=1) as executor:
+def handle(msgs: list[FakeMsg], deliver: Any, *, pool: bool = False, **alert: Any) -> None:
+    """Settle *msgs* as one batch; with *pool*, checked in chunks on a pool as the bridge
+    does."""
+    with (
+        ThreadPoolExecutor(max_workers=1) as executor,
+        ThreadPoolExecutor(max_workers=CHECK_THREADS) as checks,
+    ):
         handler = BatchHandler(
-            prefix=PREFIX, keys=StaticKeys(), executor=executor, deliver=deliver, **alert
+            prefix=PREFIX,
+            keys=StaticKeys(),
+            executor=executor,
+            deliver=deliver,
+            checks=checks if pool else None,
+            **alert,
         )
         asyncio.run(handler.handle(list(msgs)))
 
@@ -314,6 +324,59 @@ def test_a_poison_that_cannot_be_quarantined_is_not_terminated() -> None:
 
     # Then the poison comes back later, and the good record is not held up by it
     assert (good.settled, poison.settled) == (["ack"], ["nak"])
+
+
+def chunked_batch(poison_at: int) -> list[FakeMsg]:
+    """Good records over three chunks of the check pool, a poison at *poison_at*."""
+    msgs = [fake(record("node-a", i + 1), seq=i + 1) for i in range(CHECK_CHUNK * 3)]
+    msgs[poison_at] = fake(record("node-a", poison_at + 1, amount_cents=-1), seq=poison_at + 1)
+    return msgs
+
+
+def test_a_poison_inside_a_chunk_checked_on_the_pool_is_terminated_alone(sqlite_db: str) -> None:
+    # Given a batch checked in chunks on the pool, a poison inside the second chunk
+    poison_at = CHECK_CHUNK + CHECK_CHUNK // 2
+    msgs = chunked_batch(poison_at)
+    delivered: list[list[dict[str, Any]]] = []
+
+    handle(msgs, lambda records, via: delivered.append(records), pool=True)
+
+    # Then every other record is delivered once, in order, and acked; the poison terms
+    keys = [m.headers["Nats-Msg-Id"] for m in msgs if m.headers]
+    assert [[r["key"] for r in batch] for batch in delivered] == [
+        keys[:poison_at] + keys[poison_at + 1 :]
+    ]
+    assert [m.settled for m in msgs] == [
+        ["term"] if i == poison_at else ["ack"] for i in range(len(msgs))
+    ]
+    (alert,) = Alert.select()
+    assert f"seq {poison_at + 1}" in alert.message and "amount_cents" in alert.message
+
+
+def test_no_message_is_acked_before_the_send_is_confirmed(sqlite_db: str) -> None:
+    msgs = chunked_batch(poison_at=3)
+    settled_at_send: list[list[str]] = []
+
+    def deliver(records: list[dict[str, Any]], via: str) -> None:
+        settled_at_send.extend(list(m.settled) for m in msgs if m.seq != 4)
+
+    handle(msgs, deliver, pool=True)
+
+    assert settled_at_send and all(s == [] for s in settled_at_send)  # nothing acked yet
+    assert all(m.settled == ["ack"] for m in msgs if m.seq != 4)
+
+
+def test_a_failed_send_naks_every_good_message_of_the_batch(sqlite_db: str) -> None:
+    msgs = chunked_batch(poison_at=CHECK_CHUNK * 2 + 1)
+
+    def fail(records: list[dict[str, Any]], via: str) -> None:
+        raise RuntimeError("the broker connection broke mid-send")
+
+    handle(msgs, fail, pool=True)
+
+    assert [m.settled for m in msgs] == [
+        ["term"] if m.seq == CHECK_CHUNK * 2 + 2 else ["nak"] for m in msgs
+    ]
 
 
 # -- the fetch loop ----------------------------------------------------------------------
