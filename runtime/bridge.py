@@ -254,6 +254,7 @@ class BatchHandler:
         self._deliver = deliver
         self._alert = alert
         self._checks = checks
+        self._sending: asyncio.Future[None] | None = None
 
     async def _run(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(
@@ -261,6 +262,13 @@ class BatchHandler:
         )
 
     async def handle(self, msgs: list[Any]) -> None:
+        """Check *msgs*, settle the bad, and start sending the good: the send (and then
+        the acks) goes on while the next batch is checked; ``drain`` waits for it.
+
+        At most one batch is being sent: the send of this batch starts once the last
+        one's broker confirm came and its messages were acked, so batches are sent and
+        acked in the order they were fetched.
+        """
         now = dt.datetime.now(dt.UTC)
         known = self._keys.cached() or await self._run(self._keys.get)
         verdicts = await self._check_all(msgs, known, now)
@@ -275,8 +283,21 @@ class BatchHandler:
             elif verdict.action == "later":
                 await self._later(msg, verdict)
         good = [(m, v) for m, v in zip(msgs, verdicts, strict=True) if v.action == "apply"]
+        await self.drain()
         if good:
+            self._sending = asyncio.ensure_future(self._send(good))
+
+    async def drain(self) -> None:
+        """Wait until the batch being sent is confirmed and acked (or nakked)."""
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            await sending
+
+    async def _send(self, good: list[tuple[Any, Verdict]]) -> None:
+        try:
             await self._apply(good)
+        except Exception as exc:  # noqa: BLE001 - unacked: NATS redelivers them after ack_wait
+            log.exception("bridge.send_failed", error=repr(exc), messages=len(good))
 
     async def _check_all(
         self, msgs: list[Any], known: Mapping[str, str], now: dt.datetime
@@ -424,6 +445,7 @@ async def run_bridge(
             stop=stop,
         )
     finally:
+        await handler.drain()
         checks.shutdown(wait=True)
         executor.shutdown(wait=True)
         await nc.drain()

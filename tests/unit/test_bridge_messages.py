@@ -269,7 +269,12 @@ def handle(msgs: list[FakeMsg], deliver: Any, *, pool: bool = False, **alert: An
             checks=checks if pool else None,
             **alert,
         )
-        asyncio.run(handler.handle(list(msgs)))
+        asyncio.run(handle_and_drain(handler, msgs))
+
+
+async def handle_and_drain(handler: BatchHandler, msgs: list[FakeMsg]) -> None:
+    await handler.handle(list(msgs))
+    await handler.drain()
 
 
 def test_good_records_of_a_batch_are_delivered_and_the_poison_quarantined(sqlite_db: str) -> None:
@@ -377,6 +382,45 @@ def test_a_failed_send_naks_every_good_message_of_the_batch(sqlite_db: str) -> N
     assert [m.settled for m in msgs] == [
         ["term"] if m.seq == CHECK_CHUNK * 2 + 2 else ["nak"] for m in msgs
     ]
+
+
+def test_the_next_batch_is_checked_while_one_is_sent_and_batches_are_acked_in_order(
+    sqlite_db: str,
+) -> None:
+    import threading
+
+    first = [fake(record("node-a", i), seq=i) for i in (1, 2)]
+    second = [fake(record("node-a", i), seq=i) for i in (3, 4)]
+    confirm_first = threading.Event()
+    sends: list[tuple[list[str], list[list[str]]]] = []
+
+    def deliver(records: list[dict[str, Any]], via: str) -> None:
+        sends.append(([r["key"] for r in records], [list(m.settled) for m in first]))
+        if len(sends) == 1:
+            assert confirm_first.wait(5), "the first send was never let through"
+
+    async def go(handler: BatchHandler) -> None:
+        await handler.handle(first)  # returns while the first batch is being sent
+        await asyncio.sleep(0.1)
+        assert len(sends) == 1
+        checked = asyncio.ensure_future(handler.handle(second))
+        await asyncio.sleep(0.1)
+        # the second batch is checked meanwhile, but not sent before the first is confirmed
+        assert len(sends) == 1 and all(m.settled == [] for m in first + second)
+        confirm_first.set()
+        await checked
+        await handler.drain()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        handler = BatchHandler(prefix=PREFIX, keys=StaticKeys(), executor=executor, deliver=deliver)
+        asyncio.run(asyncio.wait_for(go(handler), timeout=10))
+
+    # the second batch was sent once the first was acked
+    assert sends == [
+        (["node-a:1", "node-a:2"], [[], []]),
+        (["node-a:3", "node-a:4"], [["ack"], ["ack"]]),
+    ]
+    assert all(m.settled == ["ack"] for m in first + second)
 
 
 # -- the fetch loop ----------------------------------------------------------------------
