@@ -32,6 +32,7 @@ import tomli
 import tomli_w
 
 from wire.errors import HeroError
+from wire.otoml_written import written_document
 from wire.rules import (
     DEFAULT_CATEGORY,
     MAX_FUTURE,
@@ -144,12 +145,13 @@ def loads(data: bytes | str, *, now: dt.datetime, expect_node: str | None = None
 
 def _document(data: bytes | str) -> dict[str, Any]:
     """The TOML document, or ``OtomlError``: tomli also raises ValueError (an integer
-    of more than 4300 digits) and RecursionError (deep nesting)."""
+    of more than 4300 digits) and RecursionError (deep nesting). A file in the form
+    ``dumps`` writes is read without tomli (``wire.otoml_written``), to the same document."""
     if len(data) > MAX_FILE_BYTES:
         raise OtomlError(f"file: {len(data)} bytes, more than {MAX_FILE_BYTES}")
     try:
         text = data if isinstance(data, str) else data.decode("utf-8")
-        return tomli.loads(text)
+        return written_document(text) or tomli.loads(text)
     except (UnicodeDecodeError, tomli.TOMLDecodeError) as exc:
         raise OtomlError(f"not TOML: {_short_text(exc)}") from None
     except (ValueError, RecursionError, OverflowError) as exc:
