@@ -80,7 +80,7 @@ def measure_node_agent(count: int, *, log_dir: Path) -> AgentRun:
             fh.write(node.key.encode().hex() + "\n")
         journal_path = root / f"{node.name}.journal.db"
         began = time.perf_counter()
-        with Journal(journal_path, node=node.name) as journal:
+        with Journal(journal_path, node=node.name, key=node.key) as journal:  # as serve's intake
             for record in spread([node], count, users=mycelium_addresses(50), seed=43):
                 journal.append(record, now=record.occurred_at)
         journal_s = time.perf_counter() - began

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nacl.signing
 import structlog
 
+from node_agent.keys import sign_hex
 from wire.otoml import UsageIn, format_time, hour_of, parse_record
 
 log = structlog.get_logger("hero.node.journal")
@@ -35,7 +37,11 @@ log = structlog.get_logger("hero.node.journal")
 #: A "now" that no record lies 10 minutes ahead of: for re-reading records already accepted.
 FAR_FUTURE = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 #: Columns added after the first release, created on open when an older journal lacks them.
-_ADDED_COLUMNS = (("quarantined_at", "TEXT"), ("quarantine_reason", "TEXT"))
+_ADDED_COLUMNS = (
+    ("quarantined_at", "TEXT"),
+    ("quarantine_reason", "TEXT"),
+    ("signature", "TEXT"),
+)
 #: Characters of a quarantine reason kept (the rest of a long error is cut).
 MAX_REASON_CHARS = 500
 #: How long a writer waits for another process's lock before failing, in milliseconds.
@@ -54,7 +60,8 @@ CREATE TABLE IF NOT EXISTS records (
     commit_id TEXT,
     pushed_at TEXT,
     quarantined_at TEXT,
-    quarantine_reason TEXT
+    quarantine_reason TEXT,
+    signature TEXT
 );
 CREATE INDEX IF NOT EXISTS records_unpublished ON records (seq) WHERE published_at IS NULL;
 CREATE INDEX IF NOT EXISTS records_uncommitted ON records (seq) WHERE committed_at IS NULL;
@@ -80,6 +87,9 @@ class JournalRow:
     committed_at: str | None = None
     commit_id: str | None = None
     pushed_at: str | None = None
+    #: Hex Ed25519 signature of ``body`` by the journal's signing key, stored at append
+    #: (None: appended without a key; the publisher signs it when it sends it).
+    signature: str | None = None
 
     @property
     def hour(self) -> dt.datetime:
@@ -131,8 +141,16 @@ def encode_body(record: UsageIn) -> bytes:
 class Journal:
     """The SQLite journal of one node; thread-safe (one connection behind a lock)."""
 
-    def __init__(self, path: str | Path, *, node: str) -> None:
+    def __init__(
+        self, path: str | Path, *, node: str, key: nacl.signing.SigningKey | None = None
+    ) -> None:
         """Open (creating if needed) the journal at *path* for *node*.
+
+        Args:
+            key: the node's signing key: ``append`` then stores each body's signature, so
+                the publisher only reads it (signing is its largest cost per record). The
+                stored signatures of unpublished rows made by another key are dropped on
+                open (the publisher signs those rows again with the current key).
 
         Raises:
             JournalError: the file belongs to another node or is not a journal.
@@ -141,6 +159,7 @@ class Journal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._key = key
         try:
             self._db = sqlite3.connect(
                 self.path,
@@ -154,6 +173,8 @@ class Journal:
             self._db.executescript(_SCHEMA)
             self._add_columns()
             self._claim(node)
+            if key is not None:
+                self._adopt_signer(key)
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: {exc}") from exc
 
@@ -163,6 +184,19 @@ class Journal:
             (owner,) = self._db.execute("SELECT value FROM meta WHERE name = 'node'").fetchone()
         if owner != node:
             raise JournalError(f"{self.path} is the journal of node {owner!r}, not {node!r}")
+
+    def _adopt_signer(self, key: nacl.signing.SigningKey) -> None:
+        """Forget stored signatures of unpublished rows unless *key* made them."""
+        signer = key.verify_key.encode().hex()
+        with self._tx():
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'signer'").fetchone()
+            if row is not None and row[0] == signer:
+                return
+            self._db.execute(
+                "UPDATE records SET signature = NULL "
+                "WHERE published_at IS NULL AND signature IS NOT NULL"
+            )
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('signer', ?)", (signer,))
 
     def _add_columns(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
@@ -197,14 +231,17 @@ class Journal:
             ).fetchone()
             seq = int(last) + 1
             record = dataclasses.replace(draft, key=f"{self.node}:{seq}", node=self.node)
+            body = encode_body(record)
             self._db.execute(
-                "INSERT INTO records (seq, key, body, hour, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO records (seq, key, body, hour, recorded_at, signature)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     seq,
                     record.key,
-                    encode_body(record).decode(),
+                    body.decode(),
                     format_time(hour_of(record.occurred_at)),
                     format_time(now),
+                    None if self._key is None else sign_hex(self._key, body),
                 ),
             )
         return record
@@ -381,19 +418,20 @@ class Journal:
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, key, body, recorded_at, published_at, committed_at, commit_id,"
-                f" pushed_at FROM records WHERE ({where}) AND quarantined_at IS NULL"  # noqa: S608
+                " pushed_at, signature"
+                f" FROM records WHERE ({where}) AND quarantined_at IS NULL"  # noqa: S608
                 " ORDER BY seq LIMIT ?",
                 (*args, limit),
             ).fetchall()
         good: list[JournalRow] = []
         for r in rows:
             try:
-                good.append(self._row(r))
+                good.append(self._row(r, r[8]))
             except Exception as exc:  # noqa: BLE001 - any way a row is broken: set it aside
                 self._quarantine_row(r, exc)
         return good
 
-    def _row(self, r: Sequence[Any]) -> JournalRow:
+    def _row(self, r: Sequence[Any], signature: str | None = None) -> JournalRow:
         body = r[2].encode() if isinstance(r[2], str) else bytes(r[2])
         # Re-validated against the far future only; the record was checked when journalled.
         record = parse_record(json.loads(body), node=self.node, now=FAR_FUTURE)
@@ -409,6 +447,7 @@ class Journal:
             committed_at=r[5],
             commit_id=r[6],
             pushed_at=r[7],
+            signature=signature,
         )
 
     def _quarantine_row(self, r: Sequence[Any], exc: Exception) -> None:

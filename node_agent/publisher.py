@@ -24,7 +24,7 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nacl.signing
 import nats
@@ -54,8 +54,10 @@ MAX_BACKOFF_S = 10.0
 
 
 def headers_for(row: JournalRow, key: nacl.signing.SigningKey) -> dict[str, str]:
-    """The headers of *row*'s message: its key and the signature of its body."""
-    return {MSG_ID_HEADER: row.key, SIGNATURE_HEADER: sign_hex(key, row.body)}
+    """The headers of *row*'s message: its key and the signature of its body (the one
+    stored at append, made with the same key, or a new one)."""
+    signature = row.signature or sign_hex(key, row.body)
+    return {MSG_ID_HEADER: row.key, SIGNATURE_HEADER: signature}
 
 
 class Publisher:
@@ -81,6 +83,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._marked = 0
 
     def wake(self) -> None:
         """Look at the journal now (thread-safe; called after a record was appended)."""
@@ -161,64 +164,156 @@ class Publisher:
         (acknowledged, failed). Once *stop* is set no more rows are read; those in flight
         are still awaited.
 
-        The journal is read ``BATCH`` rows at a time after the last row sent, while the
-        acks of the rows before arrive; acknowledged rows are marked published ``BATCH``
-        at a time. The first ack that fails or is late ends the pass: the rows acknowledged
-        so far are marked, the others stay unpublished for the next pass (same key, same
-        body: JetStream and the consumers drop the repeats).
+        The journal is read ``BATCH`` rows at a time in a thread after the last row sent,
+        while the acks of the rows before arrive; each body goes with the signature stored
+        at append (signing is the largest cost per record, so it is not paid here when
+        ``serve`` journalled the row). Acknowledged rows are marked published ``BATCH`` or
+        more at a time, in a thread, while the next acks are awaited. The first ack that fails or is late stops the reading: every
+        other message in flight is still awaited until its own deadline, so only the
+        unacknowledged rows stay unpublished for the next pass (same key, same body:
+        JetStream and the consumers drop the repeats).
         """
-        inflight: deque[_InFlight] = deque()
-        acked: list[int] = []
-        total = duplicates = 0
-        after, exhausted, error = 0, False, None
+        self._marked = 0
+        window = _Window()
+        marker: asyncio.Future[None] | None = None
+        after, exhausted = 0, False
         try:
-            while error is None:
-                exhausted = exhausted or (stop is not None and stop.is_set())
-                if exhausted and not inflight:
-                    break
-                room = WINDOW - len(inflight)
-                if not exhausted and room >= BATCH:
-                    rows = await asyncio.to_thread(
-                        self._journal.unpublished, limit=BATCH, after_seq=after
-                    )
-                    exhausted = len(rows) < BATCH
-                    for row in rows:
-                        inflight.append(await self._send(js, row))
-                    after = rows[-1].seq if rows else after
+            while True:
+                exhausted = exhausted or window.error is not None or _is_set(stop)
+                if not exhausted and WINDOW - len(window) >= BATCH:
+                    batch = await asyncio.to_thread(self._read_signed, after)
+                    after = batch[-1].row.seq if batch else after
+                    exhausted = len(batch) < BATCH
+                    for item in batch:
+                        window.add(await self._send(js, item))
                     continue
-                error = await _settle_head(inflight)
-                while error is None and inflight and inflight[0].future.done():
-                    error = inflight[0].future.exception()
-                    if error is None:
-                        item = inflight.popleft()
-                        acked.append(item.seq)
-                        duplicates += bool(item.future.result().duplicate)
-                if len(acked) >= BATCH or not inflight:
-                    total += await self._mark(acked, duplicates)
-                    acked, duplicates = [], 0
+                if not window:
+                    break
+                await window.settle_head()
+                if len(window.acked.seqs) >= BATCH or not window:
+                    marker = await self._mark_behind(marker, window.take_acked())
         finally:
-            late = _abandon(inflight)
-            acked += late
-            total += await self._mark(acked, duplicates)
-        failed = len(inflight) - len(late)
-        if error is not None:
-            log.warning("publisher.unacknowledged", count=failed, error=repr(error))
-        return total, failed
+            if marker is not None:
+                await marker
+            window.abandon()
+            await self._mark(window.take_acked())
+        if window.error is not None:
+            log.warning("publisher.unacknowledged", count=window.failed, error=repr(window.error))
+        return self._marked_total(), window.failed
 
-    async def _send(self, js: JetStreamContext, row: JournalRow) -> _InFlight:
-        future = await js.publish_async(
-            self._subject, row.body, headers=headers_for(row, self._key)
-        )
-        return _InFlight(row.seq, row.key, future, time.monotonic() + ACK_TIMEOUT_S)
+    def _read_signed(self, after: int) -> list[_Signed]:
+        """The next ``BATCH`` unpublished rows after seq *after*, with their headers (a row
+        journalled without a signature is signed here, in the worker thread)."""
+        rows = self._journal.unpublished(limit=BATCH, after_seq=after)
+        return [_Signed(row, headers_for(row, self._key)) for row in rows]
 
-    async def _mark(self, seqs: list[int], duplicates: int) -> int:
-        if not seqs:
-            return 0
-        await asyncio.to_thread(self._journal.mark_published, seqs, now=self._clock())
+    async def _send(self, js: JetStreamContext, item: _Signed) -> _InFlight:
+        future = await js.publish_async(self._subject, item.row.body, headers=item.headers)
+        return _InFlight(item.row.seq, item.row.key, future, time.monotonic() + ACK_TIMEOUT_S)
+
+    async def _mark_behind(
+        self, marker: asyncio.Future[None] | None, acked: _Acked
+    ) -> asyncio.Future[None] | None:
+        """Mark *acked* in a thread while the loop goes on; one marking at a time, so a
+        failed one is raised here, before the next starts."""
+        if marker is not None:
+            await marker
+        if not acked.seqs:
+            return None
+        return asyncio.ensure_future(self._mark(acked))
+
+    async def _mark(self, acked: _Acked) -> None:
+        if not acked.seqs:
+            return
+        await asyncio.to_thread(self._journal.mark_published, acked.seqs, now=self._clock())
+        self._marked += len(acked.seqs)
         log.info(
-            "publisher.published", count=len(seqs), duplicates=duplicates, subject=self._subject
+            "publisher.published",
+            count=len(acked.seqs),
+            duplicates=acked.duplicates,
+            subject=self._subject,
         )
-        return len(seqs)
+
+    def _marked_total(self) -> int:
+        total, self._marked = self._marked, 0
+        return total
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """A journal row and the headers of its message (key and signature)."""
+
+    row: JournalRow
+    headers: dict[str, str]
+
+
+@dataclass
+class _Acked:
+    """Acknowledged rows not yet marked published, and how many JetStream called repeats."""
+
+    seqs: list[int] = field(default_factory=list)
+    duplicates: int = 0
+
+
+class _Window:
+    """The messages in flight, oldest first, and what their acks said so far."""
+
+    def __init__(self) -> None:
+        self._inflight: deque[_InFlight] = deque()
+        self.acked = _Acked()
+        self.error: BaseException | None = None
+        self.failed = 0
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    def add(self, item: _InFlight) -> None:
+        self._inflight.append(item)
+
+    async def settle_head(self) -> None:
+        """Wait for the oldest PubAck until its deadline, then take every settled one."""
+        head = self._inflight[0]
+        if not head.future.done():
+            remaining = head.deadline - time.monotonic()
+            await asyncio.wait([head.future], timeout=max(remaining, 0.0))
+            if not head.future.done():
+                head.future.cancel()  # frees its slot in the client's pending window
+                self._fail(TimeoutError(f"no PubAck for {head.key} within {ACK_TIMEOUT_S:g} s"))
+                self._inflight.popleft()
+        while self._inflight and self._inflight[0].future.done():
+            self._take(self._inflight.popleft())
+
+    def take_acked(self) -> _Acked:
+        acked, self.acked = self.acked, _Acked()
+        return acked
+
+    def abandon(self) -> None:
+        """Cancel what is still in flight (the pass was interrupted); count it failed."""
+        for item in self._inflight:
+            if item.future.done():
+                self._take(item)
+            else:
+                item.future.cancel()
+                self.failed += 1
+        self._inflight.clear()
+
+    def _take(self, item: _InFlight) -> None:
+        future = item.future
+        error = (
+            asyncio.CancelledError(f"{item.key} cancelled")
+            if future.cancelled()
+            else future.exception()
+        )
+        if error is not None:
+            self._fail(error)
+            return
+        self.acked.seqs.append(item.seq)
+        self.acked.duplicates += bool(future.result().duplicate)
+
+    def _fail(self, error: BaseException) -> None:
+        self.failed += 1
+        if self.error is None:
+            self.error = error
 
 
 @dataclass(frozen=True)
@@ -231,26 +326,8 @@ class _InFlight:
     deadline: float
 
 
-async def _settle_head(inflight: deque[_InFlight]) -> BaseException | None:
-    """Wait for the oldest in-flight PubAck until its deadline; the error if it failed."""
-    head = inflight[0]
-    if not head.future.done():
-        remaining = head.deadline - time.monotonic()
-        done, _ = await asyncio.wait([head.future], timeout=max(remaining, 0.0))
-        if not done:
-            return TimeoutError(f"no PubAck for {head.key} within {ACK_TIMEOUT_S:g} s")
-    return head.future.exception()
-
-
-def _abandon(inflight: deque[_InFlight]) -> list[int]:
-    """Cancel what is still in flight; the seqs of those acknowledged meanwhile."""
-    acked = []
-    for item in inflight:
-        if not item.future.done():
-            item.future.cancel()  # frees its slot in the client's pending window
-        elif not item.future.cancelled() and item.future.exception() is None:
-            acked.append(item.seq)
-    return acked
+def _is_set(stop: asyncio.Event | None) -> bool:
+    return stop is not None and stop.is_set()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

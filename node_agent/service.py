@@ -47,9 +47,10 @@ MAX_LOOP_BACKOFF_S = 600.0
 Clock = Callable[[], dt.datetime]
 
 
-def open_journal(settings: NodeSettings) -> Journal:
-    """The node's journal (``HERO_NODE_JOURNAL``); raises ``JournalError``."""
-    return Journal(settings.journal_path, node=settings.name)
+def open_journal(settings: NodeSettings, *, key: nacl.signing.SigningKey | None = None) -> Journal:
+    """The node's journal (``HERO_NODE_JOURNAL``); raises ``JournalError``. With *key*
+    (``serve``), records appended are stored with their signature."""
+    return Journal(settings.journal_path, node=settings.name, key=key)
 
 
 def with_category(raw: Any) -> Any:
@@ -122,7 +123,7 @@ def serve(
     from node_agent.intake import create_intake_app
 
     token = intake_token(given=settings.intake_token, path=settings.intake_token_path)
-    journal = open_journal(settings)
+    journal = open_journal(settings, key=key)
     publisher: Publisher | None = None
     if settings.nats_url:
         publisher = Publisher(
