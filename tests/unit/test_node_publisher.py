@@ -17,7 +17,7 @@ from nats.js.errors import APIError
 
 from node_agent import publisher as pub
 from node_agent.journal import Journal
-from wire.nats import MSG_ID_HEADER
+from wire.nats import MSG_ID_HEADER, SIGNATURE_HEADER
 from wire.otoml import UsageIn
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
@@ -115,13 +115,28 @@ def test_a_refused_record_stays_unpublished_and_the_acknowledged_ones_are_marked
     acked, failed = asyncio.run(_publisher(journal).publish_pending(js))  # type: ignore[arg-type]
 
     left = _unpublished(journal)
-    assert "node-a:40" in left and failed >= 1
+    assert failed == 1 and "node-a:40" in left
     assert acked + len(left) == 160
-    assert set(js.sent) - set(left) == {f"node-a:{n}" for n in range(1, 161)} - set(left)
+    # the rest of the window was still awaited: only rows never sent are left beside it
+    assert set(left) - {"node-a:40"} == {f"node-a:{n}" for n in range(1, 161)} - set(js.sent)
+    assert all(k not in left for k in js.sent if k != "node-a:40")
     # the next pass sends what is left, and nothing else
     js2 = FakeJetStream()
     assert asyncio.run(_publisher(journal).publish_pending(js2)) == (len(left), 0)  # type: ignore[arg-type]
     assert sorted(js2.sent) == sorted(left) and _unpublished(journal) == []
+
+
+def test_a_refused_record_in_the_last_window_is_the_only_one_left_and_is_retried(
+    journal: Journal,
+) -> None:
+    js = FakeJetStream(fail={"node-a:150"})
+
+    acked, failed = asyncio.run(_publisher(journal).publish_pending(js))  # type: ignore[arg-type]
+
+    assert (acked, failed) == (159, 1) and _unpublished(journal) == ["node-a:150"]
+    js2 = FakeJetStream()
+    assert asyncio.run(_publisher(journal).publish_pending(js2)) == (1, 0)  # type: ignore[arg-type]
+    assert js2.sent == ["node-a:150"] and _unpublished(journal) == []
 
 
 def test_an_ack_that_never_comes_ends_the_pass_at_its_deadline(
@@ -135,7 +150,7 @@ def test_an_ack_that_never_comes_ends_the_pass_at_its_deadline(
     )
 
     left = _unpublished(journal)
-    assert failed >= 1 and "node-a:5" in left and acked == 160 - len(left)
+    assert failed == 1 and "node-a:5" in left and acked == 160 - len(left)
     assert js.pending == set()  # the late future was cancelled, its slot freed
 
 
@@ -146,3 +161,52 @@ def test_once_stopped_no_more_rows_are_read(journal: Journal) -> None:
     acked, failed = asyncio.run(_publisher(journal).publish_pending(FakeJetStream(), stop=stop))  # type: ignore[arg-type]
 
     assert (acked, failed) == (0, 0) and len(_unpublished(journal)) == 160
+
+
+def test_the_signature_stored_at_append_is_sent_and_a_row_without_one_is_signed(
+    tmp_path: Path,
+) -> None:
+    key = nacl.signing.SigningKey.generate()
+    with Journal(tmp_path / "signed.db", node="node-a", key=key) as signed:
+        signed.append(_draft(), now=NOW)
+        (row,) = signed.unpublished(limit=-1)
+    with Journal(tmp_path / "plain.db", node="node-a") as plain:
+        plain.append(_draft(), now=NOW)
+        (bare,) = plain.unpublished(limit=-1)
+
+    assert row.signature is not None
+    assert pub.headers_for(row, key)[SIGNATURE_HEADER] == row.signature
+    key.verify_key.verify(row.body, bytes.fromhex(row.signature))
+    assert bare.signature is None
+    key.verify_key.verify(bare.body, bytes.fromhex(pub.headers_for(bare, key)[SIGNATURE_HEADER]))
+
+
+def test_a_new_key_drops_the_stored_signatures_of_unpublished_rows(tmp_path: Path) -> None:
+    old, new = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+    path = tmp_path / "node-a.db"
+    with Journal(path, node="node-a", key=old) as journal:
+        journal.append(_draft(), now=NOW)
+        journal.append(_draft(), now=NOW)
+        journal.mark_published([1], now=NOW)
+    with Journal(path, node="node-a", key=new) as journal:
+        (row,) = journal.unpublished(limit=-1)
+        journal.append(_draft(), now=NOW)
+        rows = journal.unpublished(limit=-1)
+
+    assert row.signature is None  # signed again, with the new key, when sent
+    new.verify_key.verify(row.body, bytes.fromhex(pub.headers_for(row, new)[SIGNATURE_HEADER]))
+    assert rows[-1].signature is not None
+    new.verify_key.verify(rows[-1].body, bytes.fromhex(rows[-1].signature))
+
+
+def _draft() -> UsageIn:
+    return UsageIn(
+        key="node-a:0",
+        node="node-a",
+        user=USER,
+        resource_kind="llm_token",
+        applies_to="llm",
+        quantity=1,
+        amount_cents=3,
+        occurred_at=NOW,
+    )
