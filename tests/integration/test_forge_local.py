@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,9 +37,12 @@ def local(tmp_path: Path, db_url: str) -> NodeRepo:  # noqa: F811 - the fixture
 
 
 def pull_local(tmp_path: Path):
+    def deliver(records: list[dict[str, Any]]) -> None:
+        apply_batch(records, via="git", now=NOW)
+
     return pull(
         Node.get(Node.name == "node-a"),
-        deliver=lambda records: apply_batch(records, via="git", now=NOW),
+        deliver=deliver,
         access=ForgeAccess(mirror_dir=str(tmp_path / "mirrors")),
         now=NOW,
     )
