@@ -161,15 +161,16 @@ def _verify_key(pubkey_hex: str) -> nacl.signing.VerifyKey:
 class NodeKeys:
     """Registered node keys, re-read from the database at most every *ttl_s* seconds."""
 
-    def __init__(self, ttl_s: float = 30.0) -> None:
+    def __init__(self, ttl_s: float = 30.0, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl_s = ttl_s
+        self._clock = clock
         self._keys: dict[str, str] = {}
-        self._loaded = 0.0
+        self._loaded: float | None = None
 
     def get(self, *, force: bool = False) -> dict[str, str]:
         if force or not self._fresh():
             self._keys = {n.name: n.pubkey_hex for n in Node.select(Node.name, Node.pubkey_hex)}
-            self._loaded = time.monotonic()
+            self._loaded = self._clock()
         return self._keys
 
     def cached(self) -> dict[str, str] | None:
@@ -178,7 +179,7 @@ class NodeKeys:
         return self._keys if self._fresh() else None
 
     def _fresh(self) -> bool:
-        return self._loaded > 0 and time.monotonic() - self._loaded <= self._ttl_s
+        return self._loaded is not None and self._clock() - self._loaded <= self._ttl_s
 
 
 def _reconnecting(fn: Callable[[], Any]) -> Any:

@@ -423,6 +423,21 @@ def test_the_next_batch_is_checked_while_one_is_sent_and_batches_are_acked_in_or
     assert all(m.settled == ["ack"] for m in first + second)
 
 
+def test_node_keys_are_known_without_a_read_only_while_fresh(sqlite_db: str) -> None:
+    from models import Node
+
+    clock = [5.0]  # a machine up for 5 s: younger than the keys' lifetime
+    Node.create(name="node-a", repo_url="unused", pubkey_hex=PUBKEYS["node-a"])
+    keys = NodeKeys(ttl_s=30.0, clock=lambda: clock[0])
+
+    assert keys.cached() is None  # never read: the loop must read them
+    assert keys.get() == {"node-a": PUBKEYS["node-a"]}
+    clock[0] += 29.0
+    assert keys.cached() == {"node-a": PUBKEYS["node-a"]}
+    clock[0] += 2.0
+    assert keys.cached() is None  # stale: read again
+
+
 # -- the fetch loop ----------------------------------------------------------------------
 
 
