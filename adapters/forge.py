@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,6 @@ from dulwich.client import (
     LocalGitClient,
     default_urllib3_manager,
 )
-from dulwich.diff_tree import tree_changes
 from dulwich.errors import (
     ChecksumMismatch,
     GitProtocolError,
@@ -259,19 +259,60 @@ class ForgeMirror:
             return self._changed_files(sha)
 
     def _changed_files(self, sha: str) -> list[BatchFile]:
+        """The node's directory compared with the first parent's, entry by entry.
+
+        Batch files live directly in ``nodes/<node>/``, so only that tree is compared (as
+        ``tree_changes`` would find it, without walking the rest of the tree): a file counts
+        when its mode or blob differs from the parent's, and is read by the blob id found.
+        """
         commit = self._commit(sha)
-        parent_tree = self._commit(commit.parents[0].decode()).tree if commit.parents else None
+        tree = self._node_dir(commit.tree)
+        if tree is None:
+            return []
+        old = (
+            self._node_dir(self._commit(commit.parents[0].decode()).tree)
+            if commit.parents
+            else None
+        )
+        if old is not None and old.id == tree.id:
+            return []
+        prefix = f"nodes/{self.node}/"
         touched: set[str] = set()
-        blobs: dict[str, ObjectID] = {}  # path -> blob id, from the diff itself
-        for change in tree_changes(_objects(self._object), parent_tree, commit.tree):
-            if change.new is None or change.new.path is None or change.new.sha is None:
+        blobs: dict[str, ObjectID] = {}
+        for name in tree:
+            mode, blob_id = tree[name]
+            if stat.S_ISDIR(mode) or (
+                old is not None and name in old and old[name] == (mode, blob_id)
+            ):
                 continue
-            path = change.new.path.decode()
-            blobs[path] = change.new.sha
+            path = prefix + name.decode()
+            blobs[path] = blob_id
             path = path[: -len(".sig")] if path.endswith(".otoml.sig") else path
             if self._pattern.match(path):
                 touched.add(path)
         return [self._file(commit, path, blobs) for path in sorted(touched)]
+
+    def _node_dir(self, root_id: bytes) -> Tree | None:
+        """The tree ``nodes/<node>`` of a commit's root tree, or None when there is none.
+
+        Raises:
+            ValueError: a tree on the way is not a tree (a hostile or broken history).
+        """
+        tree = self._tree(ObjectID(root_id))
+        for name in (b"nodes", self.node.encode()):
+            if name not in tree:
+                return None
+            mode, tree_id = tree[name]
+            if not stat.S_ISDIR(mode):
+                return None
+            tree = self._tree(tree_id)
+        return tree
+
+    def _tree(self, oid: ObjectID) -> Tree:
+        found = self._object(oid)
+        if not isinstance(found, Tree):
+            raise ValueError(f"{oid.decode()} is not a tree")
+        return found
 
     def files_at(self, sha: str) -> list[BatchFile]:
         """Every batch file in the tree of commit *sha*."""
@@ -345,21 +386,6 @@ class ForgeMirror:
             if len(self._recent) > RECENT_OBJECTS:
                 self._recent.popitem(last=False)
         return found
-
-
-class _Objects:
-    """An object store's ``[]`` through the mirror's recent objects (for ``tree_changes``)."""
-
-    def __init__(self, get: Callable[[ObjectID], ShaFile]) -> None:
-        self._get = get
-
-    def __getitem__(self, oid: ObjectID) -> ShaFile:
-        return self._get(oid)
-
-
-def _objects(get: Callable[[ObjectID], ShaFile]) -> Any:
-    """What ``tree_changes`` reads objects from (it only ever indexes the store)."""
-    return _Objects(get)
 
 
 #: What reading a broken or hostile history can raise.
