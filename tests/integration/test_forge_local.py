@@ -114,3 +114,28 @@ def test_a_fetch_over_http_brings_only_the_new_commit(forge, tmp_path: Path) -> 
     # the commit, its three trees, the two changed files (and a base a thin pack needed);
     # not the history again
     assert fetch() <= 10
+
+
+def test_only_the_nodes_own_batch_files_count_and_a_new_signature_rereads_its_file(
+    local: NodeRepo, tmp_path: Path
+) -> None:
+    rel = local.write_batch(HOUR, [rec("node-a", 1)])
+    (local.path / "nodes" / "node-b").mkdir(parents=True)
+    (local.path / "nodes" / "node-b" / Path(rel).name).write_text("not ours")
+    (local.path / (rel + ".d")).mkdir()  # a directory beside the batch
+    (local.path / (rel + ".d") / "x").write_text("ignored")
+    local.commit()
+    local.push()
+    first = pull_local(tmp_path)
+    assert (first.files, first.records, first.quarantined) == (1, 1, 0)
+
+    (local.path / "README").write_text("a change elsewhere")
+    local.commit()
+    (local.path / rel).chmod(0o755)  # the mode alone changes
+    local.commit()
+    local.write_batch(HOUR, [rec("node-a", 1)], signature="00" * 64)  # a new, bad .sig
+    local.commit()
+    local.push()
+    report = pull_local(tmp_path)
+    assert (report.commits, report.files, report.quarantined) == (3, 2, 1)
+    assert balance() == -10
