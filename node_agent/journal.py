@@ -3,7 +3,9 @@
 A record is durable before ``Journal.append`` returns (WAL, ``synchronous=FULL``, one
 committed transaction). Its sequence number comes from an ``AUTOINCREMENT`` primary key,
 so a number is never handed out twice, not even after rows are deleted or the file is
-reopened; the key is ``<node>:<seq>``. Rows are never deleted by the agent: they move
+reopened; the key is ``<node>:<seq>``. Opened with the node's key (``serve``), a row also
+keeps the Ed25519 signature of its body, made once at append for the publisher to send.
+Rows are never deleted by the agent: they move
 through ``published_at`` (NATS PubAck seen), ``committed_at``/``commit_id`` (in the local
 git repo) and ``pushed_at`` (on the Forge remote). A row that can no longer be read as a
 valid record (written by hand, by an older version, or outside rules tightened since) is
