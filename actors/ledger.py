@@ -315,6 +315,31 @@ def lock_billing_of(addresses: set[str]) -> dict[str, BillingState]:
     return found
 
 
+@dataclass(frozen=True)
+class Tenure:
+    """What a usage record's multiplier depends on, read WITHOUT a lock: the account and
+    when it first paid. Read before the rows go in so no billing lock is held meanwhile;
+    ``lock_billing`` reads it again under the lock before anything is charged."""
+
+    account_id: int
+    first_paid_at: dt.datetime | None
+
+
+def read_tenure_of(addresses: set[str]) -> dict[str, Tenure]:
+    """The account and first payment of each known address of *addresses*, unlocked, in
+    one statement (an account without a billing row yet has not paid)."""
+    if not addresses:
+        return {}
+    p = param()
+    rows = db.execute_sql(
+        "SELECT account.address, account.id, billing.first_paid_at "
+        "FROM account LEFT JOIN billing ON billing.account_id = account.id "
+        f"WHERE account.address IN ({', '.join([p] * len(addresses))})",
+        sorted(addresses),
+    ).fetchall()
+    return {str(r[0]): Tenure(int(r[1]), _first_paid(r[2])) for r in rows}
+
+
 def _select_billing(account_ids: set[int]) -> dict[int, BillingState]:
     p, lock = param(), lock_clause()
     ids = sorted(account_ids)

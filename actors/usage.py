@@ -29,7 +29,7 @@ from peewee import chunked
 
 from actors import RETRY_POLICY, actor
 from actors.ladder import LADDER_DENOMINATOR, multiplier_quarters, tier_at
-from actors.ledger import BillingState, Posting, lock_billing_of, post_many
+from actors.ledger import BillingState, Posting, Tenure, lock_billing, post_many, read_tenure_of
 from actors.usage_insert import INSERT_CHUNK, insert_new
 from models import Account, Alert, UnmatchedItem, UsageRecord, write_transaction
 from wire.rules import RecordError, UsageIn, format_time, short_repr, validate_record
@@ -141,16 +141,27 @@ def _apply_isolating(good: list[UsageIn], via: str) -> BatchOutcome:
 
 
 def _apply_valid(good: list[UsageIn], via: str) -> BatchOutcome:
-    """Insert and charge validated, distinct records in one transaction."""
+    """Insert and charge validated, distinct records in one transaction.
+
+    The rows go in before any billing row is locked: a batch of 1000 touches nearly every
+    account, and holding their locks through the insert made concurrent batches wait on
+    each other. Each row's multiplier is priced from its account's tenure read without a
+    lock; once only the new rows are left, their accounts' billing rows are locked (in id
+    order) and a row whose account's first payment moved meanwhile is priced again from
+    the locked state before it is charged. An address with no account at the read is
+    parked, as one whose account is created just after the lock always was.
+    """
     stamp = utcnow()
     with write_transaction():
-        accounts = _lock_accounts({r.user for r in good})
-        rows = [_row(r, accounts.get(r.user), via, stamp) for r in good]
+        tenures = read_tenure_of({r.user for r in good})
+        rows = [_row(r, tenures.get(r.user), via, stamp) for r in good]
         inserted = insert_new(rows)
         fresh = [row for row in rows if row["key"] in inserted]
         _mark_seen([row["key"] for row in rows if row["key"] not in inserted], via)
-        states = {s.account_id: s for s in accounts.values()}
-        charged = _charge([r for r in fresh if r["account_id"] is not None], via, states)
+        matched = [r for r in fresh if r["account_id"] is not None]
+        states = lock_billing({r["account_id"] for r in matched})
+        _reprice(matched, states, tenures)
+        charged = _charge(matched, via, states)
         unmatched = [r for r in fresh if r["account_id"] is None]
         _park(unmatched)
     return BatchOutcome(
@@ -160,6 +171,38 @@ def _apply_valid(good: list[UsageIn], via: str) -> BatchOutcome:
         rejected=0,
         charged_cents=charged,
     )
+
+
+def _reprice(
+    rows: list[dict[str, Any]], states: dict[int, BillingState], tenures: dict[str, Tenure]
+) -> None:
+    """Price *rows* again, in place and in ``usage_record``, where their account's first
+    payment under the lock is not the one they were priced from (a payment landed
+    between the read and the lock): one UPDATE per new multiplier, none in the usual case.
+    """
+    read = {t.account_id: t.first_paid_at for t in tenures.values()}
+    moved = {a for a, s in states.items() if s.first_paid_at != read.get(a)}
+    changed: dict[int, list[str]] = defaultdict(list)
+    for row in rows:
+        if row["account_id"] not in moved:
+            continue
+        quarters = _multiplier(states[row["account_id"]].first_paid_at, row)
+        if quarters != row["multiplier_quarters"]:
+            row["multiplier_quarters"] = quarters
+            row["charge_quarters"] = row["amount_cents"] * quarters
+            changed[quarters].append(row["key"])
+    for quarters, keys in changed.items():
+        log.info("usage.repriced", records=len(keys), multiplier_quarters=quarters)
+        for chunk in chunked(keys, INSERT_CHUNK):
+            UsageRecord.update(
+                multiplier_quarters=quarters,
+                charge_quarters=UsageRecord.amount_cents * quarters,
+            ).where(UsageRecord.key.in_(chunk)).execute()
+
+
+def _multiplier(first_paid_at: dt.datetime | None, row: dict[str, Any]) -> int:
+    """The multiplier (quarters) of a record of *row*'s time and category."""
+    return multiplier_quarters(tier_at(first_paid_at, row["occurred_at"]), row["applies_to"])
 
 
 def _mark_seen(keys: list[str], via: str) -> None:
@@ -173,14 +216,7 @@ def _mark_seen(keys: list[str], via: str) -> None:
         ).execute()
 
 
-def _lock_accounts(addresses: set[str]) -> dict[str, BillingState]:
-    """The billing state of each known address, its row locked (in account id order)."""
-    return lock_billing_of(addresses)
-
-
-def _row(
-    record: UsageIn, account: BillingState | None, via: str, now: dt.datetime
-) -> dict[str, Any]:
+def _row(record: UsageIn, account: Tenure | None, via: str, now: dt.datetime) -> dict[str, Any]:
     occurred = record.occurred_at
     quarters = multiplier_quarters(
         tier_at(account.first_paid_at if account else None, occurred), record.applies_to
@@ -297,9 +333,9 @@ def apply_parked(items: list[UnmatchedItem]) -> dict[str, str]:
             continue
         with write_transaction():
             record = UsageRecord.get(UsageRecord.key == item.ref)
-            accounts = _lock_accounts({account.address})
-            state = accounts[account.address]
-            row = _row(_as_usage_in(record), state, record.via, utcnow())
+            state = lock_billing({int(account.id)})[int(account.id)]
+            tenure = Tenure(state.account_id, state.first_paid_at)
+            row = _row(_as_usage_in(record), tenure, record.via, utcnow())
             claimed = (
                 UsageRecord.update(
                     status="applied",
