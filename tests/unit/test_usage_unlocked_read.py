@@ -21,6 +21,7 @@ from actors.ladder import multiplier_quarters, tier_at
 from actors.ledger import audit_mismatches, post
 from actors.parked import retry_unmatched
 from actors.usage import apply_batch
+from actors.usage_insert import insert_new
 from bench.scratch import mycelium_addresses
 from models import (
     Account,
@@ -83,10 +84,9 @@ def in_other_thread(call: Callable[[], Any]) -> None:
 def after_insert(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Callable[[], Any]]]:
     """Calls run (on another connection) once the batch's rows are in, before its lock."""
     hooks: list[Callable[[], Any]] = []
-    original = actors.usage.insert_new
 
     def insert_then(rows: list[dict[str, Any]]) -> set[str]:
-        inserted = original(rows)
+        inserted = insert_new(rows)
         while hooks:
             in_other_thread(hooks.pop(0))
         return inserted
