@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import zlib
 from collections import OrderedDict
@@ -35,10 +34,10 @@ from dulwich.errors import (
 )
 from dulwich.graph import can_fast_forward
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
-from dulwich.pack import Pack
 from dulwich.repo import Repo
 from dulwich.walk import ORDER_TOPO, Walker
 
+from adapters.forge_local import copy_objects
 from adapters.repo_url import RepoUrlRefused, check_repo_url
 from models.errors import HeroError
 
@@ -139,7 +138,11 @@ class ForgeMirror:
         """
         try:
             if "://" not in self.url:
-                self._copy_local_objects()
+                store = self._repo.object_store
+                objects = os.fspath(store.path)
+                if copy_objects(self.url, objects, self._path_on_disk, store.object_format):
+                    self._repo.close()  # open again: the object store lists its packs afresh
+                    self._repo = Repo(self._path_on_disk)
             result = self._client().fetch(self._path(), self._repo)
         except (
             GitProtocolError,
@@ -159,55 +162,6 @@ class ForgeMirror:
         # refs/heads, and without one the server sends the whole history every time.
         self._repo.refs[BRANCH] = head
         return str(head.decode())
-
-    def _copy_local_objects(self) -> None:
-        """Copy a local repository's loose objects and packs the mirror lacks, as files.
-
-        What ``git clone`` of a local path does: the fetch that follows then finds every
-        object here and writes nothing, where it would otherwise read each object and
-        write them all into a new pack (a third of a catch-up walk). Loose objects are
-        listed before packs, so a repack running meanwhile cannot hide an object from
-        both lists; a pack whose index does not match it is refused.
-        """
-        source = os.path.join(self.url, "objects")
-        if not os.path.isdir(source):
-            return  # not a bare repository: the fetch names the problem
-        target = self._repo.object_store.path
-        loose = [
-            os.path.join(d, name)
-            for d in os.listdir(source)
-            if len(d) == 2 and os.path.isdir(os.path.join(source, d))
-            for name in os.listdir(os.path.join(source, d))
-        ]
-        pack_dir = os.path.join(source, "pack")
-        names = set(os.listdir(pack_dir)) if os.path.isdir(pack_dir) else set()
-        packs = [n[: -len(".pack")] for n in sorted(names) if n.endswith(".pack")]
-        copied = False
-        for rel in loose:
-            if not os.path.exists(os.path.join(target, rel)):
-                _copy_file(os.path.join(source, rel), os.path.join(target, rel))
-                copied = True
-        for base in packs:
-            if base + ".idx" in names and not os.path.exists(
-                os.path.join(target, "pack", base + ".pack")
-            ):
-                self._copy_pack(os.path.join(pack_dir, base), os.path.join(target, "pack", base))
-                copied = True
-        if copied:
-            self._repo.close()  # open again: the object store lists its packs afresh
-            self._repo = Repo(self._path_on_disk)
-
-    def _copy_pack(self, source: str, target: str) -> None:
-        """Copy a pack and its index; checked, then renamed in (index last)."""
-        staging = os.path.join(self._path_on_disk, "incoming")
-        os.makedirs(staging, exist_ok=True)
-        staged = os.path.join(staging, os.path.basename(target))
-        shutil.copyfile(source + ".pack", staged + ".pack")
-        shutil.copyfile(source + ".idx", staged + ".idx")
-        with Pack(staged, object_format=self._repo.object_store.object_format) as pack:
-            pack.check_length_and_checksum()
-        os.replace(staged + ".pack", target + ".pack")
-        os.replace(staged + ".idx", target + ".idx")
 
     def _client(self) -> HttpGitClient | LocalGitClient:
         """A client for exactly the two allowed kinds of location; nothing else is built."""
@@ -400,14 +354,6 @@ _HISTORY_ERRORS: tuple[type[BaseException], ...] = (
     zlib.error,
     OSError,
 )
-
-
-def _copy_file(source: str, target: str) -> None:
-    """Copy *source* to *target* whole or not at all (a temporary name, then a rename)."""
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    staged = f"{target}.tmp{os.getpid()}"
-    shutil.copyfile(source, staged)
-    os.replace(staged, target)
 
 
 def _oid(sha: str) -> ObjectID:
