@@ -73,6 +73,8 @@ __all__ = [
 FORMAT = 1
 #: The largest batch file read (a full hour of a busy node is far below it).
 MAX_FILE_BYTES = 64 * 1024 * 1024
+#: The span of one batch file.
+ONE_HOUR = dt.timedelta(hours=1)
 #: Validate one record; the same rules as the node agent's.
 parse_record = validate_record
 
@@ -167,7 +169,9 @@ def _record(raw: Any, *, node: str, hour: dt.datetime, now: dt.datetime) -> Usag
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # The rules raise only RecordError; this keeps the codec's promise regardless.
         raise RecordError(f"record: {type(exc).__name__}") from None
-    if hour_of(record.occurred_at) != hour:
+    # hour is on the hour: the same test as hour_of(occurred_at) == hour, without the
+    # astimezone and replace a record (a fifth of the rules' time per record)
+    if not hour <= record.occurred_at < hour + ONE_HOUR:
         raise RecordError(
             f"occurred_at: {format_time(record.occurred_at)} is not in "
             f"the file's hour {format_time(hour)}"

@@ -334,3 +334,19 @@ def test_a_valid_batch_round_trips(batch: tuple[dt.datetime, list[UsageIn]]) -> 
     parsed = loads(dumps("node-a", hour, records), now=NOW, expect_node="node-a")
     assert parsed.hour == hour and not parsed.rejected
     assert list(parsed.records) == sorted(records, key=lambda r: r.seq)
+
+
+@settings(max_examples=300)
+@given(st.integers(-7200, 7200), st.sampled_from(["Z", "+00:00", "+01:30", "-02:00"]))
+def test_a_record_is_kept_exactly_when_its_time_lies_in_the_files_hour(
+    offset_s: int, zone: str
+) -> None:
+    moment = HOUR + dt.timedelta(seconds=offset_s)
+    hours, minutes = (0, 0) if zone in ("Z", "+00:00") else (int(zone[1:3]), int(zone[4:6]))
+    shift = dt.timedelta(hours=hours, minutes=minutes) * (-1 if zone.startswith("-") else 1)
+    text = (moment + shift).replace(tzinfo=None).isoformat(timespec="seconds") + zone
+    data = GOOD.replace(b"2026-11-21T14:03:10Z", text.encode())
+    batch = loads(data, now=NOW + dt.timedelta(hours=3))
+    inside = moment.replace(minute=0, second=0) == HOUR
+    assert len(batch.records) == (1 if inside else 0)
+    assert len(batch.rejected) == (0 if inside else 1)
