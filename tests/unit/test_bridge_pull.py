@@ -11,6 +11,8 @@ from typing import Any
 
 import nats.errors
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime.pull import PullBatches, PullFailed
 
@@ -147,3 +149,58 @@ def test_no_answer_at_all_ends_the_fetch_after_its_timeout() -> None:
             await batches.fetch(2, timeout=0.05)  # a reconnect lost the request
 
     run(body)
+
+
+#: What the server may send to a fetch: a message, or a status for the request being
+#: waited for or for one given up before it.
+EVENTS = st.lists(
+    st.one_of(
+        st.just(("msg", "")),
+        st.tuples(st.just("status"), st.sampled_from(["404", "408", "409", "100"])),
+        st.tuples(st.just("old status"), st.sampled_from(["404", "408", "409"])),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rounds=st.lists(st.tuples(st.integers(1, 5), EVENTS, st.booleans()), max_size=6))
+def test_every_message_that_came_is_handed_over_once_in_order(
+    rounds: list[tuple[int, list[tuple[str, str]], bool]],
+) -> None:
+    sent: list[bytes] = []
+    handed: list[bytes] = []
+
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        old = "_INBOX.t.0"
+        for batch, events, give_up_after in rounds:
+            fetching = asyncio.ensure_future(batches.fetch(batch, timeout=5.0))
+            await asyncio.sleep(0)
+            current = nc.requests[-1][2] if nc.requests else old
+            for kind, code in events:
+                if kind == "msg":
+                    sent.append(str(len(sent)).encode())
+                    await nc.deliver(Msg(current, sent[-1]))
+                else:
+                    await nc.deliver(status(current if kind == "status" else old, code))
+            if give_up_after:
+                fetching.cancel()
+            else:
+                await nc.deliver(status(current, "408"))
+            await take(fetching)
+            old = current
+        for _ in range(len(sent)):  # what is left in hand comes out next
+            if len(handed) >= len(sent):
+                break
+            fetching = asyncio.ensure_future(batches.fetch(5, timeout=5.0))
+            await asyncio.sleep(0)
+            await nc.deliver(status(nc.requests[-1][2], "404"))
+            await take(fetching)
+
+    async def take(fetching: asyncio.Future[list[Any]]) -> None:
+        with contextlib.suppress(asyncio.CancelledError, nats.errors.TimeoutError, PullFailed):
+            handed.extend(m.data for m in await fetching)
+
+    run(body)
+
+    assert handed == sent
