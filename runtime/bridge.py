@@ -14,6 +14,11 @@ own verdict from ``check_message`` (pure, never raises):
 - ``later``: its node is not registered (yet): offered again after a delay, with an
   alert telling the operator to register it.
 
+Batches come from ``runtime.pull.PullBatches``. A batch is checked in chunks on a pool
+of ``CHECK_THREADS`` threads (libsodium verifies without the GIL), and its confirmed send
+and acks go on while the next batch is checked: one batch in flight at most, acked in
+the order fetched.
+
 One message never takes the others of its batch down with it, and nothing crashes the
 loop: an idle fetch (nats-py raises ``nats.errors.TimeoutError``, or asyncio's
 ``TimeoutError`` in newer versions) just fetches again, and a batch that fails for any
