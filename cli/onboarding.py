@@ -21,7 +21,6 @@ from models import DatabaseUnavailable, check_database, migrate
 from models.db import describe_failure
 from models.errors import BrokerUnavailable
 from runtime.bootstrap import bootstrap
-from runtime.gateway import build_gateway, serve, start_login_watcher
 from runtime.scheduler import run_scheduler
 from runtime.supervisor import start_siblings, start_worker
 from settings import ConfigError, Settings
@@ -199,6 +198,10 @@ def _run(command: str, args: argparse.Namespace, settings: Settings) -> int:
         threading.Thread(target=bridge_forever, args=(settings, stop), daemon=True).start()
     try:
         if command in ("up", "gateway"):
+            # Imported here: the gateway (falcon, its pages, the PDF library) costs a worker
+            # or a bridge ~0.3 s of start-up it never uses.
+            from runtime.gateway import build_gateway, serve, start_login_watcher
+
             try:
                 app = build_gateway(settings)
             except ConfigError as exc:
