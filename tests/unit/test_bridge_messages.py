@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from models import Alert
 from models.errors import BrokerUnavailable
-from runtime.bridge import CHECK_CHUNK, CHECK_THREADS, BatchHandler, NodeKeys, check_message
+from runtime.bridge import CHECK_CHUNK, CHECK_THREADS, BatchHandler
+from runtime.bridge_checks import NodeKeys, check_message
 
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
 USER = "520:c662:fd00:9e92:5d99:34ed:ab8:82ab"
