@@ -4,8 +4,33 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+from typing import Any
 
 import structlog
+
+#: One line at a time from the threads of a process.
+_WRITE_LOCK = threading.Lock()
+
+
+class LineLogger:
+    """structlog's logger writing each line with its newline in one ``write``.
+
+    structlog's ``PrintLogger`` prints, which writes the line and then its newline: with
+    ``sys.stderr`` written through, that is two writes on the file descriptor, and two
+    processes sharing one stderr (sibling workers, parallel walkers) glued their lines
+    together between them. One write of less than the pipe's buffer is never interleaved.
+    """
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def msg(self, message: str) -> None:
+        with _WRITE_LOCK:
+            self._file.write(message + "\n")
+            self._file.flush()
+
+    log = debug = info = warn = warning = err = error = critical = exception = fatal = msg
 
 
 class _CurrentStderr:
@@ -34,7 +59,7 @@ def configure_logging(*, json_lines: bool | None = None, level: int = logging.IN
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=lambda *args: LineLogger(_CurrentStderr()),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
