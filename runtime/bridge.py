@@ -67,8 +67,6 @@ UNKNOWN_NODE_DELAY_S = 60
 RETRY_DELAY_S = 5
 #: Seconds one fetch waits for messages when the stream is idle.
 FETCH_TIMEOUT_S = 1.0
-#: The shortest wait, in seconds, worth a further fetch while a batch fills.
-MIN_FILL_FETCH_S = 0.005
 #: The longest pause, in seconds, after batches that keep failing.
 MAX_BACKOFF_S = 30.0
 #: Threads that check messages: libsodium lets go of the GIL while it verifies (~40 us a
@@ -311,9 +309,7 @@ async def run_bridge(
     fill_s = settings.bridge_fill_ms / 1000
     try:
         await consume(
-            lambda: fetch_filled(
-                batches.fetch, FETCH_BATCH, timeout=FETCH_TIMEOUT_S, fill_s=fill_s
-            ),
+            lambda: batches.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S, fill=fill_s),
             handler.handle,
             stop=stop,
         )
@@ -322,32 +318,6 @@ async def run_bridge(
         checks.shutdown(wait=True)
         executor.shutdown(wait=True)
         await nc.drain()
-
-
-async def fetch_filled(
-    fetch: Callable[..., Awaitable[list[Any]]], batch: int, *, timeout: float, fill_s: float
-) -> list[Any]:
-    """Up to *batch* messages: wait up to *timeout* for the first, then keep fetching for
-    *fill_s* more (or until the batch is full), so that records flowing at a steady rate
-    go as one batch (one transaction, one confirmed send) instead of a few each.
-
-    A record waits at most *fill_s* longer; an idle stream costs nothing more (the first
-    fetch times out as before). A fetch that fails while filling ends the filling: the
-    messages already fetched are returned, never dropped.
-    """
-    from nats.errors import Error as NatsError
-
-    msgs = list(await fetch(batch, timeout=timeout))
-    deadline = time.monotonic() + fill_s
-    while len(msgs) < batch:
-        left = deadline - time.monotonic()
-        if left < MIN_FILL_FETCH_S:
-            break
-        try:
-            msgs += await fetch(batch - len(msgs), timeout=left)
-        except (TimeoutError, NatsError):  # nothing more came in the window, or a hiccup
-            break
-    return msgs
 
 
 async def consume(

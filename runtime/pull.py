@@ -14,6 +14,10 @@ subject and, if it sent fewer when the request expired (or had none for a ``no_w
 a status message without body (408 or 404). Each request has its own reply subject, so a
 status that comes late for an earlier request does not end a later fetch. A message
 that arrives after its fetch gave up is kept for the next fetch, never dropped.
+
+With ``fill``, a fetch returns at most ``fill`` seconds after its first message came, full
+or not: records flowing at a steady rate go as one batch, and none waits for a batch that
+the rate would fill only after the request's expiry.
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ class PullBatches:
         self._want = 0
         self._got: list[Any] = []
         self._ended: str | None = None  # the status that ended the current request
-        self._woken: asyncio.Future[None] | None = None
+        self._woken: asyncio.Future[None] | None = None  # the batch is full or ended
+        self._first: asyncio.Future[None] | None = None  # a first message is here
 
     async def start(self) -> PullBatches:
         self._inbox = self._nc.new_inbox()
@@ -70,20 +75,20 @@ class PullBatches:
             return  # a heartbeat, or the end of a request already given up
         else:
             self._ended = status
-        woken = self._woken
+        _wake(self._first if self._got else None)
         full = self._ended is not None or len(self._got) >= self._want
-        if full and woken is not None and not woken.done():
-            woken.set_result(None)
+        _wake(self._woken if full else None)
 
-    async def fetch(self, batch: int, *, timeout: float) -> list[Any]:
-        """Up to *batch* messages, waiting up to *timeout* seconds for them.
+    async def fetch(self, batch: int, *, timeout: float, fill: float | None = None) -> list[Any]:
+        """Up to *batch* messages, waiting up to *timeout* seconds for them; with *fill*,
+        returning at most *fill* seconds after the first of them came.
 
         Raises:
             nats.errors.TimeoutError: none came (the stream is idle).
             PullFailed: the server refused the request (its status and description).
         """
         if len(self._got) < batch:
-            await self._request(batch - len(self._got), timeout)
+            await self._request(batch - len(self._got), timeout, fill)
         got, self._got = self._got[:batch], self._got[batch:]
         if got:
             return got
@@ -91,19 +96,31 @@ class PullBatches:
             raise PullFailed(f"pull request ended with status {self._ended}")
         raise nats.errors.TimeoutError
 
-    async def _request(self, count: int, timeout: float) -> None:
+    async def _request(self, count: int, timeout: float, fill: float | None) -> None:
+        loop = asyncio.get_running_loop()
         self._current = f"{self._inbox}.{next(self._requests)}"
         self._want, self._ended = count + len(self._got), None
-        self._woken = asyncio.get_running_loop().create_future()
+        woken = self._woken = loop.create_future()
+        first = self._first = loop.create_future() if fill is not None else None
+        _wake(first if self._got else None)  # messages kept from before count as come
         body = {"batch": count, "expires": max(1, int(timeout * NS_PER_S))}
         try:
             await self._nc.publish(self._api, json.dumps(body).encode(), reply=self._current)
-            await asyncio.wait_for(self._woken, timeout + EXPIRY_GRACE_S)
-        except TimeoutError:
-            pass  # no status came (a reconnect lost the request): what came is returned
+            # Without an answer at all (a reconnect lost the request) what came is returned.
+            waits = {woken} if first is None else {woken, first}
+            await asyncio.wait(
+                waits, timeout=timeout + EXPIRY_GRACE_S, return_when="FIRST_COMPLETED"
+            )
+            if fill is not None and not woken.done() and self._got:
+                await asyncio.wait({woken}, timeout=fill)
         finally:
-            self._woken = None
+            self._woken = self._first = None
             self._current = ""
+
+
+def _wake(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 def _status(msg: Any) -> str | None:

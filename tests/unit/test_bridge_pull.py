@@ -151,6 +151,54 @@ def test_no_answer_at_all_ends_the_fetch_after_its_timeout() -> None:
     run(body)
 
 
+def test_with_a_fill_a_fetch_returns_that_long_after_its_first_message_full_or_not() -> None:
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        loop = asyncio.get_running_loop()
+        fetching = asyncio.ensure_future(batches.fetch(1000, timeout=5.0, fill=0.1))
+        await asyncio.sleep(0.2)
+        assert not fetching.done()  # nothing came yet: the fill has not begun
+        began = loop.time()
+        for i in range(3):
+            await nc.deliver(Msg(nc.requests[-1][2], str(i).encode()))
+            await asyncio.sleep(0.02)
+
+        got = await fetching
+        assert [m.data for m in got] == [b"0", b"1", b"2"]
+        assert 0.09 <= loop.time() - began <= 1.0  # the fill, not the request's 5 s
+
+    run(body)
+
+
+def test_with_a_fill_a_full_batch_or_kept_messages_need_no_wait_for_more() -> None:
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        loop = asyncio.get_running_loop()
+        fetching = asyncio.ensure_future(batches.fetch(2, timeout=5.0, fill=5.0))
+        await asyncio.sleep(0)
+        began = loop.time()
+        for data in (b"1", b"2", b"3"):
+            await nc.deliver(Msg(nc.requests[-1][2], data))
+        assert [m.data for m in await fetching] == [b"1", b"2"]  # full: at once
+        assert loop.time() - began < 1.0
+
+        # the one kept from before counts as come: the fill starts at once
+        began = loop.time()
+        assert [m.data for m in await batches.fetch(5, timeout=5.0, fill=0.05)] == [b"3"]
+        assert loop.time() - began < 1.0
+
+    run(body)
+
+
+def test_with_a_fill_an_idle_stream_still_times_out() -> None:
+    async def body(nc: FakeNats, batches: PullBatches) -> None:
+        fetching = asyncio.ensure_future(batches.fetch(10, timeout=5.0, fill=0.05))
+        await asyncio.sleep(0)
+        await nc.deliver(status(nc.requests[-1][2], "408"))
+        with pytest.raises(nats.errors.TimeoutError):
+            await fetching
+
+    run(body)
+
+
 #: What the server may send to a fetch: a message, or a status for the request being
 #: waited for or for one given up before it.
 EVENTS = st.lists(
