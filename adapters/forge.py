@@ -140,7 +140,9 @@ class ForgeMirror:
             if "://" not in self.url:
                 store = self._repo.object_store
                 objects = os.fspath(store.path)
-                if copy_objects(self.url, objects, self._path_on_disk, store.object_format):
+                if copy_objects(
+                    self.url, objects, self._path_on_disk, getattr(store, "object_format", None)
+                ):
                     self._repo.close()  # open again: the object store lists its packs afresh
                     self._repo = Repo(self._path_on_disk)
             result = self._client().fetch(self._path(), self._repo)

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
-from dulwich.object_format import ObjectFormat
 from dulwich.pack import Pack
 
 __all__ = ["copy_objects"]
 
 
-def copy_objects(remote: str, objects: str, mirror: str, object_format: ObjectFormat) -> bool:
+def copy_objects(remote: str, objects: str, mirror: str, object_format: Any = None) -> bool:
     """Copy what the bare repository *remote* has and the *objects* directory lacks.
 
-    *mirror* is the mirror repository (packs are staged in it before they are renamed in).
+    *mirror* is the mirror repository (packs are staged in it before they are renamed in);
+    *object_format* the mirror's object format where dulwich has one (1.x; None before).
     Returns whether anything was copied (the mirror's object store must then be opened
     again to see new packs).
 
@@ -57,13 +58,15 @@ def copy_objects(remote: str, objects: str, mirror: str, object_format: ObjectFo
     return copied
 
 
-def _copy_pack(source: str, target: str, staging: str, object_format: ObjectFormat) -> None:
+def _copy_pack(source: str, target: str, staging: str, object_format: Any) -> None:
     """Copy a pack and its index into *staging*, check them, then rename them in."""
     os.makedirs(staging, exist_ok=True)
     staged = os.path.join(staging, os.path.basename(target))
     shutil.copyfile(source + ".pack", staged + ".pack")
     shutil.copyfile(source + ".idx", staged + ".idx")
-    with Pack(staged, object_format=object_format) as pack:
+    # dulwich 1.x wants the object format (sha1/sha256); 0.24, the floor, has none.
+    formats = {} if object_format is None else {"object_format": object_format}
+    with Pack(staged, **formats) as pack:
         pack.check_length_and_checksum()
     os.replace(staged + ".pack", target + ".pack")
     os.replace(staged + ".idx", target + ".idx")

@@ -111,9 +111,9 @@ def test_a_fetch_over_http_brings_only_the_new_commit(forge, tmp_path: Path) -> 
     repo.write_batch(HOUR, [rec("node-a", s) for s in range(1, 22)])
     repo.commit("c21")
     repo.push()
-    # the commit, its three trees, the two changed files (and a base a thin pack needed);
-    # not the history again
-    assert fetch() <= 10
+    # the commit, its three trees, the two changed files and the bases a thin pack needs
+    # (7 with dulwich 1.2, 14 with 0.24, the floor); not the history again (126 before)
+    assert fetch() <= 20
 
 
 def test_only_the_nodes_own_batch_files_count_and_a_new_signature_rereads_its_file(
