@@ -168,7 +168,8 @@ class Publisher:
         while the acks of the rows before arrive; each body goes with the signature stored
         at append (signing is the largest cost per record, so it is not paid here when
         ``serve`` journalled the row). Acknowledged rows are marked published ``BATCH`` or
-        more at a time, in a thread, while the next acks are awaited. The first ack that fails or is late stops the reading: every
+        more at a time, in a thread, while the next acks are awaited. The first ack that
+        fails or is late stops the reading: every
         other message in flight is still awaited until its own deadline, so only the
         unacknowledged rows stay unpublished for the next pass (same key, same body:
         JetStream and the consumers drop the repeats).
