@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 
 import psycopg2
@@ -50,7 +51,31 @@ def drop_pg_database(name: str) -> None:
     conn.close()
 
 
+#: Where test servers listen: below the kernel's ephemeral range, so that the port handed
+#: out cannot be taken meanwhile as the local end of some outgoing connection (a port from
+#: ``bind(0)`` can, between the test picking it and its server binding it).
+TEST_PORTS = range(20000, 32000)
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port no one listens on now, outside the range outgoing connections draw from."""
+    low = _ephemeral_low()
+    ports = [p for p in random.sample(TEST_PORTS, 200) if p < low]
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # the kernel's choice, as a last resort
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
